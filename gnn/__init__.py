@@ -1,0 +1,1 @@
+"""Features, clusters, graph neural networks, scoring, evaluation, refresh."""

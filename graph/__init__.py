@@ -1,0 +1,1 @@
+"""Everything Neo4j: settings, the local server, schema, batched writes, reads."""

@@ -1,0 +1,1 @@
+"""Reading input files, column mapping, validation, rejects, the synthetic generator."""

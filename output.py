@@ -1,0 +1,78 @@
+"""One output convention for every command: a table for people, ``--json`` for machines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+"""Progress bars, warnings and notes go to stderr so stdout stays parseable."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "iso_format"):  # neo4j.time types
+        return value.iso_format()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "items") and hasattr(value, "element_id"):  # neo4j Node
+        return {"element_id": value.element_id, "labels": sorted(getattr(value, "labels", [])),
+                **{k: _plain(v) for k, v in value.items()}}
+    return value
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(_plain(data), ensure_ascii=False, indent=2, sort_keys=False, default=str)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(to_json(data) + "\n")
+
+
+def emit_rows(rows: Sequence[Mapping[str, Any]], as_json: bool, title: str | None = None) -> None:
+    """Print rows as a table, or as a JSON list of objects with ``as_json``."""
+    if as_json:
+        emit_json(list(rows))
+        return
+    out = Console()
+    if not rows:
+        out.print("(no rows)")
+        return
+    table = Table(title=title)
+    columns = list(rows[0].keys())
+    for col in columns:
+        table.add_column(str(col))
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    out.print(table)
+
+
+def emit_record(record: Mapping[str, Any], as_json: bool, title: str | None = None) -> None:
+    """Print one object as a two-column table, or as a JSON object with ``as_json``."""
+    if as_json:
+        emit_json(dict(record))
+        return
+    table = Table(title=title, show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for key, value in record.items():
+        table.add_row(str(key), _cell(value))
+    Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
