@@ -1,0 +1,1 @@
+"""The synthetic merchant network: a world of honest merchants with planted rings and credit outcomes."""
