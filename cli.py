@@ -6,13 +6,17 @@ and a non-zero exit (see ``errors.py``); ``--json`` prints machine-readable outp
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sys
+from pathlib import Path
+from typing import Annotated
 
-import click
 import typer
 
-from guanxi.errors import GuanxiError
-from guanxi.output import console
+from guanxi.errors import GuanxiError, InputError
+from guanxi.output import console, emit_record, emit_rows
 
 app = typer.Typer(
     name="guanxi",
@@ -24,7 +28,167 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON for machines instead of a table.")
+]
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="GUANXI_DATA_DIR", show_default=".guanxi/neo4j",
+                 help="Folder of the local Neo4j (data, logs, password). Ignored with NEO4J_URI."),
+]
+
+
+def _graph(data_dir: Path | None):
+    from guanxi.graph.connection import open_graph
+    from guanxi.graph.settings import resolve
+
+    return open_graph(resolve(data_dir))
+
+
 # --- db ---------------------------------------------------------------------
+
+db_app = typer.Typer(
+    help="Manage the local Neo4j, apply the schema, run Cypher.\n\n"
+    "Example: guanxi db start && guanxi db init && guanxi db status --json",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("start")
+def db_start(
+    data_dir: DataDirOpt = None,
+    port: Annotated[int, typer.Option(help="Bolt port on 127.0.0.1.")] = 7687,
+    heap: Annotated[str, typer.Option(help="JVM heap size, e.g. 1g or 512m.")] = "1g",
+    pagecache: Annotated[str, typer.Option(help="Neo4j page cache, e.g. 512m or 2g.")] = "512m",
+    import_dir: Annotated[
+        Path | None, typer.Option(help="Folder LOAD CSV may read (default DATA_DIR/import).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt to answer.")] = 180.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the local Neo4j in the background and wait until Bolt answers.
+
+    The first start fetches Neo4j from Maven Central (needs Maven, once) and
+    generates a password; later starts reuse both. Already running: says so, exit 0.
+
+    Example: guanxi db start --port 7687 --heap 2g --pagecache 1g
+    """
+    from guanxi.graph import server
+    from guanxi.graph.settings import default_data_dir, external_uri
+
+    if external_uri():
+        _say_external(as_json, "start")
+        return
+    cfg = server.ServerConfig(data_dir or default_data_dir(), port, heap, pagecache, import_dir)
+    if not as_json:
+        console.print(f"starting Neo4j {server.NEO4J_VERSION} in {cfg.data_dir.absolute()} ...")
+    emit_record(server.start(cfg, timeout=timeout).as_dict(), as_json, title="neo4j")
+
+
+@db_app.command("stop")
+def db_stop(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Shut the local Neo4j down cleanly. Not running: says so, exit 0.
+
+    Example: guanxi db stop
+    """
+    from guanxi.graph import server
+    from guanxi.graph.settings import default_data_dir, external_uri
+
+    if external_uri():
+        _say_external(as_json, "stop")
+        return
+    emit_record(server.stop(data_dir or default_data_dir()).as_dict(), as_json, title="neo4j")
+
+
+@db_app.command("status")
+def db_status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Running or stopped, pid, Bolt URI, Neo4j version, data dir.
+
+    Example: guanxi db status --json
+    """
+    from guanxi.graph import server
+    from guanxi.graph.settings import default_data_dir, external_uri
+
+    if external_uri():
+        graph = _graph(None)
+        version = graph.read("CALL dbms.components() YIELD versions RETURN versions[0] AS v")
+        emit_record({"running": True, "uri": graph.settings.uri, "external": True,
+                     "version": version[0]["v"], "database": graph.database}, as_json, "neo4j")
+        return
+    emit_record(server.status(data_dir or default_data_dir()).as_dict(), as_json, title="neo4j")
+
+
+def _say_external(as_json: bool, verb: str) -> None:
+    from guanxi.graph.settings import external_uri
+
+    note = f"NEO4J_URI is set: guanxi uses {external_uri()}; nothing to {verb} locally"
+    if as_json:
+        emit_record({"external": True, "uri": external_uri(), "note": note}, True)
+    else:
+        console.print(note)
+
+
+@db_app.command("init")
+def db_init(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Apply the schema: a unique id per node label, and the indexes. Idempotent.
+
+    Example: guanxi db init
+    """
+    from guanxi.graph.schema import apply_schema
+
+    emit_record(apply_schema(_graph(data_dir)), as_json, title="schema")
+
+
+def _parse_params(params: list[str]) -> dict:
+    out = {}
+    for item in params:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.isidentifier():
+            raise InputError(f"--param {item!r} is not NAME=VALUE", "write e.g. -p id=M0000001")
+        try:
+            out[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[name] = raw
+    return out
+
+
+@db_app.command("query")
+def db_query(
+    cypher: Annotated[str, typer.Argument(help="One Cypher statement, with $parameters.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="NAME=VALUE; VALUE is JSON if it parses, else text."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one parameterised Cypher statement and print the rows.
+
+    Example: guanxi db query 'MATCH (m:Merchant {id: $id}) RETURN m.name AS name' -p id=M0000001
+    """
+    rows = _graph(data_dir).write(cypher, **_parse_params(param or []))
+    emit_rows(rows, as_json)
+
+
+@db_app.command("stats")
+def db_stats(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Nodes per label, relationships per type, and source rows behind aggregated links.
+
+    Example: guanxi db stats --json
+    """
+    from guanxi.graph.stats import graph_stats
+
+    stats = graph_stats(_graph(data_dir))
+    if as_json:
+        emit_record(stats, True)
+        return
+    rows = [{"kind": "node", "name": k, "count": v} for k, v in stats["nodes"].items()]
+    rows += [{"kind": "relationship", "name": k, "count": v}
+             for k, v in stats["relationships"].items()]
+    rows += [{"kind": "rows behind", "name": k, "count": v} for k, v in stats["rows"].items()]
+    emit_rows(rows, False, title="graph")
+
 
 # --- synth ------------------------------------------------------------------
 
@@ -33,19 +197,13 @@ app = typer.Typer(
 
 def main() -> None:
     """Console-script entry point: library errors become one line and exit code."""
+    # The driver logs each retry, and guanxi each failed query, as warnings; a failed
+    # command already says why in one line, so these show only when asked for.
+    level = os.environ.get("GUANXI_LOG_LEVEL", "ERROR").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("neo4j").setLevel(level)
     try:
-        app(standalone_mode=False)
+        app()
     except GuanxiError as exc:
-        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
+        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:  # usage errors: bad option, missing argument
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (typer.Abort, click.exceptions.Abort):
-        console.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        console.print("interrupted; run the same command again to resume where it stopped")
-        sys.exit(130)

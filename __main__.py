@@ -1,0 +1,5 @@
+"""``python -m guanxi`` is the ``guanxi`` command."""
+
+from guanxi.cli import main
+
+main()

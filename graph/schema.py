@@ -1,0 +1,63 @@
+"""The graph's schema: a unique ``id`` on every node label, and the indexes queries use.
+
+Statements use ``IF NOT EXISTS``, so applying the schema again changes nothing.
+Labels are constants of this module, never user input, which is why they may be
+spliced into the DDL (Cypher does not take labels as parameters).
+"""
+
+from __future__ import annotations
+
+from guanxi.graph.connection import Graph
+
+__all__ = ["NODE_LABELS", "LEDGER_LABELS", "statements", "apply_schema"]
+
+NODE_LABELS: tuple[str, ...] = (
+    "Merchant", "Consumer", "Device", "Phone", "BankAccount", "Address", "Person",
+    "ServiceProvider", "Cluster", "Case",
+)
+"""The node labels of DESIGN.md (Graph model)."""
+
+LEDGER_LABELS: tuple[str, ...] = ("IngestFile", "IngestBatch")
+"""Bookkeeping of ``guanxi ingest``: which files and batches were applied."""
+
+_INDEXES: tuple[str, ...] = (
+    "CREATE INDEX merchant_category IF NOT EXISTS FOR (m:Merchant) ON (m.category)",
+    "CREATE INDEX merchant_city IF NOT EXISTS FOR (m:Merchant) ON (m.city)",
+    "CREATE INDEX merchant_label IF NOT EXISTS FOR (m:Merchant) ON (m.label)",
+    "CREATE INDEX case_status IF NOT EXISTS FOR (c:Case) ON (c.status)",
+    # The cjk analyzer splits Chinese names into bigrams, so 面馆 finds 老王面馆.
+    "CREATE FULLTEXT INDEX merchant_name IF NOT EXISTS FOR (m:Merchant) ON EACH [m.name] "
+    "OPTIONS {indexConfig: {`fulltext.analyzer`: 'cjk'}}",
+)
+
+
+def _snake(label: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in label).lstrip("_")
+
+
+def statements() -> list[str]:
+    """Every DDL statement of the schema, constraints first."""
+    constraints = [
+        f"CREATE CONSTRAINT {_snake(label)}_id IF NOT EXISTS "
+        f"FOR (n:{label}) REQUIRE n.id IS UNIQUE"
+        for label in NODE_LABELS + LEDGER_LABELS
+    ]
+    return constraints + list(_INDEXES)
+
+
+def apply_schema(graph: Graph) -> dict[str, int]:
+    """Create missing constraints and indexes, wait until they are online.
+
+    Returns counts: ``statements`` applied and ``created`` (new constraints or indexes).
+    """
+    before = _schema_names(graph)
+    for ddl in statements():
+        graph.write(ddl)
+    graph.write("CALL db.awaitIndexes(300)")
+    created = len(_schema_names(graph) - before)
+    return {"statements": len(statements()), "created": created}
+
+
+def _schema_names(graph: Graph) -> set[str]:
+    rows = graph.read("SHOW INDEXES YIELD name RETURN name")  # constraints own an index each
+    return {row["name"] for row in rows}

@@ -1,0 +1,388 @@
+"""The local Neo4j 5 Community server that guanxi starts by itself.
+
+Its jars come from Maven Central (resolved once by Maven from ``graph/server/pom.xml``
+into ``~/.cache/guanxi/neo4j-<version>/lib``); it runs on the local Java 17+
+through Neo4j's embedded API with the Bolt connector (``graph/server/GuanxiNeo4j.java``),
+listens on 127.0.0.1 only, keeps its data in the data directory, and requires a
+password generated at first start (file ``<data-dir>/password``, mode 0600).
+
+Files in the data directory: ``neo4j.conf`` (written at each start), ``server.pid``,
+``server.json`` (port, pid, version), ``password``, ``logs/server.log`` (the JVM's
+output) and Neo4j's own ``data/`` and ``logs/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from guanxi.errors import ServerError
+from guanxi.graph.settings import DEFAULT_PORT, password_file, state_file
+
+__all__ = [
+    "NEO4J_VERSION", "ServerConfig", "ServerStatus", "ensure_jars", "start", "status", "stop",
+]
+
+NEO4J_VERSION = "5.26.30"
+MIN_JAVA = 17
+_SERVER_SRC = Path(__file__).resolve().parent / "server"
+_LAUNCHER = _SERVER_SRC / "GuanxiNeo4j.java"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How to run the local server."""
+
+    data_dir: Path
+    port: int = DEFAULT_PORT
+    heap: str = "1g"
+    pagecache: str = "512m"
+    import_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    data_dir: str
+    pid: int | None = None
+    uri: str | None = None
+    version: str | None = None
+    started_at: str | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cache_dir(version: str = NEO4J_VERSION) -> Path:
+    root = Path(os.environ.get("GUANXI_CACHE", Path.home() / ".cache" / "guanxi"))
+    return root / f"neo4j-{version}"
+
+
+def ensure_jars(version: str = NEO4J_VERSION) -> Path:
+    """The folder of Neo4j's jars, fetched by Maven on first use and reused after."""
+    lib = cache_dir(version) / "lib"
+    done = cache_dir(version) / ".complete"
+    if done.exists():
+        return lib
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServerError(
+            f"Maven (mvn) is not on PATH; it is needed once to fetch Neo4j {version}",
+            "install it (e.g. `apt-get install maven`), or set NEO4J_URI to an existing server",
+        )
+    tmp = cache_dir(version) / "lib.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    # MAVEN_ARGS (e.g. "-s settings.xml" for a mirror) is honoured as Maven 4 does.
+    extra = os.environ.get("MAVEN_ARGS", "").split()
+    cmd = [mvn, "-q", "-B", *extra, "-f", str(_SERVER_SRC / "pom.xml"),
+           "dependency:copy-dependencies", f"-DoutputDirectory={tmp}", f"-Dneo4j.version={version}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]
+        reason = lines[0].strip() if lines else f"mvn exited with {proc.returncode}"
+        raise ServerError(
+            f"could not fetch Neo4j {version} from Maven Central: {reason[:300]}",
+            "check network access to Maven Central (or a mirror in ~/.m2/settings.xml) and retry",
+        )
+    shutil.rmtree(lib, ignore_errors=True)
+    tmp.rename(lib)
+    done.write_text(version + "\n")
+    return lib
+
+
+def java_binary() -> str:
+    """Path of a Java 17+ runtime (``JAVA_HOME`` first, then PATH)."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise ServerError(
+            "Java was not found (neither JAVA_HOME nor `java` on PATH)",
+            f"install Java {MIN_JAVA}+ (e.g. `apt-get install openjdk-17-jre-headless`)",
+        )
+    out = subprocess.run([java, "-version"], capture_output=True, text=True)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    major = int(match.group(1)) if match else 0
+    if major == 1 and match and match.group(2):  # "1.8.0" style
+        major = int(match.group(2))
+    if major < MIN_JAVA:
+        raise ServerError(
+            f"{java} is Java {major or 'of unknown version'}; Neo4j 5 needs Java {MIN_JAVA}+",
+            f"install Java {MIN_JAVA}+ and point JAVA_HOME at it",
+        )
+    return java
+
+
+# --- pid and state files ----------------------------------------------------
+
+
+def _pid_file(data_dir: Path) -> Path:
+    return data_dir / "server.pid"
+
+
+def _log_file(data_dir: Path) -> Path:
+    return data_dir / "logs" / "server.log"
+
+
+def _our_process(pid: int, data_dir: Path) -> psutil.Process | None:
+    """The live server process ``pid`` if it is our launcher for ``data_dir``."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            return None
+        cmdline = proc.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    if any("GuanxiNeo4j" in arg for arg in cmdline) and str(data_dir) in cmdline:
+        return proc
+    return None  # a recycled pid now used by some other program
+
+
+def _running(data_dir: Path) -> tuple[psutil.Process | None, str | None]:
+    """The running server of ``data_dir``, and a note when a stale pid file was cleared."""
+    pid_path = _pid_file(data_dir)
+    if not pid_path.exists():
+        return None, None
+    try:
+        pid = int(pid_path.read_text().strip())
+    except (OSError, ValueError):
+        pid = -1
+    proc = _our_process(pid, data_dir) if pid > 0 else None
+    if proc is None:
+        pid_path.unlink(missing_ok=True)
+        return None, f"removed a stale pid file (pid {pid} is not a running guanxi Neo4j)"
+    return proc, None
+
+
+def _read_state(data_dir: Path) -> dict:
+    try:
+        return json.loads(state_file(data_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+# --- start / stop / status --------------------------------------------------
+
+
+def _check_data_dir(data_dir: Path) -> None:
+    probe = data_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.R_OK | os.W_OK | os.X_OK) or not probe.is_dir():
+        raise ServerError(
+            f"the data directory {data_dir} is not readable and writable",
+            "fix its permissions or choose another with --data-dir",
+        )
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServerError(
+            f"cannot create the data directory {data_dir}: {exc.strerror}",
+            "choose another with --data-dir",
+        ) from None
+
+
+def _check_port(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            owner = _port_owner(port)
+            raise ServerError(
+                f"port {port} on 127.0.0.1 is already in use{owner}",
+                "pass --port with a free port, or stop the program that holds it",
+            ) from None
+
+
+def _port_owner(port: int) -> str:
+    with contextlib.suppress(psutil.Error, OSError):
+        for conn in psutil.net_connections(kind="tcp"):
+            listening = conn.status == psutil.CONN_LISTEN and conn.pid
+            if listening and conn.laddr and conn.laddr.port == port:
+                return f" by pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+    return ""
+
+
+def _ensure_password(data_dir: Path) -> Path:
+    path = password_file(data_dir)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24) + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def _write_conf(cfg: ServerConfig) -> Path:
+    import_dir = (cfg.import_dir or cfg.data_dir / "import").absolute()
+    import_dir.mkdir(parents=True, exist_ok=True)
+    conf = cfg.data_dir / "neo4j.conf"
+    conf.write_text(
+        "\n".join([
+            "# written by `guanxi db start` at every start; edit the command's options instead",
+            "server.bolt.enabled=true",
+            f"server.bolt.listen_address=127.0.0.1:{cfg.port}",
+            f"server.bolt.advertised_address=127.0.0.1:{cfg.port}",
+            "dbms.security.auth_enabled=true",
+            f"server.memory.pagecache.size={cfg.pagecache}",
+            f"server.directories.import={import_dir}",
+            "dbms.security.allow_csv_import_from_file_urls=true",
+            "db.tx_log.rotation.retention_policy=2 files",
+            "dbms.usage_report.enabled=false",
+            "",
+        ]),
+        encoding="utf-8",
+    )
+    return conf
+
+
+def start(cfg: ServerConfig, timeout: float = 180.0) -> ServerStatus:
+    """Start the server in the background and wait until Bolt answers.
+
+    Idempotent: when it already runs, returns its status with a note.
+    """
+    data_dir = cfg.data_dir.absolute()
+    cfg = ServerConfig(data_dir, cfg.port, cfg.heap, cfg.pagecache, cfg.import_dir)
+    _check_data_dir(data_dir)
+    proc, stale_note = _running(data_dir)
+    if proc is not None:
+        current = status(data_dir)
+        return ServerStatus(**{**current.as_dict(), "note": "already running"})
+    _check_port(cfg.port)
+    java = java_binary()
+    lib = ensure_jars()
+    pw = _ensure_password(data_dir)
+    conf = _write_conf(cfg)
+    log_path = _log_file(data_dir)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [java, f"-Xmx{cfg.heap}", f"-Xms{cfg.heap}", "-XX:+UseG1GC",
+           "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8",
+           "-cp", f"{lib}/*", str(_LAUNCHER), str(data_dir), str(conf), str(pw)]
+    with open(log_path, "ab") as log:
+        log.write(f"\n--- guanxi db start {datetime.now(UTC).isoformat()} ---\n".encode())
+        log.flush()
+        child = subprocess.Popen(cmd, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+    _pid_file(data_dir).write_text(f"{child.pid}\n")
+    state = {"pid": child.pid, "port": cfg.port, "heap": cfg.heap, "pagecache": cfg.pagecache,
+             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+             "neo4j_version": NEO4J_VERSION}
+    state_file(data_dir).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    version = _wait_for_bolt(child, cfg.port, pw.read_text().strip(), data_dir, timeout)
+    state["version"] = version
+    state_file(data_dir).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    return ServerStatus(True, str(data_dir), child.pid, f"bolt://127.0.0.1:{cfg.port}", version,
+                        state["started_at"], stale_note)
+
+
+def _wait_for_bolt(child: subprocess.Popen, port: int, password: str, data_dir: Path,
+                   timeout: float) -> str:
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    deadline = time.monotonic() + timeout
+    uri = f"bolt://127.0.0.1:{port}"
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            _pid_file(data_dir).unlink(missing_ok=True)
+            raise ServerError(
+                f"Neo4j exited during start (code {child.returncode}); "
+                f"last log lines:\n{_log_tail(data_dir)}",
+                f"see {_log_file(data_dir)}",
+            )
+        try:
+            # A plain session, not execute_query: its retries would hide the wait.
+            with GraphDatabase.driver(uri, auth=("neo4j", password), connection_timeout=2) as drv, \
+                    drv.session(database="system") as session:
+                record = session.run(
+                    "CALL dbms.components() YIELD versions RETURN versions[0] AS v"
+                ).single()
+                return record["v"]
+        except (DriverError, Neo4jError, OSError):
+            time.sleep(0.5)
+    _terminate(child.pid)
+    _pid_file(data_dir).unlink(missing_ok=True)
+    raise ServerError(
+        f"Neo4j did not answer on {uri} within {timeout:.0f} s and was stopped; "
+        f"last log lines:\n{_log_tail(data_dir)}",
+        f"see {_log_file(data_dir)} and {data_dir}/logs/debug.log",
+    )
+
+
+def _log_tail(data_dir: Path, lines: int = 15) -> str:
+    try:
+        text = _log_file(data_dir).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _terminate(pid: int, timeout: float = 60.0) -> bool:
+    """SIGTERM (clean shutdown via the JVM's hook), then SIGKILL after ``timeout``.
+
+    Returns True when the process ended within the timeout on its own.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    while _alive(pid):
+        time.sleep(0.1)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            return False
+        return True
+    except psutil.NoSuchProcess:
+        return False
+
+
+def stop(data_dir: Path, timeout: float = 60.0) -> ServerStatus:
+    """Shut the server down cleanly; idempotent (a stopped server stays stopped)."""
+    data_dir = data_dir.absolute()
+    proc, stale_note = _running(data_dir)
+    if proc is None:
+        return ServerStatus(False, str(data_dir), note=stale_note or "not running")
+    clean = _terminate(proc.pid, timeout)
+    _pid_file(data_dir).unlink(missing_ok=True)
+    note = "stopped" if clean else f"did not stop within {timeout:.0f} s and was killed"
+    return ServerStatus(False, str(data_dir), proc.pid, note=note)
+
+
+def status(data_dir: Path) -> ServerStatus:
+    """Running or stopped, with pid, Bolt URI and the version the server reports."""
+    data_dir = data_dir.absolute()
+    proc, stale_note = _running(data_dir)
+    if proc is None:
+        return ServerStatus(False, str(data_dir), note=stale_note)
+    state = _read_state(data_dir)
+    port = state.get("port", DEFAULT_PORT)
+    return ServerStatus(True, str(data_dir), proc.pid, f"bolt://127.0.0.1:{port}",
+                        state.get("version"), state.get("started_at"))

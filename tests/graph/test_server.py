@@ -1,0 +1,170 @@
+"""The local server's lifecycle, through the real ``guanxi db`` command and real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import psutil
+import pytest
+from helpers import free_port, run_cli
+
+
+def _server_processes(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if any("GuanxiNeo4j" in a for a in cmdline) and str(data_dir) in cmdline:
+            found.append(proc)
+    return found
+
+
+def _status(data_dir: Path) -> dict:
+    result = run_cli("db", "status", "--json", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_start_stop_status_are_idempotent_and_recover_a_stale_pid(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "db", free_port()
+    args = ["--data-dir", str(data_dir)]
+    try:
+        started = run_cli("db", "start", "--port", str(port), "--heap", "512m",
+                          "--pagecache", "128m", "--json", *args)
+        assert started.returncode == 0, started.stderr
+        status = _status(data_dir)
+        assert status["running"] is True
+        assert status["version"].startswith("5.26.")
+        assert status["uri"] == f"bolt://127.0.0.1:{port}"
+        assert (data_dir / "password").stat().st_mode & 0o777 == 0o600
+
+        again = run_cli("db", "start", "--port", str(port), "--json", *args)
+        assert again.returncode == 0
+        assert json.loads(again.stdout)["note"] == "already running"
+        assert len(_server_processes(data_dir)) == 1
+
+        # The password is the generated one, never neo4j/neo4j.
+        denied = run_cli("db", "query", "RETURN 1 AS one", "--json",
+                         env={"NEO4J_URI": f"bolt://127.0.0.1:{port}",
+                              "NEO4J_USERNAME": "neo4j", "NEO4J_PASSWORD": "neo4j"})
+        assert denied.returncode == 1 and "refused user" in denied.stderr
+
+        stopped = run_cli("db", "stop", "--json", *args)
+        assert stopped.returncode == 0 and json.loads(stopped.stdout)["note"] == "stopped"
+        assert _server_processes(data_dir) == []
+        assert _status(data_dir)["running"] is False
+        again = run_cli("db", "stop", "--json", *args)
+        assert again.returncode == 0 and json.loads(again.stdout)["note"] == "not running"
+
+        # A pid file left by a crash, naming a pid that is dead (or someone else's).
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        (data_dir / "server.pid").write_text(f"{dead.pid}\n")
+        status = _status(data_dir)
+        assert status["running"] is False and "stale pid file" in status["note"]
+        (data_dir / "server.pid").write_text(f"{os.getpid()}\n")  # a live, unrelated pid
+        restarted = run_cli("db", "start", "--port", str(port), "--heap", "512m",
+                            "--pagecache", "128m", "--json", *args)
+        assert restarted.returncode == 0, restarted.stderr
+        assert "stale pid file" in json.loads(restarted.stdout)["note"]
+        assert _status(data_dir)["running"] is True
+    finally:
+        run_cli("db", "stop", *args)
+    assert _server_processes(data_dir) == []
+
+
+def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("db", "start", "--port", str(port), "--data-dir", str(tmp_path / "db"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"error: port {port} on 127.0.0.1 is already in use")
+    assert "--port" in lines[-1] and "Traceback" not in result.stderr
+    assert _server_processes(tmp_path / "db") == []
+
+
+def _path_without(*programs: str) -> str:
+    dirs = os.environ["PATH"].split(os.pathsep)
+    return os.pathsep.join(
+        d for d in dirs if not any((Path(d) / p).exists() for p in programs)
+    )
+
+
+def test_missing_java_is_one_clear_line(tmp_path: Path) -> None:
+    env = {"PATH": _path_without("java"), "JAVA_HOME": ""}
+    result = run_cli("db", "start", "--port", str(free_port()),
+                     "--data-dir", str(tmp_path / "db"), env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: Java was not found")
+    assert "install Java 17+" in result.stderr
+
+
+def test_missing_maven_with_an_empty_cache_is_one_clear_line(tmp_path: Path) -> None:
+    only_java = tmp_path / "bin"
+    only_java.mkdir()
+    (only_java / "java").symlink_to(shutil.which("java"))
+    env = {"PATH": str(only_java), "GUANXI_CACHE": str(tmp_path / "cache")}
+    result = run_cli("db", "start", "--port", str(free_port()),
+                     "--data-dir", str(tmp_path / "db"), env=env)
+    assert result.returncode == 1
+    assert "error: Maven (mvn) is not on PATH" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_offline_maven_is_one_clear_line(tmp_path: Path) -> None:
+    # -o makes Maven offline; an empty local repository then lacks every jar.
+    settings = tmp_path / "settings.xml"
+    settings.write_text(
+        "<settings><offline>true</offline>"
+        f"<localRepository>{tmp_path / 'm2'}</localRepository></settings>"
+    )
+    env = {"GUANXI_CACHE": str(tmp_path / "cache"), "MAVEN_ARGS": f"-s {settings}"}
+    result = run_cli("db", "start", "--port", str(free_port()),
+                     "--data-dir", str(tmp_path / "db"), env=env)
+    assert result.returncode == 1
+    assert "error: could not fetch Neo4j" in result.stderr
+    assert "Maven Central" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unusable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("db", "start", "--port", str(free_port()),
+                     "--data-dir", str(blocker / "db"))
+    assert result.returncode == 1
+    assert "data directory" in result.stderr and "--data-dir" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["start", "stop"])
+def test_neo4j_uri_override_starts_nothing(tmp_path: Path, command: str) -> None:
+    env = {"NEO4J_URI": "bolt://127.0.0.1:1", "NEO4J_PASSWORD": "x"}
+    result = run_cli("db", command, "--data-dir", str(tmp_path / "db"), env=env)
+    assert result.returncode == 0
+    assert "NEO4J_URI is set" in result.stderr and "bolt://127.0.0.1:1" in result.stderr
+    assert not (tmp_path / "db").exists()
+
+
+def test_neo4j_uri_override_is_used_by_every_command(neo4j_dir: Path, tmp_path: Path) -> None:
+    password = (neo4j_dir / "password").read_text().strip()
+    port = json.loads((neo4j_dir / "server.json").read_text())["port"]
+    env = {"NEO4J_URI": f"bolt://127.0.0.1:{port}", "NEO4J_USERNAME": "neo4j",
+           "NEO4J_PASSWORD": password, "NEO4J_DATABASE": "neo4j"}
+    # No local server in this data dir: only the override can answer.
+    result = run_cli("db", "query", "RETURN $x + 1 AS y", "-p", "x=41", "--json",
+                     "--data-dir", str(tmp_path / "none"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{"y": 42}]
+    status = run_cli("db", "status", "--json", env=env)
+    assert json.loads(status.stdout)["version"].startswith("5.26.")
+
+    down = {**env, "NEO4J_URI": f"bolt://127.0.0.1:{free_port()}"}
+    result = run_cli("db", "query", "RETURN 1", env=down)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot reach Neo4j")
