@@ -25,6 +25,7 @@ _INDEXES: tuple[str, ...] = (
     "CREATE INDEX merchant_city IF NOT EXISTS FOR (m:Merchant) ON (m.city)",
     "CREATE INDEX merchant_label IF NOT EXISTS FOR (m:Merchant) ON (m.label)",
     "CREATE INDEX case_status IF NOT EXISTS FOR (c:Case) ON (c.status)",
+    "CREATE INDEX ingest_batch_file IF NOT EXISTS FOR (b:IngestBatch) ON (b.file)",
     # The cjk analyzer splits Chinese names into bigrams, so 面馆 finds 老王面馆.
     "CREATE FULLTEXT INDEX merchant_name IF NOT EXISTS FOR (m:Merchant) ON EACH [m.name] "
     "OPTIONS {indexConfig: {`fulltext.analyzer`: 'cjk'}}",
