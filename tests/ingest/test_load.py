@@ -1,0 +1,260 @@
+"""``guanxi ingest`` end to end against the real Neo4j: tiny hand-built folders
+where the right graph is known."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import run_cli
+
+from guanxi.graph.connection import Graph
+from guanxi.ingest.load import IngestOptions, ingest_folder
+
+MERCHANTS = pd.DataFrame({
+    "merchant_id": ["M1", "M2", "M3", "M4", "M5"],
+    "name": ["老王面馆", "华联便利店", "张记批发", "李氏水果", "小陈维修"],
+    "category": ["restaurant", "convenience", "wholesaler", "fruit", "repair"],
+    "city": ["杭州"] * 5,
+    "district": ["西湖区", "上城区", "上城区", "西湖区", "滨江区"],
+    "registered_on": ["2020-01-05", "2021-03-05", "2019-07-01", "", "2022-02-02"],
+    "owner_id": ["P1", "P2", "P2", "P3", ""],
+    "phone": ["13800000001", "13800000002", "13800000002", "13800000004", ""],
+    "device_id": ["D1", "D2", "", "", ""],
+    "bank_account": ["6222000011112222", "", "", "", ""],
+    "address": ["西湖路1号", "解放路2号", "解放路2号", "", ""],
+    "agent_id": ["SP1", "SP1", "SP2", "SP2", "SP1"],
+})
+PAYMENTS = pd.DataFrame({
+    "payer_id": ["C1", "C1", "C2", "C3", "M2", "M2", "C2", "C4"],
+    "payee_id": ["M1", "M1", "M1", "M4", "M3", "M3", "M5", "M2"],
+    "amount": ["15.00", "20.50", "100", "8.8", "5000", "3000.00", "60", "12.3"],
+    "ts": ["2025-01-01T12:00:00", "2025-01-02T02:30:00", "2025-01-03", "2025-01-03T18:00",
+           "2025-01-04T10:00:00", "2025-02-04T10:00:00", "2025-02-05T01:00", "2025-02-06T09:00"],
+})
+SUPPLY = pd.DataFrame({"supplier_id": ["M3", "M3", "M3"], "buyer_id": ["M2", "M2", "M4"],
+                       "amount": ["2000", "1500.5", "800"],
+                       "ts": ["2025-01-02", "2025-01-20", "2025-01-21"]})
+SHIPMENTS = pd.DataFrame({"shipper_id": ["M3", "M3"], "receiver_id": ["M2", "M2"],
+                          "ts": ["2025-01-03", "2025-01-21"], "weight_kg": ["120.5", ""]})
+LABELS = pd.DataFrame({"merchant_id": ["M2", "M5"], "label": ["fraud", "Legit"],
+                       "source": ["investigation", "audit"], "ts": ["2025-03-01", ""]})
+DEFAULTS = pd.DataFrame({"merchant_id": ["M1", "M4"], "defaulted": ["0", "1"],
+                         "observed_on": ["2025-06-30", "2025-05-01"]})
+
+
+def write_folder(folder: Path, encoding: str = "utf-8", **frames: pd.DataFrame) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, frame in frames.items():
+        frame.to_csv(folder / f"{kind}.csv", index=False, encoding=encoding)
+    return folder
+
+
+def full_folder(folder: Path) -> Path:
+    return write_folder(folder, merchants=MERCHANTS, payments=PAYMENTS, supply=SUPPLY,
+                        shipments=SHIPMENTS, labels=LABELS, defaults=DEFAULTS)
+
+
+def load(graph: Graph, folder: Path, **options) -> dict:
+    options.setdefault("rejects", folder.parent / f"{folder.name}-rejects.csv")
+    report = ingest_folder(graph, folder, IngestOptions(progress=False, **options))
+    return report.as_dict()
+
+
+def snapshot(graph: Graph) -> dict:
+    """Everything ingest writes, as plain sorted values (for whole-graph equality)."""
+    nodes = graph.read("MATCH (n) WHERE NOT n:IngestFile AND NOT n:IngestBatch "
+                       "RETURN labels(n)[0] AS label, n {.*} AS props ORDER BY label, n.id")
+    rels = graph.read(
+        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS type, b.id AS b, r {.*} AS props "
+        "ORDER BY a, type, b")
+    for rel in rels:
+        for key, value in rel["props"].items():
+            if isinstance(value, float):
+                rel["props"][key] = round(value, 6)
+    return {"nodes": nodes, "relationships": rels}
+
+
+def test_golden_path_builds_the_expected_graph(graph: Graph, tmp_path: Path) -> None:
+    report = load(graph, full_folder(tmp_path / "in"))
+    assert report["error"] is None
+    assert [(f["kind"], f["status"], f["rows_read"], f["rejected"]) for f in report["files"]] == [
+        ("merchants", "loaded", 5, 0), ("payments", "loaded", 8, 0), ("supply", "loaded", 3, 0),
+        ("shipments", "loaded", 2, 0), ("labels", "loaded", 2, 0), ("defaults", "loaded", 2, 0)]
+
+    m1 = graph.read("MATCH (m:Merchant {id: 'M1'}) RETURN m {.*} AS m")[0]["m"]
+    assert m1["name"] == "老王面馆" and m1["district"] == "西湖区"
+    assert str(m1["registered_on"]) == "2020-01-05"
+    assert m1["defaulted"] == 0 and "label" not in m1
+    shared = graph.read("MATCH (m:Merchant)-[:USES]->(:Phone {id: '13800000002'}) "
+                        "RETURN collect(m.id) AS ids")[0]["ids"]
+    assert sorted(shared) == ["M2", "M3"]
+    owners = graph.read("MATCH (m:Merchant)-[:OWNED_BY]->(p:Person) RETURN m.id AS m, p.id AS p "
+                        "ORDER BY m")
+    assert owners == [{"m": "M1", "p": "P1"}, {"m": "M2", "p": "P2"}, {"m": "M3", "p": "P2"},
+                      {"m": "M4", "p": "P3"}]
+    assert graph.read("MATCH (:Merchant)-[r:ONBOARDED_BY]->() RETURN count(r) AS n")[0]["n"] == 5
+
+    paid = graph.read(
+        "MATCH (a)-[p:PAID]->(b) RETURN a.id AS a, labels(a)[0] AS kind, b.id AS b, "
+        "p.count AS n, p.amount AS amount, p.amount_max AS max, p.round_count AS round, "
+        "p.night_count AS night, toString(p.first_ts) AS first, toString(p.last_ts) AS last "
+        "ORDER BY a, b")
+    assert paid[0] == {"a": "C1", "kind": "Consumer", "b": "M1", "n": 2, "amount": 35.5,
+                       "max": 20.5, "round": 0, "night": 1,
+                       "first": "2025-01-01T12:00:00Z", "last": "2025-01-02T02:30:00Z"}
+    m2m3 = next(p for p in paid if p["a"] == "M2")
+    assert (m2m3["kind"], m2m3["n"], m2m3["amount"], m2m3["round"]) == ("Merchant", 2, 8000.0, 2)
+    assert len(paid) == 6 and sum(p["n"] for p in paid) == 8
+
+    supply = graph.read("MATCH (a)-[s:SUPPLIES]->(b) RETURN a.id AS a, b.id AS b, "
+                        "s.count AS n, s.amount AS amount ORDER BY b")
+    assert supply == [{"a": "M3", "b": "M2", "n": 2, "amount": 3500.5},
+                      {"a": "M3", "b": "M4", "n": 1, "amount": 800.0}]
+    shipped = graph.read("MATCH (a)-[s:SHIPPED_TO]->(b) RETURN s.count AS n, s.weight_kg AS w")
+    assert shipped == [{"n": 2, "w": 120.5}]
+    labels = graph.read("MATCH (m:Merchant) WHERE m.label IS NOT NULL "
+                        "RETURN m.id AS id, m.label AS label, m.label_source AS source ORDER BY id")
+    assert labels == [{"id": "M2", "label": "fraud", "source": "investigation"},
+                      {"id": "M5", "label": "legit", "source": "audit"}]
+
+
+def test_loading_twice_changes_nothing(graph: Graph, tmp_path: Path) -> None:
+    folder = full_folder(tmp_path / "in")
+    load(graph, folder)
+    before = snapshot(graph)
+    again = load(graph, folder)
+    assert {f["status"] for f in again["files"]} == {"skipped"}
+    assert snapshot(graph) == before
+
+
+def test_split_load_equals_whole_load(graph: Graph, tmp_path: Path) -> None:
+    january = PAYMENTS[PAYMENTS["ts"] < "2025-02"]
+    february = PAYMENTS[PAYMENTS["ts"] >= "2025-02"]
+    assert len(january) and len(february)
+    load(graph, full_folder(tmp_path / "whole"))
+    whole = snapshot(graph)
+
+    graph.autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS")
+    load(graph, write_folder(tmp_path / "jan", merchants=MERCHANTS, payments=january,
+                             supply=SUPPLY.iloc[:1], shipments=SHIPMENTS.iloc[:1]))
+    load(graph, write_folder(tmp_path / "feb", merchants=MERCHANTS, payments=february,
+                             supply=SUPPLY.iloc[1:], shipments=SHIPMENTS.iloc[1:],
+                             labels=LABELS, defaults=DEFAULTS))
+    assert snapshot(graph) == whole
+
+
+def test_small_batches_give_the_same_graph(graph: Graph, tmp_path: Path) -> None:
+    folder = full_folder(tmp_path / "in")
+    load(graph, folder)
+    whole = snapshot(graph)
+    graph.autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS")
+    load(graph, folder, batch_size=2)
+    assert snapshot(graph) == whole
+
+
+def test_unknown_merchants_are_rejected_with_their_lines(graph: Graph, tmp_path: Path) -> None:
+    payments = pd.concat([PAYMENTS, pd.DataFrame({
+        "payer_id": ["C9", "M1"], "payee_id": ["M404", "M1"], "amount": ["5", "5"],
+        "ts": ["2025-01-01", "2025-01-01"]})], ignore_index=True)
+    folder = write_folder(tmp_path / "in", merchants=MERCHANTS, payments=payments,
+                          supply=pd.DataFrame({"supplier_id": ["M3", "X1"], "buyer_id": ["M2", "M2"],
+                                               "amount": ["1", "2"], "ts": ["2025-01-01"] * 2}))
+    report = load(graph, folder, max_reject_rate=0.5)
+    assert report["error"] is None
+    rejects = pd.read_csv(tmp_path / "in-rejects.csv", dtype=str)
+    rows = rejects[["source_file", "line", "column", "value"]].values.tolist()
+    assert rows == [["payments.csv", "10", "payee_id", "M404"],
+                    ["payments.csv", "11", "payee_id", "M1"],
+                    ["supply.csv", "3", "supplier_id", "X1"]]
+    assert "unknown merchant id" in rejects["reason"].iloc[0]
+    assert "payer_id equals payee_id" in rejects["reason"].iloc[1]
+    assert graph.read("MATCH ()-[p:PAID]->() RETURN sum(p.count) AS n")[0]["n"] == 8
+    assert graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"] == 5
+
+
+def test_reject_rate_above_the_limit_writes_nothing_of_that_file(tmp_path: Path, graph: Graph,
+                                                                  neo4j_env: dict) -> None:
+    bad = PAYMENTS.copy()
+    bad.loc[0, "amount"] = "-5"
+    bad.loc[1, "ts"] = "2999-01-01T00:00:00"
+    bad.loc[2, "payee_id"] = ""
+    folder = write_folder(tmp_path / "in", merchants=MERCHANTS, payments=bad)
+    rejects = tmp_path / "rejects.csv"
+    result = run_cli("ingest", str(folder), "--rejects", str(rejects), "--max-reject-rate",
+                     "0.2", "--quiet", env=neo4j_env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: payments.csv: 3 of 8 rows rejected (37.5%)")
+    assert "nothing from this file was written" in last and "Traceback" not in result.stderr
+    assert graph.read("MATCH ()-[p:PAID]->() RETURN count(p) AS n")[0]["n"] == 0
+    assert graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"] == 5  # good file stays
+    reasons = pd.read_csv(rejects, dtype=str)
+    assert reasons["line"].tolist() == ["2", "3", "4"]
+    assert reasons["column"].tolist() == ["amount", "ts", "payee_id"]
+
+    # Under a looser limit the same folder loads, exit 0, with the rejects reported.
+    result = run_cli("ingest", str(folder), "--rejects", str(rejects), "--max-reject-rate",
+                     "0.5", "--json", env=neo4j_env)
+    assert result.returncode == 0, result.stderr
+    payments = json.loads(result.stdout)["files"][1]
+    assert (payments["status"], payments["rejected"], payments["rows_written"]) == ("loaded", 3, 5)
+
+
+def test_gbk_file_with_chinese_names_round_trips(graph: Graph, tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "in", encoding="gbk", merchants=MERCHANTS, payments=PAYMENTS)
+    assert "老王面馆".encode("gbk") in (folder / "merchants.csv").read_bytes()
+    assert load(graph, folder)["error"] is None
+    names = graph.read("MATCH (m:Merchant) RETURN m.name AS name, m.district AS d ORDER BY m.id")
+    assert [n["name"] for n in names] == MERCHANTS["name"].tolist()
+    assert names[0]["d"] == "西湖区"
+
+
+def test_mapping_renames_columns_and_names_files(graph: Graph, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write_folder(folder, merchants=MERCHANTS)
+    PAYMENTS.rename(columns={"payer_id": "from_account", "payee_id": "to_account",
+                             "ts": "paid_at"}).to_csv(folder / "txn_2025.csv", index=False)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[payments]\nfile = "txn_2025.csv"\ntimezone = "UTC"\n'
+                       '[payments.columns]\nfrom_account = "payer_id"\n'
+                       'to_account = "payee_id"\npaid_at = "ts"\n', encoding="utf-8")
+    report = load(graph, folder, mapping=mapping)
+    assert report["error"] is None and report["files"][1]["rows_written"] == 8
+    assert graph.read("MATCH ()-[p:PAID]->() RETURN sum(p.count) AS n")[0]["n"] == 8
+
+
+def test_missing_folder_is_one_clear_line(tmp_path: Path, neo4j_env: dict) -> None:
+    result = run_cli("ingest", str(tmp_path / "nope"), env=neo4j_env)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:") and "nope" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_file_fails_before_anything_is_written(graph: Graph, tmp_path: Path,
+                                                         neo4j_env: dict) -> None:
+    folder = write_folder(tmp_path / "in", merchants=MERCHANTS)
+    (folder / "payments.csv").write_bytes(b"PK\x03\x04 this is a zip, not a CSV")
+    result = run_cli("ingest", str(folder), "--quiet", env=neo4j_env)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and "payments.csv" in last and "zip" in last
+    # Files are inspected before any is written: nothing of the folder is loaded.
+    assert graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"] == 0
+
+
+@pytest.mark.parametrize("fmt", ["parquet"])
+def test_parquet_folder_gives_the_same_graph_as_csv(graph: Graph, tmp_path: Path,
+                                                    fmt: str) -> None:
+    load(graph, full_folder(tmp_path / "csv"))
+    from_csv = snapshot(graph)
+    graph.autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS")
+    folder = tmp_path / fmt
+    folder.mkdir()
+    for kind, frame in {"merchants": MERCHANTS, "payments": PAYMENTS, "supply": SUPPLY,
+                        "shipments": SHIPMENTS, "labels": LABELS, "defaults": DEFAULTS}.items():
+        frame.replace("", None).to_parquet(folder / f"{kind}.parquet", index=False)
+    load(graph, folder)
+    assert snapshot(graph) == from_csv
