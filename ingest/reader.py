@@ -225,7 +225,7 @@ def _detect_encoding(src: SourceFile, sample: bytes, at_eof: bool) -> str:
 
 
 @contextmanager
-def _open_raw(src: SourceFile) -> Iterator[BinaryIO]:
+def _open_raw(src: SourceFile) -> Iterator[io.BufferedReader]:
     try:
         f = src.path.open("rb")
     except OSError as e:
@@ -238,9 +238,9 @@ def _open_raw(src: SourceFile) -> Iterator[BinaryIO]:
 def _open_bytes(src: SourceFile) -> Iterator[BinaryIO]:
     """The file's bytes, gunzipped when they start with the gzip magic number."""
     with _open_raw(src) as f:
-        if f.peek(2)[:2] == b"\x1f\x8b":  # type: ignore[attr-defined]
+        if f.peek(2)[:2] == b"\x1f\x8b":
             with gzip.GzipFile(fileobj=f) as g:
-                yield g  # type: ignore[misc]
+                yield g
         else:
             yield f
 
@@ -270,9 +270,11 @@ class _Utf8Reader(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            return self.readall()
         while self._pos == len(self._out) and not self._eof:
             self._fill()
-        end = len(self._out) if size < 0 else min(self._pos + size, len(self._out))
+        end = min(self._pos + size, len(self._out))
         out = self._out[self._pos: end].tobytes()
         self._pos = end
         return out
@@ -324,7 +326,8 @@ def _csv_tables(src: SourceFile, km: KindMapping) -> Iterator[pa.Table]:
     plan = _plan(src, km, header)
     names = [f"c{i}" for i in range(len(header))]
     options = dict(
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=_ARROW_BLOCK),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=header_lines,
+                                       block_size=_ARROW_BLOCK),
         parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                              strings_can_be_null=False))

@@ -381,3 +381,12 @@ def test_parquet_nested_column_is_refused(tmp_path):
 def test_count_rows_csv(tmp_path):
     write(tmp_path, "merchants.csv", "merchant_id\nM1\nM2\nM3")
     assert count_rows(only(tmp_path), KindMapping("merchants")) == 3
+
+
+def test_old_mac_line_endings_and_a_header_spanning_two_lines(tmp_path):
+    write(tmp_path / "cr", "merchants.csv", "merchant_id,name\rM1,a\rM2,b\r")
+    assert read_all(only(tmp_path / "cr"))["_line"].tolist() == [2, 3]
+    write(tmp_path / "nl", "merchants.csv", '"merchant\n_id",name\nM1,a\nM2,b\n')
+    km = KindMapping("merchants", columns={"merchant\n_id": "merchant_id"})
+    frame = read_all(only(tmp_path / "nl"), km)
+    assert frame[["merchant_id", "_line"]].values.tolist() == [["M1", 3], ["M2", 4]]
