@@ -29,6 +29,7 @@ __all__ = [
     "customer_payments",
     "sample_days",
     "tickets",
+    "topups",
 ]
 
 CHUNK = 25_000
@@ -43,6 +44,9 @@ _SIGMA = np.array([c.sigma for c in CATEGORIES])
 _ROUND = np.array([c.round_share for c in CATEGORIES])
 _VISITS = np.array([c.visits for c in CATEGORIES])
 _CHANNEL_P = np.array([p for _, p in CHANNELS])
+_TOPUP_CATEGORIES = ("hair_salon", "restaurant", "tea_bakery", "fruit", "clothing", "snack",
+                     "convenience")
+_TOPUP_YUAN = np.array([200, 300, 500, 500, 1000, 1000, 2000, 3000, 5000])
 _MONTH = np.searchsorted(np.cumsum([31, 31, 30, 31, 30, 31, 31, 28, 31, 30, 31, 30]),
                          np.arange(DATA_DAYS), side="right")
 
@@ -58,6 +62,7 @@ class Consumers:
     channel: np.ndarray
     start: np.ndarray
     cum: np.ndarray
+    before: np.ndarray
     extra: int = 0
 
     @property
@@ -67,8 +72,7 @@ class Consumers:
     def pick(self, rng: np.random.Generator, districts: np.ndarray) -> np.ndarray:
         """A consumer living in each of ``districts``, drawn by activity weight."""
         lo, hi = self.start[districts], self.start[districts + 1]
-        before = np.r_[0.0, self.cum]
-        u = before[lo] + rng.random(len(districts)) * (before[hi] - before[lo])
+        u = self.before[lo] + rng.random(len(districts)) * (self.before[hi] - self.before[lo])
         return np.clip(np.searchsorted(self.cum, u, side="right"), lo, hi - 1)
 
     def add_crew(self, n: int) -> np.ndarray:
@@ -87,8 +91,9 @@ def build_consumers(world: World, params: SynthParams) -> Consumers:
     district = np.repeat(np.arange(len(count)), count)
     weight = rng.lognormal(0.0, 0.8, len(district))
     channel = rng.choice(len(CHANNELS), len(district), p=_CHANNEL_P).astype(np.int8)
+    cum = np.cumsum(weight)
     return Consumers(n=len(district), district=district, weight=weight, channel=channel,
-                     start=np.r_[0, np.cumsum(count)], cum=np.cumsum(weight))
+                     start=np.r_[0, np.cumsum(count)], cum=cum, before=np.r_[0.0, cum])
 
 
 def customer_payments(world: World, consumers: Consumers,
@@ -182,3 +187,23 @@ def tickets(rng: np.random.Generator, world: World, merchants: np.ndarray) -> np
     whole = rng.random(len(merchants)) < _ROUND[cat]
     yuan = np.where(whole, np.maximum(np.round(yuan), 1.0), yuan)
     return np.maximum(np.round(yuan * 100), 50).astype(np.int64)
+
+
+def topups(world: World, consumers: Consumers, params: SynthParams) -> Payments:
+    """Big honest tickets: stored-value card top-ups (会员卡充值) and occasional big orders.
+
+    Hair salons, restaurants and bakeries sell prepaid cards, so honest shops also get
+    large round payments from a few regulars; any shop now and then takes a banquet, a
+    bulk order or a phone sale. These are the look-alikes of cash-out deposits.
+    """
+    rng = stream(params.seed, "topups")
+    shop = np.flatnonzero(rng.random(world.n) < params.profile.topups)
+    m = np.repeat(shop, 1 + rng.poisson(2.0, len(shop)))
+    payer = consumers.pick(rng, world.district[m])
+    ts = sample_days(rng, world, m) * DAY + hours(rng, _SHAPE_OF_CAT[world.category[m]], _HOURLY)
+    card = np.isin(world.category_codes[m], _TOPUP_CATEGORIES) & (rng.random(len(m)) < 0.7)
+    big = np.round(1200 * rng.lognormal(0.0, 0.8, len(m)) * 100)
+    big = np.where(rng.random(len(m)) < 0.4, np.round(big, -4), big)
+    cents = np.where(card, rng.choice(_TOPUP_YUAN, len(m)) * 100, np.maximum(big, 10_000))
+    return Payments(payer=payer + world.n, payee=m, ts=ts, cents=cents.astype(np.int64),
+                    channel=consumers.channel[payer])

@@ -24,7 +24,7 @@ from guanxi.ingest.synth.world import World
 
 __all__ = ["BASE_RATE", "BUST_OUT", "Credit", "simulate_credit"]
 
-BASE_RATE = 0.03
+BASE_RATE = 0.025
 """Mean 12-month default probability from health alone, before rings and contagion."""
 
 BUST_OUT = {"circular_trading": 0.45, "promotion_farming": 0.2, "cash_out": 0.5,
@@ -109,8 +109,9 @@ def _exposure(world: World, trade: Trade, newly: np.ndarray,
               day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hazard from merchants that just defaulted, and the earliest such cause's day.
 
-    Buyers: share of purchases from failed suppliers (x1.5); suppliers: share of sales
-    to failed buyers (x0.6); any failed shop in the business group (+0.4).
+    Buyers: share of purchases from failed suppliers (x0.5: most find another supplier);
+    suppliers: share of sales to failed buyers (x0.3); a failed shop in the business
+    group (+0.25).
     """
     n = world.n
     s, b, w = trade.link_supplier, trade.link_buyer, trade.link_cents
@@ -129,4 +130,4 @@ def _exposure(world: World, trade: Trade, newly: np.ndarray,
     first_in_group = np.full(world.group.max() + 1, np.iinfo(np.int64).max // 2, np.int64)
     np.minimum.at(first_in_group, world.group[newly], day[newly])
     cause = np.where(group_hit, np.minimum(cause, first_in_group[world.group]), cause)
-    return 1.5 * buyer_loss + 0.6 * seller_loss + 0.4 * group_hit, cause
+    return 0.5 * buyer_loss + 0.3 * seller_loss + 0.25 * group_hit, cause

@@ -15,7 +15,7 @@ from typing import Any
 from guanxi.errors import InputError
 from guanxi.ingest.kinds import KINDS
 from guanxi.ingest.synth import files
-from guanxi.ingest.synth.consumers import build_consumers, customer_payments
+from guanxi.ingest.synth.consumers import build_consumers, customer_payments, topups
 from guanxi.ingest.synth.credit import simulate_credit
 from guanxi.ingest.synth.events import Payments, Shipments, Supply
 from guanxi.ingest.synth.labels import make_labels
@@ -123,7 +123,8 @@ def generate(params: SynthParams, out: Path | str, *, force: bool = False,
         say("customer payments", c + 1, chunks)
     trade = build_trade(world, params)
     ring_pay, ring_supply, ring_ship = ring_events(world, consumers, rings, params)
-    payments = Payments.concat([*parts, trade.payments, ring_pay])
+    payments = Payments.concat([*parts, topups(world, consumers, params), trade.payments,
+                                ring_pay])
     del parts
     supply = Supply.concat([trade.supply, ring_supply])
     shipments = Shipments.concat([trade.shipments, ring_ship])

@@ -39,7 +39,8 @@ _IDENTIFIERS = {"persons": "owner_id", "phones": "phone", "devices": "device_id"
 def _distinct_pairs(a: np.ndarray, b: np.ndarray, base: int) -> int:
     if len(a) == 0:
         return 0
-    return len(np.unique(a.astype(np.int64) * base + b))
+    key = np.sort(a.astype(np.int64) * base + b)
+    return int(1 + np.count_nonzero(key[1:] != key[:-1]))
 
 
 def entities(merchants: pa.Table, payments: Payments, supply: Supply, shipments: Shipments,

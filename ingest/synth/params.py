@@ -55,7 +55,10 @@ class Profile:
     ``shared_id`` the chance that a shell or cash-out member takes a ring identifier;
     ``ring_popularity`` scales the genuine customer traffic ring members keep;
     ``reg_spread`` is the days over which a shell ring registers; ``recruited`` the
-    share of a ring's fake payers that are real consumers with ordinary histories.
+    share of a ring's fake payers that are real consumers with ordinary histories;
+    ``shell_age`` how many days before the data year a shell ring may have registered
+    (aged accounts, 养号); ``topups`` honest merchants selling stored-value cards (large
+    round customer payments); ``invoicing`` retailers whose invoices are in the data.
     Honest side (look-alikes): ``owner_pays`` merchants whose owner pays other merchants
     from the merchant account; ``cash_and_carry`` retailers paying wholesalers by QR;
     ``qr_settle`` supply links settled by QR; ``own_van`` supply links without any
@@ -83,6 +86,9 @@ class Profile:
     dormant: float
     reg_spread: int
     recruited: float
+    shell_age: int
+    topups: float
+    invoicing: float
 
 
 PROFILES: dict[str, Profile] = {
@@ -91,18 +97,21 @@ PROFILES: dict[str, Profile] = {
         ring_popularity=0.5, owner_pays=0.04, cash_and_carry=0.05, qr_settle=0.15,
         own_van=0.03, round_invoice=0.04, promo_merchants=0.03, coincidence=0.002,
         agent_device=0.002, dormant=0.08, reg_spread=3, recruited=0.0,
+        shell_age=60, topups=0.02, invoicing=0.3,
     ),
     "medium": Profile(
         size=(4, 20), participation=0.8, intensity=1.0, round_share=0.7, shared_id=0.7,
         ring_popularity=0.8, owner_pays=0.15, cash_and_carry=0.2, qr_settle=0.3,
         own_van=0.1, round_invoice=0.12, promo_merchants=0.08, coincidence=0.01,
         agent_device=0.02, dormant=0.15, reg_spread=10, recruited=0.25,
+        shell_age=365, topups=0.12, invoicing=0.4,
     ),
     "hard": Profile(
-        size=(3, 12), participation=0.55, intensity=0.45, round_share=0.4, shared_id=0.45,
+        size=(3, 12), participation=0.55, intensity=0.45, round_share=0.4, shared_id=0.3,
         ring_popularity=1.0, owner_pays=0.35, cash_and_carry=0.45, qr_settle=0.5,
         own_van=0.22, round_invoice=0.3, promo_merchants=0.18, coincidence=0.03,
         agent_device=0.06, dormant=0.22, reg_spread=25, recruited=0.5,
+        shell_age=1000, topups=0.35, invoicing=0.55,
     ),
 }
 

@@ -131,7 +131,7 @@ def _share(rng: np.random.Generator, world: World, ring: Ring, prof: Profile) ->
     m, t = ring.members, ring.typology
     agent = _ring_agent(rng, world, m[0])
     if t == "shell_merchants":
-        base = int(rng.integers(-90, DATA_DAYS - 60))
+        base = int(rng.integers(-prof.shell_age, DATA_DAYS - 60))
         world.reg_day[m] = base + rng.integers(0, prof.reg_spread, len(m))
         world.agent[m] = np.where(rng.random(len(m)) < 0.4 + 0.6 * prof.shared_id, agent,
                                   world.agent[m])

@@ -83,7 +83,7 @@ def build_trade(world: World, params: SynthParams) -> Trade:
 
     # Links: retailers on the e-invoicing platform buy 1-3 kinds of goods; wholesalers
     # (not distributors) buy their own goods from distributors.
-    covered = rng.random(world.n) < 0.4
+    covered = rng.random(world.n) < prof.invoicing
     buyer = np.flatnonzero(covered & (cat != _WHOLESALER))
     n_links = np.minimum(1 + rng.poisson(0.5, len(buyer)), 3)
     link_b = np.repeat(buyer, n_links)
@@ -108,8 +108,11 @@ def build_trade(world: World, params: SynthParams) -> Trade:
     start = np.clip(np.maximum(world.reg_day[s], world.reg_day[b]), 0, DATA_DAYS - 1)
     ts = business_times(rng, start)
     yuan = _INVOICE[g] * scale[b] * rng.lognormal(0.0, 0.6, len(s))
+    # Some orders are whole hundreds or thousands of yuan (a pallet, a monthly standing order).
+    unit = np.where(rng.random(len(s)) < 0.5, 100, 1000)
     round_ = rng.random(len(s)) < prof.round_invoice
-    cents = np.where(round_, np.maximum(np.round(yuan / 100), 1) * 10_000, np.round(yuan * 100))
+    rounded = np.maximum(np.round(yuan / unit), 1) * unit
+    cents = np.where(round_, rounded * 100, np.round(yuan * 100))
     cents = np.maximum(cents, 100).astype(np.int64)
     supply = Supply(supplier=s, buyer=b, ts=ts, cents=cents)
 
@@ -187,11 +190,11 @@ def _cash_and_carry(rng: np.random.Generator, world: World, whole: np.ndarray, s
     goods = _goods_bought(rng, world.category[shop])
     to = _supplier(rng, world, whole, size, shop, goods, n_goods)
     shop, to = shop[to >= 0], to[to >= 0]
-    k = 1 + rng.poisson(5.0, len(shop))
+    k = 1 + rng.poisson(10.0, len(shop))
     payer, payee = np.repeat(shop, k), np.repeat(to, k)
     ts = business_times(rng, np.clip(np.maximum(world.reg_day[payer], world.reg_day[payee]), 0,
                                      DATA_DAYS - 1))
-    yuan = 350 * scale[payer] * rng.lognormal(0.0, 0.8, len(payer))
+    yuan = 500 * scale[payer] * rng.lognormal(0.0, 0.8, len(payer))
     yuan = np.where(rng.random(len(payer)) < 0.6, np.maximum(np.round(yuan), 1), yuan)
     return Payments(payer=payer, payee=payee, ts=ts,
                     cents=np.maximum(np.round(yuan * 100), 100).astype(np.int64),

@@ -19,7 +19,7 @@ from guanxi.ingest.synth.params import Profile, SynthParams, stream
 from guanxi.ingest.synth.pools import CARRIERS, CATEGORIES, CHANNELS
 from guanxi.ingest.synth.rings import Ring
 from guanxi.ingest.synth.trade import M2M_CHANNEL_P, business_times, ship
-from guanxi.ingest.synth.world import World, pick_in_groups
+from guanxi.ingest.synth.world import GroupSampler, World
 
 __all__ = ["ring_events"]
 
@@ -37,9 +37,10 @@ def ring_events(world: World, consumers: Consumers, rings: list[Ring],
         "shell_merchants": _shell, "fake_supply_chain": _fake_supply,
     }
     pays, sups, ships = [], [], []
+    near = GroupSampler(world.district, world.rate)
     for ring in rings:
         rng = stream(params.seed, "ring", ring.index)
-        p, s, sh = makers[ring.typology](rng, world, consumers, ring, params.profile)
+        p, s, sh = makers[ring.typology](rng, world, consumers, ring, params.profile, near)
         pays.append(p)
         sups.append(s)
         ships.append(sh)
@@ -88,26 +89,27 @@ def _crew(rng: np.random.Generator, world: World, consumers: Consumers, ring: Ri
 
 
 def _circular(rng: np.random.Generator, world: World, consumers: Consumers, ring: Ring,
-              prof: Profile) -> Events:
+              prof: Profile, near: GroupSampler) -> Events:
     """Turnover passed round a cycle, minus a small cut, in the weeks before loan applications."""
     parts = _participants(rng, ring.members, prof.participation, 3)
     cycles = [parts]
     if len(parts) > 3 and rng.random() < 0.5:
         cycles.append(parts[rng.permutation(len(parts))][:int(rng.integers(3, len(parts) + 1))])
-    base = 8000.0 * prof.intensity
+    base = 8000.0 * prof.intensity ** 2
     rows: list[tuple[int, int, int, float]] = []
     for apply_day in rng.integers(60, DATA_DAYS + 30, 1 + int(rng.integers(0, 3))).tolist():
         lo, hi = max(0, apply_day - 42), min(DATA_DAYS - 1, apply_day - 3)
         if hi <= lo:
             continue
-        for r in range(2 + rng.poisson(5 * prof.intensity)):
+        for r in range(1 + rng.poisson(5 * prof.intensity)):
             cyc = cycles[r % len(cycles)]
             t = (lo + rng.random() * (hi - lo)) * DAY + rng.integers(8, 20) * 3600
             amount = base * rng.lognormal(0.0, 0.3)
             if rng.random() < prof.round_share:
                 amount = max(1000.0, round(amount / 1000) * 1000)
             for k in range(len(cyc)):
-                pieces = 1 + (int(rng.integers(1, 3)) if amount > 20_000 else 0)
+                # Structuring: hops are split below a cap (QR limits; smaller in harder data).
+                pieces = int(np.ceil(amount / (20_000 * prof.intensity ** 2)))
                 for _ in range(pieces):
                     nxt = int(cyc[(k + 1) % len(cyc)])
                     rows.append((int(cyc[k]), nxt, int(t), amount / pieces))
@@ -123,7 +125,7 @@ def _circular(rng: np.random.Generator, world: World, consumers: Consumers, ring
 
 
 def _farming(rng: np.random.Generator, world: World, consumers: Consumers, ring: Ring,
-             prof: Profile) -> Events:
+             prof: Profile, near: GroupSampler) -> Events:
     """A crew paying the ring's shops in promotion windows: small round amounts, dense block."""
     shops = _participants(rng, ring.members, prof.participation, 2)
     n_crew = int(np.clip(len(ring.members) * (3 + 3 * prof.intensity), 8, 150))
@@ -148,17 +150,17 @@ def _farming(rng: np.random.Generator, world: World, consumers: Consumers, ring:
         parts.append(Payments(payer=crew[ci] + world.n, payee=shops[si],
                               ts=np.minimum(day * DAY + tod, _END - 1), cents=cents,
                               channel=rng.choice(2, len(ci)).astype(np.int8)))
-    parts.append(_cover(rng, world, ring, fresh, prof.recruited))
+    parts.append(_cover(rng, world, ring, fresh, prof.recruited, near))
     return (Payments.concat(parts), *_none())
 
 
 def _cover(rng: np.random.Generator, world: World, ring: Ring, fresh: np.ndarray,
-           rate: float) -> Payments:
+           rate: float, near: GroupSampler) -> Payments:
     """Ordinary purchases near the ring by fresh fake payers, so their histories look lived-in."""
     k = rng.poisson(4 * rate, len(fresh))
     payer = np.repeat(fresh, k)
     district = world.district[ring.members[rng.integers(0, len(ring.members), len(payer))]]
-    shop = pick_in_groups(rng, world.district, world.rate, district)
+    shop = near.pick(rng, district)
     day = rng.integers(0, DATA_DAYS, len(payer))
     p = np.array([q for _, q in CHANNELS])
     return Payments(payer=payer + world.n, payee=shop, ts=day * DAY + rng.integers(8, 22, len(day))
@@ -167,7 +169,7 @@ def _cover(rng: np.random.Generator, world: World, ring: Ring, fresh: np.ndarray
 
 
 def _cash_out(rng: np.random.Generator, world: World, consumers: Consumers, ring: Ring,
-              prof: Profile) -> Events:
+              prof: Profile, near: GroupSampler) -> Events:
     """Large card payments into fronts, passed on within days to associates' merchants."""
     fronts = _participants(rng, ring.members[:ring.lead], prof.participation, 1)
     receivers = ring.members[ring.lead:]
@@ -179,21 +181,22 @@ def _cash_out(rng: np.random.Generator, world: World, consumers: Consumers, ring
     day = lo + (rng.random(n) * (DATA_DAYS - 6 - lo)).astype(np.int64)
     ts = day * DAY + rng.integers(9 * 3600, 23 * 3600, n)
     yuan = rng.choice([3000.0, 5000, 8000, 10000, 15000, 20000], n) * rng.lognormal(0, 0.4, n)
-    cents = _round_or_not(rng, yuan * prof.intensity ** 0.5, prof.round_share, 100)
+    cents = _round_or_not(rng, yuan * prof.intensity ** 1.5, prof.round_share, 100)
     card = Payments(payer=payer + world.n, payee=front, ts=ts, cents=cents,
                     channel=rng.choice(4, n, p=_CARD_P).astype(np.int8))
     moved = rng.random(n) < 0.4 + 0.6 * prof.participation
-    pieces = 1 + rng.integers(0, 3, n) * moved
+    pieces = (1 + rng.integers(0, 1 + int(3 * (1 - prof.participation) + 2), n)) * moved
     src = np.repeat(np.flatnonzero(moved), pieces[moved])
     share = rng.uniform(0.9, 0.98, len(src)) / pieces[src]
     out = _m2m(rng, front[src], receivers[rng.integers(0, len(receivers), len(src))],
                ts[src] + rng.integers(DAY, 5 * DAY, len(src)),
                _round_or_not(rng, cents[src] / 100 * share, prof.round_share * 0.5, 100))
-    return (Payments.concat([card, out, _cover(rng, world, ring, fresh, prof.recruited)]), *_none())
+    cover = _cover(rng, world, ring, fresh, prof.recruited, near)
+    return (Payments.concat([card, out, cover]), *_none())
 
 
 def _shell(rng: np.random.Generator, world: World, consumers: Consumers, ring: Ring,
-           prof: Profile) -> Events:
+           prof: Profile, near: GroupSampler) -> Events:
     """Activation payments: a few payers make each new shop look 'active'."""
     m = ring.members
     crew, fresh = _crew(rng, world, consumers, ring, int(rng.integers(3, 9)), prof.recruited)
@@ -205,11 +208,11 @@ def _shell(rng: np.random.Generator, world: World, consumers: Consumers, ring: R
     p = Payments(payer=crew[rng.integers(0, len(crew), len(shop))] + world.n, payee=shop, ts=ts,
                  cents=tickets(rng, world, shop),
                  channel=rng.choice(2, len(shop)).astype(np.int8))
-    return (Payments.concat([p, _cover(rng, world, ring, fresh, prof.recruited)]), *_none())
+    return (Payments.concat([p, _cover(rng, world, ring, fresh, prof.recruited, near)]), *_none())
 
 
 def _fake_supply(rng: np.random.Generator, world: World, consumers: Consumers, ring: Ring,
-                 prof: Profile) -> Events:
+                 prof: Profile, near: GroupSampler) -> Events:
     """Invoices among members with no goods moving: round, often circular, no shipments."""
     m = ring.members
     sup, buy = m[:ring.lead], m[ring.lead:]
@@ -218,7 +221,7 @@ def _fake_supply(rng: np.random.Generator, world: World, consumers: Consumers, r
         cyc = m[rng.permutation(len(m))][:int(rng.integers(3, min(5, len(m)) + 1))]
         edges += [(int(cyc[i]), int(cyc[(i + 1) % len(cyc)])) for i in range(len(cyc))]
     e = np.array(sorted(set(edges)), np.int64).reshape(-1, 2)
-    keep = rng.random(len(e)) < 0.5 + 0.5 * prof.participation
+    keep = rng.random(len(e)) < prof.participation
     keep[int(rng.integers(len(e)))] = True
     e = e[keep]
     n = 2 + rng.poisson(8 * prof.intensity, len(e))
@@ -226,7 +229,7 @@ def _fake_supply(rng: np.random.Generator, world: World, consumers: Consumers, r
     ts = business_times(rng, np.clip(np.maximum(world.reg_day[s], world.reg_day[b]), 0,
                                      DATA_DAYS - 1))
     yuan = rng.choice([5000.0, 10000, 20000, 30000, 50000], len(s)) * rng.lognormal(0, 0.3, len(s))
-    cents = _round_or_not(rng, yuan * prof.intensity ** 0.5, prof.round_share, 1000)
+    cents = _round_or_not(rng, yuan * prof.intensity, prof.round_share, 1000)
     supply = Supply(supplier=s, buyer=b, ts=ts, cents=cents)
     # Harder data: a few fake invoices get a token shipment, some are paid back by QR.
     faked = rng.random(len(s)) < 0.6 * (1 - prof.participation)

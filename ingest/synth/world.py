@@ -19,7 +19,9 @@ from guanxi.ingest.synth.identity import AddressBook, Codes, assign_identifiers
 from guanxi.ingest.synth.params import SynthParams, stream
 from guanxi.ingest.synth.pools import BRANDS, CATEGORIES, CITIES, GOODS, STREETS, SURNAMES
 
-__all__ = ["CONSUMER_PAYMENTS_PER_MERCHANT", "World", "build_world", "pick_in_groups"]
+__all__ = [
+    "CONSUMER_PAYMENTS_PER_MERCHANT", "GroupSampler", "World", "build_world", "pick_in_groups",
+]
 
 CONSUMER_PAYMENTS_PER_MERCHANT = 23.0
 """Mean customer payments a merchant receives over the data year (m2m and rings come on top)."""
@@ -82,22 +84,31 @@ class World:
         return (DATA_DAYS - np.clip(self.reg_day, 0, DATA_DAYS - 1)) / DATA_DAYS
 
 
+class GroupSampler:
+    """Draw, for each wanted key, an index ``i`` with ``keys[i] == key`` by ``weights``.
+
+    One sort up front; each draw is two ``searchsorted`` calls, whatever the number of
+    groups (cities, districts). Keys with no candidate give ``-1``.
+    """
+
+    def __init__(self, keys: np.ndarray, weights: np.ndarray) -> None:
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+        self.cum = np.cumsum(weights[self.order].astype(float))
+        self.before = np.r_[0.0, self.cum]
+
+    def pick(self, rng: np.random.Generator, want: np.ndarray) -> np.ndarray:
+        lo = np.searchsorted(self.keys, want, side="left")
+        hi = np.searchsorted(self.keys, want, side="right")
+        u = self.before[lo] + rng.random(len(want)) * (self.before[hi] - self.before[lo])
+        pos = np.clip(np.searchsorted(self.cum, u, side="right"), lo, np.maximum(hi - 1, lo))
+        return np.where(hi > lo, self.order[np.minimum(pos, len(self.order) - 1)], -1)
+
+
 def pick_in_groups(rng: np.random.Generator, keys: np.ndarray, weights: np.ndarray,
                    want: np.ndarray) -> np.ndarray:
-    """For each entry of ``want``, an index ``i`` with ``keys[i] == want``, drawn by ``weights``.
-
-    Entries whose key has no candidate get ``-1``. One sort and one ``searchsorted``
-    serve any number of groups (cities, districts).
-    """
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
-    cum = np.cumsum(weights[order].astype(float))
-    before = np.r_[0.0, cum]
-    lo = np.searchsorted(k, want, side="left")
-    hi = np.searchsorted(k, want, side="right")
-    u = before[lo] + rng.random(len(want)) * (before[hi] - before[lo])
-    pos = np.clip(np.searchsorted(cum, u, side="right"), lo, np.maximum(hi - 1, lo))
-    return np.where(hi > lo, order[np.minimum(pos, len(order) - 1)], -1)
+    """One-off :class:`GroupSampler` draw."""
+    return GroupSampler(keys, weights).pick(rng, want)
 
 
 def build_world(params: SynthParams) -> World:
