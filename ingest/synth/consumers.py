@@ -54,14 +54,13 @@ _MONTH = np.searchsorted(np.cumsum([31, 31, 30, 31, 30, 31, 31, 28, 31, 30, 31, 
 @dataclass
 class Consumers:
     """Consumer codes ``0 .. n-1``, sorted by home district; codes from ``n`` on are
-    crews added by the rings (``extra``)."""
+    crews added by the rings (``extra``). ``before[i]`` is the summed activity weight
+    of consumers ``0 .. i-1``, ``start[d]`` the first consumer of district ``d``."""
 
     n: int
     district: np.ndarray
-    weight: np.ndarray
     channel: np.ndarray
     start: np.ndarray
-    cum: np.ndarray
     before: np.ndarray
     extra: int = 0
 
@@ -73,7 +72,7 @@ class Consumers:
         """A consumer living in each of ``districts``, drawn by activity weight."""
         lo, hi = self.start[districts], self.start[districts + 1]
         u = self.before[lo] + rng.random(len(districts)) * (self.before[hi] - self.before[lo])
-        return np.clip(np.searchsorted(self.cum, u, side="right"), lo, hi - 1)
+        return np.clip(np.searchsorted(self.before[1:], u, side="right"), lo, hi - 1)
 
     def add_crew(self, n: int) -> np.ndarray:
         """Mint ``n`` consumer codes outside the honest population (fake payers)."""
@@ -88,12 +87,11 @@ def build_consumers(world: World, params: SynthParams) -> Consumers:
     per_district = np.bincount(world.district, minlength=len(world.district_names))
     count = rng.poisson(20.0 * per_district)
     count = np.maximum(count, (per_district > 0).astype(int))
-    district = np.repeat(np.arange(len(count)), count)
+    district = np.repeat(np.arange(len(count), dtype=np.int16), count)
     weight = rng.lognormal(0.0, 0.8, len(district))
     channel = rng.choice(len(CHANNELS), len(district), p=_CHANNEL_P).astype(np.int8)
-    cum = np.cumsum(weight)
-    return Consumers(n=len(district), district=district, weight=weight, channel=channel,
-                     start=np.r_[0, np.cumsum(count)], cum=cum, before=np.r_[0.0, cum])
+    return Consumers(n=len(district), district=district, channel=channel,
+                     start=np.r_[0, np.cumsum(count)], before=np.r_[0.0, np.cumsum(weight)])
 
 
 def customer_payments(world: World, consumers: Consumers,

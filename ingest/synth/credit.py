@@ -24,7 +24,7 @@ from guanxi.ingest.synth.world import World
 
 __all__ = ["BASE_RATE", "BUST_OUT", "Credit", "simulate_credit"]
 
-BASE_RATE = 0.025
+BASE_RATE = 0.03
 """Mean 12-month default probability from health alone, before rings and contagion."""
 
 BUST_OUT = {"circular_trading": 0.45, "promotion_farming": 0.2, "cash_out": 0.5,

@@ -3,13 +3,15 @@
 Generators append batches; the writer sorts them by time and turns codes into text.
 Merchant codes are ``0 .. M-1``; a payer code ``>= M`` is consumer ``code - M``.
 Times are seconds since ``DATA_START``; money is integer fen (cents) so amounts are
-exact to two decimals.
+exact to two decimals. Fields are stored in the narrowest safe integer type (codes
+and seconds fit in int32 for up to ``MAX_MERCHANTS``), which keeps a million-merchant
+run's tens of millions of payments in a few hundred megabytes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 
@@ -18,7 +20,14 @@ __all__ = ["Batch", "Payments", "Shipments", "Supply"]
 
 @dataclass
 class Batch:
-    """Equal-length arrays, one per field; subclasses name the fields."""
+    """Equal-length arrays, one per field; subclasses name the fields and their dtypes."""
+
+    dtypes: ClassVar[dict[str, type]] = {}
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = np.asarray(getattr(self, f.name))
+            setattr(self, f.name, value.astype(self.dtypes.get(f.name, np.int64), copy=False))
 
     def __len__(self) -> int:
         return len(getattr(self, fields(self)[0].name))
@@ -44,6 +53,8 @@ class Batch:
 class Payments(Batch):
     """QR payments: payer code, payee merchant, ts (s), amount in fen, channel index."""
 
+    dtypes: ClassVar[dict[str, type]] = {"payer": np.int32, "payee": np.int32, "ts": np.int32,
+                                         "cents": np.int64, "channel": np.int8}
     payer: np.ndarray
     payee: np.ndarray
     ts: np.ndarray
@@ -55,6 +66,8 @@ class Payments(Batch):
 class Supply(Batch):
     """Invoices: supplier merchant, buyer merchant, ts (s), amount in fen."""
 
+    dtypes: ClassVar[dict[str, type]] = {"supplier": np.int32, "buyer": np.int32,
+                                         "ts": np.int32, "cents": np.int64}
     supplier: np.ndarray
     buyer: np.ndarray
     ts: np.ndarray
@@ -65,6 +78,8 @@ class Supply(Batch):
 class Shipments(Batch):
     """Shipments: shipper merchant, receiver merchant, ts (s), weight in 0.1 kg, carrier index."""
 
+    dtypes: ClassVar[dict[str, type]] = {"shipper": np.int32, "receiver": np.int32,
+                                         "ts": np.int32, "decikg": np.int64, "carrier": np.int8}
     shipper: np.ndarray
     receiver: np.ndarray
     ts: np.ndarray

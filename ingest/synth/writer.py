@@ -39,8 +39,13 @@ def prefixed(prefix: str | pa.Array, numbers: np.ndarray, width: int) -> pa.Arra
 
 @dataclass
 class IdText:
-    """Text of every code: index an array with a code to get the id as written."""
+    """Text of every code: index an array with a code to get the id as written.
 
+    ``payer`` is indexed by payer code (merchants first, then consumers, see
+    :mod:`events`); ``merchant`` and ``consumer`` are zero-copy slices of it.
+    """
+
+    payer: pa.Array
     merchant: pa.Array
     consumer: pa.Array
     person: pa.Array
@@ -49,11 +54,6 @@ class IdText:
     bank: pa.Array
     agent: pa.Array
     group: pa.Array
-
-    @property
-    def payer(self) -> pa.Array:
-        """Payer codes: merchants first, then consumers (see :mod:`events`)."""
-        return pa.concat_arrays([self.merchant, self.consumer])
 
 
 def make_ids(world: World, consumers: Consumers, seed: int) -> IdText:
@@ -79,9 +79,12 @@ def make_ids(world: World, consumers: Consumers, seed: int) -> IdText:
     lead = rng.integers(0, 10**4, codes.bank)
     accounts = [BANKS[b][1] + f"{ld:04d}"[: BANKS[b][2] - 15] + f"{x:09d}"
                 for b, ld, x in zip(bank.tolist(), lead.tolist(), body.tolist(), strict=True)]
+    payer = pa.concat_arrays([prefixed("M", unique(world.n, 10**7 - 1), 7),
+                              prefixed("C", unique(consumers.total, 10**8 - 1), 8)])
     return IdText(
-        merchant=prefixed("M", unique(world.n, 10**7 - 1), 7),
-        consumer=prefixed("C", unique(consumers.total, 10**8 - 1), 8),
+        payer=payer,
+        merchant=payer.slice(0, world.n),
+        consumer=payer.slice(world.n),
         person=prefixed("P", unique(codes.person, 10**9 - 1), 9),
         phone=prefixed(prefix, phone % 10**8, 8),
         device=pa.array([f"{v}{s:010X}" for v, s in zip(vendor.tolist(), serial.tolist(),
