@@ -128,7 +128,7 @@ def _farming(rng: np.random.Generator, world: World, consumers: Consumers, ring:
              prof: Profile, near: GroupSampler) -> Events:
     """A crew paying the ring's shops in promotion windows: small round amounts, dense block."""
     shops = _participants(rng, ring.members, prof.participation, 2)
-    n_crew = int(np.clip(len(ring.members) * (3 + 3 * prof.intensity), 8, 150))
+    n_crew = int(np.clip(len(ring.members) * (2 + 2 * prof.intensity), 8, 120))
     crew, fresh = _crew(rng, world, consumers, ring, n_crew, prof.recruited)
     n_win = 3 if prof.participation >= 1 else int(rng.integers(1, 3))
     density = 0.45 + 0.45 * prof.participation
@@ -136,7 +136,8 @@ def _farming(rng: np.random.Generator, world: World, consumers: Consumers, ring:
     for w in rng.choice(len(PROMOTIONS), n_win, replace=False).tolist():
         _, a, b = PROMOTIONS[w]
         ci, si = np.nonzero(rng.random((len(crew), len(shops))) < density)
-        visits = np.minimum(1 + rng.poisson(prof.intensity * (b - a + 1) / 6, len(ci)), b - a + 1)
+        # The bounty is per customer per shop per day: a few paid days per window.
+        visits = np.minimum(1 + rng.poisson(1.5 * prof.intensity, len(ci)), b - a + 1)
         ci, si = np.repeat(ci, visits), np.repeat(si, visits)
         day = a + rng.integers(0, b - a + 1, len(ci))
         # A crew member sweeps the shops in one go; in harder data some visits are spread.

@@ -260,3 +260,24 @@ def test_bad_parameters_raise_input_error(tmp_path: Path, params: SynthParams) -
         generate(params, tmp_path / "x")
     assert err.value.fix and "\n" not in err.value.one_line()
     assert not (tmp_path / "x").exists()
+
+
+def test_rhythms_and_locality(frames: dict[str, pd.DataFrame], manifest: dict) -> None:
+    m = frames["merchants"].set_index("merchant_id")
+    p = frames["payments"]
+    p = p[~p.payer_id.isin(m.index)].assign(
+        t=lambda d: pd.to_datetime(d.ts), category=lambda d: d.payee_id.map(m.category),
+        district=lambda d: d.payee_id.map(m.city + m.district))
+    # Restaurants peak at lunch and dinner, not mid-afternoon.
+    hour = p[p.category == "餐饮"].t.dt.hour.value_counts()
+    assert hour.get(12, 0) > 2 * hour.get(15, 0) and hour.get(18, 0) > 2 * hour.get(15, 0)
+    # Promotions lift honest traffic too.
+    daily = p.t.dt.normalize().value_counts()
+    promo = pd.Series(False, index=daily.index)
+    for w in manifest["calendar"]["promotions"]:
+        promo |= (daily.index >= w["start"]) & (daily.index <= w["end"])
+    assert daily[promo].mean() > 1.05 * daily[~promo].mean()
+    # Consumers mostly shop in one district (their home).
+    regular = p.groupby("payer_id").filter(lambda g: len(g) >= 3)
+    home = regular.groupby("payer_id").district.agg(lambda s: s.value_counts().iloc[0] / len(s))
+    assert home.mean() > 0.7

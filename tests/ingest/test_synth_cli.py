@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +78,17 @@ def test_unwritable_and_non_empty_folders(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "Add --force" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert a_file.read_text() == "x"
+
+
+def test_same_bytes_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    digests = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed
+        proc = subprocess.run([str(GUANXI), "synth", "--merchants", "400", "--seed", "9",
+                               "--difficulty", "hard", "--out", str(out), "--quiet"],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert proc.returncode == 0, proc.stderr
+        digests.append({str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in sorted(out.rglob("*")) if p.is_file()})
+    assert len(digests[0]) == 9 and digests[0] == digests[1]
