@@ -10,25 +10,29 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
 
 from guanxi.errors import InputError
 from guanxi.ingest.kinds import KINDS
 from guanxi.ingest.synth import files
+from guanxi.ingest.synth.calendar import DAY
 from guanxi.ingest.synth.consumers import build_consumers, customer_payments, topups
 from guanxi.ingest.synth.credit import simulate_credit
-from guanxi.ingest.synth.events import Payments, Shipments, Supply
+from guanxi.ingest.synth.events import Batch, Payments, Shipments, Supply
 from guanxi.ingest.synth.labels import make_labels
 from guanxi.ingest.synth.manifest import MANIFEST, entities, manifest, write_manifest
 from guanxi.ingest.synth.params import TYPOLOGIES, SynthParams
 from guanxi.ingest.synth.rings import plant_rings
 from guanxi.ingest.synth.trade import build_trade
 from guanxi.ingest.synth.typologies import ring_events
-from guanxi.ingest.synth.world import build_world
+from guanxi.ingest.synth.world import World, build_world
 from guanxi.ingest.synth.writer import make_ids
 
 __all__ = ["Progress", "SynthSummary", "generate", "prepare_out"]
 
+B = TypeVar("B", bound=Batch)
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(step, done, total)``; the CLI draws it as progress bars."""
 
@@ -123,11 +127,14 @@ def generate(params: SynthParams, out: Path | str, *, force: bool = False,
         say("customer payments", c + 1, chunks)
     trade = build_trade(world, params)
     ring_pay, ring_supply, ring_ship = ring_events(world, consumers, rings, params)
+    # Ring members are drawn without regard to when they registered, and a shipment may
+    # leave the day before its invoice: nothing may involve a merchant before it exists.
     payments = Payments.concat([*parts, topups(world, consumers, params), trade.payments,
-                                ring_pay])
+                                _registered(ring_pay, world, "payer", "payee")])
     del parts
-    supply = Supply.concat([trade.supply, ring_supply])
-    shipments = Shipments.concat([trade.shipments, ring_ship])
+    supply = Supply.concat([trade.supply, _registered(ring_supply, world, "supplier", "buyer")])
+    shipments = _registered(Shipments.concat([trade.shipments, ring_ship]), world, "shipper",
+                            "receiver")
     credit = simulate_credit(world, trade, rings, params)
     labels = make_labels(world, rings, params)
     say("trade, rings, credit, labels", 1, 1)
@@ -163,3 +170,14 @@ def generate(params: SynthParams, out: Path | str, *, force: bool = False,
     del payments
     return SynthSummary(out=out, manifest=data, seconds=time.perf_counter() - started)
 
+
+
+def _registered(batch: B, world: World, *parties: str) -> B:
+    """Rows of ``batch`` dated on or after the registration of every merchant party."""
+    ok = np.ones(len(batch), bool)
+    day = batch.ts // DAY  # type: ignore[attr-defined]
+    for name in parties:
+        code = getattr(batch, name).astype(np.int64)
+        merchant = code < world.n
+        ok &= ~merchant | (day >= world.reg_day[np.where(merchant, code, 0)])
+    return batch.take(ok)

@@ -281,3 +281,14 @@ def test_rhythms_and_locality(frames: dict[str, pd.DataFrame], manifest: dict) -
     regular = p.groupby("payer_id").filter(lambda g: len(g) >= 3)
     home = regular.groupby("payer_id").district.agg(lambda s: s.value_counts().iloc[0] / len(s))
     assert home.mean() > 0.7
+
+
+def test_nothing_involves_a_merchant_before_it_registered(frames: dict[str, pd.DataFrame]) -> None:
+    registered = frames["merchants"].set_index("merchant_id").registered_on
+    for kind, parties in (("payments", ("payer_id", "payee_id")),
+                          ("supply", ("supplier_id", "buyer_id")),
+                          ("shipments", ("shipper_id", "receiver_id"))):
+        day = frames[kind].ts.str[:10]
+        for party in parties:
+            reg = frames[kind][party].map(registered)  # NaN for consumers
+            assert (reg.isna() | (day >= reg)).all(), (kind, party)
