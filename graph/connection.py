@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,22 +37,22 @@ __all__ = ["Graph", "connect", "open_graph"]
 log = logging.getLogger("guanxi.graph")
 T = TypeVar("T")
 
-_drivers: dict[tuple[str, str], neo4j.Driver] = {}
+_drivers: dict[tuple[str, str, str], neo4j.Driver] = {}
 
 
 def connect(settings: Settings) -> neo4j.Driver:
     """The process-wide driver for ``settings`` (created once, closed at exit)."""
-    key = (settings.uri, settings.user)
+    key = (settings.uri, settings.user, settings.password)
     driver = _drivers.get(key)
     if driver is None:
         driver = GraphDatabase.driver(
             settings.uri,
             auth=(settings.user, settings.password),
             # Fail fast when the server is down; managed transactions still retry
-            # transient errors for up to max_transaction_retry_time.
+            # transient errors (deadlocks, a restarting server) for GUANXI_RETRY_SECONDS.
             connection_acquisition_timeout=30.0,
             connection_timeout=5.0,
-            max_transaction_retry_time=30.0,
+            max_transaction_retry_time=float(os.environ.get("GUANXI_RETRY_SECONDS", "30")),
         )
         _drivers[key] = driver
     return driver

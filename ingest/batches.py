@@ -59,7 +59,7 @@ def statements(kind: str, batch: pd.DataFrame, merchant_payer: np.ndarray | None
         return [(load("ingest_shipped_to"), {"rows": _shipment_pairs(batch)})]
     if kind == "labels":
         rows = pd.DataFrame({"id": batch["merchant_id"], "label": batch["label"],
-                             "source": batch["source"], "ts_ms": batch["ts_ms"]})
+                             "source": batch["source"], "ts_ms": batch["ts_ms"].astype("Int64")})
         return [(load("ingest_labels"), {"rows": _records(rows)})]
     if kind == "defaults":
         rows = pd.DataFrame({"id": batch["merchant_id"], "defaulted": batch["defaulted"],
@@ -88,7 +88,9 @@ def _merchants(batch: pd.DataFrame) -> list[Statement]:
             continue
         links = batch[["merchant_id", column]].dropna()
         if len(links):
+            # Sorted, so concurrent batches lock shared identifiers in one order.
             links = links.rename(columns={"merchant_id": "merchant", column: "id"})
+            links = links.sort_values(["id", "merchant"], kind="stable")
             out.append((load(query), {"links": _records(links)}))
     return out
 

@@ -4,22 +4,24 @@ Files load in ``LOAD_ORDER`` (merchants first). Each file goes through two passe
 
 1. **validate**: stream it in chunks, type and check every row (``Validator``), check
    that every merchant it names is known (merchants already in Neo4j), write rejects,
-   and spool the valid rows to a temporary Parquet file. A file whose reject rate is
+   and spool the valid rows to temporary Parquet files. A file whose reject rate is
    above ``max_reject_rate`` stops the load here: nothing of it is written.
-2. **write**: send the spooled rows in batches; each batch's writes and its ledger
-   record commit in one managed transaction (see ``graph/ledger.py``).
+2. **write**: send the spooled rows in batches, ``workers`` transactions at a time;
+   each batch's writes and its ledger record commit in one managed transaction (see
+   ``graph/ledger.py``).
 
-A batch is the valid rows of a fixed range of source lines (``_line // batch_size``),
-so batch membership never shifts between an interrupted load and its resumption.
+Batch membership depends only on the file's bytes (``spool.py``), so it never shifts
+between an interrupted load and its resumption.
 Loading stops at the first file that fails; files before it stay loaded, and the
 next run skips them (same bytes, kind and mapping) and resumes the rest.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
-from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -28,8 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from guanxi.errors import GuanxiError, InputError, RejectRateExceeded
@@ -40,6 +40,7 @@ from guanxi.ingest.batches import statements
 from guanxi.ingest.mapping import KindMapping, load_mapping
 from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks
 from guanxi.ingest.rejects import RejectsWriter
+from guanxi.ingest.spool import Spool
 from guanxi.ingest.validate import REJECT_COLUMNS, Validator
 from guanxi.output import console
 from guanxi.queries import load
@@ -55,9 +56,11 @@ _MERCHANT_REFS = {
 }
 """Columns that must name a known merchant (rows naming an unknown one are rejected)."""
 
-_INT_COLUMNS = {"_line": pa.int64(), "ts_ms": pa.int64(), "ts_hour": pa.int8(),
-                "ts_dow": pa.int8(), "defaulted": pa.int8()}
-_FLOAT_COLUMNS = {"amount", "weight_kg"}
+_BUCKET_KEYS = {"payments": "payee_id", "supply": "buyer_id", "shipments": "receiver_id"}
+"""Kinds aggregated per pair, spooled by the hash of this column (see ``spool.py``)."""
+
+_IN_FILE_ORDER = {"labels", "defaults"}
+"""Kinds where the later row wins: their batches are written one at a time, in order."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class IngestOptions:
     batch_size: int = 10_000
     max_reject_rate: float = 0.05
     chunk_rows: int = 100_000
+    workers: int = 2
     progress: bool = True
     now: datetime | None = None
 
@@ -169,9 +173,15 @@ def _load_file(graph: Graph, src: SourceFile, km: KindMapping, options: IngestOp
         report.rows_read = record.get("rows_read", 0)
         report.rejected = record.get("rejected", 0)
         return
+    lines = count_rows(src, km)
+    # A resumed file keeps the batching it started with, whatever the options say now.
+    batch_size = int(record["batch_size"]) if record else options.batch_size
+    buckets = int(record["buckets"]) if record else max(1, math.ceil(lines / batch_size))
+    if record and batch_size != options.batch_size:
+        report.note = f"resumed with the batch size it started with ({batch_size})"
     with tempfile.TemporaryDirectory(prefix="guanxi-spool-") as tmp:
-        spool = Path(tmp) / "valid.parquet"
-        _validate_pass(src, km, options, known, rejects, progress, report, spool)
+        spool = Spool(Path(tmp), _BUCKET_KEYS.get(src.kind), buckets)
+        _validate_pass(src, km, options, known, rejects, progress, report, spool, lines)
         rate = report.rejected / report.rows_read if report.rows_read else 0.0
         if rate > options.max_reject_rate:
             raise RejectRateExceeded(
@@ -181,13 +191,11 @@ def _load_file(graph: Graph, src: SourceFile, km: KindMapping, options: IngestOp
                 f"see the reasons in {rejects.path}, fix the file, and run again "
                 "(or raise --max-reject-rate)",
             )
-        props = {"kind": src.kind, "name": src.name, "sha256": src.sha256,
-                 "mapping": km.digest(), "batch_size": options.batch_size}
-        record = ledger.begin_file(graph, key, props)
-        batch_size = int(record["batch_size"])
-        if batch_size != options.batch_size:
-            report.note = f"resumed with the batch size it started with ({batch_size})"
-        _write_pass(graph, src, key, batch_size, known, progress, report, spool)
+        ledger.begin_file(graph, key, {"kind": src.kind, "name": src.name,
+                                       "sha256": src.sha256, "mapping": km.digest(),
+                                       "batch_size": batch_size, "buckets": buckets})
+        workers = 1 if src.kind in _IN_FILE_ORDER else max(1, options.workers)
+        _write_pass(graph, src, key, spool, batch_size, known, workers, progress, report)
     summary = {"rows_read": report.rows_read, "rejected": report.rejected,
                "rows_written": report.rows_written, "batches": report.batches}
     ledger.finish_file(graph, key, summary)
@@ -197,32 +205,21 @@ def _load_file(graph: Graph, src: SourceFile, km: KindMapping, options: IngestOp
 
 def _validate_pass(src: SourceFile, km: KindMapping, options: IngestOptions,
                    known: pd.Index | None, rejects: RejectsWriter, progress: Progress | None,
-                   report: FileReport, spool: Path) -> None:
+                   report: FileReport, spool: Spool, lines: int) -> None:
     validator = Validator(src.kind, km, options.now)
-    task = progress.add_task(f"check {src.name}", total=count_rows(src, km)) if progress else None
-    writer: pq.ParquetWriter | None = None
-    try:
-        for chunk in read_chunks(src, km, options.chunk_rows):
-            result = validator.validate(chunk)
-            valid, bad = _check_references(src.kind, result.valid, known)
-            if len(bad):
-                bad = pd.concat([result.rejects, bad], ignore_index=True)
-            else:
-                bad = result.rejects
-            if len(bad):
-                rejects.write(src.name, bad.sort_values("line", kind="stable"))
-            report.rows_read += len(chunk)
-            report.rejected += len(bad)
-            table = _to_arrow(valid)
-            writer = writer or pq.ParquetWriter(spool, table.schema)
-            writer.write_table(table)
-            if progress:
-                progress.update(task, advance=len(chunk))
-    finally:
-        if writer:
-            writer.close()
-    if writer is None:  # an empty file still gets an (empty) spool
-        pq.write_table(_to_arrow(pd.DataFrame({"_line": pd.Series([], "int64")})), spool)
+    task = progress.add_task(f"check {src.name}", total=lines) if progress else None
+    for chunk in read_chunks(src, km, options.chunk_rows):
+        result = validator.validate(chunk)
+        valid, bad = _check_references(src.kind, result.valid, known)
+        bad = pd.concat([result.rejects, bad], ignore_index=True) if len(bad) else result.rejects
+        if len(bad):
+            rejects.write(src.name, bad.sort_values("line", kind="stable"))
+        report.rows_read += len(chunk)
+        report.rejected += len(bad)
+        spool.write(valid)
+        if progress:
+            progress.update(task, advance=len(chunk))
+    spool.close()
 
 
 def _check_references(kind: str, valid: pd.DataFrame, known: pd.Index | None
@@ -246,57 +243,46 @@ def _check_references(kind: str, valid: pd.DataFrame, known: pd.Index | None
     return valid[~bad].reset_index(drop=True), pd.DataFrame(rows, columns=REJECT_COLUMNS)
 
 
-def _to_arrow(frame: pd.DataFrame) -> pa.Table:
-    fields = []
-    for name in frame.columns:
-        if name in _INT_COLUMNS:
-            fields.append(pa.field(name, _INT_COLUMNS[name]))
-        elif name in _FLOAT_COLUMNS:
-            fields.append(pa.field(name, pa.float64()))
-        else:
-            fields.append(pa.field(name, pa.string()))
-    return pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False)
-
-
-def _batches(spool: Path, batch_size: int) -> Iterator[tuple[int, pd.DataFrame]]:
-    """Spooled rows grouped by batch number ``_line // batch_size`` (lines ascend)."""
-    pending: list[pd.DataFrame] = []
-    current = -1
-    for record_batch in pq.ParquetFile(spool).iter_batches(batch_size=65_536):
-        frame = record_batch.to_pandas()
-        numbers = frame["_line"].to_numpy() // batch_size
-        for n in np.unique(numbers):
-            if pending and n != current:
-                yield int(current), pd.concat(pending, ignore_index=True)
-                pending = []
-            current = n
-            pending.append(frame[numbers == n])
-    if pending:
-        yield int(current), pd.concat(pending, ignore_index=True)
-
-
-def _write_pass(graph: Graph, src: SourceFile, key: str, batch_size: int,
-                known: pd.Index | None, progress: Progress | None, report: FileReport,
-                spool: Path) -> None:
+def _write_pass(graph: Graph, src: SourceFile, key: str, spool: Spool, batch_size: int,
+                known: pd.Index | None, workers: int, progress: Progress | None,
+                report: FileReport) -> None:
+    """Apply the batches not yet in the ledger, ``workers`` transactions at a time
+    (statements for the next batch are prepared while earlier ones are written)."""
     already = ledger.applied_batches(graph, key)
-    total = pq.ParquetFile(spool).metadata.num_rows
-    task = progress.add_task(f"write {src.name}", total=total) if progress else None
-    for n, batch in _batches(spool, batch_size):
-        payer_is_merchant = None
-        if src.kind == "payments" and known is not None:
-            payer_is_merchant = known.get_indexer(batch["payer_id"]) >= 0
-        report.batches += 1
-        if n in already:
-            report.batches_resumed += 1
-        else:
-            counters = ledger.apply_batch(graph, key, n,
-                                          statements(src.kind, batch, payer_is_merchant))
-            if counters is None:
+    task = progress.add_task(f"write {src.name}", total=spool.rows) if progress else None
+    rows_of: dict[Future, int] = {}
+
+    def settle(futures: set[Future]) -> None:
+        for future in futures:
+            counters = future.result()
+            rows = rows_of.pop(future)
+            report.rows_written += rows
+            if counters is None:  # applied by a concurrent or earlier run after all
                 report.batches_resumed += 1
             else:
-                report.nodes_created += counters["nodes_created"]
-                report.relationships_created += counters["relationships_created"]
-                report.properties_set += counters["properties_set"]
-        report.rows_written += len(batch)
-        if progress:
-            progress.update(task, advance=len(batch))
+                for name, value in counters.items():
+                    setattr(report, name, getattr(report, name) + value)
+            if progress:
+                progress.update(task, advance=rows)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="guanxi-write")
+    try:
+        for n, batch in spool.batches(batch_size):
+            report.batches += 1
+            if n in already:
+                report.batches_resumed += 1
+                report.rows_written += len(batch)
+                if progress:
+                    progress.update(task, advance=len(batch))
+                continue
+            payer_is_merchant = None
+            if src.kind == "payments" and known is not None:
+                payer_is_merchant = known.get_indexer(batch["payer_id"]) >= 0
+            work = statements(src.kind, batch, payer_is_merchant)
+            rows_of[pool.submit(ledger.apply_batch, graph, key, n, work)] = len(batch)
+            if len(rows_of) >= 2 * workers:
+                done, _ = wait(set(rows_of), return_when=FIRST_COMPLETED)
+                settle(done)
+        settle(set(rows_of))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -159,9 +159,9 @@ def test_unknown_merchants_are_rejected_with_their_lines(graph: Graph, tmp_path:
     payments = pd.concat([PAYMENTS, pd.DataFrame({
         "payer_id": ["C9", "M1"], "payee_id": ["M404", "M1"], "amount": ["5", "5"],
         "ts": ["2025-01-01", "2025-01-01"]})], ignore_index=True)
-    folder = write_folder(tmp_path / "in", merchants=MERCHANTS, payments=payments,
-                          supply=pd.DataFrame({"supplier_id": ["M3", "X1"], "buyer_id": ["M2", "M2"],
-                                               "amount": ["1", "2"], "ts": ["2025-01-01"] * 2}))
+    supply = pd.DataFrame({"supplier_id": ["M3", "X1"], "buyer_id": ["M2", "M2"],
+                           "amount": ["1", "2"], "ts": ["2025-01-01"] * 2})
+    folder = write_folder(tmp_path / "in", merchants=MERCHANTS, payments=payments, supply=supply)
     report = load(graph, folder, max_reject_rate=0.5)
     assert report["error"] is None
     rejects = pd.read_csv(tmp_path / "in-rejects.csv", dtype=str)

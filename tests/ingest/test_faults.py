@@ -1,0 +1,132 @@
+"""Interrupted loads lose and duplicate nothing: a real ``kill -9`` of a real ingest
+process, and a real ``kill -9`` of the Neo4j server, in the middle of a load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import run_cli
+
+from guanxi.graph import server
+from guanxi.graph.connection import Graph
+
+PAYMENT_ROWS = 60_000
+BATCH = 500  # small batches: many transactions, so the kill lands mid-file
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 merchants and 60k payments (1% between merchants), written as CSV."""
+    rng = np.random.default_rng(5)
+    out = tmp_path_factory.mktemp("faults")
+    merchants = [f"M{i:04d}" for i in range(300)]
+    pd.DataFrame({"merchant_id": merchants, "name": [f"店{i}" for i in range(300)]}).to_csv(
+        out / "merchants.csv", index=False)
+    consumers = np.array([f"C{i:05d}" for i in range(5000)])
+    payer = consumers[rng.integers(0, 5000, PAYMENT_ROWS)].astype(object)
+    by_merchant = rng.random(PAYMENT_ROWS) < 0.01
+    payer[by_merchant] = np.array(merchants)[rng.integers(0, 150, by_merchant.sum())]
+    payee = np.array(merchants)[150 + rng.zipf(1.6, PAYMENT_ROWS) % 150]
+    seconds = np.sort(rng.integers(0, 180 * 86400, PAYMENT_ROWS))
+    ts = pd.Timestamp("2025-01-01") + pd.to_timedelta(seconds, unit="s")
+    pd.DataFrame({
+        "payer_id": payer, "payee_id": payee,
+        "amount": np.round(rng.lognormal(3, 1, PAYMENT_ROWS), 2).clip(0.01),
+        "ts": ts.strftime("%Y-%m-%dT%H:%M:%S"),
+    }).to_csv(out / "payments.csv", index=False)
+    return out
+
+
+def expected_pairs(folder: Path) -> pd.DataFrame:
+    """What PAID must hold, computed from the file with pandas alone."""
+    rows = pd.read_csv(folder / "payments.csv", dtype={"payer_id": str, "payee_id": str})
+    grouped = rows.groupby(["payer_id", "payee_id"]).agg(
+        n=("amount", "size"), amount=("amount", "sum"), first=("ts", "min"), last=("ts", "max"))
+    return grouped.reset_index().sort_values(["payer_id", "payee_id"], ignore_index=True)
+
+
+def graph_pairs(graph: Graph) -> pd.DataFrame:
+    rows = graph.read(
+        "MATCH (a)-[p:PAID]->(m:Merchant) RETURN a.id AS payer_id, m.id AS payee_id, "
+        "p.count AS n, p.amount AS amount, "
+        "left(toString(p.first_ts), 19) AS first, left(toString(p.last_ts), 19) AS last")
+    return pd.DataFrame(rows).sort_values(["payer_id", "payee_id"], ignore_index=True)
+
+
+def assert_graph_equals_file(graph: Graph, folder: Path) -> None:
+    want, got = expected_pairs(folder), graph_pairs(graph)
+    assert len(got) == len(want)
+    assert got["n"].sum() == PAYMENT_ROWS
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-9)
+    payers = graph.read("MATCH (c:Consumer) RETURN count(c) AS n")[0]["n"]
+    assert payers == want.loc[~want["payer_id"].str.startswith("M"), "payer_id"].nunique()
+    files = graph.read("MATCH (f:IngestFile) RETURN f.status AS s, count(*) AS n")
+    assert files == [{"s": "done", "n": 2}]
+    assert graph.read("MATCH (b:IngestBatch) RETURN count(b) AS n")[0]["n"] == 0
+
+
+def start_ingest(folder: Path, env: dict, tmp_path: Path) -> subprocess.Popen:
+    full_env = {**os.environ, **env}
+    full_env.pop("NEO4J_URI", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "guanxi", "ingest", str(folder), "--batch-size", str(BATCH),
+         "--quiet", "--rejects", str(tmp_path / "rejects.csv")],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_batches(graph: Graph, proc: subprocess.Popen, at_least: int) -> int:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        applied = graph.read("MATCH (b:IngestBatch) RETURN count(b) AS n")[0]["n"]
+        if applied >= at_least:
+            return applied
+        assert proc.poll() is None, f"ingest ended before it could be interrupted: {proc.stderr}"
+        time.sleep(0.05)
+    raise AssertionError("no batches were written within 120 s")
+
+
+def test_kill_9_mid_load_then_resume_equals_a_clean_load(graph: Graph, folder: Path,
+                                                         neo4j_env: dict, tmp_path: Path) -> None:
+    proc = start_ingest(folder, neo4j_env, tmp_path)
+    wait_for_batches(graph, proc, at_least=5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    payments = graph.read("MATCH (f:IngestFile {name: 'payments.csv'}) RETURN f.status AS s")
+    assert payments == [{"s": "loading"}]
+    partial = graph.read("MATCH ()-[p:PAID]->() RETURN sum(p.count) AS n")[0]["n"]
+    assert 0 < partial < PAYMENT_ROWS
+
+    resumed = run_cli("ingest", str(folder), "--batch-size", "2000", "--json", env=neo4j_env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert '"batches_resumed": 0' not in resumed.stdout.split('"payments"')[-1]
+    assert "resumed with the batch size it started with (500)" in resumed.stdout
+    assert_graph_equals_file(graph, folder)
+
+
+def test_neo4j_killed_mid_load_then_the_next_run_finishes(graph: Graph, folder: Path,
+                                                           neo4j_dir: Path, tmp_path: Path,
+                                                           neo4j_env: dict) -> None:
+    env = {**neo4j_env, "GUANXI_RETRY_SECONDS": "2"}
+    proc = start_ingest(folder, env, tmp_path)
+    wait_for_batches(graph, proc, at_least=5)
+    status = server.status(neo4j_dir)
+    os.kill(status.pid, signal.SIGKILL)  # a crash: Neo4j recovers from its log on restart
+    try:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1
+        assert err.strip().splitlines()[-1].startswith("error: cannot reach Neo4j")
+    finally:
+        port = int(status.uri.rsplit(":", 1)[1])
+        server.start(server.ServerConfig(neo4j_dir, port=port, heap="1g", pagecache="512m"))
+    again = run_cli("ingest", str(folder), "--quiet", env=neo4j_env)
+    assert again.returncode == 0, again.stderr
+    assert_graph_equals_file(graph, folder)
