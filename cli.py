@@ -269,6 +269,7 @@ def ingest(
         float, typer.Option(help="Fail a file (writing none of it) above this share of "
                                  "rejected rows.")
     ] = 0.05,
+    workers: Annotated[int, typer.Option(help="Write transactions in flight at once.")] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
@@ -284,7 +285,8 @@ def ingest(
     from guanxi.ingest.load import IngestOptions, ingest_folder
 
     options = IngestOptions(mapping=mapping, rejects=rejects, batch_size=batch_size,
-                            max_reject_rate=max_reject_rate, progress=not (quiet or as_json))
+                            max_reject_rate=max_reject_rate, workers=workers,
+                            progress=not (quiet or as_json))
     try:
         report = ingest_folder(_graph(data_dir), folder, options)
     except KeyboardInterrupt:

@@ -15,19 +15,12 @@ import pandas as pd
 
 from guanxi.queries import Query, load
 
-__all__ = ["statements", "IDENTIFIER_LINKS", "NIGHT_HOURS"]
+__all__ = ["statements", "IDENTIFIER_COLUMNS", "NIGHT_HOURS"]
 
 Statement = tuple[Query, dict[str, Any]]
 
-IDENTIFIER_LINKS: dict[str, str] = {
-    "phone": "ingest_merchant_phone",
-    "device_id": "ingest_merchant_device",
-    "bank_account": "ingest_merchant_bank_account",
-    "address": "ingest_merchant_address",
-    "owner_id": "ingest_merchant_owner",
-    "agent_id": "ingest_merchant_agent",
-}
-"""Merchant columns that name another node, and the query that links it."""
+IDENTIFIER_COLUMNS = ("phone", "device_id", "bank_account", "address", "owner_id", "agent_id")
+"""Merchant columns that name another node (``ingest_merchants.cypher`` links them)."""
 
 NIGHT_HOURS = range(0, 6)
 """Local hours counted as night (cash-out and farming crews often pay then)."""
@@ -75,24 +68,16 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _merchants(batch: pd.DataFrame) -> list[Statement]:
-    props = _records(batch.reindex(columns=_MERCHANT_PROPS))
-    registered = _records(batch.reindex(columns=["registered_on"]))
-    rows = [
-        {"id": mid, "props": {k: v for k, v in p.items() if v is not None},
-         "registered_on": reg["registered_on"]}
-        for mid, p, reg in zip(batch["merchant_id"], props, registered, strict=True)
-    ]
-    out: list[Statement] = [(load("ingest_merchants"), {"rows": rows})]
-    for column, query in IDENTIFIER_LINKS.items():
-        if column not in batch:
-            continue
-        links = batch[["merchant_id", column]].dropna()
-        if len(links):
-            # Sorted, so concurrent batches lock shared identifiers in one order.
-            links = links.rename(columns={"merchant_id": "merchant", column: "id"})
-            links = links.sort_values(["id", "merchant"], kind="stable")
-            out.append((load(query), {"links": _records(links)}))
-    return out
+    props = batch.reindex(columns=_MERCHANT_PROPS).assign(
+        registered_on=pd.to_datetime(batch["registered_on"], format="%Y-%m-%d").dt.date
+    )
+    rows = [{"id": mid, "props": {k: v for k, v in p.items() if v is not None}}
+            for mid, p in zip(batch["merchant_id"], _records(props), strict=True)]
+    for column in IDENTIFIER_COLUMNS:
+        values = batch[column].astype(object).where(batch[column].notna(), None)
+        for row, value in zip(rows, values, strict=True):
+            row[column] = [] if value is None else [value]
+    return [(load("ingest_merchants"), {"rows": rows})]
 
 
 def _pairs(batch: pd.DataFrame, source: str, target: str, **aggs: tuple[str, str]
@@ -120,10 +105,10 @@ def _payment_pairs(batch: pd.DataFrame) -> list[dict[str, Any]]:
     rows = _pairs(flagged, "payer_id", "payee_id", amount=("amount", "sum"),
                   amount_sq=("amount_sq", "sum"), amount_max=("amount", "max"),
                   round_count=("round", "sum"), night_count=("night", "sum"))
-    for row in rows:
-        row["payer"] = row.pop("source")
-        row["payee"] = row.pop("target")
-    return rows
+    sums = ("count", "amount", "amount_sq", "round_count", "night_count")
+    return [{"payer": r["source"], "payee": r["target"], "first_ms": r["first_ms"],
+             "last_ms": r["last_ms"], "amount_max": r["amount_max"],
+             "sums": {k: r[k] for k in sums}} for r in rows]
 
 
 def _supply_pairs(batch: pd.DataFrame) -> list[dict[str, Any]]:
