@@ -168,3 +168,15 @@ def test_neo4j_uri_override_is_used_by_every_command(neo4j_dir: Path, tmp_path: 
     result = run_cli("db", "query", "RETURN 1", env=down)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot reach Neo4j")
+
+
+def test_start_timeout_prints_the_log_tail_and_leaves_nothing_running(tmp_path: Path) -> None:
+    data_dir = tmp_path / "db"
+    result = run_cli("db", "start", "--port", str(free_port()), "--timeout", "1",
+                     "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert "did not answer on bolt://127.0.0.1:" in result.stderr
+    assert "within 1 s and was stopped; last log lines:" in result.stderr
+    assert "--- guanxi db start" in result.stderr  # the tail of logs/server.log
+    assert _server_processes(data_dir) == []
+    assert not (data_dir / "server.pid").exists()
