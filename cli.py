@@ -261,10 +261,13 @@ def ingest(
                                        "timestamp format per kind.")
     ] = None,
     rejects: Annotated[
-        Path | None, typer.Option(help="CSV for rejected rows "
-                                       "[default: .guanxi/rejects/FOLDER-TIME.csv].")
+        Path | None, typer.Option(help="CSV for rejected rows, with file, line and reason.",
+                                  show_default=".guanxi/rejects/FOLDER-TIME.csv")
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Source lines per write transaction.")] = 10_000,
+    batch_size: Annotated[
+        int, typer.Option(help="Rows per write transaction (on average, for payments, "
+                               "supply and shipments, which batch by payee).")
+    ] = 10_000,
     max_reject_rate: Annotated[
         float, typer.Option(help="Fail a file (writing none of it) above this share of "
                                  "rejected rows.")
@@ -305,7 +308,7 @@ def ingest(
                 console.print(f"{f.file}: {f.note}")
         for warning in report.warnings:
             console.print(f"warning: {warning}")
-        if any(f.rejected for f in report.files):
+        if any(f.rejected for f in report.files if f.status == "loaded"):
             console.print(f"rejected rows are listed in {report.rejects_file}")
     if report.error:
         raise GuanxiError(report.error)

@@ -139,12 +139,10 @@ def _log_file(data_dir: Path) -> Path:
 
 def _our_process(pid: int, data_dir: Path) -> psutil.Process | None:
     """The live server process ``pid`` if it is our launcher for ``data_dir``."""
+    if not _alive(pid):
+        return None
     try:
         proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            return None
         cmdline = proc.cmdline()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
@@ -353,6 +351,7 @@ def _terminate(pid: int, timeout: float = 60.0) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (our own exited child) is reaped and counts as gone."""
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
