@@ -289,13 +289,27 @@ def start(cfg: ServerConfig, timeout: float = 180.0) -> ServerStatus:
                         state["started_at"], stale_note)
 
 
-def _wait_for_bolt(child: subprocess.Popen, port: int, password: str, data_dir: Path,
-                   timeout: float) -> str:
+def _bolt_version(port: int, password: str) -> str | None:
+    """The version the server on ``port`` reports over Bolt, or None if it does not answer."""
     from neo4j import GraphDatabase
     from neo4j.exceptions import DriverError, Neo4jError
 
-    deadline = time.monotonic() + timeout
     uri = f"bolt://127.0.0.1:{port}"
+    try:
+        # A plain session, not execute_query: its retries would hide a dead server.
+        with GraphDatabase.driver(uri, auth=("neo4j", password), connection_timeout=2) as drv, \
+                drv.session(database="system") as session:
+            record = session.run(
+                "CALL dbms.components() YIELD versions RETURN versions[0] AS v"
+            ).single()
+            return record["v"]
+    except (DriverError, Neo4jError, OSError):
+        return None
+
+
+def _wait_for_bolt(child: subprocess.Popen, port: int, password: str, data_dir: Path,
+                   timeout: float) -> str:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child.poll() is not None:
             _pid_file(data_dir).unlink(missing_ok=True)
@@ -304,20 +318,14 @@ def _wait_for_bolt(child: subprocess.Popen, port: int, password: str, data_dir: 
                 f"last log lines:\n{_log_tail(data_dir)}",
                 f"see {_log_file(data_dir)}",
             )
-        try:
-            # A plain session, not execute_query: its retries would hide the wait.
-            with GraphDatabase.driver(uri, auth=("neo4j", password), connection_timeout=2) as drv, \
-                    drv.session(database="system") as session:
-                record = session.run(
-                    "CALL dbms.components() YIELD versions RETURN versions[0] AS v"
-                ).single()
-                return record["v"]
-        except (DriverError, Neo4jError, OSError):
-            time.sleep(0.5)
+        version = _bolt_version(port, password)
+        if version:
+            return version
+        time.sleep(0.5)
     _terminate(child.pid)
     _pid_file(data_dir).unlink(missing_ok=True)
     raise ServerError(
-        f"Neo4j did not answer on {uri} within {timeout:.0f} s and was stopped; "
+        f"Neo4j did not answer on bolt://127.0.0.1:{port} within {timeout:.0f} s and was stopped; "
         f"last log lines:\n{_log_tail(data_dir)}",
         f"see {_log_file(data_dir)} and {data_dir}/logs/debug.log",
     )
@@ -383,5 +391,10 @@ def status(data_dir: Path) -> ServerStatus:
         return ServerStatus(False, str(data_dir), note=stale_note)
     state = _read_state(data_dir)
     port = state.get("port", DEFAULT_PORT)
-    return ServerStatus(True, str(data_dir), proc.pid, f"bolt://127.0.0.1:{port}",
-                        state.get("version"), state.get("started_at"))
+    try:
+        version = _bolt_version(port, password_file(data_dir).read_text().strip())
+    except OSError:
+        version = None
+    note = None if version else "the process runs but Bolt does not answer (starting, or stuck)"
+    return ServerStatus(True, str(data_dir), proc.pid, f"bolt://127.0.0.1:{port}", version,
+                        state.get("started_at"), note)
