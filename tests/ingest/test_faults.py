@@ -130,3 +130,17 @@ def test_neo4j_killed_mid_load_then_the_next_run_finishes(graph: Graph, folder: 
     again = run_cli("ingest", str(folder), "--quiet", env=neo4j_env)
     assert again.returncode == 0, again.stderr
     assert_graph_equals_file(graph, folder)
+
+
+def test_ctrl_c_mid_load_says_how_to_resume(graph: Graph, folder: Path, neo4j_env: dict,
+                                            tmp_path: Path) -> None:
+    proc = start_ingest(folder, neo4j_env, tmp_path)
+    wait_for_batches(graph, proc, at_least=3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "interrupted: run the same command again to resume" in err
+    assert "Traceback" not in err
+    again = run_cli("ingest", str(folder), "--quiet", env=neo4j_env)
+    assert again.returncode == 0, again.stderr
+    assert_graph_equals_file(graph, folder)
