@@ -6,42 +6,40 @@ resolves a CSV's encoding and hashes its bytes. ``read_chunks`` streams a file a
 DataFrames of at most ``chunk_rows`` rows: canonical column names, every value a stripped
 string or missing, and ``_line``, the row's line in the source file.
 
-CSV is parsed by pyarrow's streaming reader; line numbers are exact, quoted fields
-spanning lines included. A row with the wrong number of fields switches the rest of the
-file to Python's ``csv`` module, which reports such rows (see :func:`read_chunks`) instead
-of failing the file. Memory is bounded by the chunk size, not the file size.
+CSV streaming and parsing (exact line numbers, malformed rows reported rather than fatal)
+live in :mod:`guanxi.ingest.csv_stream`, header matching in :mod:`guanxi.ingest.columns`;
+Parquet is read here, in batches. Memory is bounded by the chunk size, not the file size.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import gzip
 import hashlib
-import io
-import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from guanxi.errors import InputError
-from guanxi.ingest.kinds import KINDS, LOAD_ORDER
+from guanxi.ingest.columns import plan_columns, select_columns
+from guanxi.ingest.csv_stream import (
+    csv_tables,
+    detect_encoding,
+    open_bytes,
+    open_raw,
+    read_block,
+    read_sample,
+)
+from guanxi.ingest.kinds import LOAD_ORDER
 from guanxi.ingest.mapping import KindMapping, Mapping
 
 __all__ = ["SourceFile", "discover", "read_chunks", "count_rows"]
 
-_BLOCK = 1 << 20  # bytes per read when hashing, sampling and transcoding
-_ARROW_BLOCK = 4 << 20  # bytes per pyarrow CSV block (~100k short rows)
-_SLOW_ROWS = 50_000  # rows per table on the csv-module path
 _SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _NOT_CSV = {b"PK\x03\x04": "an Excel workbook or zip archive",
             b"\xd0\xcf\x11\xe0": "an old Excel (.xls) workbook", b"PAR1": "a Parquet file"}
@@ -149,7 +147,7 @@ def read_chunks(src: SourceFile, km: KindMapping,
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     tables = _parquet_tables(src, km, chunk_rows) if src.format == "parquet" \
-        else _csv_tables(src, km)
+        else csv_tables(src, km)
     for table in _rechunk(tables, chunk_rows):
         frame = table.to_pandas()
         if "_error" in frame and frame["_error"].isna().all():
@@ -166,8 +164,8 @@ def count_rows(src: SourceFile, km: KindMapping) -> int:
     if src.format == "parquet":
         return _parquet_file(src).metadata.num_rows
     lines, last = 0, b"\n"
-    with _open_bytes(src) as f:
-        while block := _read(f, src):
+    with open_bytes(src) as f:
+        while block := read_block(f, src):
             lines += block.count(b"\n")
             last = block[-1:]
     return max(lines + (last != b"\n") - 1, 0)
@@ -182,236 +180,19 @@ def _inspect(kind: str, path: Path, km: KindMapping) -> SourceFile:
         _parquet_file(src)
     else:
         src = SourceFile(kind, path, "csv", None, "", 0)
-        sample, at_eof = _sample(src)
+        sample, at_eof = read_sample(src)
         head = sample[:4]
         if head in _NOT_CSV:
             fix = "rename it to .parquet" if head == b"PAR1" else "save it as CSV (UTF-8)"
             raise InputError(f"{path.name} is {_NOT_CSV[head]}, not a CSV file", fix)
-        encoding = km.encoding or _detect_encoding(src, sample, at_eof)
+        encoding = km.encoding or detect_encoding(src, sample, at_eof)
         src = SourceFile(kind, path, "csv", encoding, "", 0)
     digest, size = hashlib.sha256(), 0
-    with _open_raw(src) as f:
-        while block := _read(f, src):
+    with open_raw(src) as f:
+        while block := read_block(f, src):
             digest.update(block)
             size += len(block)
     return SourceFile(kind, path, src.format, src.encoding, digest.hexdigest(), size)
-
-
-def _sample(src: SourceFile) -> tuple[bytes, bool]:
-    """The first MiB of a CSV's (gunzipped) bytes, and whether that is all of them."""
-    with _open_bytes(src) as f:
-        sample = _read(f, src)
-        return sample, not _read(f, src, 1)
-
-
-def _detect_encoding(src: SourceFile, sample: bytes, at_eof: bool) -> str:
-    if b"\x00" in sample:
-        raise InputError(f"{src.name} is not a text CSV file (it contains NUL bytes)",
-                         "export it as CSV (UTF-8) or Parquet")
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    for encoding in ("utf-8", "gb18030"):  # GB18030 is a superset of GBK and GB2312
-        try:
-            # final=False unless at the end: the sample may cut a multi-byte character
-            codecs.getincrementaldecoder(encoding)().decode(sample, final=at_eof)
-            return encoding
-        except UnicodeDecodeError:
-            pass
-    raise InputError(f"cannot decode {src.name} as UTF-8 or GBK",
-                     f"set `encoding` for {src.kind} in the mapping")
-
-
-# --- byte and text streams -----------------------------------------------------
-
-
-@contextmanager
-def _open_raw(src: SourceFile) -> Iterator[io.BufferedReader]:
-    try:
-        f = src.path.open("rb")
-    except OSError as e:
-        raise InputError(f"cannot read {src.path}: {e.strerror}", "check its permissions") from None
-    with f:
-        yield f
-
-
-@contextmanager
-def _open_bytes(src: SourceFile) -> Iterator[BinaryIO]:
-    """The file's bytes, gunzipped when they start with the gzip magic number."""
-    with _open_raw(src) as f:
-        if f.peek(2)[:2] == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=f) as g:
-                yield g
-        else:
-            yield f
-
-
-def _read(f: BinaryIO, src: SourceFile, size: int = _BLOCK) -> bytes:
-    try:
-        return f.read(size)
-    except (OSError, EOFError, zlib.error) as e:
-        raise InputError(f"cannot read {src.name}: {e}",
-                         "check that the file is complete (re-copy or re-export it)") from None
-
-
-class _Utf8Reader(io.RawIOBase):
-    """A CSV's bytes as UTF-8, whatever its encoding; a decode error names the line.
-
-    UTF-8 input is only validated and passes through unchanged (a BOM included).
-    """
-
-    def __init__(self, f: BinaryIO, src: SourceFile) -> None:
-        self._f, self._src = f, src
-        self._encoding = src.encoding or "utf-8"
-        self._decoder = codecs.getincrementaldecoder(self._encoding)("strict")
-        self._passthrough = codecs.lookup(self._encoding).name in ("utf-8", "utf-8-sig")
-        self._out, self._pos, self._lines, self._eof = memoryview(b""), 0, 0, False
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            return self.readall()
-        while self._pos == len(self._out) and not self._eof:
-            self._fill()
-        end = min(self._pos + size, len(self._out))
-        out = self._out[self._pos: end].tobytes()
-        self._pos = end
-        return out
-
-    def readinto(self, buf: bytearray | memoryview) -> int:
-        data = self.read(len(buf))
-        buf[: len(data)] = data
-        return len(data)
-
-    def _fill(self) -> None:
-        block = _read(self._f, self._src)
-        self._eof = not block
-        try:
-            text = self._decoder.decode(block, final=self._eof)
-        except UnicodeDecodeError as e:
-            line = self._lines + block[: max(e.start, 0)].count(b"\n") + 1
-            raise InputError(
-                f"cannot decode {self._src.name} as {self._encoding} near line {line}",
-                f"set `encoding` for {self._src.kind} in the mapping, "
-                "or re-save the file as UTF-8") from None
-        self._out = memoryview(block if self._passthrough else text.encode("utf-8"))
-        self._pos = 0
-        self._lines += block.count(b"\n")
-
-
-@contextmanager
-def _open_text(src: SourceFile) -> Iterator[io.TextIOWrapper]:
-    with _open_bytes(src) as f:
-        yield io.TextIOWrapper(io.BufferedReader(_Utf8Reader(f, src), _BLOCK),
-                               encoding="utf-8", newline="")
-
-
-# --- CSV -------------------------------------------------------------------------
-
-
-def _csv_tables(src: SourceFile, km: KindMapping) -> Iterator[pa.Table]:
-    """Tables of the file's string columns ``c0..cN`` plus ``_line``, in file order."""
-    with _open_text(src) as text:
-        reader = csv.reader(text)
-        try:
-            header = next(reader, None)
-        except csv.Error as e:
-            raise InputError(f"cannot parse the header of {src.name}: {e}",
-                             "the first line must name the columns, separated by commas") from None
-        header_lines = reader.line_num
-    if not header:
-        what = "is empty" if header is None else "starts with a blank line"
-        raise InputError(f"{src.name} {what}", "the first line must name the columns")
-    plan = _plan(src, km, header)
-    names = [f"c{i}" for i in range(len(header))]
-    options = dict(
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=header_lines,
-                                       block_size=_ARROW_BLOCK),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
-                                             strings_can_be_null=False))
-    first = header_lines + 1
-    with _open_bytes(src) as f:
-        for batch in _arrow_batches(_Utf8Reader(f, src), options):
-            if batch is None:
-                break
-            lines, first = _line_numbers(batch, first)
-            yield _select(pa.Table.from_batches([batch]), lines, plan, skip_blank=True)
-        else:
-            return
-    yield from _slow_tables(src, plan, len(header), first)
-
-
-def _arrow_batches(stream: io.RawIOBase, options: dict) -> Iterator[pa.RecordBatch | None]:
-    """pyarrow's batches, then ``None`` if it stopped at a row it cannot parse.
-
-    That is almost always a row with too few or too many fields; the caller reads the
-    rest with the csv module, which can report such rows one by one.
-    """
-    try:
-        yield from pacsv.open_csv(stream, **options)
-    except pa.ArrowInvalid:
-        yield None
-
-
-def _line_numbers(batch: pa.RecordBatch, first: int) -> tuple[np.ndarray, int]:
-    """Each row's first line, and the line after the batch: rows span 1 + embedded \\n."""
-    extra = np.zeros(batch.num_rows, np.int64)
-    for column in batch.columns:
-        extra += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
-    lines = first + np.arange(batch.num_rows, dtype=np.int64) + np.cumsum(extra) - extra
-    end = int(lines[-1] + extra[-1] + 1) if batch.num_rows else first
-    return lines, end
-
-
-def _slow_tables(src: SourceFile, plan: dict[int, str], width: int,
-                 first: int) -> Iterator[pa.Table]:
-    """Rows from line ``first`` on via the csv module, reporting malformed rows."""
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    errors: list[str | None] = []
-    raws: list[str | None] = []
-    empty = [""] * width
-    with _open_text(src) as text:
-        reader = csv.reader(text)
-        end = 0
-        while True:
-            start = end + 1
-            try:
-                record = next(reader, None)
-            except csv.Error as e:
-                raise InputError(f"cannot parse {src.name} near line {start}: {e}",
-                                 "fix the quoting on that line") from None
-            if record is None:
-                break
-            end = reader.line_num
-            if start < first:  # the header, and rows pyarrow already read
-                continue
-            if len(record) == width:
-                rows.append(record)
-                errors.append(None)
-                raws.append(None)
-            elif any(field.strip() for field in record):
-                rows.append(empty)
-                errors.append(f"expected {width} fields, found {len(record)}")
-                raws.append(",".join(record)[:200])
-            else:
-                continue
-            lines.append(start)
-            if len(rows) == _SLOW_ROWS:
-                yield _slow_table(rows, lines, errors, raws, plan, width)
-                rows, lines, errors, raws = [], [], [], []
-    if rows:
-        yield _slow_table(rows, lines, errors, raws, plan, width)
-
-
-def _slow_table(rows: list[list[str]], lines: list[int], errors: list[str | None],
-                raws: list[str | None], plan: dict[int, str], width: int) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * width
-    table = pa.table({f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)})
-    flagged = {"_error": pa.array(errors, pa.string()), "_raw": pa.array(raws, pa.string())}
-    return _select(table, np.asarray(lines, np.int64), plan, skip_blank=True, flagged=flagged)
 
 
 # --- Parquet -----------------------------------------------------------------------
@@ -428,7 +209,7 @@ def _parquet_file(src: SourceFile) -> pq.ParquetFile:
 def _parquet_tables(src: SourceFile, km: KindMapping, chunk_rows: int) -> Iterator[pa.Table]:
     pf = _parquet_file(src)
     names = pf.schema_arrow.names
-    plan = _plan(src, km, names)
+    plan = plan_columns(src, km, names)
     wanted = sorted(plan)
     offset = 2  # row 0 is numbered like the first data line of a CSV
     try:
@@ -437,7 +218,7 @@ def _parquet_tables(src: SourceFile, km: KindMapping, chunk_rows: int) -> Iterat
                        for j, i in enumerate(wanted)}
             lines = np.arange(offset, offset + batch.num_rows, dtype=np.int64)
             offset += batch.num_rows
-            yield _select(pa.table(columns), lines, plan, skip_blank=False)
+            yield select_columns(pa.table(columns), lines, plan, skip_blank=False)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
         raise InputError(f"cannot read {src.name} near row {offset}: {e}",
                          "re-export the Parquet file") from None
@@ -453,65 +234,7 @@ def _as_text(src: SourceFile, name: str, column: pa.Array) -> pa.Array:
                          "export that column as text or a number") from None
 
 
-# --- shared ----------------------------------------------------------------------
-
-
-def _plan(src: SourceFile, km: KindMapping, header: list[str]) -> dict[int, str]:
-    """Source column index -> canonical name; checks required columns and clashes."""
-    kind = KINDS[src.kind]
-    renames = {source.strip().lower(): target for source, target in km.columns.items()}
-    canonical = {c.lower(): c for c in kind.columns}
-    plan: dict[int, str] = {}
-    where: dict[str, int] = {}
-    cleaned = [h.replace("\ufeff", "").strip() for h in header]
-    for i, name in enumerate(cleaned):
-        key = name.lower()
-        target = renames[key] if key in renames else canonical.get(key)
-        if target is None:
-            continue
-        if target in where:
-            raise InputError(f"{src.name} has two columns for {target}: "
-                             f"{cleaned[where[target]]!r} and {name!r}",
-                             "drop one, or rename one in a mapping file (--mapping)")
-        plan[i], where[target] = target, i
-    missing = [c for c in kind.required if c not in where]
-    if missing:
-        found = ", ".join(cleaned[:20]) + (", ..." if len(cleaned) > 20 else "")
-        unused = [s for s, t in km.columns.items() if t in missing]
-        note = f"; the mapping's {', '.join(unused)} is not in the file either" if unused else ""
-        raise InputError(f"{src.name} lacks required column(s) {', '.join(missing)} "
-                         f"(found: {found or 'none'}){note}",
-                         "rename them in a mapping file (--mapping)")
-    return dict(sorted(plan.items(), key=lambda item: kind.columns.index(item[1])))
-
-
-def _select(table: pa.Table, lines: np.ndarray, plan: dict[int, str], *, skip_blank: bool,
-            flagged: dict[str, pa.Array] | None = None) -> pa.Table:
-    """Canonical columns (trimmed, empty -> null), ``_line`` and ``flagged``; drops blank rows.
-
-    A row flagged with an ``_error`` is never blank: its fields were left empty on purpose.
-    """
-    trimmed = {name: pc.utf8_trim_whitespace(table[name]) for name in table.column_names}
-    empty = {name: pc.equal(col, "") for name, col in trimmed.items()}
-    out = {canon: pc.if_else(empty[f"c{i}"], pa.scalar(None, pa.string()), trimmed[f"c{i}"])
-           for i, canon in plan.items()}
-    out["_line"] = pa.array(lines, pa.int64())
-    out.update(flagged or {})
-    result = pa.table(out)
-    if skip_blank and empty:
-        blank = _all(empty.values())
-        if flagged:
-            blank = pc.and_(blank, pc.is_null(flagged["_error"]))
-        result = result.filter(pc.invert(blank))
-    return result
-
-
-def _all(masks: Iterable[pa.ChunkedArray]) -> pa.ChunkedArray:
-    it = iter(masks)
-    acc = next(it)
-    for mask in it:
-        acc = pc.and_(acc, mask)
-    return acc
+# --- chunks ----------------------------------------------------------------------
 
 
 def _rechunk(tables: Iterable[pa.Table], size: int) -> Iterator[pa.Table]:
