@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from guanxi.errors import GuanxiError, InputError
 from guanxi.output import console, emit_record, emit_rows
@@ -82,7 +83,8 @@ def db_start(
         return
     cfg = server.ServerConfig(data_dir or default_data_dir(), port, heap, pagecache, import_dir)
     if not as_json:
-        console.print(f"starting Neo4j {server.NEO4J_VERSION} in {cfg.data_dir.absolute()} ...")
+        console.print(f"starting Neo4j {server.NEO4J_VERSION} in {cfg.data_dir.absolute()} ...",
+                      markup=False)
     emit_record(server.start(cfg, timeout=timeout).as_dict(), as_json, title="neo4j")
 
 
@@ -126,7 +128,7 @@ def _say_external(as_json: bool, verb: str) -> None:
     if as_json:
         emit_record({"external": True, "uri": external_uri(), "note": note}, True)
     else:
-        console.print(note)
+        console.print(note, markup=False)
 
 
 @db_app.command("init")
@@ -305,11 +307,11 @@ def ingest(
         emit_rows(rows, False, title=f"ingest {folder}")
         for f in report.files:
             if f.note:
-                console.print(f"{f.file}: {f.note}")
+                console.print(f"{f.file}: {f.note}", markup=False)
         for warning in report.warnings:
-            console.print(f"warning: {warning}")
+            console.print(f"warning: {warning}", markup=False)
         if any(f.rejected for f in report.files if f.status == "loaded"):
-            console.print(f"rejected rows are listed in {report.rejects_file}")
+            console.print(f"rejected rows are listed in {report.rejects_file}", markup=False)
     if report.error:
         raise GuanxiError(report.error)
 
@@ -324,5 +326,6 @@ def main() -> None:
     try:
         app()
     except GuanxiError as exc:
-        console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False)
+        # Escaped: file names and values in messages may hold [brackets].
+        console.print(f"[red]error:[/red] {escape(exc.one_line())}", highlight=False)
         sys.exit(exc.exit_code)

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 console = Console(stderr=True, soft_wrap=True)
 """Progress bars, warnings and notes go to stderr so stdout stays parseable."""
@@ -65,14 +66,15 @@ def emit_record(record: Mapping[str, Any], as_json: bool, title: str | None = No
     table.add_column("field", style="bold")
     table.add_column("value")
     for key, value in record.items():
-        table.add_row(str(key), _cell(value))
+        table.add_row(Text(str(key)), _cell(value))
     Console().print(table)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """Cell text, never read as rich markup (values may hold [brackets])."""
     value = _plain(value)
     if value is None:
-        return ""
+        return Text("")
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+        return Text(json.dumps(value, ensure_ascii=False, default=str))
+    return Text(str(value))
