@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import run_cli
+from helpers import GUANXI, cli_env, run_cli
 
 from guanxi.graph import server
 from guanxi.graph.connection import Graph
@@ -74,12 +73,11 @@ def assert_graph_equals_file(graph: Graph, folder: Path) -> None:
 
 
 def start_ingest(folder: Path, env: dict, tmp_path: Path) -> subprocess.Popen:
-    full_env = {**os.environ, **env}
-    full_env.pop("NEO4J_URI", None)
+    """A real ``guanxi ingest`` in the background, with small batches."""
     return subprocess.Popen(
-        [sys.executable, "-m", "guanxi", "ingest", str(folder), "--batch-size", str(BATCH),
-         "--quiet", "--rejects", str(tmp_path / "rejects.csv")],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [*GUANXI, "ingest", str(folder), "--batch-size", str(BATCH), "--quiet",
+         "--rejects", str(tmp_path / "rejects.csv")],
+        env=cli_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_batches(graph: Graph, proc: subprocess.Popen, at_least: int) -> int:
