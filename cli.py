@@ -114,9 +114,11 @@ def db_status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
 
     if external_uri():
         graph = _graph(None)
-        version = graph.read("CALL dbms.components() YIELD versions RETURN versions[0] AS v")
+        from guanxi.queries import load
+
+        version = graph.read(load("server_version"))[0]["version"]
         emit_record({"running": True, "uri": graph.settings.uri, "external": True,
-                     "version": version[0]["v"], "database": graph.database}, as_json, "neo4j")
+                     "version": version, "database": graph.database}, as_json, "neo4j")
         return
     emit_record(server.status(data_dir or default_data_dir()).as_dict(), as_json, title="neo4j")
 

@@ -31,6 +31,7 @@ import psutil
 
 from guanxi.errors import ServerError
 from guanxi.graph.settings import DEFAULT_PORT, password_file, state_file
+from guanxi.queries import load
 
 __all__ = [
     "NEO4J_VERSION", "ServerConfig", "ServerStatus", "ensure_jars", "start", "status", "stop",
@@ -299,10 +300,7 @@ def _bolt_version(port: int, password: str) -> str | None:
         # A plain session, not execute_query: its retries would hide a dead server.
         with GraphDatabase.driver(uri, auth=("neo4j", password), connection_timeout=2) as drv, \
                 drv.session(database="system") as session:
-            record = session.run(
-                "CALL dbms.components() YIELD versions RETURN versions[0] AS v"
-            ).single()
-            return record["v"]
+            return session.run(load("server_version").text).single()["version"]
     except (DriverError, Neo4jError, OSError):
         return None
 

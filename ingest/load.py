@@ -124,20 +124,22 @@ def ingest_folder(graph: Graph, folder: Path, options: IngestOptions = IngestOpt
     report = IngestReport(str(folder), str(rejects_path))
     apply_schema(graph)
     kinds = {s.kind for s in sources}
-    if "merchants" not in kinds and not graph.read("MATCH (m:Merchant) RETURN m.id LIMIT 1"):
-        raise InputError(f"{folder} has no merchants file and the graph has no merchants",
-                         "add merchants.csv (every payee must be a known merchant)")
+    known: pd.Index | None = None
+    if "merchants" not in kinds:
+        known = _merchant_ids(graph)
+        if known.empty:
+            raise InputError(f"{folder} has no merchants file and the graph has no merchants",
+                             "add merchants.csv (every payee must be a known merchant)")
     if "payments" not in kinds:
         report.warnings.append("no payments file in this folder")
 
     progress = _progress(options.progress)
-    known: pd.Index | None = None
     with RejectsWriter(rejects_path) as rejects, progress or nullcontext():
         for src in sources:
             file_report = FileReport(src.kind, src.name)
             report.files.append(file_report)
             if src.kind != "merchants" and known is None:
-                known = pd.Index([r["id"] for r in graph.read(load("merchant_ids"))])
+                known = _merchant_ids(graph)  # after the folder's merchants are written
             try:
                 _load_file(graph, src, mapping.for_kind(src.kind), options, known, rejects,
                            progress, file_report)
@@ -147,6 +149,11 @@ def ingest_folder(graph: Graph, folder: Path, options: IngestOptions = IngestOpt
                 break
     report.seconds = round(time.monotonic() - started, 2)
     return report
+
+
+def _merchant_ids(graph: Graph) -> pd.Index:
+    """Every merchant id in the graph, as an index for fast membership tests."""
+    return pd.Index([row["id"] for row in graph.read(load("merchant_ids"))], dtype=object)
 
 
 def _default_rejects_path(folder: Path) -> Path:

@@ -18,6 +18,7 @@ PARAMS: dict[str, dict] = {
     "stats_relationships": {},
     "stats_aggregated_rows": {},
     "merchant_ids": {},
+    "server_version": {},
     "ingest_history": {"limit": 10},
     "ingest_merchants": {"rows": [{"id": "M1", "props": {"name": "老王面馆"}, "phone": ["138"],
                                    "device_id": [], "bank_account": [], "address": [],

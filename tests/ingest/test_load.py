@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from helpers import run_cli
 
+from guanxi.errors import InputError
 from guanxi.graph.connection import Graph
 from guanxi.ingest.load import IngestOptions, ingest_folder
 
@@ -258,3 +259,14 @@ def test_parquet_folder_gives_the_same_graph_as_csv(graph: Graph, tmp_path: Path
         frame.replace("", None).to_parquet(folder / f"{kind}.parquet", index=False)
     load(graph, folder)
     assert snapshot(graph) == from_csv
+
+
+def test_folder_without_merchants_needs_merchants_in_the_graph(graph: Graph,
+                                                               tmp_path: Path) -> None:
+    only_payments = write_folder(tmp_path / "feb", payments=PAYMENTS)
+    with pytest.raises(InputError, match="has no merchants file and the graph has no merchants"):
+        load(graph, only_payments)
+    assert graph.read("MATCH (n:Consumer) RETURN count(n) AS n")[0]["n"] == 0
+    load(graph, write_folder(tmp_path / "jan", merchants=MERCHANTS))
+    report = load(graph, only_payments)
+    assert report["error"] is None and report["files"][0]["rows_written"] == 8
