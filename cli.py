@@ -276,7 +276,13 @@ def ingest(
         float, typer.Option(help="Fail a file (writing none of it) above this share of "
                                  "rejected rows.")
     ] = 0.05,
-    workers: Annotated[int, typer.Option(help="Write transactions in flight at once.")] = 2,
+    workers: Annotated[int, typer.Option(help="Write transactions in flight at once (>= 1).")
+                       ] = 2,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Load merchants, labels and defaults files again "
+                           "even if these bytes were loaded before (to apply a changed "
+                           "mapping); payments, supply and shipments are never loaded twice.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
@@ -285,7 +291,9 @@ def ingest(
 
     Rows are validated (bad ones go to the rejects file with line and reason),
     written in batches exactly once, and an interrupted load resumes where it
-    stopped: run the same command again. Loading the same folder twice changes nothing.
+    stopped: run the same command again. A file is known by its bytes: loading the
+    same content twice (same folder or another, any name or mapping) changes nothing.
+    A second ingest of a file that is being loaded stops with exit code 75.
 
     Example: guanxi ingest data/demo --mapping my-columns.toml --max-reject-rate 0.01
     """
@@ -293,7 +301,7 @@ def ingest(
 
     options = IngestOptions(mapping=mapping, rejects=rejects, batch_size=batch_size,
                             max_reject_rate=max_reject_rate, workers=workers,
-                            progress=not (quiet or as_json))
+                            progress=not (quiet or as_json), reload=reload)
     try:
         report = ingest_folder(_graph(data_dir), folder, options)
     except KeyboardInterrupt:
@@ -315,7 +323,7 @@ def ingest(
         if any(f.rejected for f in report.files if f.status == "loaded"):
             console.print(f"rejected rows are listed in {report.rejects_file}", markup=False)
     if report.error:
-        raise GuanxiError(report.error)
+        raise report.error
 
 
 def main() -> None:

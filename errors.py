@@ -21,6 +21,11 @@ class GuanxiError(Exception):
     def one_line(self) -> str:
         return f"{self.message}. {self.fix}" if self.fix else self.message
 
+    def as_dict(self) -> dict[str, str | int | None]:
+        """The error for ``--json`` output and reports: its class, message, fix, exit code."""
+        return {"type": type(self).__name__, "message": self.message, "fix": self.fix,
+                "exit_code": self.exit_code}
+
 
 class ServerError(GuanxiError):
     """The local Neo4j server could not be fetched, started, reached or stopped."""

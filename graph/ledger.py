@@ -1,57 +1,192 @@
 """The ingest ledger: which files and batches ``guanxi ingest`` has applied, kept in Neo4j.
 
-Loading is exactly-once because each batch's writes and its ``IngestBatch`` record
-commit in one transaction: after a crash, a batch is either fully applied and
-recorded, or neither. A file is keyed by the hash of its bytes, its kind and its
-column mapping; once done, only its ``IngestFile`` record remains.
+Three rules make a load exactly-once, whatever runs at the same time or dies half-way:
+
+- **A file is known by its bytes.** Its key is the SHA-256 of its content and its kind,
+  never its name or the mapping it was read with, so the same rows are recognised in
+  another folder, under another name or another mapping.
+- **One process loads a file at a time.** A load first *claims* the file's
+  ``IngestFile`` node (its pid, host and start); another claim fails with
+  :class:`LockHeld` while the holder lives. A holder that died (same host, pid gone) or
+  fell silent (no heartbeat for ``stale_seconds``, any host) is taken over.
+- **A batch is applied once.** Its writes and its ``IngestBatch`` record commit in one
+  managed transaction that begins by ``MERGE``-ing the record under its unique id: a
+  second writer of the same batch waits on that id, then finds it and writes nothing.
+  Batch records are never deleted, so a writer that wakes up late (a stopped process
+  whose claim was taken over) still finds every batch already applied.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import threading
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import neo4j
+import psutil
 
+from guanxi.errors import GuanxiError
 from guanxi.graph.connection import Graph
 from guanxi.queries import Query, load
 
-__all__ = ["file_key", "file_record", "begin_file", "applied_batches", "apply_batch",
-           "finish_file"]
+__all__ = ["Owner", "LockHeld", "LockLost", "file_key", "claim_file", "release_file",
+           "begin_file", "applied_batches", "apply_batch", "finish_file", "Heartbeat"]
 
 Statement = tuple[Query, dict[str, Any]]
 
+STALE_SECONDS = float(os.environ.get("GUANXI_LOCK_STALE_SECONDS", "60"))
+"""A claim whose heartbeat is older than this is taken over, from any host."""
 
-def file_key(sha256: str, kind: str, mapping_digest: str) -> str:
-    """The ledger key of a file: same bytes, kind and mapping give the same key."""
-    return hashlib.sha256(f"{sha256}|{kind}|{mapping_digest}".encode()).hexdigest()
-
-
-def file_record(graph: Graph, key: str) -> dict[str, Any] | None:
-    return graph.read(load("ledger_file"), key=key)[0]["file"]
+HEARTBEAT_SECONDS = 10.0
 
 
-def begin_file(graph: Graph, key: str, props: dict[str, Any]) -> dict[str, Any]:
-    """Create the file's record, or return the one an interrupted load left."""
-    return graph.write(load("ledger_begin_file"), key=key, props=props)[0]["file"]
+class LockHeld(GuanxiError):
+    """Another live process is loading the same file."""
+
+    exit_code = 75  # EX_TEMPFAIL: nothing is wrong with the input; try again later
 
 
-def applied_batches(graph: Graph, key: str) -> set[int]:
-    return {row["n"] for row in graph.read(load("ledger_applied_batches"), key=key)}
+class LockLost(GuanxiError):
+    """This process's claim on a file was taken over (it was stopped or cut off too long)."""
+
+    exit_code = 75
 
 
-def apply_batch(graph: Graph, key: str, n: int, statements: Sequence[Statement]) -> dict | None:
+@dataclass(frozen=True)
+class Owner:
+    """The process that holds a claim: pid, host and the process's start time.
+
+    The start time tells a live holder from a recycled pid.
+    """
+
+    pid: int
+    host: str
+    started: float
+
+    @classmethod
+    def me(cls) -> Owner:
+        return cls(os.getpid(), socket.gethostname(), psutil.Process().create_time())
+
+    @property
+    def id(self) -> str:
+        return f"{self.pid}@{self.host}/{self.started:.2f}"
+
+    def params(self) -> dict[str, Any]:
+        return {"id": self.id, "pid": self.pid, "host": self.host}
+
+
+def file_key(sha256: str, kind: str) -> str:
+    """The ledger key of a file: same bytes and kind give the same key.
+
+    >>> file_key("ab" * 32, "payments") == file_key("ab" * 32, "payments")
+    True
+    >>> file_key("ab" * 32, "payments") == file_key("ab" * 32, "supply")
+    False
+    """
+    return hashlib.sha256(f"{sha256}|{kind}".encode()).hexdigest()
+
+
+def claim_file(graph: Graph, key: str, owner: Owner, name: str, reload: bool = False,
+               stale_seconds: float = STALE_SECONDS) -> dict[str, Any]:
+    """Claim file ``key`` for ``owner`` and return its record as it was (``status``:
+    ``new``, ``loading`` or ``done``). A done file is returned without being claimed,
+    unless ``reload``.
+
+    Raises :class:`LockHeld` while another live process holds it.
+    """
+
+    def work(tx: neo4j.ManagedTransaction) -> dict[str, Any]:
+        # The first statement writes the node, which takes its lock for the rest of the
+        # transaction; only then is the holder read, so two claims cannot both succeed.
+        tx.run(load("ledger_lock_file").text, key=key).consume()
+        row = tx.run(load("ledger_file").text, key=key).single()
+        file, idle = dict(row["file"]), row["idle_seconds"]
+        if file["status"] == "done" and not reload:
+            return {"file": file}
+        if file.get("owner") in (None, owner.id) or _gone(file, idle, stale_seconds):
+            tx.run(load("ledger_take_file").text, key=key, owner=owner.params()).consume()
+            return {"file": file}
+        return {"file": file, "idle": idle, "held": True}
+
+    out = graph.transaction(work, "ledger_claim_file")
+    if out.get("held"):
+        file = out["file"]
+        raise LockHeld(
+            f"another ingest of {name} is running: pid {file.get('owner_pid')} on "
+            f"{file.get('owner_host')} since {_when(file.get('owner_since'))} "
+            f"(last heard {out['idle']} s ago)",
+            "wait for it to finish, then run again (files it loaded are skipped)",
+        )
+    return out["file"]
+
+
+def _gone(file: dict[str, Any], idle: int | None, stale_seconds: float) -> bool:
+    """Whether the file's holder is dead (same host) or silent for too long (any host)."""
+    if idle is None or idle > stale_seconds:
+        return True
+    if file.get("owner_host") != socket.gethostname():
+        return False
+    pid, started = file.get("owner_pid"), str(file.get("owner", "")).rpartition("/")[2]
+    try:
+        proc = psutil.Process(int(pid))
+        return proc.status() == psutil.STATUS_ZOMBIE or f"{proc.create_time():.2f}" != started
+    except (psutil.NoSuchProcess, TypeError, ValueError):
+        return True
+
+
+def _when(value: Any) -> str:
+    return value.iso_format()[:19] if hasattr(value, "iso_format") else str(value)
+
+
+def release_file(graph: Graph, key: str, owner: Owner) -> None:
+    """Give up the claim; a file that never began writing leaves no record."""
+    graph.write(load("ledger_release_file"), key=key, owner=owner.id)
+
+
+def begin_file(graph: Graph, key: str, owner: Owner, generation: int,
+               props: dict[str, Any]) -> dict[str, Any]:
+    """Mark the claimed file ``loading``; a fresh load takes ``props`` and ``generation``,
+    an interrupted one keeps those it started with. Returns the record."""
+    rows = graph.write(load("ledger_begin_file"), key=key, owner=owner.id,
+                       generation=generation, props=props)
+    if not rows:
+        raise LockLost(f"the claim on {props.get('name')} was taken over by another ingest",
+                       "run the command again once that ingest has ended")
+    return rows[0]["file"]
+
+
+def applied_batches(graph: Graph, key: str, generation: int) -> set[int]:
+    return {row["n"] for row in graph.read(load("ledger_applied_batches"), key=key,
+                                           generation=generation)}
+
+
+def batch_id(key: str, generation: int, n: int) -> str:
+    return f"{key}:{generation}:{n}"
+
+
+def apply_batch(graph: Graph, key: str, generation: int, n: int, owner: Owner,
+                statements: Sequence[Statement]) -> dict | None:
     """Run ``statements`` and record batch ``n`` in one managed transaction.
 
     Returns the summed write counters, or None when the batch was already applied
-    (by this run's retry or an earlier run). Safe to retry as a whole.
+    (by an earlier run, a concurrent one, or this call before a lost commit reply).
+    Raises :class:`LockLost` when ``owner`` no longer holds the file.
     """
-    batch_id = f"{key}:{n}"
+    bid = batch_id(key, generation, n)
 
     def work(tx: neo4j.ManagedTransaction) -> dict | None:
-        check = load("ledger_batch_applied")
-        if tx.run(check.text, id=batch_id).single()["applied"]:
+        token = uuid.uuid4().hex  # per attempt: a retry after a committed attempt finds it
+        row = tx.run(load("ledger_record_batch").text, id=bid, key=key, generation=generation,
+                     n=n, token=token, owner=owner.id).single()
+        if row is None or not row["mine"]:
+            raise LockLost("the claim on this file was taken over by another ingest",
+                           "run the command again once that ingest has ended")
+        if not row["fresh"]:
             return None
         totals = {"nodes_created": 0, "relationships_created": 0, "properties_set": 0}
         for query, params in statements:
@@ -59,12 +194,49 @@ def apply_batch(graph: Graph, key: str, n: int, statements: Sequence[Statement])
             totals["nodes_created"] += counters.nodes_created
             totals["relationships_created"] += counters.relationships_created
             totals["properties_set"] += counters.properties_set
-        tx.run(load("ledger_record_batch").text, id=batch_id, key=key, n=n).consume()
         return totals
 
     names = "+".join(dict.fromkeys(q.name for q, _ in statements)) or "ledger"
     return graph.transaction(work, names)
 
 
-def finish_file(graph: Graph, key: str, summary: dict[str, Any]) -> None:
-    graph.write(load("ledger_finish_file"), key=key, summary=summary)
+def finish_file(graph: Graph, key: str, owner: Owner, summary: dict[str, Any]) -> None:
+    if not graph.write(load("ledger_finish_file"), key=key, owner=owner.id, summary=summary):
+        raise LockLost("the claim on this file was taken over before it finished",
+                       "run the command again once that ingest has ended")
+
+
+class Heartbeat:
+    """Refreshes a claim every ``HEARTBEAT_SECONDS`` in a daemon thread while in use.
+
+    ``lost`` turns True when the claim was taken over; writes then stop with
+    :class:`LockLost` at their next batch.
+    """
+
+    def __init__(self, graph: Graph, key: str, owner: Owner,
+                 every: float = HEARTBEAT_SECONDS) -> None:
+        self._graph, self._key, self._owner, self._every = graph, key, owner, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="guanxi-heartbeat", daemon=True)
+        self.lost = False
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        # Not waiting long: a beat stuck on a server that went away must not hold the
+        # error back; the daemon thread ends with the process.
+        self._thread.join(timeout=1.0)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                rows = self._graph.write(load("ledger_heartbeat"), key=self._key,
+                                         owner=self._owner.id)
+            except GuanxiError:
+                continue  # the server is away; the writers will say so
+            if not rows:
+                self.lost = True
+                return

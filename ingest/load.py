@@ -11,19 +11,26 @@ Files load in ``LOAD_ORDER`` (merchants first). Each file goes through two passe
    ``graph/ledger.py``).
 
 Batch membership depends only on the file's bytes (``spool.py``), so it never shifts
-between an interrupted load and its resumption.
+between an interrupted load and its resumption. A file is claimed in the ledger for the
+whole of both passes, so a second ingest of the same bytes stops with ``LockHeld``
+instead of racing the first (``graph/ledger.py``).
+
 Loading stops at the first file that fails; files before it stay loaded, and the
-next run skips them (same bytes, kind and mapping) and resumes the rest.
+next run skips them (same bytes and kind, whatever their name or mapping) and resumes
+the rest.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
+import os
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +39,7 @@ import numpy as np
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from guanxi.errors import GuanxiError, InputError, RejectRateExceeded
+from guanxi.errors import GuanxiError, InputError, RejectRateExceeded, ServerError
 from guanxi.graph import ledger
 from guanxi.graph.connection import Graph
 from guanxi.graph.schema import apply_schema
@@ -40,7 +47,7 @@ from guanxi.ingest.batches import statements
 from guanxi.ingest.mapping import KindMapping, load_mapping
 from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks
 from guanxi.ingest.rejects import RejectsWriter
-from guanxi.ingest.spool import Spool
+from guanxi.ingest.spool import Spool, remove_stale_spools
 from guanxi.ingest.validate import REJECT_COLUMNS, Validator
 from guanxi.output import console
 from guanxi.queries import load
@@ -62,6 +69,11 @@ _BUCKET_KEYS = {"payments": "payee_id", "supply": "buyer_id", "shipments": "rece
 _IN_FILE_ORDER = {"labels", "defaults"}
 """Kinds where the later row wins: their batches are written one at a time, in order."""
 
+RELOADABLE = frozenset({"merchants", "labels", "defaults"})
+"""Kinds whose rows set properties (the last write wins), so loading a file again under
+another mapping replaces what it wrote. Payments, supply and shipments add to pair
+totals: loading their bytes again would count every row twice, so it is never done."""
+
 
 @dataclass(frozen=True)
 class IngestOptions:
@@ -73,6 +85,7 @@ class IngestOptions:
     workers: int = 2
     progress: bool = True
     now: datetime | None = None
+    reload: bool = False
 
 
 @dataclass
@@ -98,23 +111,28 @@ class IngestReport:
     rejects_file: str
     files: list[FileReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    error: str | None = None
+    error: GuanxiError | None = None
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, error=None))
+        out["error"] = self.error.as_dict() if self.error else None
+        return out
 
 
 def ingest_folder(graph: Graph, folder: Path, options: IngestOptions = IngestOptions()
                   ) -> IngestReport:
     """Load every input file of ``folder``; see the module docstring.
 
-    Never raises for a file that fails: the report's ``error`` says why (the caller
-    decides the exit code). Raises ``InputError`` for an unusable folder or mapping.
+    Never raises for a file that fails: the report's ``error`` holds the
+    :class:`GuanxiError` (the caller decides the exit code). Raises ``InputError`` for
+    an unusable folder, mapping or option.
     """
     started = time.monotonic()
-    if options.batch_size < 1 or not 0 <= options.max_reject_rate <= 1:
-        raise InputError("--batch-size must be >= 1 and --max-reject-rate within 0..1")
+    if options.batch_size < 1 or options.workers < 1 or not 0 <= options.max_reject_rate <= 1:
+        raise InputError("--batch-size and --workers must be at least 1 and "
+                         "--max-reject-rate within 0..1", "fix the option's value")
+    remove_stale_spools()
     mapping = load_mapping(options.mapping)
     sources = discover(folder, mapping)
     if not sources:
@@ -142,10 +160,10 @@ def ingest_folder(graph: Graph, folder: Path, options: IngestOptions = IngestOpt
                 known = _merchant_ids(graph)  # after the folder's merchants are written
             try:
                 _load_file(graph, src, mapping.for_kind(src.kind), options, known, rejects,
-                           progress, file_report)
+                           progress, file_report, report.warnings)
             except GuanxiError as exc:
                 file_report.status = "failed"
-                report.error = exc.one_line()
+                report.error = exc
                 break
     report.seconds = round(time.monotonic() - started, 2)
     return report
@@ -170,23 +188,81 @@ def _progress(enabled: bool) -> Progress | None:
 
 def _load_file(graph: Graph, src: SourceFile, km: KindMapping, options: IngestOptions,
                known: pd.Index | None, rejects: RejectsWriter, progress: Progress | None,
-               report: FileReport) -> None:
+               report: FileReport, warnings: list[str]) -> None:
     started = time.monotonic()
-    key = ledger.file_key(src.sha256, src.kind, km.digest())
-    record = ledger.file_record(graph, key)
-    if record and record.get("status") == "done":
-        report.status = "skipped"
-        report.note = "already loaded (same content and mapping)"
-        report.rows_read = record.get("rows_read", 0)
-        report.rejected = record.get("rejected", 0)
+    key = ledger.file_key(src.sha256, src.kind)
+    reading = _reading(src, km)
+    owner = ledger.Owner.me()
+    reload = options.reload and src.kind in RELOADABLE
+    record = ledger.claim_file(graph, key, owner, src.name, reload=reload)
+    if record["status"] == "done" and not reload:
+        _skip(src, record, reading, options.reload, report, warnings)
         return
+    try:
+        with ledger.Heartbeat(graph, key, owner) as heartbeat:
+            _load_claimed(graph, src, km, options, known, rejects, progress, report, key,
+                          owner, record, reading, heartbeat)
+    except ServerError:
+        raise  # the server went away: the claim is left to go stale (or be taken over)
+    except BaseException:
+        with contextlib.suppress(GuanxiError):
+            ledger.release_file(graph, key, owner)
+        raise
+    ledger.release_file(graph, key, owner)
+    report.seconds = round(time.monotonic() - started, 2)
+
+
+def _reading(src: SourceFile, km: KindMapping) -> dict[str, Any]:
+    """How the file's bytes are read: the mapping less its file name, encoding resolved.
+
+    Two mappings that read the bytes alike (one restating a default, say) compare equal.
+    """
+    settings = {k: v for k, v in asdict(replace(km, encoding=src.encoding)).items()
+                if k not in ("kind", "file")}
+    return {"digest": replace(km, file=None, encoding=src.encoding).digest(),
+            "settings": json.dumps(settings, ensure_ascii=False, sort_keys=True)}
+
+
+def _skip(src: SourceFile, record: dict[str, Any], reading: dict[str, Any], asked: bool,
+          report: FileReport, warnings: list[str]) -> None:
+    report.status = "skipped"
+    report.rows_read = record.get("rows_read", 0)
+    report.rejected = record.get("rejected", 0)
+    when = str(record.get("finished_at", ""))[:19]
+    other = record.get("reading") not in (None, reading["digest"])
+    if asked:  # --reload on a kind whose rows add up
+        report.note = (f"not reloaded: {src.kind} rows add to pair totals, so loading these "
+                       "bytes again would count them twice")
+    elif other:
+        report.note = f"already loaded under another mapping on {when}; not loaded again"
+    else:
+        report.note = "already loaded (same content)"
+    if other:
+        fix = ("run with --reload to replace what it wrote" if src.kind in RELOADABLE else
+               "to read it differently, load it into an empty graph")
+        warnings.append(f"{src.name} (the same bytes as {record.get('name')}) was loaded on "
+                        f"{when} with other reading settings {record.get('reading_settings')}; "
+                        f"these rows are not loaded twice. {fix}")
+
+
+def _load_claimed(graph: Graph, src: SourceFile, km: KindMapping, options: IngestOptions,
+                  known: pd.Index | None, rejects: RejectsWriter, progress: Progress | None,
+                  report: FileReport, key: str, owner: ledger.Owner, record: dict[str, Any],
+                  reading: dict[str, Any], heartbeat: ledger.Heartbeat) -> None:
+    resuming = record["status"] == "loading"
+    if resuming and record.get("reading") != reading["digest"]:
+        raise InputError(
+            f"{src.name} is partly loaded under other reading settings "
+            f"{record.get('reading_settings')}",
+            "finish it with the mapping it started with, then change the mapping")
     lines = count_rows(src, km)
     # A resumed file keeps the batching it started with, whatever the options say now.
-    batch_size = int(record["batch_size"]) if record else options.batch_size
-    buckets = int(record["buckets"]) if record else max(1, math.ceil(lines / batch_size))
-    if record and batch_size != options.batch_size:
+    batch_size = int(record["batch_size"]) if resuming else options.batch_size
+    buckets = int(record["buckets"]) if resuming else max(1, math.ceil(lines / batch_size))
+    generation = int(record.get("generation") or 0) + (record["status"] == "done")
+    if resuming and batch_size != options.batch_size:
         report.note = f"resumed with the batch size it started with ({batch_size})"
-    with tempfile.TemporaryDirectory(prefix="guanxi-spool-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"guanxi-spool-{os.getpid()}-") as tmp:
         spool = Spool(Path(tmp), _BUCKET_KEYS.get(src.kind), buckets)
         _validate_pass(src, km, options, known, rejects, progress, report, spool, lines)
         rate = report.rejected / report.rows_read if report.rows_read else 0.0
@@ -198,16 +274,17 @@ def _load_file(graph: Graph, src: SourceFile, km: KindMapping, options: IngestOp
                 f"see the reasons in {rejects.path}, fix the file, and run again "
                 "(or raise --max-reject-rate)",
             )
-        ledger.begin_file(graph, key, {"kind": src.kind, "name": src.name,
-                                       "sha256": src.sha256, "mapping": km.digest(),
-                                       "batch_size": batch_size, "buckets": buckets})
+        begun = ledger.begin_file(graph, key, owner, generation, {
+            "kind": src.kind, "name": src.name, "sha256": src.sha256, "mapping": km.digest(),
+            "reading": reading["digest"], "reading_settings": reading["settings"],
+            "batch_size": batch_size, "buckets": buckets})
         workers = 1 if src.kind in _IN_FILE_ORDER else max(1, options.workers)
-        _write_pass(graph, src, key, spool, batch_size, known, workers, progress, report)
+        _write_pass(graph, src, key, int(begun["generation"]), owner, heartbeat, spool,
+                    batch_size, known, workers, progress, report)
     summary = {"rows_read": report.rows_read, "rejected": report.rejected,
                "rows_written": report.rows_written, "batches": report.batches}
-    ledger.finish_file(graph, key, summary)
-    report.status = "loaded"
-    report.seconds = round(time.monotonic() - started, 2)
+    ledger.finish_file(graph, key, owner, summary)
+    report.status = "reloaded" if generation and not resuming else "loaded"
 
 
 def _validate_pass(src: SourceFile, km: KindMapping, options: IngestOptions,
@@ -250,12 +327,13 @@ def _check_references(kind: str, valid: pd.DataFrame, known: pd.Index | None
     return valid[~bad].reset_index(drop=True), pd.DataFrame(rows, columns=REJECT_COLUMNS)
 
 
-def _write_pass(graph: Graph, src: SourceFile, key: str, spool: Spool, batch_size: int,
+def _write_pass(graph: Graph, src: SourceFile, key: str, generation: int, owner: ledger.Owner,
+                heartbeat: ledger.Heartbeat, spool: Spool, batch_size: int,
                 known: pd.Index | None, workers: int, progress: Progress | None,
                 report: FileReport) -> None:
     """Apply the batches not yet in the ledger, ``workers`` transactions at a time
     (statements for the next batch are prepared while earlier ones are written)."""
-    already = ledger.applied_batches(graph, key)
+    already = ledger.applied_batches(graph, key, generation)
     task = progress.add_task(f"write {src.name}", total=spool.rows) if progress else None
     rows_of: dict[Future, int] = {}
 
@@ -275,6 +353,9 @@ def _write_pass(graph: Graph, src: SourceFile, key: str, spool: Spool, batch_siz
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="guanxi-write")
     try:
         for n, batch in spool.batches(batch_size):
+            if heartbeat.lost:
+                raise ledger.LockLost(f"the claim on {src.name} was taken over by another "
+                                      "ingest", "run the command again once it has ended")
             report.batches += 1
             if n in already:
                 report.batches_resumed += 1
@@ -286,7 +367,8 @@ def _write_pass(graph: Graph, src: SourceFile, key: str, spool: Spool, batch_siz
             if src.kind == "payments" and known is not None:
                 payer_is_merchant = known.get_indexer(batch["payer_id"]) >= 0
             work = statements(src.kind, batch, payer_is_merchant)
-            rows_of[pool.submit(ledger.apply_batch, graph, key, n, work)] = len(batch)
+            future = pool.submit(ledger.apply_batch, graph, key, generation, n, owner, work)
+            rows_of[future] = len(batch)
             if len(rows_of) >= 2 * workers:
                 done, _ = wait(set(rows_of), return_when=FIRST_COMPLETED)
                 settle(done)

@@ -15,15 +15,19 @@ ledger can resume a file exactly:
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["Spool", "bucket_of"]
+__all__ = ["Spool", "bucket_of", "remove_stale_spools"]
 
 _MAX_FILES = 64
 _INT_TYPES = {"_line": pa.int64(), "ts_ms": pa.int64(), "ts_hour": pa.int8(),
@@ -34,6 +38,29 @@ _FLOATS = {"amount", "weight_kg"}
 def bucket_of(keys: pd.Series, buckets: int) -> np.ndarray:
     """Stable bucket numbers of ``keys`` (same in every process and run)."""
     return (pd.util.hash_array(keys.to_numpy(dtype=object)) % np.uint64(buckets)).astype(np.int64)
+
+
+def remove_stale_spools(root: Path | None = None) -> list[Path]:
+    """Delete spool folders (``guanxi-spool-<pid>-*`` in ``root``, default the temp dir)
+    whose ingest process is gone, as a ``kill -9`` leaves them; return what was removed.
+
+    A folder counts as stale when its pid runs no more, or runs a process started after
+    the folder was made (a recycled pid).
+    """
+    root = Path(root or tempfile.gettempdir())
+    removed = []
+    for path in root.glob("guanxi-spool-*-*"):
+        pid = path.name.split("-")[2]
+        with contextlib.suppress(OSError, ValueError):
+            made = path.stat().st_mtime
+            try:
+                alive = psutil.Process(int(pid)).create_time() <= made + 1
+            except psutil.NoSuchProcess:
+                alive = False
+            if not alive:
+                shutil.rmtree(path)
+                removed.append(path)
+    return removed
 
 
 def _schema(frame: pd.DataFrame) -> pa.Schema:

@@ -1,10 +1,7 @@
-// Mark a file done and drop its per-batch records (the file record is enough now).
-// $key, $summary: {rows_read, rejected, rows_written, batches}
+// Mark a file done with its counts. Batch records stay: a writer that wakes up late
+// must still find its batch applied. Returns nothing when $owner lost the claim.
+// $key, $owner, $summary: {rows_read, rejected, rows_written, batches}
 MATCH (f:IngestFile {id: $key})
+WHERE f.owner = $owner
 SET f += $summary, f.status = 'done', f.finished_at = datetime()
-WITH f
-CALL (f) {
-  MATCH (b:IngestBatch {file: f.id})
-  DELETE b
-}
 RETURN f.id AS key

@@ -1,4 +1,10 @@
-// Mark a batch applied, in the same transaction as its writes. CREATE under the
-// unique constraint on IngestBatch.id makes a concurrent duplicate fail and roll back.
-// $id, $key, $n
-CREATE (:IngestBatch {id: $id, file: $key, n: $n, at: datetime()})
+// First statement of a batch's write transaction: record the batch under its unique id.
+// A concurrent writer of the same batch waits on the id, then finds it (fresh = false)
+// and writes nothing. $token is new per attempt, so a retried attempt whose first commit
+// did land also finds the batch applied. mine = false when $owner lost the file's claim.
+// $id: "<file key>:<generation>:<n>", $key, $generation, $n, $token, $owner
+MATCH (f:IngestFile {id: $key})
+MERGE (b:IngestBatch {id: $id})
+ON CREATE SET b.file = $key, b.generation = $generation, b.n = $n, b.at = datetime(),
+              b.token = $token
+RETURN f.owner = $owner AS mine, b.token = $token AS fresh

@@ -30,13 +30,28 @@ PARAMS: dict[str, dict] = {
                                     "weight_kg": 2.5, "first_ms": 0, "last_ms": 0}]},
     "ingest_labels": {"rows": [{"id": "M1", "label": "fraud", "source": "test", "ts_ms": None}]},
     "ingest_defaults": {"rows": [{"id": "M1", "defaulted": 1, "observed_on": "2025-06-30"}]},
+    "ledger_lock_file": {"key": "k"},
     "ledger_file": {"key": "k"},
-    "ledger_begin_file": {"key": "k", "props": {"kind": "payments", "batch_size": 10}},
-    "ledger_applied_batches": {"key": "k"},
-    "ledger_batch_applied": {"id": "k:0"},
-    "ledger_record_batch": {"id": "k:0", "key": "k", "n": 0},
-    "ledger_finish_file": {"key": "k", "summary": {"rows_read": 1}},
+    "ledger_take_file": {"key": "k", "owner": {"id": "1@h/0.00", "pid": 1, "host": "h"}},
+    "ledger_heartbeat": {"key": "k", "owner": "1@h/0.00"},
+    "ledger_begin_file": {"key": "k", "owner": "1@h/0.00", "generation": 0,
+                          "props": {"kind": "payments", "batch_size": 10}},
+    "ledger_record_batch": {"id": "k:0:0", "key": "k", "generation": 0, "n": 0, "token": "t",
+                            "owner": "1@h/0.00"},
+    "ledger_applied_batches": {"key": "k", "generation": 0},
+    "ledger_finish_file": {"key": "k", "owner": "1@h/0.00", "summary": {"rows_read": 1}},
+    "ledger_release_file": {"key": "k", "owner": "1@h/0.00"},
 }
+
+
+_FIRST = ("ingest_merchants", "ledger_lock_file", "ledger_take_file")
+_LAST = ("ledger_release_file",)
+
+
+def _order(name: str) -> tuple[int, str]:
+    if name in _FIRST:
+        return -len(_FIRST) + _FIRST.index(name), name
+    return (1 if name in _LAST else 0), name
 
 
 def test_every_query_file_has_test_parameters() -> None:
@@ -45,7 +60,7 @@ def test_every_query_file_has_test_parameters() -> None:
 
 def test_every_query_runs_in_file_order(graph: Graph) -> None:
     # One graph for all, in an order where each query finds what it needs.
-    for name in sorted(PARAMS, key=lambda n: (not n.startswith("ingest_merchants"), n)):
+    for name in sorted(PARAMS, key=_order):
         query = queries.load(name)
         assert query.name == name
         assert ("$" in query.text) == bool(PARAMS[name]), name

@@ -69,7 +69,9 @@ def assert_graph_equals_file(graph: Graph, folder: Path) -> None:
     assert payers == want.loc[~want["payer_id"].str.startswith("M"), "payer_id"].nunique()
     files = graph.read("MATCH (f:IngestFile) RETURN f.status AS s, count(*) AS n")
     assert files == [{"s": "done", "n": 2}]
-    assert graph.read("MATCH (b:IngestBatch) RETURN count(b) AS n")[0]["n"] == 0
+    # Nobody holds a claim once loads have ended, however they ended.
+    assert graph.read("MATCH (f:IngestFile) WHERE f.owner IS NOT NULL RETURN count(f) AS n"
+                      )[0]["n"] == 0
 
 
 def start_ingest(folder: Path, env: dict, tmp_path: Path) -> subprocess.Popen:
@@ -141,4 +143,56 @@ def test_ctrl_c_mid_load_says_how_to_resume(graph: Graph, folder: Path, neo4j_en
     assert "Traceback" not in err
     again = run_cli("ingest", str(folder), "--quiet", env=neo4j_env)
     assert again.returncode == 0, again.stderr
+    assert_graph_equals_file(graph, folder)
+
+
+# --- two ingests of one folder at once ---------------------------------------------
+
+def _second_ingest_outcome(proc: subprocess.Popen) -> tuple[int, str]:
+    _, err = proc.communicate(timeout=300)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("after_batches", [0, 5, 45, 89])
+def test_two_ingests_at_once_count_every_row_once(graph: Graph, folder: Path, neo4j_env: dict,
+                                                  tmp_path: Path, after_batches: int) -> None:
+    """A second ``guanxi ingest`` of the same folder, started together with the first or
+    at its early, middle or last batches (92 in all), never adds a row twice."""
+    first = start_ingest(folder, neo4j_env, tmp_path / "a")
+    if after_batches:
+        wait_for_batches(graph, first, at_least=after_batches)
+    second = start_ingest(folder, neo4j_env, tmp_path / "b")
+    outcomes = [_second_ingest_outcome(first), _second_ingest_outcome(second)]
+    codes = sorted(code for code, _ in outcomes)
+    assert codes in ([0, 0], [0, 75]), outcomes
+    for code, err in outcomes:
+        assert "Traceback" not in err
+        if code == 75:  # the one that found the file claimed says by whom, in one line
+            last = err.strip().splitlines()[-1]
+            assert last.startswith("error: another ingest of "), err
+            assert " is running: pid " in last and "wait for it to finish" in last
+    assert_graph_equals_file(graph, folder)
+
+
+def test_a_stopped_ingest_taken_over_cannot_add_its_batches_later(
+        graph: Graph, folder: Path, neo4j_env: dict, tmp_path: Path) -> None:
+    """The worst race: an ingest is frozen (SIGSTOP) mid-load, a second one takes its
+    claim once the heartbeat is stale and finishes the file, then the first wakes up."""
+    first = start_ingest(folder, neo4j_env, tmp_path / "a")
+    wait_for_batches(graph, first, at_least=20)
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        held = run_cli("ingest", str(folder), "--quiet", "--batch-size", str(BATCH),
+                       env=neo4j_env)
+        assert held.returncode == 75, held.stderr  # alive and fresh: not taken over yet
+        assert "another ingest of payments.csv is running" in held.stderr
+        time.sleep(3)  # let its claim go stale (GUANXI_LOCK_STALE_SECONDS below)
+        second = run_cli("ingest", str(folder), "--quiet",
+                         env={**neo4j_env, "GUANXI_LOCK_STALE_SECONDS": "2"})
+        assert second.returncode == 0, second.stderr
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 75, err
+    assert "taken over" in err.strip().splitlines()[-1]
     assert_graph_equals_file(graph, folder)
