@@ -217,9 +217,11 @@ def _reading(src: SourceFile, km: KindMapping) -> dict[str, Any]:
 
     Two mappings that read the bytes alike (one restating a default, say) compare equal.
     """
-    settings = {k: v for k, v in asdict(replace(km, encoding=src.encoding)).items()
-                if k not in ("kind", "file")}
-    return {"digest": replace(km, file=None, encoding=src.encoding).digest(),
+    # Headers match case-insensitively, so renaming PAYER_ID to payer_id changes nothing.
+    columns = {k: v for k, v in km.columns.items() if k.strip().lower() != v.lower()}
+    same = replace(km, file=None, encoding=src.encoding, columns=columns)
+    settings = {k: v for k, v in asdict(same).items() if k not in ("kind", "file")}
+    return {"digest": same.digest(),
             "settings": json.dumps(settings, ensure_ascii=False, sort_keys=True)}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -104,9 +105,12 @@ def test_kill_9_mid_load_then_resume_equals_a_clean_load(graph: Graph, folder: P
     assert payments == [{"s": "loading"}]
     partial = graph.read("MATCH ()-[p:PAID]->() RETURN sum(p.count) AS n")[0]["n"]
     assert 0 < partial < PAYMENT_ROWS
+    spools = list(Path(tempfile.gettempdir()).glob(f"guanxi-spool-{proc.pid}-*"))
+    assert spools, "the killed ingest left no spool folder: the cleanup below tests nothing"
 
     resumed = run_cli("ingest", str(folder), "--batch-size", "2000", "--json", env=neo4j_env)
     assert resumed.returncode == 0, resumed.stderr
+    assert not any(path.exists() for path in spools)  # the next run cleans up after a kill
     assert '"batches_resumed": 0' not in resumed.stdout.split('"payments"')[-1]
     assert "resumed with the batch size it started with (500)" in resumed.stdout
     assert_graph_equals_file(graph, folder)

@@ -270,3 +270,83 @@ def test_folder_without_merchants_needs_merchants_in_the_graph(graph: Graph,
     load(graph, write_folder(tmp_path / "jan", merchants=MERCHANTS))
     report = load(graph, only_payments)
     assert report["error"] is None and report["files"][0]["rows_written"] == 8
+
+
+# --- the same bytes under another name or mapping ------------------------------------
+
+def paid_rows(graph: Graph) -> int:
+    return graph.read("MATCH ()-[p:PAID]->() RETURN sum(p.count) AS n")[0]["n"]
+
+
+@pytest.mark.parametrize("mapping_text", [
+    '[payments]\nfile = "payments.csv"\n',  # restates the default
+    '[payments]\ntimezone = "Asia/Shanghai"\n',  # reads the same bytes differently
+    '[payments]\nencoding = "utf-8"\n[payments.columns]\nPAYER_ID = "payer_id"\n',
+])
+def test_a_changed_mapping_never_loads_the_same_bytes_twice(graph: Graph, tmp_path: Path,
+                                                             mapping_text: str) -> None:
+    folder = full_folder(tmp_path / "in")
+    load(graph, folder)
+    before = snapshot(graph)
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(mapping_text, encoding="utf-8")
+    again = load(graph, folder, mapping=mapping)
+    assert again["error"] is None
+    assert {f["status"] for f in again["files"]} == {"skipped"}
+    payments = again["files"][1]
+    if "timezone" in mapping_text:
+        assert payments["note"].startswith("already loaded under another mapping")
+        assert any('"timezone": "UTC"' in w and "not loaded twice" in w and "payments.csv" in w
+                   for w in again["warnings"])
+    else:
+        assert payments["note"] == "already loaded (same content)"
+    assert snapshot(graph) == before and paid_rows(graph) == 8
+
+
+def test_the_same_bytes_under_another_name_and_folder_are_recognised(graph: Graph,
+                                                                      tmp_path: Path) -> None:
+    load(graph, full_folder(tmp_path / "in"))
+    before = snapshot(graph)
+    other = tmp_path / "copy"
+    other.mkdir()
+    for name in ("merchants.csv", "payments.csv"):
+        (other / name.replace(".csv", "_2025.csv")).write_bytes((tmp_path / "in" / name)
+                                                                .read_bytes())
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[merchants]\nfile = "merchants_2025.csv"\n'
+                       '[payments]\nfile = "payments_2025.csv"\n', encoding="utf-8")
+    report = load(graph, other, mapping=mapping)
+    assert [f["status"] for f in report["files"]] == ["skipped", "skipped"]
+    assert snapshot(graph) == before
+
+
+def test_reload_replaces_merchants_and_never_adds_payments_twice(graph: Graph,
+                                                                 tmp_path: Path) -> None:
+    folder = full_folder(tmp_path / "in")
+    load(graph, folder)
+    mapping = tmp_path / "m.toml"  # read the district column as the city instead
+    mapping.write_text('[merchants.columns]\ndistrict = "city"\ncity = "district"\n',
+                       encoding="utf-8")
+    plain = load(graph, folder, mapping=mapping)
+    assert plain["files"][0]["status"] == "skipped"
+    assert "--reload" in " ".join(plain["warnings"])
+
+    reloaded = load(graph, folder, mapping=mapping, reload=True)
+    assert reloaded["error"] is None
+    statuses = {f["kind"]: f["status"] for f in reloaded["files"]}
+    assert statuses["merchants"] == "reloaded" and statuses["payments"] == "skipped"
+    assert "would count them twice" in reloaded["files"][1]["note"]
+    m1 = graph.read("MATCH (m:Merchant {id: 'M1'}) RETURN m.city AS city, m.district AS d")
+    assert m1 == [{"city": "西湖区", "d": "杭州"}]
+    assert graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"] == 5
+    assert paid_rows(graph) == 8
+    # The reload is recorded: the same mapping again skips, as any load does.
+    assert {f["status"] for f in load(graph, folder, mapping=mapping)["files"]} == {"skipped"}
+
+
+def test_workers_below_one_is_refused(graph: Graph, tmp_path: Path, neo4j_env: dict) -> None:
+    folder = full_folder(tmp_path / "in")
+    result = run_cli("ingest", str(folder), "--workers", "0", env=neo4j_env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error: --batch-size and --workers must be at least 1")
+    assert graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"] == 0
