@@ -1,10 +1,12 @@
 """Matching a file's header to its kind's canonical columns, and cutting tables down to them.
 
-``plan_columns`` maps source column indexes to canonical names (after the mapping's
-renames; headers matched after stripping whitespace and BOMs, case-insensitively) and
-checks required columns and clashes. ``select_columns`` turns a table of source columns
-``c0..cN`` into the canonical columns (trimmed, empty cells missing) plus ``_line``,
-dropping blank rows. Both the CSV and the Parquet readers use them.
+``match_columns`` gives the canonical name each header name stands for (after the
+mapping's renames; headers matched after stripping whitespace and BOMs,
+case-insensitively); ``plan_columns`` turns that into source column index -> canonical
+name and checks required columns and clashes; ``unused_columns`` lists the names that
+stand for nothing (the reader drops those columns). ``select_columns`` turns a table of
+source columns ``c0..cN`` into the canonical columns (trimmed, empty cells missing) plus
+``_line``, dropping blank rows. Both the CSV and the Parquet readers use them.
 """
 
 from __future__ import annotations
@@ -23,25 +25,46 @@ from guanxi.ingest.mapping import KindMapping
 if TYPE_CHECKING:
     from guanxi.ingest.reader import SourceFile
 
-__all__ = ["plan_columns", "select_columns"]
+__all__ = ["match_columns", "unused_columns", "plan_columns", "select_columns"]
+
+
+def match_columns(kind: str, km: KindMapping, header: list[str]) -> list[str | None]:
+    """The canonical column each header name stands for, or ``None``, in header order.
+
+    Names are matched after stripping whitespace and BOMs, case-insensitively; a rename in
+    ``km.columns`` wins over a canonical name (so a mapping may swap two columns).
+    """
+    renames = {source.strip().lower(): target for source, target in km.columns.items()}
+    canonical = {c.lower(): c for c in KINDS[kind].columns}
+    keys = (_clean(name).lower() for name in header)
+    return [renames[key] if key in renames else canonical.get(key) for key in keys]
+
+
+def unused_columns(kind: str, km: KindMapping, header: list[str]) -> list[str]:
+    """Header names (stripped) that stand for no column of ``kind``; blank names left out.
+
+    Examples
+    --------
+    >>> unused_columns("merchants", KindMapping("merchants"), ["Merchant_ID ", "note", ""])
+    ['note']
+    """
+    return [_clean(name) for name, target in zip(header, match_columns(kind, km, header),
+                                                 strict=True)
+            if target is None and _clean(name)]
 
 
 def plan_columns(src: SourceFile, km: KindMapping, header: list[str]) -> dict[int, str]:
     """Source column index -> canonical name; checks required columns and clashes."""
     kind = KINDS[src.kind]
-    renames = {source.strip().lower(): target for source, target in km.columns.items()}
-    canonical = {c.lower(): c for c in kind.columns}
     plan: dict[int, str] = {}
     where: dict[str, int] = {}
-    cleaned = [h.replace("\ufeff", "").strip() for h in header]
-    for i, name in enumerate(cleaned):
-        key = name.lower()
-        target = renames[key] if key in renames else canonical.get(key)
+    cleaned = [_clean(h) for h in header]
+    for i, target in enumerate(match_columns(src.kind, km, header)):
         if target is None:
             continue
         if target in where:
             raise InputError(f"{src.name} has two columns for {target}: "
-                             f"{cleaned[where[target]]!r} and {name!r}",
+                             f"{cleaned[where[target]]!r} and {cleaned[i]!r}",
                              "drop one, or rename one in a mapping file (--mapping)")
         plan[i], where[target] = target, i
     missing = [c for c in kind.required if c not in where]
@@ -53,6 +76,10 @@ def plan_columns(src: SourceFile, km: KindMapping, header: list[str]) -> dict[in
                          f"(found: {found or 'none'}){note}",
                          "rename them in a mapping file (--mapping)")
     return dict(sorted(plan.items(), key=lambda item: kind.columns.index(item[1])))
+
+
+def _clean(name: str) -> str:
+    return name.replace("\ufeff", "").strip()
 
 
 def select_columns(table: pa.Table, lines: np.ndarray, plan: dict[int, str], *, skip_blank: bool,

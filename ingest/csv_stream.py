@@ -3,11 +3,19 @@
 The byte streams (gunzipped when the bytes start with the gzip magic number) also serve
 hashing and row counting. ``read_sample`` and ``detect_encoding`` resolve a CSV's
 encoding from its first MiB: UTF-8, UTF-8 with a BOM, or GB18030 (a superset of GBK).
-The text is transcoded to UTF-8 as it streams; a decode error names its approximate line.
+
+A file is decoded in that one encoding, transcoded to UTF-8 as it streams. Bytes that do
+not decode do not stop the file: each undecodable sequence becomes ``UNDECODABLE``
+(U+FDD0, a Unicode noncharacter), and in a file whose GB18030 was *detected*, a line that
+can only be UTF-8 gets ``OTHER_ENCODING`` (U+FDD1) before its first non-ASCII character.
+Both stand in for non-ASCII bytes only, so delimiters, quotes and line ends are intact and
+line numbers stay exact; a row holding either comes out flagged (``_error``), as does a
+row with a field longer than ``MAX_FIELD_CHARS`` characters.
 
 CSV is parsed by pyarrow's streaming reader; line numbers are exact, quoted fields
-spanning lines included. A row with the wrong number of fields switches the rest of the
-file to Python's ``csv`` module, which reports such rows (see
+spanning lines included. A row pyarrow cannot parse (almost always one with the wrong
+number of fields, or a field longer than its block) switches the rest of the file to
+Python's ``csv`` module, which reports such rows (see
 :func:`guanxi.ingest.reader.read_chunks`) instead of failing the file. Memory is bounded
 by the block size, not the file size.
 """
@@ -16,12 +24,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import gzip
 import io
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -36,11 +45,41 @@ if TYPE_CHECKING:
     from guanxi.ingest.reader import SourceFile
 
 __all__ = ["open_raw", "open_bytes", "read_block", "read_sample", "detect_encoding",
-           "csv_tables"]
+           "read_header", "csv_tables", "MAX_FIELD_CHARS", "UNDECODABLE", "OTHER_ENCODING"]
+
+MAX_FIELD_CHARS = 131_072
+"""A field longer than this (Python's csv default limit) rejects its row."""
+UNDECODABLE = "\ufdd0"
+"""Stands in for bytes that do not decode in the file's encoding."""
+OTHER_ENCODING = "\ufdd1"
+"""Marks a line that can only be UTF-8 in a file detected as GB18030."""
 
 _BLOCK = 1 << 20  # bytes per read when hashing, sampling and transcoding
 _ARROW_BLOCK = 4 << 20  # bytes per pyarrow CSV block (~100k short rows)
 _SLOW_ROWS = 50_000  # rows per table on the csv-module path
+_FIELD_CAP = 64 << 20  # csv module limit on its path: a longer field fails the file
+_LINE_CAP = 16 << 20  # lines longer than this are not checked for UTF-8 (GB18030 files)
+_RAW_CHARS = 200  # a flagged row keeps this much of its text in _raw
+_ERRORS = "guanxi-undecodable"  # decode error handler: UNDECODABLE for bad bytes
+_NUL = "guanxi-nul"  # encode error handler: a NUL for each character the codec lacks
+_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "gb18030": "GB18030", "gbk": "GBK",
+           "gb2312": "GB2312"}
+
+
+def _undecodable(e: UnicodeError) -> tuple[str, int]:
+    if isinstance(e, UnicodeDecodeError):
+        return UNDECODABLE, e.end
+    raise e
+
+
+def _nul(e: UnicodeError) -> tuple[str, int]:
+    if isinstance(e, UnicodeEncodeError):
+        return "\x00", e.end
+    raise e
+
+
+codecs.register_error(_ERRORS, _undecodable)
+codecs.register_error(_NUL, _nul)
 
 
 # --- encoding --------------------------------------------------------------------
@@ -54,20 +93,51 @@ def read_sample(src: SourceFile) -> tuple[bytes, bool]:
 
 
 def detect_encoding(src: SourceFile, sample: bytes, at_eof: bool) -> str:
+    """``utf-8-sig``, ``utf-8`` or ``gb18030``, decided by the sample's lines.
+
+    A UTF-8 BOM gives ``utf-8-sig``. Otherwise only lines with non-ASCII bytes count
+    (a line cut by the end of the sample is judged as far as it goes): UTF-8 if at least
+    a third of them are valid UTF-8 (a GBK line is valid UTF-8 only by rare accident,
+    so that share means UTF-8 text with some lines in another encoding); else GB18030 if
+    at least half of the lines that are not UTF-8 decode as GB18030; else an error.
+    """
     if b"\x00" in sample:
         raise InputError(f"{src.name} is not a text CSV file (it contains NUL bytes)",
                          "export it as CSV (UTF-8) or Parquet")
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    for encoding in ("utf-8", "gb18030"):  # GB18030 is a superset of GBK and GB2312
-        try:
-            # final=False unless at the end: the sample may cut a multi-byte character
-            codecs.getincrementaldecoder(encoding)().decode(sample, final=at_eof)
-            return encoding
-        except UnicodeDecodeError:
-            pass
+    lines = sample.splitlines()
+    cut = lines.pop() if lines and not at_eof and not sample.endswith((b"\n", b"\r")) else b""
+    utf8 = other = gbk = 0
+    for line, final in [*((line, True) for line in lines), (cut, False)]:
+        if line.isascii():
+            continue
+        if _decodes(line, "utf-8", final):
+            utf8 += 1
+        else:
+            other += 1
+            gbk += _decodes(line, "gb18030", final)
+    if 2 * utf8 >= other:
+        return "utf-8"
+    if 2 * gbk >= other:  # GB18030 is a superset of GBK and GB2312
+        return "gb18030"
     raise InputError(f"cannot decode {src.name} as UTF-8 or GBK",
                      f"set `encoding` for {src.kind} in the mapping")
+
+
+def _decodes(data: bytes, encoding: str, final: bool = True) -> bool:
+    try:
+        if final:
+            data.decode(encoding)
+        else:
+            codecs.getincrementaldecoder(encoding)().decode(data, False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _label(encoding: str) -> str:
+    return _LABELS.get(codecs.lookup(encoding).name, encoding)
 
 
 # --- byte and text streams -----------------------------------------------------
@@ -103,17 +173,22 @@ def read_block(f: BinaryIO, src: SourceFile, size: int = _BLOCK) -> bytes:
 
 
 class _Utf8Reader(io.RawIOBase):
-    """A CSV's bytes as UTF-8, whatever its encoding; a decode error names the line.
+    """A CSV's bytes as UTF-8, undecodable bytes marked (see the module docstring).
 
-    UTF-8 input is only validated and passes through unchanged (a BOM included).
+    UTF-8 input without decode errors passes through unchanged (a BOM included).
+    ``marked`` tells whether any marker has been written so far. With ``utf8_lines``
+    (a detected GB18030 file), blocks are cut at line ends and lines that can only be
+    UTF-8 are decoded as such and marked.
     """
 
-    def __init__(self, f: BinaryIO, src: SourceFile) -> None:
+    def __init__(self, f: BinaryIO, src: SourceFile, utf8_lines: bool = False) -> None:
         self._f, self._src = f, src
         self._encoding = src.encoding or "utf-8"
-        self._decoder = codecs.getincrementaldecoder(self._encoding)("strict")
+        self._decoder = codecs.getincrementaldecoder(self._encoding)(_ERRORS)
         self._passthrough = codecs.lookup(self._encoding).name in ("utf-8", "utf-8-sig")
-        self._out, self._pos, self._lines, self._eof = memoryview(b""), 0, 0, False
+        self._utf8_lines, self._tail = utf8_lines, b""
+        self._out, self._pos, self._eof = memoryview(b""), 0, False
+        self.marked = False
 
     def readable(self) -> bool:
         return True
@@ -136,42 +211,127 @@ class _Utf8Reader(io.RawIOBase):
     def _fill(self) -> None:
         block = read_block(self._f, self._src)
         self._eof = not block
+        if self._utf8_lines:
+            block = self._tail + block
+            cut = len(block) if self._eof else max(block.rfind(b"\n"), block.rfind(b"\r")) + 1
+            if not cut and len(block) < _LINE_CAP:
+                self._tail, self._out, self._pos = block, memoryview(b""), 0
+                return
+            block, self._tail = block[: cut or len(block)], block[cut or len(block):]
         try:
-            text = self._decoder.decode(block, final=self._eof)
-        except UnicodeDecodeError as e:
-            line = self._lines + block[: max(e.start, 0)].count(b"\n") + 1
-            raise InputError(
-                f"cannot decode {self._src.name} as {self._encoding} near line {line}",
-                f"set `encoding` for {self._src.kind} in the mapping, "
-                "or re-save the file as UTF-8") from None
-        self._out = memoryview(block if self._passthrough else text.encode("utf-8"))
+            text = self._decode(block)
+        except UnicodeError as e:  # not a bad byte sequence: e.g. UTF-16 without a BOM
+            raise InputError(f"cannot decode {self._src.name} as {self._encoding}: {e}",
+                             f"set `encoding` for {self._src.kind} in the mapping to the file's "
+                             "encoding, or re-save the file as UTF-8") from None
+        marked = not text.isascii() and (UNDECODABLE in text or OTHER_ENCODING in text)
+        self.marked = self.marked or marked
+        self._out = memoryview(block if self._passthrough and not marked
+                               else text.encode("utf-8"))
         self._pos = 0
-        self._lines += block.count(b"\n")
+
+    def _decode(self, block: bytes) -> str:
+        clean = not self._decoder.getstate()[0]  # no character pending from the last block
+        text = self._decoder.decode(block, final=self._eof)
+        if not self._utf8_lines or text.isascii() or not clean or self._decoder.getstate()[0]:
+            return text
+        # Only a line that is not all GB2312 can be UTF-8 read as GBK: encoding the text
+        # as GB2312 (a NUL for each character it lacks) finds those lines in one pass.
+        out = text.encode("gb2312", _NUL)
+        if b"\x00" not in out:
+            return text
+        spans = _utf8_spans(block, out)
+        if not spans:
+            return text
+        parts, pos = [], 0
+        for start, end in spans:  # the text anew, those lines decoded as UTF-8, marked
+            parts.append(block[pos:start].decode(self._encoding, _ERRORS))
+            line = block[start:end].decode("utf-8")
+            at = next(i for i, char in enumerate(line) if not char.isascii())
+            parts.append(line[:at] + OTHER_ENCODING + line[at:])
+            pos = end
+        parts.append(block[pos:].decode(self._encoding, _ERRORS))
+        return "".join(parts)
+
+
+def _utf8_spans(block: bytes, out: bytes) -> list[tuple[int, int]]:
+    """Byte spans of the lines of ``block`` holding a NUL in ``out`` that can only be UTF-8.
+
+    ``out`` is the block's text encoded as GB2312; line ends match byte for byte.
+    """
+    codes = np.frombuffer(out.replace(b"\r", b"\n"), np.uint8)
+    lines = np.unique(np.searchsorted(np.flatnonzero(codes == 10), np.flatnonzero(codes == 0)))
+    ends = np.flatnonzero(np.frombuffer(block.replace(b"\r", b"\n"), np.uint8) == 10)
+    spans = []
+    for i in lines.tolist():
+        start = int(ends[i - 1]) + 1 if i else 0
+        end = int(ends[i]) if i < len(ends) else len(block)
+        line = block[start:end]
+        if _decodes(line, "utf-8") and not _decodes(line, "gb2312"):
+            spans.append((start, end))
+    return spans
 
 
 @contextmanager
-def _open_text(src: SourceFile) -> Iterator[io.TextIOWrapper]:
+def _open_text(src: SourceFile, utf8_lines: bool) -> Iterator[tuple[io.TextIOWrapper,
+                                                                    _Utf8Reader]]:
     with open_bytes(src) as f:
-        yield io.TextIOWrapper(io.BufferedReader(_Utf8Reader(f, src), _BLOCK),
-                               encoding="utf-8", newline="")
+        stream = _Utf8Reader(f, src, utf8_lines)
+        yield io.TextIOWrapper(io.BufferedReader(stream, _BLOCK), encoding="utf-8",
+                               newline=""), stream
+
+
+def _csv_reader(text: io.TextIOWrapper) -> Any:  # a _csv.reader
+    # Process-wide, only ever raised: longer fields are rejected by row (MAX_FIELD_CHARS)
+    # rather than failing the file, up to _FIELD_CAP.
+    if csv.field_size_limit() < _FIELD_CAP:
+        csv.field_size_limit(_FIELD_CAP)
+    return csv.reader(text)
+
+
+def _utf8_lines(src: SourceFile, km: KindMapping | None) -> bool:
+    """Check lines for UTF-8 only where GB18030 was detected, not set by the mapping."""
+    return (km is None or km.encoding is None) and src.encoding is not None \
+        and codecs.lookup(src.encoding).name == "gb18030"
+
 
 # --- CSV -------------------------------------------------------------------------
 
 
-def csv_tables(src: SourceFile, km: KindMapping) -> Iterator[pa.Table]:
-    """Tables of the file's string columns ``c0..cN`` plus ``_line``, in file order."""
-    with _open_text(src) as text:
-        reader = csv.reader(text)
+def read_header(src: SourceFile, km: KindMapping | None = None) -> tuple[list[str], int]:
+    """The header's fields and the number of lines it spans.
+
+    Raises ``InputError`` for an empty file, a blank first line, a header that cannot be
+    parsed, or one that does not decode in the file's encoding.
+    """
+    with _open_text(src, _utf8_lines(src, km)) as (text, _):
+        reader = _csv_reader(text)
         try:
             header = next(reader, None)
         except csv.Error as e:
             raise InputError(f"cannot parse the header of {src.name}: {e}",
                              "the first line must name the columns, separated by commas") from None
-        header_lines = reader.line_num
+        lines = reader.line_num
     if not header:
         what = "is empty" if header is None else "starts with a blank line"
         raise InputError(f"{src.name} {what}", "the first line must name the columns")
-    plan = plan_columns(src, km, header)
+    label = _label(src.encoding or "utf-8")
+    for mark, what in ((UNDECODABLE, f"is not valid {label}"), (OTHER_ENCODING, "is UTF-8")):
+        if any(mark in name for name in header):
+            raise InputError(f"cannot decode {src.name} as {label}: its header {what}",
+                             f"re-save the file in one encoding, or set `encoding` for "
+                             f"{src.kind} in the mapping")
+    return header, lines
+
+
+def csv_tables(src: SourceFile, km: KindMapping) -> Iterator[pa.Table]:
+    """Tables of the file's canonical columns plus ``_line`` (and flags), in file order."""
+    header, header_lines = read_header(src, km)
+    try:
+        plan = plan_columns(src, km, header)
+    except InputError:
+        _blame_mapped_encoding(src, km)
+        raise
     names = [f"c{i}" for i in range(len(header))]
     options = dict(
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=header_lines,
@@ -179,23 +339,42 @@ def csv_tables(src: SourceFile, km: KindMapping) -> Iterator[pa.Table]:
         parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
                                              strings_can_be_null=False))
+    label = _label(src.encoding or "utf-8")
     first = header_lines + 1
     with open_bytes(src) as f:
-        for batch in _arrow_batches(_Utf8Reader(f, src), options):
+        stream = _Utf8Reader(f, src, _utf8_lines(src, km))
+        for batch in _arrow_batches(stream, options):
             if batch is None:
                 break
-            lines, first = _line_numbers(batch, first)
-            yield select_columns(pa.Table.from_batches([batch]), lines, plan, skip_blank=True)
+            lines, extra, first = _line_numbers(batch, first)
+            yield _arrow_table(pa.Table.from_batches([batch]), lines, extra, plan, label,
+                               stream.marked)
         else:
             return
-    yield from _slow_tables(src, plan, len(header), first)
+    yield from _slow_tables(src, km, plan, len(header), first)
+
+
+def _blame_mapped_encoding(src: SourceFile, km: KindMapping) -> None:
+    """Say so if the header fits the kind when read as detected, not as the mapping says."""
+    if km.encoding is None:
+        return
+    try:
+        detected = detect_encoding(src, *read_sample(src))
+        if codecs.lookup(detected).name == codecs.lookup(km.encoding).name:
+            return
+        plan_columns(src, km, read_header(dataclasses.replace(src, encoding=detected))[0])
+    except InputError:
+        return
+    raise InputError(f"cannot decode {src.name} as {km.encoding}: its header reads as "
+                     f"{_label(detected)}",
+                     f"set `encoding` for {src.kind} in the mapping to {detected}, or remove it")
 
 
 def _arrow_batches(stream: io.RawIOBase, options: dict) -> Iterator[pa.RecordBatch | None]:
     """pyarrow's batches, then ``None`` if it stopped at a row it cannot parse.
 
-    That is almost always a row with too few or too many fields; the caller reads the
-    rest with the csv module, which can report such rows one by one.
+    That is almost always a row with too few or too many fields, or a field longer than
+    a block; the caller reads the rest with the csv module, which reports such rows.
     """
     try:
         yield from pacsv.open_csv(stream, **options)
@@ -203,17 +382,69 @@ def _arrow_batches(stream: io.RawIOBase, options: dict) -> Iterator[pa.RecordBat
         yield None
 
 
-def _line_numbers(batch: pa.RecordBatch, first: int) -> tuple[np.ndarray, int]:
-    """Each row's first line, and the line after the batch: rows span 1 + embedded \\n."""
+def _line_numbers(batch: pa.RecordBatch, first: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each row's first line, its extra lines (embedded \\n), and the line after the batch."""
     extra = np.zeros(batch.num_rows, np.int64)
     for column in batch.columns:
         extra += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
     lines = first + np.arange(batch.num_rows, dtype=np.int64) + np.cumsum(extra) - extra
     end = int(lines[-1] + extra[-1] + 1) if batch.num_rows else first
-    return lines, end
+    return lines, extra, end
 
 
-def _slow_tables(src: SourceFile, plan: dict[int, str], width: int,
+def _arrow_table(table: pa.Table, lines: np.ndarray, extra: np.ndarray, plan: dict[int, str],
+                 label: str, marked: bool) -> pa.Table:
+    """``select_columns`` of a pyarrow batch, flagging rows with markers or long fields."""
+    suspect = None
+    for column in table.columns:
+        hits = []
+        if marked:
+            hits.append(pc.match_substring_regex(column, f"[{UNDECODABLE}{OTHER_ENCODING}]"))
+        if (pc.max(pc.binary_length(column)).as_py() or 0) > MAX_FIELD_CHARS:
+            hits.append(pc.greater(pc.utf8_length(column), MAX_FIELD_CHARS))
+        for hit in hits:
+            suspect = hit if suspect is None else pc.or_(suspect, hit)
+    if suspect is None or not pc.any(suspect).as_py():
+        return select_columns(table, lines, plan, skip_blank=True)
+    rows = np.flatnonzero(suspect.to_numpy(zero_copy_only=False))
+    errors: list[str | None] = [None] * table.num_rows
+    raws: list[str | None] = [None] * table.num_rows
+    bad = np.zeros(table.num_rows, bool)
+    for i, record in zip(rows, table.take(rows).to_pylist(), strict=True):
+        fields = list(record.values())
+        errors[i] = _problem(fields, int(lines[i]), int(lines[i] + extra[i]), label)
+        raws[i], bad[i] = _raw_text(fields), errors[i] is not None
+    bad = pa.array(bad)
+    table = pa.table({name: pc.if_else(bad, "", table[name]) for name in table.column_names})
+    flagged = {"_error": pa.array(errors, pa.string()), "_raw": pa.array(raws, pa.string())}
+    return select_columns(table, lines, plan, skip_blank=True, flagged=flagged)
+
+
+def _problem(fields: list[str], first: int, last: int, label: str) -> str | None:
+    """Why a row is flagged: a marker or a long field; else None.
+
+    The line of a marker is named when it is not the row's first (a quoted line break).
+    """
+    for mark, what in ((UNDECODABLE, f"is not valid {label}"), (OTHER_ENCODING, "is UTF-8")):
+        if any(mark in field for field in fields):
+            text = ",".join(fields)
+            at = first + text.count("\n", 0, text.index(mark))
+            line = f"line {at}" if at > first else "line"
+            return f"{line} {what} (the file is read as {label}); " \
+                   "re-save the file in one encoding"
+    if max(map(len, fields), default=0) > MAX_FIELD_CHARS:
+        spans = f" (the row runs from line {first} to {last}: is a quote not closed?)" \
+            if last > first else ""
+        return f"field longer than {MAX_FIELD_CHARS} characters{spans}"
+    return None
+
+
+def _raw_text(fields: list[str]) -> str:
+    text = ",".join(field[:_RAW_CHARS] for field in fields)[:_RAW_CHARS]
+    return text.replace(UNDECODABLE, "\ufffd").replace(OTHER_ENCODING, "")
+
+
+def _slow_tables(src: SourceFile, km: KindMapping, plan: dict[int, str], width: int,
                  first: int) -> Iterator[pa.Table]:
     """Rows from line ``first`` on via the csv module, reporting malformed rows."""
     rows: list[list[str]] = []
@@ -221,8 +452,9 @@ def _slow_tables(src: SourceFile, plan: dict[int, str], width: int,
     errors: list[str | None] = []
     raws: list[str | None] = []
     empty = [""] * width
-    with _open_text(src) as text:
-        reader = csv.reader(text)
+    label = _label(src.encoding or "utf-8")
+    with _open_text(src, _utf8_lines(src, km)) as (text, stream):
+        reader = _csv_reader(text)
         end = 0
         while True:
             start = end + 1
@@ -230,22 +462,22 @@ def _slow_tables(src: SourceFile, plan: dict[int, str], width: int,
                 record = next(reader, None)
             except csv.Error as e:
                 raise InputError(f"cannot parse {src.name} near line {start}: {e}",
-                                 "fix the quoting on that line") from None
+                                 "fix the quoting on that line (a quote that is never closed "
+                                 "runs on to the end of the file)") from None
             if record is None:
                 break
             end = reader.line_num
             if start < first:  # the header, and rows pyarrow already read
                 continue
-            if len(record) == width:
-                rows.append(record)
-                errors.append(None)
-                raws.append(None)
-            elif any(field.strip() for field in record):
-                rows.append(empty)
-                errors.append(f"expected {width} fields, found {len(record)}")
-                raws.append(",".join(record)[:200])
-            else:
-                continue
+            problem = _problem(record, start, end, label) \
+                if stream.marked or max(map(len, record), default=0) > MAX_FIELD_CHARS else None
+            if problem is None and len(record) != width:
+                if not any(field.strip() for field in record):
+                    continue
+                problem = f"expected {width} fields, found {len(record)}"
+            rows.append(empty if problem else record)
+            errors.append(problem)
+            raws.append(_raw_text(record) if problem else None)
             lines.append(start)
             if len(rows) == _SLOW_ROWS:
                 yield _slow_table(rows, lines, errors, raws, plan, width)

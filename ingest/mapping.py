@@ -23,8 +23,10 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,9 +56,10 @@ class KindMapping:
     columns : dict
         Source column name -> canonical column name, for files that use other names.
     encoding : str, optional
-        Text encoding of a CSV (a Python codec name); ``None`` detects UTF-8 or GBK.
+        Text encoding of a CSV (a Python text codec name); ``None`` detects UTF-8 or GBK.
     ts_format : str, optional
-        ``strptime`` format of ``ts``; ``None`` accepts ISO 8601 dates and date-times.
+        ``strptime`` format of ``ts``, checked to read back a full date; ``None`` accepts
+        ISO 8601 dates and date-times.
     ts_unit : str, optional
         ``"s"``, ``"ms"``, ``"us"`` or ``"ns"`` when ``ts`` holds epoch numbers.
     timezone : str
@@ -119,7 +122,9 @@ def load_mapping(path: Path | None) -> Mapping:
     InputError
         The file is missing, unreadable or not TOML; or it names an unknown kind or key,
         renames to a column the kind does not have, renames two columns to one, or gives
-        an unknown encoding, ts_unit or timezone, or both ts_format and ts_unit.
+        an unknown encoding, ts_unit or timezone, an encoding that is not a text encoding
+        (``rot13``, ``base64``), a ts_format that is invalid (``%Q``) or does not read
+        back a full date, or both ts_format and ts_unit.
 
     Examples
     --------
@@ -166,11 +171,7 @@ def _kind_mapping(path: Path, name: str, table: dict[str, Any]) -> KindMapping:
 
     encoding = table.get("encoding")
     if encoding is not None:
-        try:
-            encoding = codecs.lookup(encoding).name
-        except LookupError:
-            raise InputError(f"{where} has unknown encoding {encoding!r}",
-                             "use e.g. utf-8, utf-8-sig, gbk or gb18030") from None
+        encoding = _encoding(where, encoding)
 
     ts_format, ts_unit = table.get("ts_format"), table.get("ts_unit")
     if (ts_format or ts_unit) and not k.timestamps:
@@ -183,6 +184,8 @@ def _kind_mapping(path: Path, name: str, table: dict[str, Any]) -> KindMapping:
     if ts_unit is not None and ts_unit not in TS_UNITS:
         raise InputError(f"{where} has unknown ts_unit {ts_unit!r}",
                          f"use one of: {', '.join(TS_UNITS)}")
+    if ts_format is not None:
+        _check_ts_format(where, ts_format)
 
     timezone = table.get("timezone", "UTC")
     try:
@@ -193,6 +196,44 @@ def _kind_mapping(path: Path, name: str, table: dict[str, Any]) -> KindMapping:
 
     return KindMapping(kind=name, file=table.get("file"), columns=columns, encoding=encoding,
                        ts_format=ts_format, ts_unit=ts_unit, timezone=timezone)
+
+
+def _encoding(where: str, name: str) -> str:
+    """The codec's canonical name, if it is a text encoding that can decode bytes."""
+    fix = "use e.g. utf-8, utf-8-sig, gbk or gb18030"
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise InputError(f"{where} has unknown encoding {name!r}", fix) from None
+    # rot13, base64, hex, zlib, ... are codecs, but not from bytes to text
+    if not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"{where} encoding {name!r} is not a text encoding", fix)
+    try:
+        codecs.decode(codecs.encode("id,name\n", info.name), info.name)
+    except UnicodeError as e:  # "undefined"
+        raise InputError(f"{where} encoding {name!r} cannot read text ({e})", fix) from None
+    return info.name
+
+
+def _check_ts_format(where: str, ts_format: str) -> None:
+    """``ts_format`` must write and read back a known time, date included, in Python and
+    in pandas (which parses it)."""
+    import pandas as pd  # only here: the rest of this module does without
+
+    known = datetime(2024, 8, 31, 13, 45, 56, tzinfo=UTC)
+    fix = "use strptime codes such as %Y/%m/%d %H:%M (see the docs of Python's datetime)"
+    try:
+        text = known.strftime(ts_format)
+        back = datetime.strptime(text, ts_format)
+        parsed = pd.to_datetime(pd.Series([text]), format=ts_format, errors="coerce",
+                                utc="%z" in ts_format or "%Z" in ts_format)
+    except (ValueError, TypeError, re.error) as e:
+        raise InputError(f"{where} ts_format {ts_format!r} is not a valid time format ({e})",
+                         fix) from None
+    if back.date() != known.date() or parsed.isna().iat[0]:
+        raise InputError(f"{where} ts_format {ts_format!r} does not read back a full date "
+                         f"(it writes {text!r})",
+                         "include the year, month and day, e.g. %Y/%m/%d %H:%M")
 
 
 def _columns(where: str, name: str, allowed: tuple[str, ...], table: Any) -> dict[str, str]:

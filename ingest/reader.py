@@ -4,11 +4,13 @@
 ``<kind>.parquet``, or the mapping's ``file``), checks that it is a CSV or Parquet file,
 resolves a CSV's encoding and hashes its bytes. ``read_chunks`` streams a file as
 DataFrames of at most ``chunk_rows`` rows: canonical column names, every value a stripped
-string or missing, and ``_line``, the row's line in the source file.
+string or missing, and ``_line``, the row's line in the source file. ``unknown_columns``
+names the columns of a file that ``read_chunks`` drops.
 
-CSV streaming and parsing (exact line numbers, malformed rows reported rather than fatal)
-live in :mod:`guanxi.ingest.csv_stream`, header matching in :mod:`guanxi.ingest.columns`;
-Parquet is read here, in batches. Memory is bounded by the chunk size, not the file size.
+CSV streaming and parsing (exact line numbers; malformed, undecodable and over-long rows
+reported rather than fatal) live in :mod:`guanxi.ingest.csv_stream`, header matching in
+:mod:`guanxi.ingest.columns`; Parquet is read here, in batches. Memory is bounded by the
+chunk size, not the file size.
 """
 
 from __future__ import annotations
@@ -26,19 +28,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from guanxi.errors import InputError
-from guanxi.ingest.columns import plan_columns, select_columns
+from guanxi.ingest.columns import plan_columns, select_columns, unused_columns
 from guanxi.ingest.csv_stream import (
     csv_tables,
     detect_encoding,
     open_bytes,
     open_raw,
     read_block,
+    read_header,
     read_sample,
 )
 from guanxi.ingest.kinds import LOAD_ORDER
 from guanxi.ingest.mapping import KindMapping, Mapping
 
-__all__ = ["SourceFile", "discover", "read_chunks", "count_rows"]
+__all__ = ["SourceFile", "discover", "read_chunks", "count_rows", "unknown_columns"]
 
 _SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _NOT_CSV = {b"PK\x03\x04": "an Excel workbook or zip archive",
@@ -127,16 +130,24 @@ def read_chunks(src: SourceFile, km: KindMapping,
     line 1; a Parquet row ``i`` (from 0) is numbered ``i + 2`` to match. Extra columns are
     dropped. CSV rows whose fields are all empty (blank lines) are skipped.
 
-    A CSV row with too few or too many fields comes through with its columns missing and
-    two more columns, ``_error`` (the reason) and ``_raw`` (its fields); they appear only
-    in chunks that hold such a row, and the validator rejects those rows.
+    A CSV row that cannot be read as it stands comes through with its columns missing and
+    two more columns, ``_error`` (the reason) and ``_raw`` (its fields, at most 200
+    characters); they appear only in chunks that hold such a row, and the validator
+    rejects those rows. Such rows are: too few or too many fields (``expected 4 fields,
+    found 5``); bytes that do not decode in the file's encoding (``line is not valid UTF-8
+    (the file is read as UTF-8); re-save the file in one encoding``), or in a file detected
+    as GB18030 a line that can only be UTF-8 (``line is UTF-8 (the file is read as
+    GB18030); ...``); a field longer than ``MAX_FIELD_CHARS`` (131,072) characters
+    (``field longer than 131072 characters``). Later rows keep their exact line numbers.
 
     Raises
     ------
     InputError
-        Before any row: required columns are missing, or two columns map to one canonical
-        column. While reading: a decode error (with its approximate line) or a file that
-        cannot be parsed.
+        Before any row: the header is empty, blank or does not decode; required columns
+        are missing (if the mapping's ``encoding`` is to blame, the error says so), or two
+        columns map to one canonical column. While reading: an encoding that cannot read
+        the file at all (e.g. UTF-16 without a BOM), or a field longer than 64 MiB
+        (a quote that is never closed).
 
     Examples
     --------
@@ -153,6 +164,29 @@ def read_chunks(src: SourceFile, km: KindMapping,
         if "_error" in frame and frame["_error"].isna().all():
             frame = frame.drop(columns=["_error", "_raw"])
         yield frame
+
+
+def unknown_columns(src: SourceFile, km: KindMapping) -> list[str]:
+    """Header names of ``src`` that stand for no column of its kind, in file order.
+
+    The same matching as :func:`read_chunks` (``columns.match_columns``: after the
+    mapping's renames, stripped, case-insensitive); these are the columns it drops.
+    Names are stripped; blank names (a trailing comma) are left out. For Parquet, the
+    schema's column names.
+
+    Raises
+    ------
+    InputError
+        A CSV whose header is empty, blank or undecodable, or an unreadable Parquet file.
+
+    Examples
+    --------
+    >>> unknown_columns(src, mapping.for_kind(src.kind))  # doctest: +SKIP
+    ['note', 'operator']
+    """
+    header = _parquet_file(src).schema_arrow.names if src.format == "parquet" \
+        else read_header(src, km)[0]
+    return unused_columns(src.kind, km, header)
 
 
 def count_rows(src: SourceFile, km: KindMapping) -> int:

@@ -10,9 +10,13 @@ Rules (``kinds.py`` names the columns):
 - required columns are non-empty; ids are at most 200 characters;
 - ``amount`` is a finite number > 0; ``weight_kg``, when given, a finite number >= 0;
 - ``ts`` is an ISO 8601 date or date-time (or ``ts_format`` / ``ts_unit`` of the mapping),
-  naive values being wall-clock time in the mapping's timezone, and not later than ``now``;
-- dates (``registered_on``, ``observed_on``), when given, are ``YYYY-MM-DD`` (a date-time
-  keeps its date) and not after today in the mapping's timezone;
+  naive values being wall-clock time in the mapping's timezone, not before
+  ``EARLIEST_TS`` (1970-01-01 UTC) and not later than ``now``. ISO 8601 means exactly
+  ``YYYY-MM-DD``, optionally followed by ``T`` or a space and ``HH:MM[:SS[.fraction]]``
+  (up to 9 digits) and an optional ``Z``, ``+HH``, ``+HH:MM`` or ``+HHMM`` (or ``-``);
+- dates (``registered_on``, ``observed_on``), when given, are ``YYYY-MM-DD`` (or an ISO
+  8601 date-time as above, which keeps its date), not before ``EARLIEST_DATE``
+  (1900-01-01) and not after today in the mapping's timezone;
 - ``label`` is ``fraud`` or ``legit``; ``defaulted`` is 0/1, true/false or yes/no;
 - a payment, supply or shipment does not go from an id to itself;
 - a ``merchant_id`` appears once; later rows with it are rejected.
@@ -21,7 +25,7 @@ Rules (``kinds.py`` names the columns):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -29,12 +33,18 @@ import pandas as pd
 import pandera.pandas as pandera
 from pandera.errors import SchemaErrors
 
+from guanxi.errors import InputError
 from guanxi.ingest.kinds import kind as get_kind
 from guanxi.ingest.mapping import KindMapping
 
-__all__ = ["Validated", "Validator", "MAX_ID_LENGTH", "REJECT_COLUMNS"]
+__all__ = ["Validated", "Validator", "MAX_ID_LENGTH", "REJECT_COLUMNS", "EARLIEST_TS",
+           "EARLIEST_DATE"]
 
 MAX_ID_LENGTH = 200
+EARLIEST_TS = datetime(1970, 1, 1, tzinfo=UTC)
+"""An earlier ``ts`` is rejected: ``ts is before 1970-01-01 UTC``."""
+EARLIEST_DATE = date(1900, 1, 1)
+"""An earlier date is rejected: ``registered_on is before 1900-01-01``."""
 REJECT_COLUMNS = ("line", "column", "value", "reason")
 _VALUE_CHARS = 200  # a reject keeps at most this much of a value
 _DISTINCT = {"payments": ("payer_id", "payee_id"), "supply": ("supplier_id", "buyer_id"),
@@ -42,7 +52,11 @@ _DISTINCT = {"payments": ("payer_id", "payee_id"), "supply": ("supplier_id", "bu
 _FLAGS = {"0": 0, "1": 1, "false": 0, "true": 1, "no": 0, "yes": 1}
 _LABELS = ("fraud", "legit")
 # An offset or Z after a time of day; a bare date's "-05" must not count as one.
-_AWARE = r"[T ]\d.*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
+_AWARE = r"[T ]\d.*(?:Z|[+-]\d\d(?::?\d\d)?)$"
+# The ISO 8601 that is accepted, whole value: a date, optionally a time and an offset.
+_ISO = r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?"
+_MS_PER = {"s": 1000.0, "ms": 1.0, "us": 1e-3, "ns": 1e-6}
+_EARLIEST_MS = int(EARLIEST_TS.timestamp() * 1000)
 _UNITS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 
 
@@ -104,6 +118,7 @@ class Validator:
         self.km = km
         self._zone = ZoneInfo(km.timezone)
         self._now_ms = int(now.timestamp() * 1000)
+        self._now_year = now.year
         self._today = now.astimezone(self._zone).date().isoformat()
         self._schema = self._build_schema()
         self._seen: dict[str, int] = {}  # merchant_id -> line of its accepted row
@@ -144,7 +159,7 @@ class Validator:
                 typed["ts_hour"], typed["ts_dow"] = local.dt.hour, local.dt.day_of_week
             elif c in k.dates:
                 first10 = s.str.slice(0, 10)
-                shaped = s.str.match(r"\d{4}-\d\d-\d\d(?:[T ]|$)", na=False)
+                shaped = s.str.fullmatch(_ISO, na=False)
                 real = pd.to_datetime(first10.where(shaped), format="%Y-%m-%d", errors="coerce")
                 typed[c] = first10.where(real.notna())
                 fails.parse(s, typed[c], c, "date")
@@ -165,24 +180,59 @@ class Validator:
         return "an ISO 8601 date or date-time"
 
     def _timestamps(self, s: pd.Series) -> pd.Series:
-        """``s`` as UTC datetimes (ms), NaT where missing or not parseable."""
+        """``s`` as UTC datetimes (ms), NaT where missing or not parseable.
+
+        Values sure to be out of range come as one millisecond before ``EARLIEST_TS`` or
+        one second after now, which the rules then reject, rather than overflowing.
+        """
         km = self.km
         if km.ts_unit:
-            number = pd.to_numeric(s, errors="coerce")
-            out = pd.to_datetime(number, unit=km.ts_unit, utc=True, errors="coerce")
-        elif km.ts_format and ("%z" in km.ts_format or "%Z" in km.ts_format):
-            out = pd.to_datetime(s, format=km.ts_format, utc=True, errors="coerce")
-        elif km.ts_format:
-            out = self._localize(pd.to_datetime(s, format=km.ts_format, errors="coerce"))
-        else:
-            # Naive and offset-carrying values parse apart: pandas refuses a mix in one call.
-            aware = s.str.contains(_AWARE, regex=True, na=False)
-            naive = pd.to_datetime(s.where(~aware), format="ISO8601", errors="coerce")
-            out = self._localize(naive).dt.as_unit("ms")
-            if aware.any():
-                offset = pd.to_datetime(s[aware], format="ISO8601", utc=True, errors="coerce")
-                out[aware] = offset.dt.as_unit("ms")
-        return out.dt.as_unit("ms")
+            return self._epoch(s)
+        if km.ts_format:
+            try:
+                if "%z" in km.ts_format or "%Z" in km.ts_format:
+                    out = pd.to_datetime(s, format=km.ts_format, utc=True, errors="coerce")
+                else:
+                    out = self._localize(pd.to_datetime(s, format=km.ts_format,
+                                                        errors="coerce"))
+            except (ValueError, TypeError, OverflowError) as e:
+                raise InputError(f"cannot read ts of {self.kind.name} with ts_format "
+                                 f"{km.ts_format!r}: {e}",
+                                 f"fix ts_format for {self.kind.name} in the mapping") from None
+            return out.dt.as_unit("ms")
+        shaped = s.str.fullmatch(_ISO, na=False)
+        # Years compared as text (four digits): before 1969 is early whatever the offset.
+        early = shaped & (s < str(EARLIEST_TS.year - 1)).fillna(False)
+        late = shaped & (s >= str(self._now_year + 2)).fillna(False)
+        s = s.where(shaped & ~early & ~late)
+        # Naive and offset-carrying values parse apart: pandas refuses a mix in one call.
+        aware = s.str.contains(_AWARE, regex=True, na=False)
+        naive = pd.to_datetime(s.where(~aware), format="ISO8601", errors="coerce")
+        out = self._localize(naive).dt.as_unit("ms")
+        if aware.any():
+            offset = pd.to_datetime(s[aware], format="ISO8601", utc=True, errors="coerce")
+            out[aware] = offset.dt.as_unit("ms")
+        return self._out_of_range(out.dt.as_unit("ms"), early, late)
+
+    def _epoch(self, s: pd.Series) -> pd.Series:
+        unit = self.km.ts_unit
+        number = pd.to_numeric(s, errors="coerce")
+        if number.dtype == object:
+            number = number.astype("float64")
+        ms = number.astype("float64") * _MS_PER[unit]
+        finite = pd.Series(np.isfinite(ms), index=s.index)
+        early, late = finite & (ms < _EARLIEST_MS), finite & (ms > self._now_ms)
+        ok = finite & ~early & ~late
+        # where(ok, 0) keeps integers whole: nanoseconds do not fit a float exactly
+        out = pd.to_datetime(number.where(ok, 0), unit=unit, utc=True).dt.as_unit("ms")
+        return self._out_of_range(out.where(ok), early, late)
+
+    def _out_of_range(self, out: pd.Series, early: pd.Series, late: pd.Series) -> pd.Series:
+        if early.any():
+            out[early] = pd.Timestamp(_EARLIEST_MS - 1, unit="ms", tz="UTC")
+        if late.any():
+            out[late] = pd.Timestamp(self._now_ms + 1000, unit="ms", tz="UTC")
+        return out
 
     def _localize(self, naive: pd.Series) -> pd.Series:
         # A wall-clock time that occurs twice (DST ends) is taken as its first occurrence;
@@ -206,10 +256,13 @@ class Validator:
             columns["weight_kg"] = pandera.Column(None, nullable=True, checks=non_negative)
         if k.timestamps:
             past = pandera.Check(lambda s: s <= self._now_ms, name="not_future")
-            columns["ts_ms"] = pandera.Column(None, nullable="ts" not in k.required, checks=past)
+            since = pandera.Check(lambda s: s >= _EARLIEST_MS, name="not_before")
+            columns["ts_ms"] = pandera.Column(None, nullable="ts" not in k.required,
+                                              checks=[since, past])
         for c in k.dates:
             past = pandera.Check(lambda s: s <= self._today, name="not_future")
-            columns[c] = pandera.Column(None, nullable=True, checks=past)
+            since = pandera.Check(lambda s: s >= EARLIEST_DATE.isoformat(), name="not_before")
+            columns[c] = pandera.Column(None, nullable=True, checks=[since, past])
         if "label" in k.columns:
             columns["label"] = pandera.Column(None, nullable=False, checks=pandera.Check(
                 lambda s: s.isin(_LABELS), name="label"))
@@ -228,6 +281,10 @@ class Validator:
             if check == "distinct":
                 first, second = _DISTINCT[self.kind.name]
                 fails.add(np.unique(rows), second, "distinct", first)
+            elif check == "not_before":
+                earliest = f"{EARLIEST_TS:%Y-%m-%d} UTC" if column == "ts_ms" \
+                    else EARLIEST_DATE.isoformat()
+                fails.add(rows, "ts" if column == "ts_ms" else column, check, earliest)
             else:
                 fails.add(rows, "ts" if column == "ts_ms" else column,
                           "required" if check == "not_nullable" else check)
@@ -336,6 +393,8 @@ def _reason(column: str, rule: str, value: str, extra: object) -> str:
             return f"{column} must be a date YYYY-MM-DD{got}"
         case "not_future":
             return f"{column} is in the future"
+        case "not_before":
+            return f"{column} is before {extra}"
         case "label":
             return f"{column} must be fraud or legit{got}"
         case "flag":

@@ -68,6 +68,19 @@ def test_digest_is_stable_and_tracks_content():
         "7a5ab9711f389b22d15290a22150031fea25cbac406ef31c55976263c803e998")
 
 
+@pytest.mark.parametrize("ts_format", ["%Y/%m/%d %H:%M", "%d.%m.%y", "%Y%m%d%H%M%S",
+                                       "%Y-%m-%dT%H:%M:%S%z", "%b %d %Y %I:%M %p", "%Y-%j"])
+def test_usable_ts_formats_load(tmp_path, ts_format):
+    path = write(tmp_path, f"[payments]\nts_format = '{ts_format}'\n")
+    assert load_mapping(path).for_kind("payments").ts_format == ts_format
+
+
+@pytest.mark.parametrize(("given", "name"), [("UTF-16", "utf-16"), ("latin1", "iso8859-1")])
+def test_text_encodings_load_under_their_codec_name(tmp_path, given, name):
+    path = write(tmp_path, f"[payments]\nencoding = '{given}'\n")
+    assert load_mapping(path).for_kind("payments").encoding == name
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match=r"mapping file .*nope\.toml does not exist"):
         load_mapping(tmp_path / "nope.toml")
@@ -109,6 +122,22 @@ def test_invalid_toml_names_the_line(tmp_path):
     ("[payments]\nfile = 3\n", "[payments] file must be a non-empty string", 'write file = "..."'),
     ("[payments]\ncolumns = 'x'\n", "[payments] columns must be a table",
      "write [payments.columns]"),
+    ("[payments]\nencoding = 'rot13'\n", "[payments] encoding 'rot13' is not a text encoding",
+     "use e.g. utf-8"),
+    ("[payments]\nencoding = 'base64'\n", "[payments] encoding 'base64' is not a text encoding",
+     "use e.g. utf-8"),
+    ("[payments]\nencoding = 'hex'\n", "[payments] encoding 'hex' is not a text encoding",
+     "use e.g. utf-8"),
+    ("[payments]\nencoding = 'undefined'\n", "[payments] encoding 'undefined' cannot read text",
+     "use e.g. utf-8"),
+    ("[payments]\nts_format = '%Q %Y'\n",
+     "[payments] ts_format '%Q %Y' is not a valid time format ('Q' is a bad directive",
+     "use strptime codes"),
+    ("[payments]\nts_format = '%Y %Y'\n", "[payments] ts_format '%Y %Y' is not a valid time format",
+     "use strptime codes"),
+    ("[payments]\nts_format = '%m-%d %H:%M'\n",
+     "[payments] ts_format '%m-%d %H:%M' does not read back a full date (it writes '08-31 13:45')",
+     "include the year, month and day"),
 ])
 def test_mapping_errors(tmp_path, text, message, fix):
     path = write(tmp_path, text)

@@ -16,7 +16,13 @@ import pytest
 
 from guanxi.errors import InputError
 from guanxi.ingest.mapping import KindMapping, Mapping, load_mapping
-from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks
+from guanxi.ingest.reader import (
+    SourceFile,
+    count_rows,
+    discover,
+    read_chunks,
+    unknown_columns,
+)
 
 NO_MAPPING = Mapping({})
 MERCHANTS_ZH = ("merchant_id,name,city\n"
@@ -157,13 +163,19 @@ def test_undecodable_file(tmp_path):
                                     "set `encoding` for merchants in the mapping")
 
 
-def test_decode_error_after_the_sample_names_the_line(tmp_path):
+def test_decode_error_after_the_sample_is_a_reject_for_that_line(tmp_path):
     rows = "".join(f"M{i:07d},shop\n" for i in range(100_000))  # 1.4 MB of ASCII
-    write(tmp_path, "merchants.csv", b"merchant_id,name\n" + rows.encode() + b"M9,\xff\n")
+    write(tmp_path, "merchants.csv",
+          b"merchant_id,name\n" + rows.encode() + b"M9,\xff\nM10,after\n")
     src = only(tmp_path)
     assert src.encoding == "utf-8"
-    with pytest.raises(InputError, match=r"cannot decode merchants.csv as utf-8 near line 100002$"):
-        read_all(src)
+    frame = read_all(src)
+    assert len(frame) == 100_002
+    assert records(frame.tail(2)) == [
+        {"merchant_id": None, "name": None, "_line": 100_002, "_raw": "M9,\ufffd",
+         "_error": "line is not valid UTF-8 (the file is read as UTF-8); "
+                   "re-save the file in one encoding"},
+        {"merchant_id": "M10", "name": "after", "_line": 100_003, "_error": None, "_raw": None}]
 
 
 # --- not CSV or Parquet -----------------------------------------------------------------
@@ -323,6 +335,71 @@ def test_malformed_row_after_many_good_rows(tmp_path):
     assert last["_error"].dropna().tolist() == ["expected 4 fields, found 2"]
     assert last.loc[last["_error"].notna(), "_line"].tolist() == [300_002]
     assert all("_error" not in c for c in chunks[:-1])
+
+
+LONG = "x" * 131_073  # one character over MAX_FIELD_CHARS
+TOO_LONG = "field longer than 131072 characters"
+
+
+@pytest.mark.parametrize("before", ["", "M0,a,b\n"], ids=["pyarrow", "after-malformed-row"])
+def test_a_field_over_128_kib_rejects_only_its_row(tmp_path, before):
+    write(tmp_path, "merchants.csv",
+          f"merchant_id,name\n{before}M1,a\nM2,{LONG}\nM3,\"{'y' * 131_072}\"\nM4,b\n")
+    frame = read_all(only(tmp_path))
+    first = 2 + bool(before)
+    assert frame["_line"].tolist()[-4:] == [first, first + 1, first + 2, first + 3]
+    assert frame["merchant_id"].fillna("-").tolist()[-4:] == ["M1", "-", "M3", "M4"]
+    bad = frame[frame["_error"] == TOO_LONG]
+    assert bad["_line"].tolist() == [first + 1]
+    assert bad["_raw"].tolist() == ["M2," + "x" * 197]
+    assert len(frame["name"].iloc[-2]) == 131_072  # the limit itself is fine
+
+
+def test_a_field_longer_than_a_pyarrow_block_is_a_reject_too(tmp_path):
+    huge = "z" * (5 << 20)
+    write(tmp_path, "merchants.csv", f"merchant_id,name\nM1,a\nM2,{huge}\nM3,b\n")
+    frame = read_all(only(tmp_path))
+    assert records(frame) == [
+        {"merchant_id": "M1", "name": "a", "_line": 2, "_error": None, "_raw": None},
+        {"merchant_id": None, "name": None, "_line": 3, "_error": TOO_LONG,
+         "_raw": "M2," + "z" * 197},
+        {"merchant_id": "M3", "name": "b", "_line": 4, "_error": None, "_raw": None}]
+
+
+def test_a_long_quoted_field_spanning_lines_says_so_and_later_lines_stay_exact(tmp_path):
+    long_lines = "\n".join(["w" * 1000] * 200)  # 200 lines, 200,199 characters
+    write(tmp_path, "merchants.csv",
+          f'merchant_id,address\nM1,a\nM2,"{long_lines}"\nM3,b\n')
+    frame = read_all(only(tmp_path))
+    assert frame["_line"].tolist() == [2, 3, 203]
+    assert frame["_error"].tolist()[1] == (
+        f"{TOO_LONG} (the row runs from line 3 to 202: is a quote not closed?)")
+    assert frame["merchant_id"].fillna("-").tolist() == ["M1", "-", "M3"]
+
+
+def test_unknown_columns_csv(tmp_path):
+    write(tmp_path, "payments.csv",
+          "\ufeffFrom ,payee_ID,amount,ts, Note ,payer_id_old,,Channel,\nC1,M1,5,2024-01-01,,,,,\n")
+    km = KindMapping("payments", columns={"from": "payer_id"})
+    src = only(tmp_path)
+    assert unknown_columns(src, km) == ["Note", "payer_id_old"]
+    assert unknown_columns(src, KindMapping("payments")) == ["From", "Note", "payer_id_old"]
+    # read_chunks drops exactly those
+    assert read_all(src, km).columns.tolist() == [
+        "payer_id", "payee_id", "amount", "ts", "channel", "_line"]
+
+
+def test_unknown_columns_swapped_names_and_parquet(tmp_path):
+    pq.write_table(pa.table({"payee_id": ["M1"], "payer_id": ["C1"], "amount": [1.0],
+                             "ts": ["2024-01-01"], "memo": ["x"]}), tmp_path / "payments.parquet")
+    km = KindMapping("payments", columns={"payee_id": "payer_id", "payer_id": "payee_id"})
+    assert unknown_columns(only(tmp_path), km) == ["memo"]
+
+
+def test_unknown_columns_of_an_empty_csv_is_the_usual_error(tmp_path):
+    write(tmp_path, "merchants.csv", "")
+    with pytest.raises(InputError, match="merchants.csv is empty"):
+        unknown_columns(only(tmp_path), KindMapping("merchants"))
 
 
 def test_gzip_csv_reads_like_plain_csv(tmp_path):

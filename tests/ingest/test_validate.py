@@ -10,10 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from guanxi.errors import InputError
 from guanxi.ingest.kinds import KINDS
 from guanxi.ingest.mapping import KindMapping, Mapping
 from guanxi.ingest.reader import discover, read_chunks
-from guanxi.ingest.validate import REJECT_COLUMNS, Validator
+from guanxi.ingest.validate import EARLIEST_DATE, EARLIEST_TS, REJECT_COLUMNS, Validator
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -166,6 +167,33 @@ ISO = "an ISO 8601 date or date-time"
     ("defaults", {"defaulted": None}, "defaulted", "", "defaulted is required"),
     ("defaults", {"observed_on": "2099-01-01"}, "observed_on", "2099-01-01",
      "observed_on is in the future"),
+    # ISO 8601 strictly, and a sane window
+    ("payments", {"ts": "-2024-08-01"}, "ts", "-2024-08-01",
+     f"ts must be {ISO} (got '-2024-08-01')"),
+    ("payments", {"ts": "2024/08/01 10:00"}, "ts", "2024/08/01 10:00",
+     f"ts must be {ISO} (got '2024/08/01 10:00')"),
+    ("payments", {"ts": "2024-08-01Z"}, "ts", "2024-08-01Z",
+     f"ts must be {ISO} (got '2024-08-01Z')"),
+    ("payments", {"ts": "2024-08-01T10"}, "ts", "2024-08-01T10",
+     f"ts must be {ISO} (got '2024-08-01T10')"),
+    ("payments", {"ts": "20240801T100000"}, "ts", "20240801T100000",
+     f"ts must be {ISO} (got '20240801T100000')"),
+    ("payments", {"ts": "0000-01-01"}, "ts", "0000-01-01", "ts is before 1970-01-01 UTC"),
+    ("payments", {"ts": "1600-01-01"}, "ts", "1600-01-01", "ts is before 1970-01-01 UTC"),
+    ("payments", {"ts": "1969-12-31T23:59:59Z"}, "ts", "1969-12-31T23:59:59Z",
+     "ts is before 1970-01-01 UTC"),
+    ("payments", {"ts": "1970-01-01T07:59+08:00"}, "ts", "1970-01-01T07:59+08:00",
+     "ts is before 1970-01-01 UTC"),
+    ("payments", {"ts": "9999-12-31"}, "ts", "9999-12-31", "ts is in the future"),
+    ("labels", {"ts": "1900-01-01"}, "ts", "1900-01-01", "ts is before 1970-01-01 UTC"),
+    ("merchants", {"registered_on": "1899-12-31"}, "registered_on", "1899-12-31",
+     "registered_on is before 1900-01-01"),
+    ("merchants", {"registered_on": "0000-01-01"}, "registered_on", "0000-01-01",
+     "registered_on is before 1900-01-01"),
+    ("merchants", {"registered_on": "2020-01-01 junk"}, "registered_on", "2020-01-01 junk",
+     "registered_on must be a date YYYY-MM-DD (got '2020-01-01 junk')"),
+    ("defaults", {"observed_on": "-2024-08-01"}, "observed_on", "-2024-08-01",
+     "observed_on must be a date YYYY-MM-DD (got '-2024-08-01')"),
 ])
 def test_each_rejection(kind, change, column, value, reason):
     rows = [GOOD[kind], {**GOOD[kind], **change}, GOOD[kind]]
@@ -272,6 +300,58 @@ def test_ts_format_and_ts_unit():
     assert epoch.valid["ts_hour"].tolist() == [8]  # 00:30 UTC is 08:30 in Shanghai
     assert rejects(epoch)[0][3] == \
         "ts must be a number of seconds since 1970-01-01 UTC (got 'soon')"
+
+
+def test_window_edges_are_inclusive():
+    row = {"payer_id": "C1", "payee_id": "M1", "amount": "1"}
+    out = check("payments", [{**row, "ts": t} for t in (
+        "1970-01-01T00:00:00Z", "1970-01-01T08:00+08:00", "2025-01-01T00:00:00Z")])
+    assert out.rejects.empty
+    assert out.valid["ts_ms"].tolist() == [0, 0, ms("2025-01-01T00:00:00Z")]
+    assert (EARLIEST_TS.isoformat(), EARLIEST_DATE.isoformat()) == (
+        "1970-01-01T00:00:00+00:00", "1900-01-01")
+    dates = check("merchants", [{"merchant_id": "M1", "registered_on": "1900-01-01"}])
+    assert dates.rejects.empty
+
+
+@pytest.mark.parametrize(("unit", "value", "reason"), [
+    ("s", "-1", "ts is before 1970-01-01 UTC"),
+    ("ms", "-86400000", "ts is before 1970-01-01 UTC"),
+    ("s", "1e30", "ts is in the future"),
+    ("ns", "99999999999999999999", "ts is in the future"),
+    ("ms", "1735689600001", "ts is in the future"),  # NOW + 1 ms
+    ("s", "inf", "ts must be a number of seconds since 1970-01-01 UTC (got 'inf')"),
+    ("us", "nan", "ts must be a number of microseconds since 1970-01-01 UTC (got 'nan')"),
+])
+def test_epoch_numbers_outside_the_window_are_rejects(unit, value, reason):
+    row = {"payer_id": "C1", "payee_id": "M1", "amount": "1"}
+    out = check("payments", [{**row, "ts": "0"}, {**row, "ts": value}], ts_unit=unit)
+    assert rejects(out) == [(3, "ts", value, reason)]
+    assert out.valid["ts_ms"].tolist() == [0]
+
+
+def test_epoch_nanoseconds_keep_their_milliseconds():
+    row = {"payer_id": "C1", "payee_id": "M1", "amount": "1"}
+    out = check("payments", [{**row, "ts": "1709253000123999999"}, {**row, "ts": "-5"}],
+                ts_unit="ns")
+    assert out.valid["ts_ms"].tolist() == [1709253000123]
+
+
+def test_ts_format_outside_the_window():
+    row = {"payer_id": "C1", "payee_id": "M1", "amount": "1"}
+    out = check("payments", [{**row, "ts": "1600/01/01 10:00"}, {**row, "ts": "9999/01/01 10:00"}],
+                ts_format="%Y/%m/%d %H:%M")
+    assert [r[3] for r in rejects(out)] == ["ts is before 1970-01-01 UTC", "ts is in the future"]
+
+
+def test_a_ts_format_pandas_cannot_use_is_one_line_not_a_traceback():
+    # load_mapping refuses it; a KindMapping made in code still must not traceback.
+    row = {"payer_id": "C1", "payee_id": "M1", "amount": "1", "ts": "1 2024"}
+    with pytest.raises(InputError) as err:
+        check("payments", [row], ts_format="%Q %Y")
+    assert err.value.one_line().startswith(
+        "cannot read ts of payments with ts_format '%Q %Y': ")
+    assert err.value.fix == "fix ts_format for payments in the mapping"
 
 
 def test_future_is_relative_to_the_injected_now():
