@@ -45,7 +45,7 @@ from guanxi.graph.connection import Graph
 from guanxi.graph.schema import apply_schema
 from guanxi.ingest.batches import statements
 from guanxi.ingest.mapping import KindMapping, load_mapping
-from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks
+from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks, unknown_columns
 from guanxi.ingest.rejects import RejectsWriter
 from guanxi.ingest.spool import Spool, remove_stale_spools
 from guanxi.ingest.validate import REJECT_COLUMNS, Validator
@@ -158,9 +158,14 @@ def ingest_folder(graph: Graph, folder: Path, options: IngestOptions = IngestOpt
             report.files.append(file_report)
             if src.kind != "merchants" and known is None:
                 known = _merchant_ids(graph)  # after the folder's merchants are written
+            km = mapping.for_kind(src.kind)
             try:
-                _load_file(graph, src, mapping.for_kind(src.kind), options, known, rejects,
-                           progress, file_report, report.warnings)
+                unused = unknown_columns(src, km)
+                if unused:
+                    report.warnings.append(f"{src.name}: columns not used: {', '.join(unused)} "
+                                           "(rename them in a mapping file if they are needed)")
+                _load_file(graph, src, km, options, known, rejects, progress, file_report,
+                           report.warnings)
             except GuanxiError as exc:
                 file_report.status = "failed"
                 report.error = exc

@@ -166,6 +166,10 @@ def _kind_mapping(path: Path, name: str, table: dict[str, Any]) -> KindMapping:
     for key in ("file", "encoding", "ts_format", "ts_unit", "timezone"):
         if key in table and not (isinstance(table[key], str) and table[key].strip()):
             raise InputError(f"{where} {key} must be a non-empty string", f'write {key} = "..."')
+    file = table.get("file")
+    if file is not None and (Path(file).is_absolute() or ".." in Path(file).parts):
+        raise InputError(f"{where} file {file!r} points outside the input folder",
+                         "name a file inside the folder you ingest (or ingest its own folder)")
     k = kind(name)
     columns = _columns(where, k.name, k.columns, table.get("columns", {}))
 

@@ -350,3 +350,15 @@ def test_workers_below_one_is_refused(graph: Graph, tmp_path: Path, neo4j_env: d
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error: --batch-size and --workers must be at least 1")
     assert graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"] == 0
+
+
+def test_columns_no_kind_knows_are_named_once_per_file(graph: Graph, tmp_path: Path) -> None:
+    folder = write_folder(tmp_path / "in", merchants=MERCHANTS.assign(vip="y"),
+                          payments=PAYMENTS.assign(memo="x", Terminal="t1"))
+    report = load(graph, folder)
+    assert report["error"] is None
+    unused = [w for w in report["warnings"] if "columns not used" in w]
+    assert unused == ["merchants.csv: columns not used: vip (rename them in a mapping file if "
+                      "they are needed)",
+                      "payments.csv: columns not used: memo, Terminal (rename them in a mapping "
+                      "file if they are needed)"]
