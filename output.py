@@ -9,6 +9,14 @@ from datetime import date, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -78,3 +86,26 @@ def _cell(value: Any) -> Text:
     if isinstance(value, (dict, list)):
         return Text(json.dumps(value, ensure_ascii=False, default=str))
     return Text(str(value))
+
+
+class RichProgress:
+    """A ``ProgressFn`` (see ``guanxi.progress``) that draws one rich bar per task on
+    stderr; use it as a context manager around the work. Disabled, it draws nothing."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self._bars = Progress(TextColumn("{task.description}"), BarColumn(),
+                              MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                              disable=not enabled)
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.__exit__(*exc)
+
+    def __call__(self, task: str, done: int, total: int | None) -> None:
+        if task not in self._tasks:
+            self._tasks[task] = self._bars.add_task(task, total=total)
+        self._bars.update(self._tasks[task], completed=done, total=total)

@@ -119,13 +119,14 @@ def run_naive(folder: Path, graph, rows: int) -> dict:
         pd.read_csv(folder / "merchants.csv", dtype=str, keep_default_na=False)
         .assign(_line=lambda d: d.index + 2)).valid
     for start in range(0, len(merchants), 5000):
-        for query, params in statements("merchants", merchants.iloc[start:start + 5000]):
+        for query, params in statements("merchants",
+                                        merchants.iloc[start:start + 5000]).statements:
             graph.write(query, **params)
     known = pd.Index(merchants["merchant_id"])
     sample = pd.read_csv(folder / "payments.csv", dtype=str, nrows=rows, keep_default_na=False)
     valid = Validator("payments", km).validate(sample.assign(_line=sample.index + 2)).valid
     prepared = [statements("payments", valid.iloc[[i]],
-                           known.get_indexer(valid["payer_id"].iloc[[i]]) >= 0)
+                           known.get_indexer(valid["payer_id"].iloc[[i]]) >= 0).statements
                 for i in range(len(valid))]
     started = time.monotonic()
     for stmts in prepared:

@@ -23,7 +23,6 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +31,11 @@ import psutil
 
 from guanxi.errors import GuanxiError
 from guanxi.graph.connection import Graph
-from guanxi.queries import Query, load
+from guanxi.graph.writes import Apply, Batch, run_statements
+from guanxi.queries import load
 
 __all__ = ["Owner", "LockHeld", "LockLost", "file_key", "claim_file", "release_file",
-           "begin_file", "applied_batches", "apply_batch", "finish_file", "Heartbeat"]
-
-Statement = tuple[Query, dict[str, Any]]
+           "begin_file", "applied_batches", "recorded", "finish_file", "Heartbeat"]
 
 STALE_SECONDS = float(os.environ.get("GUANXI_LOCK_STALE_SECONDS", "60"))
 """A claim whose heartbeat is older than this is taken over, from any host."""
@@ -169,35 +167,34 @@ def batch_id(key: str, generation: int, n: int) -> str:
     return f"{key}:{generation}:{n}"
 
 
-def apply_batch(graph: Graph, key: str, generation: int, n: int, owner: Owner,
-                statements: Sequence[Statement]) -> dict | None:
-    """Run ``statements`` and record batch ``n`` in one managed transaction.
+def recorded(key: str, generation: int, owner: Owner) -> Apply:
+    """An ``apply`` for :func:`~guanxi.graph.writes.write_batches` that writes each batch
+    of file ``key`` exactly once, with its ``IngestBatch`` record in the same transaction.
 
-    Returns the summed write counters, or None when the batch was already applied
-    (by an earlier run, a concurrent one, or this call before a lost commit reply).
-    Raises :class:`LockLost` when ``owner`` no longer holds the file.
+    The record keeps the merchants the batch changed (``merchants``), which is how the
+    refresh job finds what a load touched. The returned function gives the batch's write
+    counters, or None when the batch was already applied (by an earlier run, a
+    concurrent one, or an attempt whose commit reply was lost); it raises
+    :class:`LockLost` when ``owner`` no longer holds the file.
     """
-    bid = batch_id(key, generation, n)
 
-    def work(tx: neo4j.ManagedTransaction) -> dict | None:
-        token = uuid.uuid4().hex  # per attempt: a retry after a committed attempt finds it
-        row = tx.run(load("ledger_record_batch").text, id=bid, key=key, generation=generation,
-                     n=n, token=token, owner=owner.id).single()
-        if row is None or not row["mine"]:
-            raise LockLost("the claim on this file was taken over by another ingest",
-                           "run the command again once that ingest has ended")
-        if not row["fresh"]:
-            return None
-        totals = {"nodes_created": 0, "relationships_created": 0, "properties_set": 0}
-        for query, params in statements:
-            counters = tx.run(query.text, params).consume().counters
-            totals["nodes_created"] += counters.nodes_created
-            totals["relationships_created"] += counters.relationships_created
-            totals["properties_set"] += counters.properties_set
-        return totals
+    def apply(graph: Graph, batch: Batch) -> dict[str, int] | None:
+        bid = batch_id(key, generation, batch.n)
 
-    names = "+".join(dict.fromkeys(q.name for q, _ in statements)) or "ledger"
-    return graph.transaction(work, names)
+        def work(tx: neo4j.ManagedTransaction) -> dict[str, int] | None:
+            token = uuid.uuid4().hex  # per attempt: a retry after a committed one finds it
+            row = tx.run(load("ledger_record_batch").text, id=bid, key=key,
+                         generation=generation, n=batch.n, token=token, owner=owner.id,
+                         merchants=batch.merchants).single()
+            if row is None or not row["mine"]:
+                raise LockLost("the claim on this file was taken over by another ingest",
+                               "run the command again once that ingest has ended")
+            return run_statements(tx, batch.statements) if row["fresh"] else None
+
+        names = "+".join(dict.fromkeys(q.name for q, _ in batch.statements)) or "ledger"
+        return graph.transaction(work, names)
+
+    return apply
 
 
 def finish_file(graph: Graph, key: str, owner: Owner, summary: dict[str, Any]) -> None:

@@ -8,17 +8,12 @@ spliced into the DDL (Cypher does not take labels as parameters).
 from __future__ import annotations
 
 from guanxi.graph.connection import Graph
+from guanxi.graph.model import LEDGER_LABELS, node_labels
 
 __all__ = ["NODE_LABELS", "LEDGER_LABELS", "statements", "apply_schema"]
 
-NODE_LABELS: tuple[str, ...] = (
-    "Merchant", "Consumer", "Device", "Phone", "BankAccount", "Address", "Person",
-    "ServiceProvider", "Cluster", "Case",
-)
-"""The node labels of DESIGN.md (Graph model)."""
-
-LEDGER_LABELS: tuple[str, ...] = ("IngestFile", "IngestBatch")
-"""Bookkeeping of ``guanxi ingest``: which files and batches were applied."""
+NODE_LABELS: tuple[str, ...] = node_labels()
+"""The node labels of the graph model (``graph/model.py``)."""
 
 _INDEXES: tuple[str, ...] = (
     "CREATE INDEX merchant_category IF NOT EXISTS FOR (m:Merchant) ON (m.category)",
@@ -26,6 +21,8 @@ _INDEXES: tuple[str, ...] = (
     "CREATE INDEX merchant_label IF NOT EXISTS FOR (m:Merchant) ON (m.label)",
     "CREATE INDEX case_status IF NOT EXISTS FOR (c:Case) ON (c.status)",
     "CREATE INDEX ingest_batch_file IF NOT EXISTS FOR (b:IngestBatch) ON (b.file)",
+    "CREATE INDEX ingest_batch_at IF NOT EXISTS FOR (b:IngestBatch) ON (b.at)",
+    "CREATE INDEX merchant_week_merchant IF NOT EXISTS FOR (w:MerchantWeek) ON (w.merchant)",
     # The cjk analyzer splits Chinese names into bigrams, so 面馆 finds 老王面馆.
     "CREATE FULLTEXT INDEX merchant_name IF NOT EXISTS FOR (m:Merchant) ON EACH [m.name] "
     "OPTIONS {indexConfig: {`fulltext.analyzer`: 'cjk'}}",

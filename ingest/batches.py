@@ -1,64 +1,89 @@
 """A validated batch of one file kind, as parameterised write statements.
 
 Payments, supply and shipments are aggregated per (source, target) pair within the
-batch before they are sent: the Cypher then adds counts and sums to the pair's
-relationship, so a pair's totals are the same however its rows are split into
-batches or files. Statement parameters are plain lists of dicts (``UNWIND $rows``).
+batch, as ``graph/model.py`` says for each relation, before they are sent: the Cypher
+then adds counts and sums to the pair's relationship, so a pair's totals are the same
+however its rows are split into batches or files. The same rows are also summed per
+merchant and local week (``MerchantWeek``, one row per merchant and week carrying every
+flow of ``WEEKLY_FLOWS``) so trends survive the per-pair aggregation.
+
+Every statement's rows use one shape for pairs: ``{source, target, add: {count, sums},
+max: {maxima}, first_ms, last_ms}``. Statement parameters are plain lists of dicts
+(``UNWIND $rows``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from guanxi.queries import Query, load
+from guanxi.graph.model import WEEKLY_FLOWS, Relation, relations_of_kind, week_property_names
+from guanxi.graph.writes import Statement
+from guanxi.queries import load
 
-__all__ = ["statements", "IDENTIFIER_COLUMNS", "NIGHT_HOURS"]
+__all__ = ["Prepared", "statements", "IDENTIFIER_COLUMNS", "NIGHT_HOURS"]
 
-Statement = tuple[Query, dict[str, Any]]
-
-IDENTIFIER_COLUMNS = ("phone", "device_id", "bank_account", "address", "owner_id", "agent_id")
+IDENTIFIER_COLUMNS = tuple(r.columns[1] for r in relations_of_kind("merchants"))
 """Merchant columns that name another node (``ingest_merchants.cypher`` links them)."""
 
 NIGHT_HOURS = range(0, 6)
 """Local hours counted as night (cash-out and farming crews often pay then)."""
 
 _MERCHANT_PROPS = ("name", "category", "city", "district")
+_PAIR_QUERY = {("Consumer", "PAID"): "ingest_paid_by_consumer",
+               ("Merchant", "PAID"): "ingest_paid_by_merchant",
+               ("Merchant", "SUPPLIES"): "ingest_supplies",
+               ("Merchant", "SHIPPED_TO"): "ingest_shipped_to"}
+_DAY = np.datetime64("1970-01-01", "D")
+
+
+@dataclass
+class Prepared:
+    """What one batch writes: its statements and the merchants whose data it changes."""
+
+    statements: list[Statement]
+    merchants: list[str] = field(default_factory=list)
 
 
 def statements(kind: str, batch: pd.DataFrame, merchant_payer: np.ndarray | None = None
-               ) -> list[Statement]:
+               ) -> Prepared:
     """The statements that write ``batch`` (rows of ``kind`` from ``Validator``).
 
     ``merchant_payer`` (payments only) marks rows whose payer is a merchant.
     """
     if batch.empty:
-        return []
+        return Prepared([])
     if kind == "merchants":
-        return _merchants(batch)
-    if kind == "payments":
-        is_merchant = np.zeros(len(batch), bool) if merchant_payer is None else merchant_payer
-        out = []
-        for flag, name in ((False, "ingest_paid_by_consumer"), (True, "ingest_paid_by_merchant")):
-            part = batch[is_merchant == flag]
-            if len(part):
-                out.append((load(name), {"rows": _payment_pairs(part)}))
-        return out
-    if kind == "supply":
-        return [(load("ingest_supplies"), {"rows": _supply_pairs(batch)})]
-    if kind == "shipments":
-        return [(load("ingest_shipped_to"), {"rows": _shipment_pairs(batch)})]
+        return Prepared(_merchants(batch), sorted(batch["merchant_id"].unique()))
     if kind == "labels":
         rows = pd.DataFrame({"id": batch["merchant_id"], "label": batch["label"],
                              "source": batch["source"], "ts_ms": batch["ts_ms"].astype("Int64")})
-        return [(load("ingest_labels"), {"rows": _records(rows)})]
+        return Prepared([(load("ingest_labels"), {"rows": _records(rows)})],
+                        sorted(batch["merchant_id"].unique()))
     if kind == "defaults":
         rows = pd.DataFrame({"id": batch["merchant_id"], "defaulted": batch["defaulted"],
                              "observed_on": batch["observed_on"]})
-        return [(load("ingest_defaults"), {"rows": _records(rows)})]
-    raise ValueError(f"unknown file kind {kind!r}")
+        return Prepared([(load("ingest_defaults"), {"rows": _records(rows)})],
+                        sorted(batch["merchant_id"].unique()))
+    relations = relations_of_kind(kind)
+    if not relations:
+        raise ValueError(f"unknown file kind {kind!r}")
+    rows = _derived(batch)
+    source_is_merchant = np.ones(len(rows), bool)
+    if kind == "payments":
+        source_is_merchant = (np.zeros(len(rows), bool) if merchant_payer is None
+                              else np.asarray(merchant_payer, bool))
+    out: list[Statement] = []
+    for rel in relations:
+        part = rows[source_is_merchant == (rel.source == "Merchant")]
+        if len(part):
+            out.append((load(_PAIR_QUERY[rel.source, rel.type]), {"rows": _pairs(part, rel)}))
+    weeks, merchants = _weekly(rows, relations[0], source_is_merchant)
+    out.append((load("ingest_weekly_flows"), {"rows": weeks}))
+    return Prepared(out, merchants)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -80,42 +105,61 @@ def _merchants(batch: pd.DataFrame) -> list[Statement]:
     return [(load("ingest_merchants"), {"rows": rows})]
 
 
-def _pairs(batch: pd.DataFrame, source: str, target: str, **aggs: tuple[str, str]
-           ) -> list[dict[str, Any]]:
-    grouped = batch.groupby([source, target], sort=True).agg(
-        count=(source, "size"), first_ms=("ts_ms", "min"), last_ms=("ts_ms", "max"), **aggs
-    )
-    grouped = grouped.reset_index().rename(columns={source: "source", target: "target"})
-    grouped["count"] = grouped["count"].astype("int64")
-    return _records(grouped)
+def _derived(batch: pd.DataFrame) -> pd.DataFrame:
+    """The batch plus the derived columns aggregates may name: ``amount_sq``, ``round``
+    (a whole multiple of 10 yuan) and ``night`` (local hour in ``NIGHT_HOURS``)."""
+    extra: dict[str, Any] = {}
+    if "amount" in batch:
+        cents = np.round(batch["amount"].to_numpy() * 100).astype(np.int64)
+        extra.update(amount_sq=batch["amount"] ** 2, round=(cents % 1000 == 0).astype(np.int64))
+    if "ts_hour" in batch:
+        extra["night"] = batch["ts_hour"].isin(NIGHT_HOURS).astype(np.int64)
+    if "weight_kg" in batch:
+        extra["weight_kg"] = batch["weight_kg"].fillna(0.0)
+    return batch.assign(**extra).reset_index(drop=True)
 
 
-def _amount_flags(batch: pd.DataFrame) -> pd.DataFrame:
-    cents = np.round(batch["amount"].to_numpy() * 100).astype(np.int64)
-    return batch.assign(
-        amount_sq=batch["amount"] ** 2,
-        round=(cents % 1000 == 0).astype(np.int64),  # a whole multiple of 10 yuan
-    )
+def _pairs(rows: pd.DataFrame, rel: Relation) -> list[dict[str, Any]]:
+    """One row per (source, target) with the relation's aggregates (see ``Aggregate``)."""
+    source, target = rel.columns
+    specs = {a.name: (source, "size") if a.op == "count" else (a.of, a.op)
+             for a in rel.aggregates}
+    grouped = rows.groupby([source, target], sort=True).agg(**specs).reset_index()
+    add = [a.name for a in rel.aggregates if a.op in ("count", "sum")]
+    top = [a.name for a in rel.aggregates if a.op == "max" and a.dtype != "datetime"]
+    for a in rel.aggregates:
+        if a.dtype == "int":
+            grouped[a.name] = grouped[a.name].astype("int64")
+    sums, maxes = _records(grouped[add]), _records(grouped[top])
+    return [{"source": s, "target": t, "add": a, "max": m, "first_ms": f, "last_ms": last}
+            for s, t, a, m, f, last in zip(grouped[source].tolist(), grouped[target].tolist(),
+                                           sums, maxes, grouped["first_ts"].tolist(),
+                                           grouped["last_ts"].tolist(), strict=True)]
 
 
-def _payment_pairs(batch: pd.DataFrame) -> list[dict[str, Any]]:
-    flagged = _amount_flags(batch).assign(
-        night=batch["ts_hour"].isin(NIGHT_HOURS).astype(np.int64)
-    )
-    rows = _pairs(flagged, "payer_id", "payee_id", amount=("amount", "sum"),
-                  amount_sq=("amount_sq", "sum"), amount_max=("amount", "max"),
-                  round_count=("round", "sum"), night_count=("night", "sum"))
-    sums = ("count", "amount", "amount_sq", "round_count", "night_count")
-    return [{"payer": r["source"], "payee": r["target"], "first_ms": r["first_ms"],
-             "last_ms": r["last_ms"], "amount_max": r["amount_max"],
-             "sums": {k: r[k] for k in sums}} for r in rows]
-
-
-def _supply_pairs(batch: pd.DataFrame) -> list[dict[str, Any]]:
-    return _pairs(_amount_flags(batch), "supplier_id", "buyer_id", amount=("amount", "sum"),
-                  amount_max=("amount", "max"), round_count=("round", "sum"))
-
-
-def _shipment_pairs(batch: pd.DataFrame) -> list[dict[str, Any]]:
-    weights = batch.assign(weight_kg=batch["weight_kg"].fillna(0.0))
-    return _pairs(weights, "shipper_id", "receiver_id", weight_kg=("weight_kg", "sum"))
+def _weekly(rows: pd.DataFrame, rel: Relation, source_is_merchant: np.ndarray
+            ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per (merchant, local week): count and amount of each flow of ``rel``'s type,
+    zeros for the others; and the merchants the batch touches."""
+    parts = []
+    for flow in WEEKLY_FLOWS:
+        if flow.type != rel.type:
+            continue
+        column = rel.columns[0] if flow.side == "source" else rel.columns[1]
+        side = rows[source_is_merchant] if flow.side == "source" else rows
+        grouped = side.groupby([column, "ts_week"], sort=False).agg(
+            count=(column, "size"), amount=(flow.amount, "sum"))
+        grouped.columns = [f"{flow.name}_count", f"{flow.name}_amount"]
+        grouped.index.names = ["merchant", "week"]
+        parts.append(grouped)
+    names = week_property_names()
+    table = pd.concat(parts, axis=1).reindex(columns=names).fillna(0).reset_index()
+    table = table.sort_values(["merchant", "week"], kind="stable")
+    for name in names:
+        if name.endswith("_count"):
+            table[name] = table[name].astype("int64")
+    weeks = (_DAY + table["week"].to_numpy(np.int64)).astype(str)
+    flows = _records(table[list(names)])
+    out = [{"id": f"{m}|{w}", "merchant": m, "week": w, "flows": f}
+           for m, w, f in zip(table["merchant"].tolist(), weeks.tolist(), flows, strict=True)]
+    return out, sorted(table["merchant"].unique())

@@ -28,8 +28,6 @@ import math
 import os
 import tempfile
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -37,22 +35,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from guanxi.errors import GuanxiError, InputError, RejectRateExceeded, ServerError
 from guanxi.graph import ledger
 from guanxi.graph.connection import Graph
 from guanxi.graph.schema import apply_schema
+from guanxi.graph.writes import Batch, write_batches
 from guanxi.ingest.batches import statements
 from guanxi.ingest.mapping import KindMapping, load_mapping
 from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks, unknown_columns
 from guanxi.ingest.rejects import RejectsWriter
 from guanxi.ingest.spool import Spool, remove_stale_spools
 from guanxi.ingest.validate import REJECT_COLUMNS, Validator
-from guanxi.output import console
+from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
-__all__ = ["IngestOptions", "FileReport", "IngestReport", "ingest_folder"]
+__all__ = ["IngestOptions", "FileReport", "IngestReport", "ingest_folder", "RELOADABLE"]
 
 _MERCHANT_REFS = {
     "payments": ("payee_id",),
@@ -77,13 +75,16 @@ totals: loading their bytes again would count every row twice, so it is never do
 
 @dataclass(frozen=True)
 class IngestOptions:
+    """How to load a folder; the defaults are the command line's."""
+
     mapping: Path | None = None
     rejects: Path | None = None
     batch_size: int = 10_000
     max_reject_rate: float = 0.05
     chunk_rows: int = 100_000
     workers: int = 2
-    progress: bool = True
+    progress: ProgressFn | None = None
+    """Called as ``progress("check payments.csv", rows, total)``, then ``"write ..."``."""
     now: datetime | None = None
     reload: bool = False
 
@@ -92,7 +93,7 @@ class IngestOptions:
 class FileReport:
     kind: str
     file: str
-    status: str = "pending"  # loaded | skipped | failed
+    status: str = "pending"  # loaded | reloaded | skipped | failed
     rows_read: int = 0
     rejected: int = 0
     rows_written: int = 0
@@ -151,8 +152,7 @@ def ingest_folder(graph: Graph, folder: Path, options: IngestOptions = IngestOpt
     if "payments" not in kinds:
         report.warnings.append("no payments file in this folder")
 
-    progress = _progress(options.progress)
-    with RejectsWriter(rejects_path) as rejects, progress or nullcontext():
+    with RejectsWriter(rejects_path) as rejects:
         for src in sources:
             file_report = FileReport(src.kind, src.name)
             report.files.append(file_report)
@@ -164,8 +164,8 @@ def ingest_folder(graph: Graph, folder: Path, options: IngestOptions = IngestOpt
                 if unused:
                     report.warnings.append(f"{src.name}: columns not used: {', '.join(unused)} "
                                            "(rename them in a mapping file if they are needed)")
-                _load_file(graph, src, km, options, known, rejects, progress, file_report,
-                           report.warnings)
+                _FileLoad(graph, src, km, options, known, rejects, file_report,
+                          report.warnings).run()
             except GuanxiError as exc:
                 file_report.status = "failed"
                 report.error = exc
@@ -184,37 +184,161 @@ def _default_rejects_path(folder: Path) -> Path:
     return Path(".guanxi") / "rejects" / f"{folder.resolve().name}-{stamp}.csv"
 
 
-def _progress(enabled: bool) -> Progress | None:
-    if not enabled:
-        return None
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)
+@dataclass
+class _FileLoad:
+    """Loading one file: claim it, check it, write it, record it (module docstring)."""
 
+    graph: Graph
+    src: SourceFile
+    km: KindMapping
+    options: IngestOptions
+    known: pd.Index | None
+    rejects: RejectsWriter
+    report: FileReport
+    warnings: list[str]
 
-def _load_file(graph: Graph, src: SourceFile, km: KindMapping, options: IngestOptions,
-               known: pd.Index | None, rejects: RejectsWriter, progress: Progress | None,
-               report: FileReport, warnings: list[str]) -> None:
-    started = time.monotonic()
-    key = ledger.file_key(src.sha256, src.kind)
-    reading = _reading(src, km)
-    owner = ledger.Owner.me()
-    reload = options.reload and src.kind in RELOADABLE
-    record = ledger.claim_file(graph, key, owner, src.name, reload=reload)
-    if record["status"] == "done" and not reload:
-        _skip(src, record, reading, options.reload, report, warnings)
-        return
-    try:
-        with ledger.Heartbeat(graph, key, owner) as heartbeat:
-            _load_claimed(graph, src, km, options, known, rejects, progress, report, key,
-                          owner, record, reading, heartbeat)
-    except ServerError:
-        raise  # the server went away: the claim is left to go stale (or be taken over)
-    except BaseException:
-        with contextlib.suppress(GuanxiError):
-            ledger.release_file(graph, key, owner)
-        raise
-    ledger.release_file(graph, key, owner)
-    report.seconds = round(time.monotonic() - started, 2)
+    def run(self) -> None:
+        started = time.monotonic()
+        src = self.src
+        self.key = ledger.file_key(src.sha256, src.kind)
+        self.reading = _reading(src, self.km)
+        self.owner = ledger.Owner.me()
+        reload = self.options.reload and src.kind in RELOADABLE
+        record = ledger.claim_file(self.graph, self.key, self.owner, src.name, reload=reload)
+        if record["status"] == "done" and not reload:
+            self._skip(record)
+            return
+        try:
+            with ledger.Heartbeat(self.graph, self.key, self.owner) as self.heartbeat:
+                self._load(record)
+        except ServerError:
+            raise  # the server went away: the claim is left to go stale (or be taken over)
+        except BaseException:
+            with contextlib.suppress(GuanxiError):
+                ledger.release_file(self.graph, self.key, self.owner)
+            raise
+        ledger.release_file(self.graph, self.key, self.owner)
+        self.report.seconds = round(time.monotonic() - started, 2)
+
+    def _skip(self, record: dict[str, Any]) -> None:
+        src, report = self.src, self.report
+        report.status = "skipped"
+        report.rows_read = record.get("rows_read", 0)
+        report.rejected = record.get("rejected", 0)
+        when = str(record.get("finished_at", ""))[:19]
+        other = record.get("reading") not in (None, self.reading["digest"])
+        if self.options.reload:  # asked for, on a kind whose rows add up
+            report.note = (f"not reloaded: {src.kind} rows add to pair totals, so loading "
+                           "these bytes again would count them twice")
+        elif other:
+            report.note = f"already loaded under another mapping on {when}; not loaded again"
+        else:
+            report.note = "already loaded (same content)"
+        if other:
+            fix = ("run with --reload to replace what it wrote" if src.kind in RELOADABLE else
+                   "to read it differently, load it into an empty graph")
+            self.warnings.append(
+                f"{src.name} (the same bytes as {record.get('name')}) was loaded on {when} "
+                f"with other reading settings {record.get('reading_settings')}; these rows "
+                f"are not loaded twice. {fix}")
+
+    def _load(self, record: dict[str, Any]) -> None:
+        src, km, options, report = self.src, self.km, self.options, self.report
+        resuming = record["status"] == "loading"
+        if resuming and record.get("reading") != self.reading["digest"]:
+            raise InputError(
+                f"{src.name} is partly loaded under other reading settings "
+                f"{record.get('reading_settings')}",
+                "finish it with the mapping it started with, then change the mapping")
+        lines = count_rows(src, km)
+        # A resumed file keeps the batching it started with, whatever the options say now.
+        batch_size = int(record["batch_size"]) if resuming else options.batch_size
+        buckets = int(record["buckets"]) if resuming else max(1, math.ceil(lines / batch_size))
+        generation = int(record.get("generation") or 0) + (record["status"] == "done")
+        if resuming and batch_size != options.batch_size:
+            report.note = f"resumed with the batch size it started with ({batch_size})"
+        with tempfile.TemporaryDirectory(prefix=f"guanxi-spool-{os.getpid()}-") as tmp:
+            spool = Spool(Path(tmp), _BUCKET_KEYS.get(src.kind), buckets)
+            self._check(spool, lines)
+            rate = report.rejected / report.rows_read if report.rows_read else 0.0
+            if rate > options.max_reject_rate:
+                raise RejectRateExceeded(
+                    f"{src.name}: {report.rejected} of {report.rows_read} rows rejected "
+                    f"({rate:.1%}), above --max-reject-rate {options.max_reject_rate:.1%}; "
+                    "nothing from this file was written",
+                    f"see the reasons in {self.rejects.path}, fix the file, and run again "
+                    "(or raise --max-reject-rate)",
+                )
+            begun = ledger.begin_file(self.graph, self.key, self.owner, generation, {
+                "kind": src.kind, "name": src.name, "sha256": src.sha256,
+                "mapping": km.digest(), "reading": self.reading["digest"],
+                "reading_settings": self.reading["settings"], "batch_size": batch_size,
+                "buckets": buckets})
+            self._write(spool, batch_size, int(begun["generation"]))
+        summary = {"rows_read": report.rows_read, "rejected": report.rejected,
+                   "rows_written": report.rows_written, "batches": report.batches}
+        ledger.finish_file(self.graph, self.key, self.owner, summary)
+        report.status = "reloaded" if generation and not resuming else "loaded"
+
+    def _check(self, spool: Spool, lines: int) -> None:
+        """The first pass: validate, check references, write rejects, spool valid rows."""
+        src, report, progress = self.src, self.report, self.options.progress
+        validator = Validator(src.kind, self.km, self.options.now)
+        task = f"check {src.name}"
+        for chunk in read_chunks(src, self.km, self.options.chunk_rows):
+            result = validator.validate(chunk)
+            valid, bad = _check_references(src.kind, result.valid, self.known)
+            bad = pd.concat([result.rejects, bad], ignore_index=True) if len(bad) \
+                else result.rejects
+            if len(bad):
+                self.rejects.write(src.name, bad.sort_values("line", kind="stable"))
+            report.rows_read += len(chunk)
+            report.rejected += len(bad)
+            spool.write(valid)
+            if progress:
+                progress(task, report.rows_read, lines)
+        spool.close()
+
+    def _write(self, spool: Spool, batch_size: int, generation: int) -> None:
+        """The second pass: the batches not yet in the ledger, through ``write_batches``
+        (``workers`` at a time; labels and defaults one at a time, in file order)."""
+        src, report = self.src, self.report
+        already = ledger.applied_batches(self.graph, self.key, generation)
+        skipped_rows = 0
+
+        def pending():
+            nonlocal skipped_rows
+            for n, rows in spool.batches(batch_size):
+                report.batches += 1
+                if n in already:
+                    report.batches_resumed += 1
+                    skipped_rows += len(rows)
+                    continue
+                payer_is_merchant = None
+                if src.kind == "payments" and self.known is not None:
+                    payer_is_merchant = self.known.get_indexer(rows["payer_id"]) >= 0
+                prepared = statements(src.kind, rows, payer_is_merchant)
+                yield Batch(n, prepared.statements, len(rows), prepared.merchants)
+
+        def check() -> None:
+            if self.heartbeat.lost:
+                raise ledger.LockLost(f"the claim on {src.name} was taken over by another "
+                                      "ingest", "run the command again once it has ended")
+
+        def progress(task: str, done: int, total: int | None) -> None:
+            if self.options.progress:  # batches applied earlier count as done
+                self.options.progress(task, done + skipped_rows, total)
+
+        workers = 1 if src.kind in _IN_FILE_ORDER else self.options.workers
+        totals = write_batches(self.graph, pending(), workers=workers,
+                               apply=ledger.recorded(self.key, generation, self.owner),
+                               progress=progress, task=f"write {src.name}",
+                               total_rows=spool.rows, check=check)
+        report.rows_written += totals.rows + skipped_rows
+        report.batches_resumed += totals.batches_skipped  # applied by a concurrent run
+        report.nodes_created += totals.nodes_created
+        report.relationships_created += totals.relationships_created
+        report.properties_set += totals.properties_set
 
 
 def _reading(src: SourceFile, km: KindMapping) -> dict[str, Any]:
@@ -228,89 +352,6 @@ def _reading(src: SourceFile, km: KindMapping) -> dict[str, Any]:
     settings = {k: v for k, v in asdict(same).items() if k not in ("kind", "file")}
     return {"digest": same.digest(),
             "settings": json.dumps(settings, ensure_ascii=False, sort_keys=True)}
-
-
-def _skip(src: SourceFile, record: dict[str, Any], reading: dict[str, Any], asked: bool,
-          report: FileReport, warnings: list[str]) -> None:
-    report.status = "skipped"
-    report.rows_read = record.get("rows_read", 0)
-    report.rejected = record.get("rejected", 0)
-    when = str(record.get("finished_at", ""))[:19]
-    other = record.get("reading") not in (None, reading["digest"])
-    if asked:  # --reload on a kind whose rows add up
-        report.note = (f"not reloaded: {src.kind} rows add to pair totals, so loading these "
-                       "bytes again would count them twice")
-    elif other:
-        report.note = f"already loaded under another mapping on {when}; not loaded again"
-    else:
-        report.note = "already loaded (same content)"
-    if other:
-        fix = ("run with --reload to replace what it wrote" if src.kind in RELOADABLE else
-               "to read it differently, load it into an empty graph")
-        warnings.append(f"{src.name} (the same bytes as {record.get('name')}) was loaded on "
-                        f"{when} with other reading settings {record.get('reading_settings')}; "
-                        f"these rows are not loaded twice. {fix}")
-
-
-def _load_claimed(graph: Graph, src: SourceFile, km: KindMapping, options: IngestOptions,
-                  known: pd.Index | None, rejects: RejectsWriter, progress: Progress | None,
-                  report: FileReport, key: str, owner: ledger.Owner, record: dict[str, Any],
-                  reading: dict[str, Any], heartbeat: ledger.Heartbeat) -> None:
-    resuming = record["status"] == "loading"
-    if resuming and record.get("reading") != reading["digest"]:
-        raise InputError(
-            f"{src.name} is partly loaded under other reading settings "
-            f"{record.get('reading_settings')}",
-            "finish it with the mapping it started with, then change the mapping")
-    lines = count_rows(src, km)
-    # A resumed file keeps the batching it started with, whatever the options say now.
-    batch_size = int(record["batch_size"]) if resuming else options.batch_size
-    buckets = int(record["buckets"]) if resuming else max(1, math.ceil(lines / batch_size))
-    generation = int(record.get("generation") or 0) + (record["status"] == "done")
-    if resuming and batch_size != options.batch_size:
-        report.note = f"resumed with the batch size it started with ({batch_size})"
-    with tempfile.TemporaryDirectory(prefix=f"guanxi-spool-{os.getpid()}-") as tmp:
-        spool = Spool(Path(tmp), _BUCKET_KEYS.get(src.kind), buckets)
-        _validate_pass(src, km, options, known, rejects, progress, report, spool, lines)
-        rate = report.rejected / report.rows_read if report.rows_read else 0.0
-        if rate > options.max_reject_rate:
-            raise RejectRateExceeded(
-                f"{src.name}: {report.rejected} of {report.rows_read} rows rejected "
-                f"({rate:.1%}), above --max-reject-rate {options.max_reject_rate:.1%}; "
-                "nothing from this file was written",
-                f"see the reasons in {rejects.path}, fix the file, and run again "
-                "(or raise --max-reject-rate)",
-            )
-        begun = ledger.begin_file(graph, key, owner, generation, {
-            "kind": src.kind, "name": src.name, "sha256": src.sha256, "mapping": km.digest(),
-            "reading": reading["digest"], "reading_settings": reading["settings"],
-            "batch_size": batch_size, "buckets": buckets})
-        workers = 1 if src.kind in _IN_FILE_ORDER else max(1, options.workers)
-        _write_pass(graph, src, key, int(begun["generation"]), owner, heartbeat, spool,
-                    batch_size, known, workers, progress, report)
-    summary = {"rows_read": report.rows_read, "rejected": report.rejected,
-               "rows_written": report.rows_written, "batches": report.batches}
-    ledger.finish_file(graph, key, owner, summary)
-    report.status = "reloaded" if generation and not resuming else "loaded"
-
-
-def _validate_pass(src: SourceFile, km: KindMapping, options: IngestOptions,
-                   known: pd.Index | None, rejects: RejectsWriter, progress: Progress | None,
-                   report: FileReport, spool: Spool, lines: int) -> None:
-    validator = Validator(src.kind, km, options.now)
-    task = progress.add_task(f"check {src.name}", total=lines) if progress else None
-    for chunk in read_chunks(src, km, options.chunk_rows):
-        result = validator.validate(chunk)
-        valid, bad = _check_references(src.kind, result.valid, known)
-        bad = pd.concat([result.rejects, bad], ignore_index=True) if len(bad) else result.rejects
-        if len(bad):
-            rejects.write(src.name, bad.sort_values("line", kind="stable"))
-        report.rows_read += len(chunk)
-        report.rejected += len(bad)
-        spool.write(valid)
-        if progress:
-            progress.update(task, advance=len(chunk))
-    spool.close()
 
 
 def _check_references(kind: str, valid: pd.DataFrame, known: pd.Index | None
@@ -332,53 +373,3 @@ def _check_references(kind: str, valid: pd.DataFrame, known: pd.Index | None
             "reason": "unknown merchant id: list it in a merchants file loaded first",
         })
     return valid[~bad].reset_index(drop=True), pd.DataFrame(rows, columns=REJECT_COLUMNS)
-
-
-def _write_pass(graph: Graph, src: SourceFile, key: str, generation: int, owner: ledger.Owner,
-                heartbeat: ledger.Heartbeat, spool: Spool, batch_size: int,
-                known: pd.Index | None, workers: int, progress: Progress | None,
-                report: FileReport) -> None:
-    """Apply the batches not yet in the ledger, ``workers`` transactions at a time
-    (statements for the next batch are prepared while earlier ones are written)."""
-    already = ledger.applied_batches(graph, key, generation)
-    task = progress.add_task(f"write {src.name}", total=spool.rows) if progress else None
-    rows_of: dict[Future, int] = {}
-
-    def settle(futures: set[Future]) -> None:
-        for future in futures:
-            counters = future.result()
-            rows = rows_of.pop(future)
-            report.rows_written += rows
-            if counters is None:  # applied by a concurrent or earlier run after all
-                report.batches_resumed += 1
-            else:
-                for name, value in counters.items():
-                    setattr(report, name, getattr(report, name) + value)
-            if progress:
-                progress.update(task, advance=rows)
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="guanxi-write")
-    try:
-        for n, batch in spool.batches(batch_size):
-            if heartbeat.lost:
-                raise ledger.LockLost(f"the claim on {src.name} was taken over by another "
-                                      "ingest", "run the command again once it has ended")
-            report.batches += 1
-            if n in already:
-                report.batches_resumed += 1
-                report.rows_written += len(batch)
-                if progress:
-                    progress.update(task, advance=len(batch))
-                continue
-            payer_is_merchant = None
-            if src.kind == "payments" and known is not None:
-                payer_is_merchant = known.get_indexer(batch["payer_id"]) >= 0
-            work = statements(src.kind, batch, payer_is_merchant)
-            future = pool.submit(ledger.apply_batch, graph, key, generation, n, owner, work)
-            rows_of[future] = len(batch)
-            if len(rows_of) >= 2 * workers:
-                done, _ = wait(set(rows_of), return_when=FIRST_COMPLETED)
-                settle(done)
-        settle(set(rows_of))
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)

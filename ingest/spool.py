@@ -31,7 +31,8 @@ __all__ = ["Spool", "bucket_of", "remove_stale_spools"]
 
 _MAX_FILES = 64
 _INT_TYPES = {"_line": pa.int64(), "ts_ms": pa.int64(), "ts_hour": pa.int8(),
-              "ts_dow": pa.int8(), "defaulted": pa.int8(), "_bucket": pa.int64()}
+              "ts_dow": pa.int8(), "ts_week": pa.int32(), "defaulted": pa.int8(),
+              "_bucket": pa.int64()}
 _FLOATS = {"amount", "weight_kg"}
 
 

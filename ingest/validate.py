@@ -92,7 +92,8 @@ class Validator:
     -----
     ``valid`` always has every column of the kind, in ``kinds.py`` order, ``ts`` replaced
     by ``ts_ms`` (UTC epoch milliseconds, int64), ``ts_hour`` (local hour 0-23, int8) and
-    ``ts_dow`` (0 = Monday, int8) -- nullable ``Int64``/``Int8`` for labels, whose ``ts``
+    ``ts_dow`` (0 = Monday, int8), ``ts_week`` (the local Monday of its week, in days
+    since 1970-01-01, int32) -- nullable ``Int64``/``Int8``/``Int32`` for labels, whose ``ts``
     is optional -- then ``_line``. ``amount`` and ``weight_kg`` are float64 (``weight_kg``
     NaN when empty), ``defaulted`` int8, ``label`` lower case; ids, other text and dates
     (``YYYY-MM-DD``) are ``str`` with NaN for empty cells.
@@ -157,6 +158,11 @@ class Validator:
                 typed["ts_ms"] = pd.Series(ms, index=s.index, dtype="float64").where(when.notna())
                 local = when.dt.tz_convert(self._zone)
                 typed["ts_hour"], typed["ts_dow"] = local.dt.hour, local.dt.day_of_week
+                # Integer days, not Timestamps: rows outside the window must not overflow.
+                wall_ms = local.dt.tz_localize(None).to_numpy("datetime64[ms]").view("i8")
+                week = np.floor_divide(wall_ms, 86_400_000) - local.dt.day_of_week
+                typed["ts_week"] = pd.Series(week, index=s.index, dtype="float64"
+                                             ).where(when.notna())
             elif c in k.dates:
                 first10 = s.str.slice(0, 10)
                 shaped = s.str.fullmatch(_ISO, na=False)
@@ -308,7 +314,8 @@ class Validator:
         if k.timestamps:
             casts.update(ts_ms="Int64" if optional_ts else "int64",
                          ts_hour="Int8" if optional_ts else "int8",
-                         ts_dow="Int8" if optional_ts else "int8")
+                         ts_dow="Int8" if optional_ts else "int8",
+                         ts_week="Int32" if optional_ts else "int32")
         if "defaulted" in valid:
             casts["defaulted"] = "int8"
         valid = valid.astype(casts)

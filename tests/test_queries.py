@@ -6,13 +6,13 @@ import pytest
 
 from guanxi import queries
 from guanxi.graph.connection import Graph
+from guanxi.graph.model import week_property_names
 
 # Parameters for each query file; a new .cypher file must be added here.
-_PAIR = {"count": 1, "amount": 10.0, "amount_max": 10.0, "round_count": 1,
-         "first_ms": 1735689600000, "last_ms": 1735689600000}
-_PAYMENT = {"payee": "M1", "first_ms": 1735689600000, "last_ms": 1735689600000,
-            "amount_max": 10.0, "sums": {"count": 1, "amount": 10.0, "amount_sq": 100.0,
-                                         "round_count": 1, "night_count": 0}}
+_PAIR = {"first_ms": 1735689600000, "last_ms": 1735689600000, "max": {"amount_max": 10.0}}
+_PAYMENT = _PAIR | {"target": "M1", "add": {"count": 1, "amount": 10.0, "amount_sq": 100.0,
+                                            "round_count": 1, "night_count": 0}}
+_FLOWS = dict.fromkeys(week_property_names(), 0) | {"paid_in_count": 1, "paid_in_amount": 9.5}
 PARAMS: dict[str, dict] = {
     "stats_nodes": {},
     "stats_relationships": {},
@@ -23,11 +23,14 @@ PARAMS: dict[str, dict] = {
     "ingest_merchants": {"rows": [{"id": "M1", "props": {"name": "老王面馆"}, "phone": ["138"],
                                    "device_id": [], "bank_account": [], "address": [],
                                    "owner_id": ["P1"], "agent_id": ["SP1"]}]},
-    "ingest_paid_by_consumer": {"rows": [_PAYMENT | {"payer": "C1"}]},
-    "ingest_paid_by_merchant": {"rows": [_PAYMENT | {"payer": "M1"}]},
-    "ingest_supplies": {"rows": [{"source": "M1", "target": "M1", **_PAIR}]},
-    "ingest_shipped_to": {"rows": [{"source": "M1", "target": "M1", "count": 1,
-                                    "weight_kg": 2.5, "first_ms": 0, "last_ms": 0}]},
+    "ingest_paid_by_consumer": {"rows": [_PAYMENT | {"source": "C1"}]},
+    "ingest_paid_by_merchant": {"rows": [_PAYMENT | {"source": "M1"}]},
+    "ingest_supplies": {"rows": [_PAIR | {"source": "M1", "target": "M1", "add": {
+        "count": 1, "amount": 10.0, "round_count": 1}}]},
+    "ingest_shipped_to": {"rows": [{"source": "M1", "target": "M1", "first_ms": 0, "last_ms": 0,
+                                    "add": {"count": 1, "weight_kg": 2.5}, "max": {}}]},
+    "ingest_weekly_flows": {"rows": [{"id": "M1|2025-01-06", "merchant": "M1",
+                                      "week": "2025-01-06", "flows": _FLOWS}]},
     "ingest_labels": {"rows": [{"id": "M1", "label": "fraud", "source": "test", "ts_ms": None}]},
     "ingest_defaults": {"rows": [{"id": "M1", "defaulted": 1, "observed_on": "2025-06-30"}]},
     "ledger_lock_file": {"key": "k"},
@@ -37,7 +40,7 @@ PARAMS: dict[str, dict] = {
     "ledger_begin_file": {"key": "k", "owner": "1@h/0.00", "generation": 0,
                           "props": {"kind": "payments", "batch_size": 10}},
     "ledger_record_batch": {"id": "k:0:0", "key": "k", "generation": 0, "n": 0, "token": "t",
-                            "owner": "1@h/0.00"},
+                            "owner": "1@h/0.00", "merchants": ["M1"]},
     "ledger_applied_batches": {"key": "k", "generation": 0},
     "ledger_finish_file": {"key": "k", "owner": "1@h/0.00", "summary": {"rows_read": 1}},
     "ledger_release_file": {"key": "k", "owner": "1@h/0.00"},

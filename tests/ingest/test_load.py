@@ -60,7 +60,7 @@ def full_folder(folder: Path) -> Path:
 
 def load(graph: Graph, folder: Path, **options) -> dict:
     options.setdefault("rejects", folder.parent / f"{folder.name}-rejects.csv")
-    report = ingest_folder(graph, folder, IngestOptions(progress=False, **options))
+    report = ingest_folder(graph, folder, IngestOptions(**options))
     return report.as_dict()
 
 
@@ -120,6 +120,26 @@ def test_golden_path_builds_the_expected_graph(graph: Graph, tmp_path: Path) -> 
                         "RETURN m.id AS id, m.label AS label, m.label_source AS source ORDER BY id")
     assert labels == [{"id": "M2", "label": "fraud", "source": "investigation"},
                       {"id": "M5", "label": "legit", "source": "audit"}]
+
+    weeks = {(w["m"], w["week"]): w["w"] for w in graph.read(
+        "MATCH (w:MerchantWeek) RETURN w.merchant AS m, toString(w.week) AS week, "
+        "w {.*} AS w")}
+    m1 = weeks["M1", "2024-12-30"]  # Wed 1 Jan to Fri 3 Jan 2025: Monday 30 Dec
+    assert (m1["paid_in_count"], m1["paid_in_amount"], m1["paid_out_count"]) == (3, 135.5, 0)
+    assert weeks["M2", "2024-12-30"]["paid_out_amount"] == 5000.0  # merchant paying merchant
+    assert weeks["M2", "2025-02-03"]["paid_out_count"] == 1
+    m3 = weeks["M3", "2025-01-20"]
+    assert (m3["sold_count"], m3["sold_amount"], m3["shipped_count"]) == (2, 2300.5, 1)
+    assert weeks["M2", "2024-12-30"]["received_amount"] == 120.5  # shipments: kilograms
+    assert weeks["M3", "2024-12-30"]["paid_in_amount"] == 5000.0
+    assert len(weeks) == len({(w["m"], w["week"]) for w in graph.read(
+        "MATCH (w:MerchantWeek) RETURN w.merchant AS m, w.week AS week")})
+
+    by_kind = {r["kind"]: r["ms"] for r in graph.read(
+        "MATCH (f:IngestFile), (b:IngestBatch {file: f.id}) UNWIND b.merchants AS m "
+        "WITH f.kind AS kind, m ORDER BY m RETURN kind, collect(DISTINCT m) AS ms")}
+    assert by_kind["payments"] == ["M1", "M2", "M3", "M4", "M5"]
+    assert by_kind["supply"] == ["M2", "M3", "M4"] and by_kind["labels"] == ["M2", "M5"]
 
 
 def test_loading_twice_changes_nothing(graph: Graph, tmp_path: Path) -> None:

@@ -65,10 +65,12 @@ def test_payments_golden():
     assert out.rejects.empty
     v = out.valid
     assert v.columns.tolist() == ["payer_id", "payee_id", "amount", "ts_ms", "ts_hour", "ts_dow",
-                                  "channel", "payment_id", "_line"]
+                                  "ts_week", "channel", "payment_id", "_line"]
     assert v["amount"].tolist() == [10.5, 1000.0]
     assert v["ts_ms"].tolist() == [ms("2024-05-01T12:00:00Z"), ms("2024-05-05T00:00:00Z")]
     assert v["ts_hour"].tolist() == [12, 0] and v["ts_dow"].tolist() == [2, 6]
+    monday = (pd.Timestamp("2024-04-29") - pd.Timestamp(0)).days  # both in that week
+    assert v["ts_week"].tolist() == [monday, monday] and v["ts_week"].dtype == np.int32
     assert v.dtypes[["amount", "ts_ms", "ts_hour", "ts_dow", "_line"]].tolist() == [
         np.float64, np.int64, np.int8, np.int8, np.int64]
     assert v["channel"].tolist()[0] == "qr" and pd.isna(v["channel"].iat[1])
@@ -99,7 +101,8 @@ def test_labels_golden_with_optional_ts():
     assert out.rejects.empty
     v = out.valid
     assert v["label"].tolist() == ["fraud", "legit"]
-    assert v.dtypes[["ts_ms", "ts_hour", "ts_dow"]].tolist() == ["Int64", "Int8", "Int8"]
+    assert v.dtypes[["ts_ms", "ts_hour", "ts_dow", "ts_week"]].tolist() == [
+        "Int64", "Int8", "Int8", "Int32"]
     assert v["ts_ms"].iat[0] == ms("2024-06-01T09:00:00Z") and pd.isna(v["ts_ms"].iat[1])
     assert v["ts_hour"].iat[0] == 9 and pd.isna(v["ts_hour"].iat[1])
 
@@ -278,6 +281,16 @@ def test_naive_times_are_wall_clock_in_the_mapping_timezone():
         ms("2024-02-29T16:00:00Z")]
     assert out.valid["ts_hour"].tolist() == [8, 8, 8, 8, 8, 0]
     assert out.valid["ts_dow"].tolist() == [4] * 6  # 2024-03-01 was a Friday in Shanghai
+    # Weeks are local too: Monday 2024-02-26, though the last is still Thursday in UTC.
+    assert out.valid["ts_week"].tolist() == [(pd.Timestamp("2024-02-26") - pd.Timestamp(0)).days
+                                             ] * 6
+
+
+def test_a_local_monday_morning_opens_a_new_week_before_utc_does():
+    out = check("payments", [{"payer_id": "C1", "payee_id": "M1", "amount": "1",
+                               "ts": "2024-03-04T02:00:00"}], timezone="Asia/Shanghai")
+    assert out.valid["ts_dow"].tolist() == [0]  # Sunday 18:00 in UTC
+    assert out.valid["ts_week"].tolist() == [(pd.Timestamp("2024-03-04") - pd.Timestamp(0)).days]
 
 
 def test_daylight_saving_edges_take_the_first_occurrence_or_move_forward():
