@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from guanxi.errors import GuanxiError, InputError
-from guanxi.output import console, emit_record, emit_rows
+from guanxi.output import RichProgress, console, emit_record, emit_rows
 
 app = typer.Typer(
     name="guanxi",
@@ -59,19 +59,27 @@ app.add_typer(db_app, name="db")
 @db_app.command("start")
 def db_start(
     data_dir: DataDirOpt = None,
-    port: Annotated[int, typer.Option(help="Bolt port on 127.0.0.1.")] = 7687,
-    heap: Annotated[str, typer.Option(help="JVM heap size, e.g. 1g or 512m.")] = "1g",
-    pagecache: Annotated[str, typer.Option(help="Neo4j page cache, e.g. 512m or 2g.")] = "512m",
+    port: Annotated[int | None, typer.Option(help="Bolt port on 127.0.0.1.",
+                                             show_default="7687")] = None,
+    heap: Annotated[str | None, typer.Option(help="JVM heap size, e.g. 1g or 512m.",
+                                             show_default="1g")] = None,
+    pagecache: Annotated[str | None, typer.Option(help="Neo4j page cache, e.g. 512m or 2g.",
+                                                  show_default="512m")] = None,
     import_dir: Annotated[
         Path | None, typer.Option(help="Folder LOAD CSV may read (default DATA_DIR/import).")
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt to answer.")] = 180.0,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt to answer (and "
+                                                "for another start of DATA_DIR to end).")
+                       ] = 180.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the local Neo4j in the background and wait until Bolt answers.
 
     The first start fetches Neo4j from Maven Central (needs Maven, once) and
-    generates a password; later starts reuse both. Already running: says so, exit 0.
+    generates a password; later starts reuse both. Already running: says so,
+    exit 0, unless an option given differs from the running server's (another
+    --port): then an error, exit 1. Two starts of one data dir at once: the
+    second waits for the first, then finds it running.
 
     Example: guanxi db start --port 7687 --heap 2g --pagecache 1g
     """
@@ -169,9 +177,12 @@ def db_query(
 ) -> None:
     """Run one parameterised Cypher statement and print the rows.
 
+    Prints any value the server returns: one Python cannot hold (a date before
+    year 1 or after 9999, e.g. date('-2024-08-01')) is printed as Neo4j writes it.
+
     Example: guanxi db query 'MATCH (m:Merchant {id: $id}) RETURN m.name AS name' -p id=M0000001
     """
-    rows = _graph(data_dir).write(cypher, **_parse_params(param or []))
+    rows = _graph(data_dir).printable(cypher, **_parse_params(param or []))
     emit_rows(rows, as_json)
 
 
@@ -223,23 +234,11 @@ def synth(
 
     Example: guanxi synth --merchants 20000 --seed 7 --difficulty hard --out data/demo
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from guanxi.ingest.synth import SynthParams, generate
 
     params = SynthParams(merchants=merchants, seed=seed, difficulty=difficulty,
                          label_fraction=label_fraction, rings_per_10k=rings_per_10k, fmt=fmt)
-    bars = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-                    "{task.total}"), TimeElapsedColumn(), console=console,
-                    disable=quiet or as_json)
-    tasks: dict[str, int] = {}
-
-    def progress(step: str, done: int, total: int) -> None:
-        if step not in tasks:
-            tasks[step] = bars.add_task(step, total=total)
-        bars.update(tasks[step], completed=done, total=total)
-
-    with bars:
+    with RichProgress(enabled=not (quiet or as_json)) as progress:
         summary = generate(params, out, force=force, progress=progress)
     if as_json:
         emit_record(summary.as_dict(), True)
@@ -299,11 +298,12 @@ def ingest(
     """
     from guanxi.ingest.load import IngestOptions, ingest_folder
 
-    options = IngestOptions(mapping=mapping, rejects=rejects, batch_size=batch_size,
-                            max_reject_rate=max_reject_rate, workers=workers,
-                            progress=not (quiet or as_json), reload=reload)
     try:
-        report = ingest_folder(_graph(data_dir), folder, options)
+        with RichProgress(enabled=not (quiet or as_json)) as progress:
+            options = IngestOptions(mapping=mapping, rejects=rejects, batch_size=batch_size,
+                                    max_reject_rate=max_reject_rate, workers=workers,
+                                    progress=progress, reload=reload)
+            report = ingest_folder(_graph(data_dir), folder, options)
     except KeyboardInterrupt:
         console.print("interrupted: run the same command again to resume where it stopped")
         raise typer.Exit(130) from None
@@ -328,12 +328,17 @@ def ingest(
 
 def main() -> None:
     """Console-script entry point: library errors become one line and exit code."""
-    # The driver logs each retry, and guanxi each failed query, as warnings; a failed
-    # command already says why in one line, so these show only when asked for.
-    level = os.environ.get("GUANXI_LOG_LEVEL", "ERROR").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("neo4j").setLevel(level)
+    # guanxi logs each failed query as a warning, and the driver a dropped connection as
+    # an error; a failed command already says why in one line, so these show only when
+    # GUANXI_LOG_LEVEL asks for them.
+    asked = os.environ.get("GUANXI_LOG_LEVEL", "").upper()
     try:
+        if asked and not isinstance(logging.getLevelName(asked), int):
+            raise InputError(f"GUANXI_LOG_LEVEL {asked!r} is not a logging level",
+                             "use DEBUG, INFO, WARNING or ERROR")
+        logging.basicConfig(level=asked or "ERROR",
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.getLogger("neo4j").setLevel(asked or logging.CRITICAL + 1)
         app()
     except GuanxiError as exc:
         # Escaped: file names and values in messages may hold [brackets].

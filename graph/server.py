@@ -7,13 +7,18 @@ listens on 127.0.0.1 only, keeps its data in the data directory, and requires a
 password generated at first start (file ``<data-dir>/password``, mode 0600).
 
 Files in the data directory: ``neo4j.conf`` (written at each start), ``server.pid``,
-``server.json`` (port, pid, version), ``password``, ``logs/server.log`` (the JVM's
-output) and Neo4j's own ``data/`` and ``logs/``.
+``server.json`` (port, pid, options, version), ``password``, ``start.lock``,
+``logs/server.log`` (the JVM's output) and Neo4j's own ``data/`` and ``logs/``.
+
+One start or stop at a time acts on a data directory: each holds an exclusive
+``flock`` on ``start.lock`` from reading the pid file until the server answers (or
+is gone), so a second ``start`` waits for the first and then finds it running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -23,7 +28,8 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,14 +49,23 @@ _SERVER_SRC = Path(__file__).resolve().parent / "server"
 _LAUNCHER = _SERVER_SRC / "GuanxiNeo4j.java"
 
 
+DEFAULT_HEAP = "1g"
+DEFAULT_PAGECACHE = "512m"
+
+
 @dataclass(frozen=True)
 class ServerConfig:
-    """How to run the local server."""
+    """How to run the local server.
+
+    An option left at None takes its default (port 7687, heap 1g, page cache 512m,
+    ``DATA_DIR/import``) when the server starts, and is not compared with those of
+    a server that already runs; an option given must match them.
+    """
 
     data_dir: Path
-    port: int = DEFAULT_PORT
-    heap: str = "1g"
-    pagecache: str = "512m"
+    port: int | None = None
+    heap: str | None = None
+    pagecache: str | None = None
     import_dir: Path | None = None
 
 
@@ -152,8 +167,11 @@ def _our_process(pid: int, data_dir: Path) -> psutil.Process | None:
     return None  # a recycled pid now used by some other program
 
 
-def _running(data_dir: Path) -> tuple[psutil.Process | None, str | None]:
-    """The running server of ``data_dir``, and a note when a stale pid file was cleared."""
+def _running(data_dir: Path, clear_stale: bool = True
+             ) -> tuple[psutil.Process | None, str | None]:
+    """The running server of ``data_dir``, and a note when a stale pid file was cleared.
+
+    Only the holder of the data dir's lock may clear one (``clear_stale``)."""
     pid_path = _pid_file(data_dir)
     if not pid_path.exists():
         return None, None
@@ -162,7 +180,7 @@ def _running(data_dir: Path) -> tuple[psutil.Process | None, str | None]:
     except (OSError, ValueError):
         pid = -1
     proc = _our_process(pid, data_dir) if pid > 0 else None
-    if proc is None:
+    if proc is None and clear_stale:
         pid_path.unlink(missing_ok=True)
         return None, f"removed a stale pid file (pid {pid} is not a running guanxi Neo4j)"
     return proc, None
@@ -173,6 +191,58 @@ def _read_state(data_dir: Path) -> dict:
         return json.loads(state_file(data_dir).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def _lock_file(data_dir: Path) -> Path:
+    return data_dir / "start.lock"
+
+
+def _lock_holder(data_dir: Path) -> str:
+    try:
+        return _lock_file(data_dir).read_text().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+class _Busy(ServerError):
+    """Another process holds the data directory's lock."""
+
+    def __init__(self, data_dir: Path, holder: str, waited: float) -> None:
+        super().__init__(f"another `guanxi db start` or `stop` (pid {holder}) still works on "
+                         f"{data_dir} after {waited:.0f} s",
+                         "wait for it to finish and run the command again")
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def _exclusive(data_dir: Path, wait: float) -> Iterator[None]:
+    """Hold ``start.lock`` of ``data_dir``, waiting up to ``wait`` seconds for it.
+
+    The kernel drops the lock when its holder exits, however it exits, so a
+    crashed start never leaves the data directory locked.
+    """
+    path = _lock_file(data_dir)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ServerError(f"cannot open the lock file {path}: {exc.strerror}",
+                          "fix the data directory's permissions or choose another with "
+                          "--data-dir") from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _Busy(data_dir, _lock_holder(data_dir), wait) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 # --- start / stop / status --------------------------------------------------
@@ -229,7 +299,7 @@ def _ensure_password(data_dir: Path) -> Path:
 
 
 def _write_conf(cfg: ServerConfig) -> Path:
-    import_dir = (cfg.import_dir or cfg.data_dir / "import").absolute()
+    import_dir = cfg.import_dir or cfg.data_dir / "import"
     import_dir.mkdir(parents=True, exist_ok=True)
     conf = cfg.data_dir / "neo4j.conf"
     conf.write_text(
@@ -254,15 +324,44 @@ def _write_conf(cfg: ServerConfig) -> Path:
 def start(cfg: ServerConfig, timeout: float = 180.0) -> ServerStatus:
     """Start the server in the background and wait until Bolt answers.
 
-    Idempotent: when it already runs, returns its status with a note.
+    Idempotent: when it already runs, returns its status with a note, and raises
+    ``ServerError`` if an option given in ``cfg`` differs from the running server's.
+    Waits (up to ``timeout``) for a start or stop of the same data dir that is under way.
     """
     data_dir = cfg.data_dir.absolute()
-    cfg = ServerConfig(data_dir, cfg.port, cfg.heap, cfg.pagecache, cfg.import_dir)
     _check_data_dir(data_dir)
-    proc, stale_note = _running(data_dir)
-    if proc is not None:
-        current = status(data_dir)
-        return ServerStatus(**{**current.as_dict(), "note": "already running"})
+    with _exclusive(data_dir, wait=timeout):
+        proc, stale_note = _running(data_dir)
+        if proc is not None:
+            _check_same_options(cfg, data_dir)
+            current = _describe(data_dir, proc)
+            return ServerStatus(**{**current.as_dict(), "note": "already running"})
+        cfg = ServerConfig(data_dir, cfg.port or DEFAULT_PORT, cfg.heap or DEFAULT_HEAP,
+                           cfg.pagecache or DEFAULT_PAGECACHE,
+                           (cfg.import_dir or data_dir / "import").absolute())
+        return replace(_launch(cfg, timeout), note=stale_note)
+
+
+def _check_same_options(cfg: ServerConfig, data_dir: Path) -> None:
+    """``ServerError`` naming each option given in ``cfg`` that the running server lacks."""
+    state = _read_state(data_dir)
+    asked = {"port": cfg.port, "heap": cfg.heap, "pagecache": cfg.pagecache,
+             "import_dir": str(cfg.import_dir.absolute()) if cfg.import_dir else None}
+    # Sizes compare without case (1G is 1g); a state file from before an option was
+    # recorded cannot disagree with it.
+    differ = [f"{name} {state[name]}, not {value}" for name, value in asked.items()
+              if value is not None and name in state
+              and str(state[name]).lower() != str(value).lower()]
+    if differ:
+        raise ServerError(
+            f"Neo4j already runs in {data_dir} with {'; '.join(differ)}",
+            "stop it first (`guanxi db stop`) to start it with other options",
+        )
+
+
+def _launch(cfg: ServerConfig, timeout: float) -> ServerStatus:
+    """Run the launcher for ``cfg`` (every option set) and wait until Bolt answers."""
+    data_dir = cfg.data_dir
     _check_port(cfg.port)
     java = java_binary()
     lib = ensure_jars()
@@ -280,6 +379,7 @@ def start(cfg: ServerConfig, timeout: float = 180.0) -> ServerStatus:
                                  stdin=subprocess.DEVNULL, start_new_session=True)
     _pid_file(data_dir).write_text(f"{child.pid}\n")
     state = {"pid": child.pid, "port": cfg.port, "heap": cfg.heap, "pagecache": cfg.pagecache,
+             "import_dir": str(cfg.import_dir),
              "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
              "neo4j_version": NEO4J_VERSION}
     state_file(data_dir).write_text(json.dumps(state, indent=2), encoding="utf-8")
@@ -287,7 +387,7 @@ def start(cfg: ServerConfig, timeout: float = 180.0) -> ServerStatus:
     state["version"] = version
     state_file(data_dir).write_text(json.dumps(state, indent=2), encoding="utf-8")
     return ServerStatus(True, str(data_dir), child.pid, f"bolt://127.0.0.1:{cfg.port}", version,
-                        state["started_at"], stale_note)
+                        state["started_at"])
 
 
 def _bolt_version(port: int, password: str) -> str | None:
@@ -370,29 +470,55 @@ def _alive(pid: int) -> bool:
 
 
 def stop(data_dir: Path, timeout: float = 60.0) -> ServerStatus:
-    """Shut the server down cleanly; idempotent (a stopped server stays stopped)."""
+    """Shut the server down cleanly; idempotent (a stopped server stays stopped).
+
+    Waits (up to ``timeout``) for a start of the same data dir that is under way,
+    then stops what it started.
+    """
     data_dir = data_dir.absolute()
-    proc, stale_note = _running(data_dir)
-    if proc is None:
-        return ServerStatus(False, str(data_dir), note=stale_note or "not running")
-    clean = _terminate(proc.pid, timeout)
-    _pid_file(data_dir).unlink(missing_ok=True)
+    if not data_dir.is_dir():
+        return ServerStatus(False, str(data_dir), note="not running")
+    with _exclusive(data_dir, wait=timeout):
+        proc, stale_note = _running(data_dir)
+        if proc is None:
+            return ServerStatus(False, str(data_dir), note=stale_note or "not running")
+        clean = _terminate(proc.pid, timeout)
+        _pid_file(data_dir).unlink(missing_ok=True)
     note = "stopped" if clean else f"did not stop within {timeout:.0f} s and was killed"
     return ServerStatus(False, str(data_dir), proc.pid, note=note)
 
 
 def status(data_dir: Path) -> ServerStatus:
-    """Running or stopped, with pid, Bolt URI and the version the server reports."""
+    """Running or stopped, with pid, Bolt URI and the version the server reports.
+
+    While a start or stop holds the data dir's lock, a stale pid file is left to it
+    (the start may be about to replace it) and the note says what is under way.
+    """
     data_dir = data_dir.absolute()
-    proc, stale_note = _running(data_dir)
+    if not data_dir.is_dir():
+        return ServerStatus(False, str(data_dir))
+    try:
+        with _exclusive(data_dir, wait=0):
+            proc, note = _running(data_dir)
+    except _Busy as busy:
+        proc, _ = _running(data_dir, clear_stale=False)
+        note = f"a `guanxi db start` or `stop` (pid {busy.holder}) is under way"
+    except ServerError:  # a data dir this user may read but not write
+        proc, note = _running(data_dir, clear_stale=False)
     if proc is None:
-        return ServerStatus(False, str(data_dir), note=stale_note)
+        return ServerStatus(False, str(data_dir), note=note)
+    return _describe(data_dir, proc, note)
+
+
+def _describe(data_dir: Path, proc: psutil.Process, note: str | None = None) -> ServerStatus:
+    """The status of the running server ``proc``, asking its version over Bolt."""
     state = _read_state(data_dir)
     port = state.get("port", DEFAULT_PORT)
     try:
         version = _bolt_version(port, password_file(data_dir).read_text().strip())
     except OSError:
         version = None
-    note = None if version else "the process runs but Bolt does not answer (starting, or stuck)"
+    if not version:
+        note = note or "the process runs but Bolt does not answer (starting, or stuck)"
     return ServerStatus(True, str(data_dir), proc.pid, f"bolt://127.0.0.1:{port}", version,
                         state.get("started_at"), note)

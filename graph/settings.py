@@ -4,20 +4,42 @@ The driver's usual variables win: with ``NEO4J_URI`` set (and ``NEO4J_USERNAME``
 ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``), every command talks to that server.
 Otherwise guanxi uses the local server whose state lives in the data directory
 (``--data-dir``, ``GUANXI_DATA_DIR``, default ``.guanxi/neo4j``).
+
+These variables are checked here, so that a mistyped one is a line with the fix
+before any driver sees it: ``NEO4J_URI`` must be a Bolt URI, and
+``GUANXI_RETRY_SECONDS`` (how long a call keeps retrying a server it cannot
+reach, default 30) a number of seconds.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from guanxi.errors import ServerError
+from guanxi.errors import InputError, ServerError
 
-__all__ = ["Settings", "default_data_dir", "resolve", "password_file", "state_file"]
+__all__ = ["Settings", "default_data_dir", "external_uri", "resolve", "retry_seconds",
+           "password_file", "state_file"]
 
 DEFAULT_PORT = 7687
+BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+"""The URI schemes of the Bolt protocol, the ones the driver speaks to a server."""
+
+
+def retry_seconds() -> float:
+    """``GUANXI_RETRY_SECONDS``: how long a call retries an unreachable server (default 30)."""
+    raw = os.environ.get("GUANXI_RETRY_SECONDS", "30")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise InputError(f"GUANXI_RETRY_SECONDS {raw!r} is not a number of seconds",
+                         "set it to e.g. 30, or 0 for no retries")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -30,6 +52,7 @@ class Settings:
     database: str
     external: bool
     data_dir: Path | None = None
+    retry_seconds: float = field(default_factory=retry_seconds)
 
     def describe(self) -> str:
         where = "NEO4J_URI" if self.external else f"local server, data in {self.data_dir}"
@@ -49,14 +72,27 @@ def state_file(data_dir: Path) -> Path:
 
 
 def external_uri() -> str | None:
-    return os.environ.get("NEO4J_URI") or None
+    """``NEO4J_URI`` when set; ``ServerError`` unless it is a Bolt URI with a valid port."""
+    uri = os.environ.get("NEO4J_URI") or None
+    if uri is None:
+        return None
+    fix = "use bolt://HOST:7687 or neo4j://HOST:7687 (neo4j+s:// for Aura)"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 -- parsed on access: raises for a port that is not a number
+    except ValueError as exc:
+        raise ServerError(f"NEO4J_URI {uri!r} is not a valid URI ({exc})", fix) from None
+    if parts.scheme.lower() not in BOLT_SCHEMES or not parts.netloc:
+        raise ServerError(f"NEO4J_URI {uri!r} is not a Bolt URI", fix)
+    return uri
 
 
 def resolve(data_dir: Path | None = None) -> Settings:
     """Settings for the server every command should use.
 
-    Raises ``ServerError`` when neither ``NEO4J_URI`` is set nor a local server
-    has been started in ``data_dir``.
+    Raises ``ServerError`` when ``NEO4J_URI`` is not a Bolt URI, or when it is not
+    set and no local server has been started in ``data_dir``; ``InputError`` when
+    ``GUANXI_RETRY_SECONDS`` is not a number of seconds.
     """
     uri = external_uri()
     if uri:

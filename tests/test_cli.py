@@ -1,9 +1,14 @@
-"""Every command has help that a newcomer understands, with an example."""
+"""Every command has help that a newcomer understands, with an example; what the
+``db`` commands print for input a user gets wrong, or values Python cannot hold."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import typer.main
+from helpers import run_cli
 
 from guanxi.cli import app
 
@@ -29,3 +34,43 @@ def test_every_command_has_help_with_an_example(path, command) -> None:
     text = command.help or ""
     assert len(text.splitlines()[0]) > 10, f"{path} has no one-line summary"
     assert "Example: guanxi " in text, f"`guanxi {' '.join(path)} --help` shows no example"
+
+
+@pytest.mark.parametrize("uri", ["http://localhost:7474", "garbage", "bolt://:notaport"])
+@pytest.mark.parametrize("command", ["status", "stats"])
+def test_a_neo4j_uri_that_is_not_bolt_is_one_line(tmp_path: Path, uri: str, command: str) -> None:
+    result = run_cli("db", command, "--data-dir", str(tmp_path), env={"NEO4J_URI": uri})
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: NEO4J_URI {uri!r} is not a ")
+    assert lines[0].endswith("use bolt://HOST:7687 or neo4j://HOST:7687 (neo4j+s:// for Aura)")
+
+
+def test_a_log_level_that_is_not_one_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("db", "status", "--data-dir", str(tmp_path), env={"GUANXI_LOG_LEVEL": "loud"})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["error: GUANXI_LOG_LEVEL 'LOUD' is not a logging level. "
+                                          "use DEBUG, INFO, WARNING or ERROR"]
+
+
+# Each value next to Neo4j's own text for it: what `db query` must print.
+_STRANGE = ("WITH date('0000-01-01') AS d, datetime('-2024-08-01T12:00+01:30') AS dt, "
+            "datetime('0000-01-01T00:00[Europe/Berlin]') AS dz, "
+            "localdatetime('+12345-01-01T00:00') AS ldt, duration({years: 100000000}) AS big "
+            "RETURN d, dt, dz, ldt, [d] AS listed, {d: d} AS mapped, big, "
+            "[toString(d), toString(dt), toString(dz), toString(ldt), toString(big)] AS texts")
+
+
+def test_db_query_prints_values_python_cannot_hold(neo4j_env: dict) -> None:
+    result = run_cli("db", "query", _STRANGE, "--json", env=neo4j_env)
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert row["texts"] == [row["d"], row["dt"], row["dz"], row["ldt"], row["big"]]
+    assert row["d"] == "0000-01-01" and row["dt"] == "-2024-08-01T12:00:00+01:30"
+    assert row["listed"] == ["0000-01-01"] and row["mapped"] == {"d": "0000-01-01"}
+
+    table = run_cli("db", "query", _STRANGE, env={**neo4j_env, "COLUMNS": "400"})
+    assert table.returncode == 0, table.stderr
+    assert "Traceback" not in table.stderr
+    for text in row["texts"]:
+        assert f" {text} " in table.stdout

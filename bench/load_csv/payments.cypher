@@ -1,4 +1,5 @@
-// LOAD CSV baseline: payments added to PAID per payer-payee pair, row by row.
+// LOAD CSV baseline: payments added to PAID per payer-payee pair, row by row, and to
+// the weekly flows of the payee (and of a merchant payer), as guanxi ingest writes them.
 LOAD CSV WITH HEADERS FROM $url AS row
 CALL (row) {
   MATCH (m:Merchant {id: row.payee_id})
@@ -23,4 +24,22 @@ CALL (row) {
       p.night_count = p.night_count + CASE WHEN ts.hour < 6 THEN 1 ELSE 0 END,
       p.first_ts = CASE WHEN p.first_ts < ts THEN p.first_ts ELSE ts END,
       p.last_ts = CASE WHEN p.last_ts > ts THEN p.last_ts ELSE ts END
+  WITH m, pm, amount, date.truncate('week', ts) AS week
+  MERGE (wi:MerchantWeek {id: m.id + '|' + toString(week)})
+  ON CREATE SET wi += {paid_in_count: 0, paid_in_amount: 0.0, paid_out_count: 0, paid_out_amount: 0.0,
+                 bought_count: 0, bought_amount: 0.0, sold_count: 0, sold_amount: 0.0,
+                 received_count: 0, received_amount: 0.0, shipped_count: 0,
+                 shipped_amount: 0.0},
+                wi.merchant = m.id, wi.week = week
+  SET wi.paid_in_count = wi.paid_in_count + 1,
+      wi.paid_in_amount = wi.paid_in_amount + amount
+  WITH pm, amount, week WHERE pm IS NOT NULL
+  MERGE (wo:MerchantWeek {id: pm.id + '|' + toString(week)})
+  ON CREATE SET wo += {paid_in_count: 0, paid_in_amount: 0.0, paid_out_count: 0, paid_out_amount: 0.0,
+                 bought_count: 0, bought_amount: 0.0, sold_count: 0, sold_amount: 0.0,
+                 received_count: 0, received_amount: 0.0, shipped_count: 0,
+                 shipped_amount: 0.0},
+                wo.merchant = pm.id, wo.week = week
+  SET wo.paid_out_count = wo.paid_out_count + 1,
+      wo.paid_out_amount = wo.paid_out_amount + amount
 } IN TRANSACTIONS OF 10000 ROWS

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
 import pytest
-from helpers import free_port
+from helpers import GUANXI, cli_env, free_port
+from neo4j.time import Date
 
 from guanxi.errors import QueryError, ServerError
+from guanxi.graph import server
 from guanxi.graph.connection import Graph, connect, open_graph
-from guanxi.graph.settings import Settings
+from guanxi.graph.settings import Settings, resolve
 from guanxi.queries import Query
 
 
@@ -53,3 +61,67 @@ def test_unreachable_server_is_a_server_error() -> None:
     settings = Settings(f"bolt://127.0.0.1:{free_port()}", "neo4j", "x", "neo4j", external=True)
     with pytest.raises(ServerError, match="cannot reach Neo4j"):
         open_graph(settings).verify()
+
+
+def test_a_uri_the_driver_refuses_is_a_server_error() -> None:
+    settings = Settings("bolt://127.0.0.1:7687?policy=eu", "neo4j", "x", "neo4j", external=True)
+    with pytest.raises(ServerError, match="is not usable: Routing context"):
+        connect(settings)
+
+
+def test_values_python_cannot_hold(graph: Graph) -> None:
+    graph.write("CREATE (:Merchant {id: 'M1', founded: date('-0044-03-15')})")
+    rows = graph.printable("MATCH (m:Merchant) RETURN m, m.founded AS founded, "
+                           "[m.founded] AS listed, {on: m.founded} AS mapped, "
+                           "date('2024-08-01') AS fine")
+    assert rows == [{"m": {"id": "M1", "founded": "-0044-03-15"}, "founded": "-0044-03-15",
+                     "listed": ["-0044-03-15"], "mapped": {"on": "-0044-03-15"},
+                     "fine": Date(2024, 8, 1)}]
+    with pytest.raises(QueryError, match="query ad-hoc returned a value Python cannot hold"):
+        graph.read("MATCH (m:Merchant) RETURN m.founded AS founded")
+
+
+def _running_queries(graph: Graph, marker: str) -> int:
+    # The marker is a parameter, so that this statement does not find itself.
+    return graph.read("SHOW TRANSACTIONS YIELD currentQuery WHERE currentQuery CONTAINS $marker "
+                      "RETURN count(*) AS n", marker=marker)[0]["n"]
+
+
+def test_a_server_killed_mid_run_is_one_line_and_not_retried_twice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("GUANXI_RETRY_SECONDS", "2")
+    data_dir = tmp_path / "db"
+    started = server.start(server.ServerConfig(data_dir, port=free_port(), heap="512m",
+                                               pagecache="128m"))
+    try:
+        graph = open_graph(resolve(data_dir))
+        graph.write("CREATE (:Probe)")  # a pooled connection, as in the middle of a run
+        marker = "AS a UNWIND range(1, 100000) AS b"  # 10^10 rows: runs for minutes
+        query = subprocess.Popen(
+            [*GUANXI, "db", "query", f"UNWIND range(1, 100000) {marker} RETURN count(*) AS n"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli_env({"GUANXI_DATA_DIR": str(data_dir), "GUANXI_RETRY_SECONDS": "2"}))
+        while _running_queries(graph, marker) == 0:
+            assert query.poll() is None, query.communicate()
+            time.sleep(0.2)
+        java = psutil.Process(started.pid)
+        java.kill()
+        java.wait(timeout=30)
+
+        _, err = query.communicate(timeout=120)
+        assert query.returncode == 1
+        # Only the command's line: no driver log lines, no warnings.
+        assert err.splitlines() == [
+            f"error: cannot reach Neo4j at {started.uri}. start it with `guanxi db start` "
+            "(or set NEO4J_URI to a running server)"]
+
+        with pytest.raises(ServerError, match=f"cannot reach Neo4j at {started.uri}"):
+            graph.write("CREATE (:Probe)")  # retries for GUANXI_RETRY_SECONDS, then gives up
+        # The server is known to be away: the next call tries once, without a new window.
+        caplog.set_level(logging.DEBUG, logger="neo4j")
+        with pytest.raises(ServerError, match=f"cannot reach Neo4j at {started.uri}"):
+            graph.transaction(lambda tx: tx.run("CREATE (:Probe)").consume(), "probe")
+        opened = [r for r in caplog.records if "<OPEN>" in r.getMessage()]  # the driver's log
+        assert len(opened) == 1
+    finally:
+        server.stop(data_dir)

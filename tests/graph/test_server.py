@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psutil
 import pytest
-from helpers import free_port, run_cli
+from helpers import cli_env, free_port, run_cli
+
+from guanxi.errors import ServerError
+from guanxi.graph import server
 
 
 def _server_processes(data_dir: Path) -> list[psutil.Process]:
@@ -75,6 +81,82 @@ def test_start_stop_status_are_idempotent_and_recover_a_stale_pid(tmp_path: Path
     finally:
         run_cli("db", "stop", *args)
     assert _server_processes(data_dir) == []
+
+
+def test_two_starts_at_once_make_one_server(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "db", free_port()
+    args = ["db", "start", "--port", str(port), "--heap", "512m", "--pagecache", "128m",
+            "--json", "--data-dir", str(data_dir)]
+    # Each child imports the command first, then runs it at the same instant as the
+    # other: `guanxi db start & guanxi db start`, without the jitter of Python's start-up.
+    at_once = ("import sys, time; from guanxi.cli import main; "
+               "time.sleep(max(0.0, float(sys.argv[1]) - time.time())); "
+               "sys.argv = ['guanxi', *sys.argv[2:]]; main()")
+    go = str(time.time() + 5)
+    try:
+        starts = [subprocess.Popen([sys.executable, "-c", at_once, go, *args],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=cli_env())
+                  for _ in range(2)]
+        results = [start.communicate(timeout=600) for start in starts]
+        for start, (_, err) in zip(starts, results, strict=True):
+            assert start.returncode == 0, err
+        # The second waited for the first, then found its server answering.
+        assert {json.loads(out)["note"] for out, _ in results} == {None, "already running"}
+        assert all(json.loads(out)["version"].startswith("5.26.") for out, _ in results)
+        servers = _server_processes(data_dir)
+        assert len(servers) == 1
+        assert {json.loads(out)["pid"] for out, _ in results} == {servers[0].pid}
+        status = _status(data_dir)
+        assert status["running"] is True and status["pid"] == servers[0].pid
+
+        stopped = run_cli("db", "stop", "--json", "--data-dir", str(data_dir))
+        assert stopped.returncode == 0 and json.loads(stopped.stdout)["note"] == "stopped"
+        assert _server_processes(data_dir) == []
+    finally:
+        run_cli("db", "stop", "--data-dir", str(data_dir))
+        for orphan in _server_processes(data_dir):  # what a failed run may leave
+            orphan.kill()
+
+
+def test_start_with_another_port_than_the_running_server_is_an_error(neo4j_dir: Path) -> None:
+    port = json.loads((neo4j_dir / "server.json").read_text())["port"]
+    other = free_port()
+    result = run_cli("db", "start", "--port", str(other), "--data-dir", str(neo4j_dir))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: Neo4j already runs in {neo4j_dir} with port {port}, not {other}. "
+        "stop it first (`guanxi db stop`) to start it with other options")
+    # Options not given are not compared: a plain start finds the server.
+    plain = run_cli("db", "start", "--json", "--data-dir", str(neo4j_dir))
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["note"] == "already running"
+    assert json.loads(plain.stdout)["uri"] == f"bolt://127.0.0.1:{port}"
+
+
+def test_start_stop_and_status_respect_a_start_under_way(tmp_path: Path) -> None:
+    data_dir = tmp_path / "db"
+    data_dir.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (data_dir / "server.pid").write_text(f"{dead.pid}\n")
+    with open(data_dir / "start.lock", "w") as lock:
+        # Held as `guanxi db start` holds it while its server comes up.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        status = _status(data_dir)
+        assert status["running"] is False
+        assert status["note"] == f"a `guanxi db start` or `stop` (pid {os.getpid()}) is under way"
+        assert (data_dir / "server.pid").exists()  # the start may be about to replace it
+        with pytest.raises(ServerError, match=f"\\(pid {os.getpid()}\\) still works on"):
+            server.stop(data_dir, timeout=1)
+        with pytest.raises(ServerError, match="still works on"):
+            server.start(server.ServerConfig(data_dir, port=free_port()), timeout=1)
+        assert _server_processes(data_dir) == []
+    status = _status(data_dir)
+    assert status["running"] is False and "stale pid file" in status["note"]
+    assert not (data_dir / "server.pid").exists()
 
 
 def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
