@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 
 from guanxi.errors import GuanxiError, InputError
-from guanxi.output import RichProgress, console, emit_record, emit_rows
+from guanxi.output import RichProgress, console, emit_json, emit_record, emit_rows, json_emitted
 
 app = typer.Typer(
     name="guanxi",
@@ -343,4 +343,6 @@ def main() -> None:
     except GuanxiError as exc:
         # Escaped: file names and values in messages may hold [brackets].
         console.print(f"[red]error:[/red] {escape(exc.one_line())}", highlight=False)
+        if "--json" in sys.argv[1:] and not json_emitted():
+            emit_json({"error": exc.as_dict()})  # machines reading stdout get an object too
         sys.exit(exc.exit_code)

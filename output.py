@@ -43,8 +43,19 @@ def to_json(data: Any) -> str:
     return json.dumps(_plain(data), ensure_ascii=False, indent=2, sort_keys=False, default=str)
 
 
+_emitted = False
+
+
 def emit_json(data: Any) -> None:
+    global _emitted
+    _emitted = True
     sys.stdout.write(to_json(data) + "\n")
+
+
+def json_emitted() -> bool:
+    """Whether this process has printed a JSON document on stdout (an error after one
+    must not print a second)."""
+    return _emitted
 
 
 def emit_rows(rows: Sequence[Mapping[str, Any]], as_json: bool, title: str | None = None) -> None:

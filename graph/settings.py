@@ -48,7 +48,7 @@ class Settings:
 
     uri: str
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a repr, a log line or a traceback
     database: str
     external: bool
     data_dir: Path | None = None

@@ -74,3 +74,30 @@ def test_db_query_prints_values_python_cannot_hold(neo4j_env: dict) -> None:
     assert "Traceback" not in table.stderr
     for text in row["texts"]:
         assert f" {text} " in table.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("ingest", "{missing}", "--json"),  # fails before loading: stdout would be empty
+    ("db", "stats", "--json"),  # no server at all
+])
+def test_with_json_an_error_is_a_json_object_on_stdout(tmp_path: Path, args: tuple) -> None:
+    argv = [a.format(missing=tmp_path / "nope") for a in args]
+    result = run_cli(*argv, env={"GUANXI_DATA_DIR": str(tmp_path / "no-server")})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["exit_code"] == 1 and error["message"] and error["fix"]
+    assert result.stderr.strip() == f"error: {error['message']}. {error['fix']}"
+
+
+def test_an_ingest_that_fails_prints_one_json_document(tmp_path: Path, neo4j_env: dict) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "merchants.csv").write_text("merchant_id\nM1\n", encoding="utf-8")
+    (folder / "payments.csv").write_text("payer_id,payee_id,amount,ts\nC1,M1,-5,2025-01-01\n",
+                                         encoding="utf-8")
+    result = run_cli("ingest", str(folder), "--json", "--rejects", str(tmp_path / "r.csv"),
+                     env=neo4j_env)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)  # one document: the report, holding the error
+    assert report["error"]["type"] == "RejectRateExceeded"
+    assert report["files"][1]["status"] == "failed"

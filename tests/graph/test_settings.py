@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guanxi.errors import InputError, ServerError
-from guanxi.graph.settings import external_uri, retry_seconds
+from guanxi.graph.settings import external_uri, resolve, retry_seconds
 
 FIX = "use bolt://HOST:7687 or neo4j://HOST:7687 (neo4j+s:// for Aura)"
 
@@ -50,3 +50,11 @@ def test_retry_seconds_that_are_not_seconds(monkeypatch: pytest.MonkeyPatch, raw
     monkeypatch.setenv("GUANXI_RETRY_SECONDS", raw)
     with pytest.raises(InputError, match=f"GUANXI_RETRY_SECONDS '{raw}' is not a number"):
         retry_seconds()
+
+
+def test_the_password_never_shows_in_a_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEO4J_URI", "bolt://db.example:7687")
+    monkeypatch.setenv("NEO4J_PASSWORD", "s3cret-Pa55")
+    settings = resolve()
+    assert settings.password == "s3cret-Pa55"
+    assert "s3cret-Pa55" not in repr(settings) and "s3cret-Pa55" not in settings.describe()
