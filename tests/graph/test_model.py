@@ -27,7 +27,7 @@ def test_every_input_column_named_by_the_model_exists() -> None:
 
 
 def test_the_schema_constrains_every_label_of_the_model() -> None:
-    assert NODE_LABELS == model.node_labels()
+    assert model.node_labels() == NODE_LABELS
     ddl = " ".join(statements())
     for label in (*model.node_labels(), *model.LEDGER_LABELS):
         assert f"FOR (n:{label}) REQUIRE n.id IS UNIQUE" in ddl
