@@ -32,7 +32,16 @@ class ServerError(GuanxiError):
 
 
 class QueryError(GuanxiError):
-    """A Cypher statement failed (bad syntax, a constraint, a missing parameter)."""
+    """A Cypher statement failed (bad syntax, a constraint, a missing parameter).
+
+    ``code`` is Neo4j's status code when the server gave one
+    (``Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists``), for callers that
+    handle one case.
+    """
+
+    def __init__(self, message: str, fix: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, fix)
+        self.code = code
 
 
 class InputError(GuanxiError):

@@ -20,8 +20,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-console = Console(stderr=True, soft_wrap=True)
-"""Progress bars, warnings and notes go to stderr so stdout stays parseable."""
+console = Console(stderr=True, soft_wrap=True, emoji=False)
+"""Progress bars, warnings and notes go to stderr so stdout stays parseable. No emoji
+codes: user text such as ``root:x:0`` must print as written."""
 
 
 def _plain(value: Any) -> Any:
@@ -63,7 +64,7 @@ def emit_rows(rows: Sequence[Mapping[str, Any]], as_json: bool, title: str | Non
     if as_json:
         emit_json(list(rows))
         return
-    out = Console()
+    out = Console(emoji=False)
     if not rows:
         out.print("(no rows)")
         return
@@ -86,7 +87,7 @@ def emit_record(record: Mapping[str, Any], as_json: bool, title: str | None = No
     table.add_column("value")
     for key, value in record.items():
         table.add_row(Text(str(key)), _cell(value))
-    Console().print(table)
+    Console(emoji=False).print(table)
 
 
 def _cell(value: Any) -> Text:

@@ -385,4 +385,8 @@ def translate(exc: Exception, name: str, settings: Settings) -> GuanxiError:
     if isinstance(exc, CypherSyntaxError):
         return QueryError(f"query {name} is not valid Cypher: {message}", "fix the statement")
     code = getattr(exc, "code", None) or type(exc).__name__
-    return QueryError(f"query {name} failed ({code}): {message}")
+    if code == "Neo.ClientError.Database.DatabaseNotFound":
+        return ServerError(f"Neo4j at {settings.uri} has no database {settings.database!r}",
+                           "set NEO4J_DATABASE to one that exists (SHOW DATABASES lists them)"
+                           if settings.external else "unset NEO4J_DATABASE")
+    return QueryError(f"query {name} failed ({code}): {message}", code=code)

@@ -7,6 +7,7 @@ spliced into the DDL (Cypher does not take labels as parameters).
 
 from __future__ import annotations
 
+from guanxi.errors import QueryError
 from guanxi.graph.connection import Graph
 from guanxi.graph.model import LEDGER_LABELS, node_labels
 
@@ -44,13 +45,20 @@ def statements() -> list[str]:
 
 
 def apply_schema(graph: Graph) -> dict[str, int]:
-    """Create missing constraints and indexes, wait until they are online.
+    """Create missing constraints and indexes, wait until they are online. Safe to run
+    from several processes at once.
 
     Returns counts: ``statements`` applied and ``created`` (new constraints or indexes).
     """
     before = _schema_names(graph)
     for ddl in statements():
-        graph.write(ddl)
+        try:
+            graph.write(ddl)
+        except QueryError as exc:
+            # IF NOT EXISTS is checked before the rule is created: a concurrent apply
+            # (two ingests starting at once) can create it in between. That is success.
+            if exc.code != "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists":
+                raise
     graph.write("CALL db.awaitIndexes(300)")
     created = len(_schema_names(graph) - before)
     return {"statements": len(statements()), "created": created}

@@ -48,16 +48,20 @@ class Prepared:
     merchants: list[str] = field(default_factory=list)
 
 
-def statements(kind: str, batch: pd.DataFrame, merchant_payer: np.ndarray | None = None
-               ) -> Prepared:
+def statements(kind: str, batch: pd.DataFrame, merchant_payer: np.ndarray | None = None,
+               replace: bool = False) -> Prepared:
     """The statements that write ``batch`` (rows of ``kind`` from ``Validator``).
 
-    ``merchant_payer`` (payments only) marks rows whose payer is a merchant.
+    ``merchant_payer`` (payments only) marks rows whose payer is a merchant. ``replace``
+    (merchants only, for ``--reload``) first removes the identifier links of the batch's
+    merchants, so the rows replace them rather than add to them.
     """
     if batch.empty:
         return Prepared([])
     if kind == "merchants":
-        return Prepared(_merchants(batch), sorted(batch["merchant_id"].unique()))
+        ids = sorted(batch["merchant_id"].unique())
+        unlink = [(load("ingest_merchants_unlink"), {"ids": ids})] if replace else []
+        return Prepared(unlink + _merchants(batch), ids)
     if kind == "labels":
         rows = pd.DataFrame({"id": batch["merchant_id"], "label": batch["label"],
                              "source": batch["source"], "ts_ms": batch["ts_ms"].astype("Int64")})

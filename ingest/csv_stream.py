@@ -95,15 +95,19 @@ def read_sample(src: SourceFile) -> tuple[bytes, bool]:
 def detect_encoding(src: SourceFile, sample: bytes, at_eof: bool) -> str:
     """``utf-8-sig``, ``utf-8`` or ``gb18030``, decided by the sample's lines.
 
-    A UTF-8 BOM gives ``utf-8-sig``. Otherwise only lines with non-ASCII bytes count
+    A UTF-8 BOM gives ``utf-8-sig``, a UTF-16 BOM ``utf-16`` (as Excel's "Unicode text"
+    saves). Otherwise only lines with non-ASCII bytes count
     (a line cut by the end of the sample is judged as far as it goes): UTF-8 if at least
     a third of them are valid UTF-8 (a GBK line is valid UTF-8 only by rare accident,
     so that share means UTF-8 text with some lines in another encoding); else GB18030 if
     at least half of the lines that are not UTF-8 decode as GB18030; else an error.
     """
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
     if b"\x00" in sample:
         raise InputError(f"{src.name} is not a text CSV file (it contains NUL bytes)",
-                         "export it as CSV (UTF-8) or Parquet")
+                         "export it as CSV (UTF-8) or Parquet, or set `encoding` in the "
+                         "mapping if it is UTF-16 without a byte-order mark")
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     lines = sample.splitlines()
@@ -189,6 +193,7 @@ class _Utf8Reader(io.RawIOBase):
         self._utf8_lines, self._tail = utf8_lines, b""
         self._out, self._pos, self._eof = memoryview(b""), 0, False
         self.marked = False
+        self.quotes = 0  # '"' seen so far: odd at the end means a quote was never closed
 
     def readable(self) -> bool:
         return True
@@ -224,6 +229,7 @@ class _Utf8Reader(io.RawIOBase):
             raise InputError(f"cannot decode {self._src.name} as {self._encoding}: {e}",
                              f"set `encoding` for {self._src.kind} in the mapping to the file's "
                              "encoding, or re-save the file as UTF-8") from None
+        self.quotes += block.count(b'"')
         marked = not text.isascii() and (UNDECODABLE in text or OTHER_ENCODING in text)
         self.marked = self.marked or marked
         self._out = memoryview(block if self._passthrough and not marked
@@ -343,13 +349,19 @@ def csv_tables(src: SourceFile, km: KindMapping) -> Iterator[pa.Table]:
     first = header_lines + 1
     with open_bytes(src) as f:
         stream = _Utf8Reader(f, src, _utf8_lines(src, km))
+        held = None  # the last batch waits: only the end of the file tells if it is whole
         for batch in _arrow_batches(stream, options):
+            if held is not None:
+                yield _arrow_table(*held, plan, label, stream.marked)
+                held = None
             if batch is None:
                 break
             lines, extra, first = _line_numbers(batch, first)
-            yield _arrow_table(pa.Table.from_batches([batch]), lines, extra, plan, label,
-                               stream.marked)
+            held = (pa.Table.from_batches([batch]), lines, extra)
         else:
+            if held is not None:
+                yield _arrow_table(*held, plan, label, stream.marked,
+                                   unclosed=stream.quotes % 2 == 1)
             return
     yield from _slow_tables(src, km, plan, len(header), first)
 
@@ -393,9 +405,12 @@ def _line_numbers(batch: pa.RecordBatch, first: int) -> tuple[np.ndarray, np.nda
 
 
 def _arrow_table(table: pa.Table, lines: np.ndarray, extra: np.ndarray, plan: dict[int, str],
-                 label: str, marked: bool) -> pa.Table:
-    """``select_columns`` of a pyarrow batch, flagging rows with markers or long fields."""
+                 label: str, marked: bool, unclosed: bool = False) -> pa.Table:
+    """``select_columns`` of a pyarrow batch, flagging rows with markers or long fields,
+    and with ``unclosed`` (the file ends inside a quote) its last row if it spans lines."""
     suspect = None
+    if unclosed and table.num_rows and extra[-1] > 0:
+        suspect = pa.array(np.arange(table.num_rows) == table.num_rows - 1)
     for column in table.columns:
         hits = []
         if marked:
@@ -410,33 +425,66 @@ def _arrow_table(table: pa.Table, lines: np.ndarray, extra: np.ndarray, plan: di
     errors: list[str | None] = [None] * table.num_rows
     raws: list[str | None] = [None] * table.num_rows
     bad = np.zeros(table.num_rows, bool)
+    last = table.num_rows - 1
+    spans = np.ones(table.num_rows, np.int64)
     for i, record in zip(rows, table.take(rows).to_pylist(), strict=True):
         fields = list(record.values())
-        errors[i] = _problem(fields, int(lines[i]), int(lines[i] + extra[i]), label)
+        end = int(lines[i] + extra[i])
+        if unclosed and i == last and fields[-1].endswith(("\n", "\r")):
+            end -= 1  # the file's last line break, inside the open quote, starts no line
+        errors[i], spans[i] = _problem(fields, int(lines[i]), end, label, unclosed and i == last)
         raws[i], bad[i] = _raw_text(fields), errors[i] is not None
     bad = pa.array(bad)
     table = pa.table({name: pc.if_else(bad, "", table[name]) for name in table.column_names})
-    flagged = {"_error": pa.array(errors, pa.string()), "_raw": pa.array(raws, pa.string())}
-    return select_columns(table, lines, plan, skip_blank=True, flagged=flagged)
+    flagged = {"_error": pa.array(errors, pa.string()), "_raw": pa.array(raws, pa.string()),
+               "_span": pa.array(spans, pa.int64())}
+    return _each_line(select_columns(table, lines, plan, skip_blank=True, flagged=flagged))
 
 
-def _problem(fields: list[str], first: int, last: int, label: str) -> str | None:
-    """Why a row is flagged: a marker or a long field; else None.
+def _each_line(table: pa.Table) -> pa.Table:
+    """A row rejected for its quoting (``_span`` > 1), as one reject per line it spans.
+
+    A quote opened by mistake swallows the lines up to the next quote (or the end of the
+    file): each of them is a row that did not load, so each is listed, and each counts
+    toward ``--max-reject-rate``. Other rejected rows stay one reject, however many
+    lines a legitimate quoted line break gives them.
+    """
+    span = table["_span"].to_numpy(zero_copy_only=False)
+    table = table.drop_columns(["_span"])
+    repeat = np.where(pc.is_valid(table["_error"]).to_numpy(zero_copy_only=False), span, 1)
+    if (repeat == 1).all():
+        return table
+    index = np.repeat(np.arange(len(repeat)), repeat)
+    offset = np.arange(len(index)) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+    out = table.take(pa.array(index))
+    lines = out["_line"].to_numpy() + offset
+    return out.set_column(out.column_names.index("_line"), "_line", pa.array(lines, pa.int64()))
+
+
+def _problem(fields: list[str], first: int, last: int, label: str,
+             unclosed: bool = False) -> tuple[str | None, int]:
+    """Why a row is flagged (None: it is not), and how many lines that rejects: all it
+    spans when its quoting swallowed them, else 1. Flagged are a quote still open at the
+    end of the file (``unclosed``), a marker, and a long field.
 
     The line of a marker is named when it is not the row's first (a quoted line break).
     """
+    if unclosed and last > first:
+        return (f"a quote opened in the row on line {first} is never closed: lines {first} "
+                f"to {last} (the end of the file) are read as one field; close the quote",
+                last - first + 1)
     for mark, what in ((UNDECODABLE, f"is not valid {label}"), (OTHER_ENCODING, "is UTF-8")):
         if any(mark in field for field in fields):
             text = ",".join(fields)
             at = first + text.count("\n", 0, text.index(mark))
             line = f"line {at}" if at > first else "line"
-            return f"{line} {what} (the file is read as {label}); " \
-                   "re-save the file in one encoding"
+            return (f"{line} {what} (the file is read as {label}); "
+                    "re-save the file in one encoding", 1)
     if max(map(len, fields), default=0) > MAX_FIELD_CHARS:
         spans = f" (the row runs from line {first} to {last}: is a quote not closed?)" \
             if last > first else ""
-        return f"field longer than {MAX_FIELD_CHARS} characters{spans}"
-    return None
+        return f"field longer than {MAX_FIELD_CHARS} characters{spans}", last - first + 1
+    return None, 1
 
 
 def _raw_text(fields: list[str]) -> str:
@@ -449,6 +497,7 @@ def _slow_tables(src: SourceFile, km: KindMapping, plan: dict[int, str], width: 
     """Rows from line ``first`` on via the csv module, reporting malformed rows."""
     rows: list[list[str]] = []
     lines: list[int] = []
+    spans: list[int] = []
     errors: list[str | None] = []
     raws: list[str | None] = []
     empty = [""] * width
@@ -456,6 +505,7 @@ def _slow_tables(src: SourceFile, km: KindMapping, plan: dict[int, str], width: 
     with _open_text(src, _utf8_lines(src, km)) as (text, stream):
         reader = _csv_reader(text)
         end = 0
+        pending: tuple[list[str], int, int] | None = None  # the last row waits for the end
         while True:
             start = end + 1
             try:
@@ -464,32 +514,51 @@ def _slow_tables(src: SourceFile, km: KindMapping, plan: dict[int, str], width: 
                 raise InputError(f"cannot parse {src.name} near line {start}: {e}",
                                  "fix the quoting on that line (a quote that is never closed "
                                  "runs on to the end of the file)") from None
+            if record is not None and reader.line_num < first:
+                end = reader.line_num  # the header, and rows pyarrow already read
+                continue
+            if pending is not None:
+                at_end = record is None and stream.quotes % 2 == 1
+                flagged = _slow_row(pending, width, label, stream.marked, at_end)
+                if flagged is not None:
+                    row, problem, span = flagged
+                    rows.append(empty if problem else row)
+                    errors.append(problem)
+                    raws.append(_raw_text(row) if problem else None)
+                    lines.append(pending[1])
+                    spans.append(span)
+                if len(rows) == _SLOW_ROWS:
+                    yield _slow_table(rows, lines, spans, errors, raws, plan, width)
+                    rows, lines, spans, errors, raws = [], [], [], [], []
             if record is None:
                 break
             end = reader.line_num
-            if start < first:  # the header, and rows pyarrow already read
-                continue
-            problem = _problem(record, start, end, label) \
-                if stream.marked or max(map(len, record), default=0) > MAX_FIELD_CHARS else None
-            if problem is None and len(record) != width:
-                if not any(field.strip() for field in record):
-                    continue
-                problem = f"expected {width} fields, found {len(record)}"
-            rows.append(empty if problem else record)
-            errors.append(problem)
-            raws.append(_raw_text(record) if problem else None)
-            lines.append(start)
-            if len(rows) == _SLOW_ROWS:
-                yield _slow_table(rows, lines, errors, raws, plan, width)
-                rows, lines, errors, raws = [], [], [], []
+            pending = (record, start, end)
     if rows:
-        yield _slow_table(rows, lines, errors, raws, plan, width)
+        yield _slow_table(rows, lines, spans, errors, raws, plan, width)
 
 
-def _slow_table(rows: list[list[str]], lines: list[int], errors: list[str | None],
-                raws: list[str | None], plan: dict[int, str], width: int) -> pa.Table:
+def _slow_row(pending: tuple[list[str], int, int], width: int, label: str, marked: bool,
+              unclosed: bool) -> tuple[list[str], str | None, int] | None:
+    """A csv-module row, why it is flagged (None: fine) and how many lines it rejects;
+    None for a blank row."""
+    record, start, end = pending
+    problem, span = None, 1
+    if unclosed or marked or max(map(len, record), default=0) > MAX_FIELD_CHARS:
+        problem, span = _problem(record, start, end, label, unclosed)
+    if problem is None and len(record) != width:
+        if not any(field.strip() for field in record):
+            return None
+        problem = f"expected {width} fields, found {len(record)}"
+    return record, problem, span
+
+
+def _slow_table(rows: list[list[str]], lines: list[int], spans: list[int],
+                errors: list[str | None], raws: list[str | None], plan: dict[int, str],
+                width: int) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [()] * width
     table = pa.table({f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)})
-    flagged = {"_error": pa.array(errors, pa.string()), "_raw": pa.array(raws, pa.string())}
-    return select_columns(table, np.asarray(lines, np.int64), plan, skip_blank=True,
-                          flagged=flagged)
+    flagged = {"_error": pa.array(errors, pa.string()), "_raw": pa.array(raws, pa.string()),
+               "_span": pa.array(spans, pa.int64())}
+    return _each_line(select_columns(table, np.asarray(lines, np.int64), plan, skip_blank=True,
+                                     flagged=flagged))

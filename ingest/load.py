@@ -130,9 +130,13 @@ def ingest_folder(graph: Graph, folder: Path, options: IngestOptions = IngestOpt
     an unusable folder, mapping or option.
     """
     started = time.monotonic()
-    if options.batch_size < 1 or options.workers < 1 or not 0 <= options.max_reject_rate <= 1:
-        raise InputError("--batch-size and --workers must be at least 1 and "
-                         "--max-reject-rate within 0..1", "fix the option's value")
+    for name, value, ok, rule in (
+            ("--batch-size", options.batch_size, options.batch_size >= 1, "at least 1"),
+            ("--workers", options.workers, options.workers >= 1, "at least 1"),
+            ("--max-reject-rate", options.max_reject_rate,
+             0 <= options.max_reject_rate <= 1, "between 0 and 1")):
+        if not ok:
+            raise InputError(f"{name} must be {rule} (got {value})", f"pass {name} {rule}")
     remove_stale_spools()
     mapping = load_mapping(options.mapping)
     sources = discover(folder, mapping)
@@ -317,7 +321,7 @@ class _FileLoad:
                 payer_is_merchant = None
                 if src.kind == "payments" and self.known is not None:
                     payer_is_merchant = self.known.get_indexer(rows["payer_id"]) >= 0
-                prepared = statements(src.kind, rows, payer_is_merchant)
+                prepared = statements(src.kind, rows, payer_is_merchant, replace=generation > 0)
                 yield Batch(n, prepared.statements, len(rows), prepared.merchants)
 
         def check() -> None:

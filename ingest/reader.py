@@ -33,7 +33,6 @@ from guanxi.ingest.csv_stream import (
     csv_tables,
     detect_encoding,
     open_bytes,
-    open_raw,
     read_block,
     read_header,
     read_sample,
@@ -53,7 +52,8 @@ class SourceFile:
     """One input file found by :func:`discover`.
 
     ``encoding`` is the resolved text encoding of a CSV (from the mapping or detected),
-    ``None`` for Parquet; ``sha256`` and ``size_bytes`` describe the bytes on disk.
+    ``None`` for Parquet; ``sha256`` and ``size_bytes`` describe its content (a gzipped
+    CSV's bytes once gunzipped, so a compressed copy of a file has its hash).
     """
 
     kind: str
@@ -93,6 +93,9 @@ def discover(folder: Path, mapping: Mapping) -> list[SourceFile]:
         for p in sorted(folder.iterdir()):
             if p.is_file():
                 by_name.setdefault(p.name.lower(), []).append(p)
+            elif p.is_dir() and p.name.lower().endswith(_SUFFIXES):
+                raise InputError(f"{p} is a folder, not a file",
+                                 "put the file itself there (or rename the folder)")
     except OSError as e:
         raise InputError(f"cannot list folder {folder}: {e.strerror}",
                          "check its permissions") from None
@@ -221,8 +224,9 @@ def _inspect(kind: str, path: Path, km: KindMapping) -> SourceFile:
             raise InputError(f"{path.name} is {_NOT_CSV[head]}, not a CSV file", fix)
         encoding = km.encoding or detect_encoding(src, sample, at_eof)
         src = SourceFile(kind, path, "csv", encoding, "", 0)
+    # The content, not its packaging: a gzipped copy of a file hashes like the file.
     digest, size = hashlib.sha256(), 0
-    with open_raw(src) as f:
+    with open_bytes(src) as f:
         while block := read_block(f, src):
             digest.update(block)
             size += len(block)

@@ -8,7 +8,9 @@ reject listing every failing column, value and reason.
 Rules (``kinds.py`` names the columns):
 
 - required columns are non-empty; ids are at most 200 characters;
-- ``amount`` is a finite number > 0; ``weight_kg``, when given, a finite number >= 0;
+- ``amount`` is a finite number > 0 and at most ``MAX_AMOUNT`` (10^12); ``weight_kg``,
+  when given, a finite number >= 0 and at most ``MAX_WEIGHT_KG`` (10^9): larger values are
+  typing errors, and sums and squares of them would overflow;
 - ``ts`` is an ISO 8601 date or date-time (or ``ts_format`` / ``ts_unit`` of the mapping),
   naive values being wall-clock time in the mapping's timezone, not before
   ``EARLIEST_TS`` (1970-01-01 UTC) and not later than ``now``. ISO 8601 means exactly
@@ -38,7 +40,12 @@ from guanxi.ingest.kinds import kind as get_kind
 from guanxi.ingest.mapping import KindMapping
 
 __all__ = ["Validated", "Validator", "MAX_ID_LENGTH", "REJECT_COLUMNS", "EARLIEST_TS",
-           "EARLIEST_DATE"]
+           "EARLIEST_DATE", "MAX_AMOUNT", "MAX_WEIGHT_KG"]
+
+MAX_AMOUNT = 1e12
+"""The largest ``amount`` accepted (a trillion yuan): anything larger is a typing error."""
+MAX_WEIGHT_KG = 1e9
+"""The largest ``weight_kg`` accepted (a million tonnes)."""
 
 MAX_ID_LENGTH = 200
 EARLIEST_TS = datetime(1970, 1, 1, tzinfo=UTC)
@@ -256,10 +263,12 @@ class Validator:
             columns[c] = pandera.Column(None, nullable=c not in k.required, checks=longest)
         for c in k.amounts:
             positive = pandera.Check(lambda s: np.isfinite(s) & (s > 0), name="positive")
-            columns[c] = pandera.Column(None, nullable=False, checks=positive)
+            plausible = pandera.Check(lambda s: ~(s > MAX_AMOUNT), name="max_amount")
+            columns[c] = pandera.Column(None, nullable=False, checks=[positive, plausible])
         if "weight_kg" in k.columns:
             non_negative = pandera.Check(lambda s: np.isfinite(s) & (s >= 0), name="non_negative")
-            columns["weight_kg"] = pandera.Column(None, nullable=True, checks=non_negative)
+            heavy = pandera.Check(lambda s: ~(s > MAX_WEIGHT_KG), name="max_weight")
+            columns["weight_kg"] = pandera.Column(None, nullable=True, checks=[non_negative, heavy])
         if k.timestamps:
             past = pandera.Check(lambda s: s <= self._now_ms, name="not_future")
             since = pandera.Check(lambda s: s >= _EARLIEST_MS, name="not_before")
@@ -394,6 +403,10 @@ def _reason(column: str, rule: str, value: str, extra: object) -> str:
             return f"{column} must be a positive number{got}"
         case "non_negative":
             return f"{column} must be a number >= 0{got}"
+        case "max_amount":
+            return f"{column} is above {MAX_AMOUNT:,.0f}{got}"
+        case "max_weight":
+            return f"{column} is above {MAX_WEIGHT_KG:,.0f}{got}"
         case "timestamp":
             return f"{column} must be {extra or 'an ISO 8601 date or date-time'}{got}"
         case "date":

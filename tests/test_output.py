@@ -20,6 +20,12 @@ def test_table_and_json_keep_brackets_and_chinese(capsys) -> None:
     assert "[bold]not markup[/bold]" in capsys.readouterr().out
 
 
+def test_emoji_codes_in_user_text_print_as_written(capsys) -> None:
+    emit_rows([{"line": "root:x:0:0:root:/root:/bin/bash :smile:"}], as_json=False)
+    out = capsys.readouterr().out
+    assert "root:x:0:0" in out and ":smile:" in out
+
+
 def test_error_line_is_not_read_as_markup(tmp_path: Path, neo4j_env: dict) -> None:
     folder = tmp_path / "[2025]" / "missing"
     result = run_cli("ingest", str(folder), env=neo4j_env)

@@ -23,6 +23,7 @@ PARAMS: dict[str, dict] = {
     "ingest_merchants": {"rows": [{"id": "M1", "props": {"name": "老王面馆"}, "phone": ["138"],
                                    "device_id": [], "bank_account": [], "address": [],
                                    "owner_id": ["P1"], "agent_id": ["SP1"]}]},
+    "ingest_merchants_unlink": {"ids": ["M0"]},
     "ingest_paid_by_consumer": {"rows": [_PAYMENT | {"source": "C1"}]},
     "ingest_paid_by_merchant": {"rows": [_PAYMENT | {"source": "M1"}]},
     "ingest_supplies": {"rows": [_PAIR | {"source": "M1", "target": "M1", "add": {

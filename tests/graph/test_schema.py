@@ -35,3 +35,15 @@ def test_chinese_name_search_uses_the_fulltext_index(graph: Graph) -> None:
         "CALL db.index.fulltext.queryNodes('merchant_name', $q) YIELD node "
         "RETURN node.name AS name ORDER BY name", q="面馆")
     assert [r["name"] for r in rows] == sorted(["老王面馆", "张记面馆"])
+
+
+def test_schema_applied_by_several_processes_at_once_succeeds(graph: Graph) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    for name in ("ingest_batch_at", "merchant_week_merchant", "merchant_city"):
+        graph.write(f"DROP INDEX {name} IF EXISTS")  # names are this test's constants
+    with ThreadPoolExecutor(4) as pool:  # each thread races the others to create them
+        results = list(pool.map(lambda _: apply_schema(graph), range(4)))
+    assert sum(r["created"] for r in results) >= 3
+    names = {r["name"] for r in graph.read("SHOW INDEXES YIELD name RETURN name")}
+    assert {"ingest_batch_at", "merchant_week_merchant", "merchant_city"} <= names

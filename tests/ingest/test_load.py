@@ -344,9 +344,9 @@ def test_reload_replaces_merchants_and_never_adds_payments_twice(graph: Graph,
                                                                  tmp_path: Path) -> None:
     folder = full_folder(tmp_path / "in")
     load(graph, folder)
-    mapping = tmp_path / "m.toml"  # read the district column as the city instead
-    mapping.write_text('[merchants.columns]\ndistrict = "city"\ncity = "district"\n',
-                       encoding="utf-8")
+    mapping = tmp_path / "m.toml"  # swap city and district, phone and device
+    mapping.write_text('[merchants.columns]\ndistrict = "city"\ncity = "district"\n'
+                       'phone = "device_id"\ndevice_id = "phone"\n', encoding="utf-8")
     plain = load(graph, folder, mapping=mapping)
     assert plain["files"][0]["status"] == "skipped"
     assert "--reload" in " ".join(plain["warnings"])
@@ -358,17 +358,30 @@ def test_reload_replaces_merchants_and_never_adds_payments_twice(graph: Graph,
     assert "would count them twice" in reloaded["files"][1]["note"]
     m1 = graph.read("MATCH (m:Merchant {id: 'M1'}) RETURN m.city AS city, m.district AS d")
     assert m1 == [{"city": "西湖区", "d": "杭州"}]
+    # Links are replaced too: the old reading's phone and device links are gone, and an
+    # identifier node no merchant uses any more with them.
+    links = graph.read("MATCH (:Merchant {id: 'M1'})-[:USES]->(x) "
+                       "RETURN labels(x)[0] AS label, x.id AS id ORDER BY label, id")
+    assert links == [{"label": "Address", "id": "西湖路1号"},
+                     {"label": "BankAccount", "id": "6222000011112222"},
+                     {"label": "Device", "id": "13800000001"}, {"label": "Phone", "id": "D1"}]
+    assert graph.read("MATCH (x:Phone {id: '13800000001'}) RETURN count(x) AS n") == [{"n": 0}]
+    assert graph.read("MATCH (:Merchant)-[r:OWNED_BY]->() RETURN count(r) AS n") == [{"n": 4}]
     assert graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"] == 5
     assert paid_rows(graph) == 8
     # The reload is recorded: the same mapping again skips, as any load does.
     assert {f["status"] for f in load(graph, folder, mapping=mapping)["files"]} == {"skipped"}
 
 
-def test_workers_below_one_is_refused(graph: Graph, tmp_path: Path, neo4j_env: dict) -> None:
+def test_option_values_out_of_range_are_refused_by_name(graph: Graph, tmp_path: Path,
+                                                         neo4j_env: dict) -> None:
     folder = full_folder(tmp_path / "in")
-    result = run_cli("ingest", str(folder), "--workers", "0", env=neo4j_env)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip().startswith("error: --batch-size and --workers must be at least 1")
+    for option, value, says in (("--workers", "0", "--workers must be at least 1 (got 0)"),
+                                ("--batch-size", "-5", "--batch-size must be at least 1"),
+                                ("--max-reject-rate", "nan", "--max-reject-rate must be between")):
+        result = run_cli("ingest", str(folder), option, value, env=neo4j_env)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert result.stderr.strip().startswith(f"error: {says}"), result.stderr
     assert graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"] == 0
 
 

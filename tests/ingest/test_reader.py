@@ -371,10 +371,39 @@ def test_a_long_quoted_field_spanning_lines_says_so_and_later_lines_stay_exact(t
     write(tmp_path, "merchants.csv",
           f'merchant_id,address\nM1,a\nM2,"{long_lines}"\nM3,b\n')
     frame = read_all(only(tmp_path))
-    assert frame["_line"].tolist() == [2, 3, 203]
-    assert frame["_error"].tolist()[1] == (
-        f"{TOO_LONG} (the row runs from line 3 to 202: is a quote not closed?)")
-    assert frame["merchant_id"].fillna("-").tolist() == ["M1", "-", "M3"]
+    # Every line the long field swallowed is a reject of its own (they count as rows).
+    assert frame["_line"].tolist() == [2, *range(3, 203), 203]
+    assert set(frame["_error"].tolist()[1:-1]) == {
+        f"{TOO_LONG} (the row runs from line 3 to 202: is a quote not closed?)"}
+    assert frame["merchant_id"].fillna("-").tolist() == ["M1", *["-"] * 200, "M3"]
+
+
+@pytest.mark.parametrize("rows", [30, 80_000])  # pyarrow's path, and past its first block
+def test_a_quote_never_closed_rejects_every_line_it_swallows(tmp_path, rows):
+    body = "".join(f"Q{i:05d},M1,{i + 1},2025-01-01\n" for i in range(rows))
+    write(tmp_path, "payments.csv",
+          f'payer_id,payee_id,amount,ts,note\nC0,M1,5,2025-01-01,"never closed\n{body}')
+    frame = read_all(only(tmp_path))
+    assert frame["_line"].tolist() == list(range(2, rows + 3))
+    assert frame["_error"].notna().all()
+    assert frame["_error"].iat[0] == (
+        f"a quote opened in the row on line 2 is never closed: lines 2 to {rows + 2} (the "
+        "end of the file) are read as one field; close the quote")
+
+
+def test_a_quoted_line_break_that_is_closed_is_one_row(tmp_path):
+    write(tmp_path, "merchants.csv",
+          'merchant_id,address\nM1,"杭州\n西湖路1号"\nM2,"a ""quoted"" word"\nM3,b\n')
+    frame = read_all(only(tmp_path))
+    assert "_error" not in frame
+    assert frame["_line"].tolist() == [2, 4, 5]
+    assert frame["address"].tolist() == ["杭州\n西湖路1号", 'a "quoted" word', "b"]
+
+
+def test_a_stray_quote_inside_a_field_is_not_an_open_quote(tmp_path):
+    write(tmp_path, "merchants.csv", 'merchant_id,name\nM1,12" pizza\nM2,b\n')
+    frame = read_all(only(tmp_path))
+    assert "_error" not in frame and frame["name"].tolist() == ['12" pizza', "b"]
 
 
 def test_unknown_columns_csv(tmp_path):

@@ -216,3 +216,12 @@ def test_validated_names_never_hold_markers(tmp_path):
     text = "".join(result.valid["name"]) + "".join(result.rejects["value"])
     assert "\ufdd0" not in text and "\ufdd1" not in text
     assert result.valid["_line"].dtype == np.int64
+
+
+def test_utf16_with_a_byte_order_mark_is_detected(tmp_path):
+    text = "merchant_id,name\nM1,老王面馆\nM2,华联\n"
+    (tmp_path / "merchants.csv").write_bytes(text.encode("utf-16"))
+    src = discover(tmp_path, Mapping({}))[0]
+    assert src.encoding == "utf-16"
+    frame = pd.concat(read_chunks(src, KindMapping("merchants")))
+    assert frame["name"].tolist() == ["老王面馆", "华联"] and frame["_line"].tolist() == [2, 3]

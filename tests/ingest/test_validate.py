@@ -414,3 +414,16 @@ def test_parquet_and_csv_give_the_same_validated_frames(tmp_path):
     assert [len(r.valid) for r in results[0]] == [1, 1]
     assert rejects(results[0][0]) == [(3, "amount", "-5",
                                        "amount must be a positive number (got '-5')")]
+
+
+def test_amounts_and_weights_beyond_any_real_trade_are_rejected():
+    out = check("payments", [
+        {"payer_id": "C1", "payee_id": "M1", "amount": a, "ts": "2025-01-01"}
+        for a in ("1e308", "1000000000000", "1000000000001")])
+    assert [r[3] for r in rejects(out)] == ["amount is above 1,000,000,000,000 (got '1e308')",
+                                            "amount is above 1,000,000,000,000 "
+                                            "(got '1000000000001')"]
+    assert out.valid["amount"].tolist() == [1e12]
+    out = check("shipments", [{"shipper_id": "M1", "receiver_id": "M2", "ts": "2025-01-01",
+                               "weight_kg": "2e9"}])
+    assert [r[3] for r in rejects(out)] == ["weight_kg is above 1,000,000,000 (got '2e9')"]
