@@ -5,7 +5,9 @@ batch, as ``graph/model.py`` says for each relation, before they are sent: the C
 then adds counts and sums to the pair's relationship, so a pair's totals are the same
 however its rows are split into batches or files. The same rows are also summed per
 merchant and local week (``MerchantWeek``, one row per merchant and week carrying every
-flow of ``WEEKLY_FLOWS``) so trends survive the per-pair aggregation.
+flow of ``WEEKLY_FLOWS``) so trends survive the per-pair aggregation: the targets' flows
+in the pair's batch, the sources' flows (``weekly_flows(..., side="source")``) summed
+over the whole file and written after, in batches of their own.
 
 Every statement's rows use one shape for pairs: ``{source, target, add: {count, sums},
 max: {maxima}, first_ms, last_ms}``. Statement parameters are plain lists of dicts
@@ -24,7 +26,8 @@ from guanxi.graph.model import WEEKLY_FLOWS, Relation, relations_of_kind, week_p
 from guanxi.graph.writes import Statement
 from guanxi.queries import load
 
-__all__ = ["Prepared", "statements", "IDENTIFIER_COLUMNS", "NIGHT_HOURS"]
+__all__ = ["Prepared", "statements", "weekly_flows", "weekly_statements", "IDENTIFIER_COLUMNS",
+           "NIGHT_HOURS"]
 
 IDENTIFIER_COLUMNS = tuple(r.columns[1] for r in relations_of_kind("merchants"))
 """Merchant columns that name another node (``ingest_merchants.cypher`` links them)."""
@@ -85,9 +88,55 @@ def statements(kind: str, batch: pd.DataFrame, merchant_payer: np.ndarray | None
         part = rows[source_is_merchant == (rel.source == "Merchant")]
         if len(part):
             out.append((load(_PAIR_QUERY[rel.source, rel.type]), {"rows": _pairs(part, rel)}))
-    weeks, merchants = _weekly(rows, relations[0], source_is_merchant)
-    out.append((load("ingest_weekly_flows"), {"rows": weeks}))
-    return Prepared(out, merchants)
+    # Only the target side's weeks here: batches partition targets, so no two batches
+    # written at once touch one MerchantWeek. The source side follows in its own batches.
+    weeks = weekly_flows(kind, rows, merchant_payer, side="target")
+    sources = rows.loc[source_is_merchant, relations[0].columns[0]].unique().tolist()
+    merchants = sorted(set(weeks["merchant"]) | set(sources))
+    return Prepared([*out, *weekly_statements(weeks).statements], merchants)
+
+
+def weekly_flows(kind: str, rows: pd.DataFrame, merchant_payer: np.ndarray | None = None,
+                 side: str = "target") -> pd.DataFrame:
+    """Count and amount of each flow of ``kind`` on one ``side``, per merchant and week.
+
+    Columns ``merchant``, ``week`` (days since 1970-01-01 of the local Monday) and every
+    ``week_property_names()`` column (zero for flows of other kinds or sides). Partial
+    tables of one file add up: ``pd.concat(parts).groupby(["merchant", "week"]).sum()``.
+    """
+    rel = relations_of_kind(kind)[0]
+    rows = _derived(rows)
+    if side == "source" and kind == "payments":  # only a merchant payer has weekly flows
+        mask = np.zeros(len(rows), bool) if merchant_payer is None else np.asarray(
+            merchant_payer, bool)
+        rows = rows[mask]
+    column = rel.columns[0] if side == "source" else rel.columns[1]
+    names = list(week_property_names())
+    parts = []
+    for flow in WEEKLY_FLOWS:
+        if flow.type == rel.type and flow.side == side:
+            grouped = rows.groupby([column, "ts_week"], sort=False).agg(
+                count=(column, "size"), amount=(flow.amount, "sum"))
+            grouped.columns = [f"{flow.name}_count", f"{flow.name}_amount"]
+            parts.append(grouped)
+    table = pd.concat(parts, axis=1).reindex(columns=names).fillna(0)
+    table.index.names = ["merchant", "week"]
+    return table.reset_index()
+
+
+def weekly_statements(table: pd.DataFrame) -> Prepared:
+    """The statement that adds a ``weekly_flows`` table to ``MerchantWeek`` nodes."""
+    if table.empty:
+        return Prepared([])
+    names = list(week_property_names())
+    table = table.sort_values(["merchant", "week"], kind="stable")
+    table = table.astype({n: "int64" for n in names if n.endswith("_count")})
+    weeks = (_DAY + table["week"].to_numpy(np.int64)).astype(str)
+    rows = [{"id": f"{m}|{w}", "merchant": m, "week": w, "flows": f}
+            for m, w, f in zip(table["merchant"].tolist(), weeks.tolist(),
+                               _records(table[names]), strict=True)]
+    return Prepared([(load("ingest_weekly_flows"), {"rows": rows})],
+                    sorted(table["merchant"].unique()))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -139,31 +188,3 @@ def _pairs(rows: pd.DataFrame, rel: Relation) -> list[dict[str, Any]]:
             for s, t, a, m, f, last in zip(grouped[source].tolist(), grouped[target].tolist(),
                                            sums, maxes, grouped["first_ts"].tolist(),
                                            grouped["last_ts"].tolist(), strict=True)]
-
-
-def _weekly(rows: pd.DataFrame, rel: Relation, source_is_merchant: np.ndarray
-            ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Per (merchant, local week): count and amount of each flow of ``rel``'s type,
-    zeros for the others; and the merchants the batch touches."""
-    parts = []
-    for flow in WEEKLY_FLOWS:
-        if flow.type != rel.type:
-            continue
-        column = rel.columns[0] if flow.side == "source" else rel.columns[1]
-        side = rows[source_is_merchant] if flow.side == "source" else rows
-        grouped = side.groupby([column, "ts_week"], sort=False).agg(
-            count=(column, "size"), amount=(flow.amount, "sum"))
-        grouped.columns = [f"{flow.name}_count", f"{flow.name}_amount"]
-        grouped.index.names = ["merchant", "week"]
-        parts.append(grouped)
-    names = week_property_names()
-    table = pd.concat(parts, axis=1).reindex(columns=names).fillna(0).reset_index()
-    table = table.sort_values(["merchant", "week"], kind="stable")
-    for name in names:
-        if name.endswith("_count"):
-            table[name] = table[name].astype("int64")
-    weeks = (_DAY + table["week"].to_numpy(np.int64)).astype(str)
-    flows = _records(table[list(names)])
-    out = [{"id": f"{m}|{w}", "merchant": m, "week": w, "flows": f}
-           for m, w, f in zip(table["merchant"].tolist(), weeks.tolist(), flows, strict=True)]
-    return out, sorted(table["merchant"].unique())

@@ -41,11 +41,11 @@ from guanxi.graph import ledger
 from guanxi.graph.connection import Graph
 from guanxi.graph.schema import apply_schema
 from guanxi.graph.writes import Batch, write_batches
-from guanxi.ingest.batches import statements
+from guanxi.ingest.batches import statements, weekly_flows, weekly_statements
 from guanxi.ingest.mapping import KindMapping, load_mapping
 from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks, unknown_columns
 from guanxi.ingest.rejects import RejectsWriter
-from guanxi.ingest.spool import Spool, remove_stale_spools
+from guanxi.ingest.spool import Spool, bucket_of, remove_stale_spools
 from guanxi.ingest.validate import REJECT_COLUMNS, Validator
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
@@ -200,6 +200,8 @@ class _FileLoad:
     rejects: RejectsWriter
     report: FileReport
     warnings: list[str]
+    source_parts: list[pd.DataFrame] = field(default_factory=list)
+    """The check pass's partial sums of the sources' weekly flows (``weekly_flows``)."""
 
     def run(self) -> None:
         started = time.monotonic()
@@ -299,9 +301,18 @@ class _FileLoad:
             report.rows_read += len(chunk)
             report.rejected += len(bad)
             spool.write(valid)
+            if src.kind in _BUCKET_KEYS and len(valid):
+                self.source_parts.append(weekly_flows(src.kind, valid, self._merchant_payers(
+                    valid), side="source"))
             if progress:
                 progress(task, report.rows_read, lines)
         spool.close()
+
+    def _merchant_payers(self, rows: pd.DataFrame) -> np.ndarray | None:
+        """Which payments rows a merchant paid (None: not payments, or no merchants known)."""
+        if self.src.kind != "payments" or self.known is None:
+            return None
+        return self.known.get_indexer(rows["payer_id"]) >= 0
 
     def _write(self, spool: Spool, batch_size: int, generation: int) -> None:
         """The second pass: the batches not yet in the ledger, through ``write_batches``
@@ -318,11 +329,27 @@ class _FileLoad:
                     report.batches_resumed += 1
                     skipped_rows += len(rows)
                     continue
-                payer_is_merchant = None
-                if src.kind == "payments" and self.known is not None:
-                    payer_is_merchant = self.known.get_indexer(rows["payer_id"]) >= 0
-                prepared = statements(src.kind, rows, payer_is_merchant, replace=generation > 0)
+                prepared = statements(src.kind, rows, self._merchant_payers(rows),
+                                      replace=generation > 0)
                 yield Batch(n, prepared.statements, len(rows), prepared.merchants)
+
+        def source_weeks():
+            """The weekly flows of the sources (payments made, supply sold, shipments
+            sent), after every pair batch: bucketed by merchant, so that no two batches
+            written at once touch one MerchantWeek (no lock waits, no deadlocks)."""
+            if not self.source_parts:
+                return
+            table = pd.concat(self.source_parts).groupby(["merchant", "week"],
+                                                         as_index=False).sum()
+            buckets = bucket_of(table["merchant"], spool.buckets)
+            for b in np.unique(buckets):
+                n = spool.buckets + int(b)
+                report.batches += 1
+                if n in already:
+                    report.batches_resumed += 1
+                    continue
+                prepared = weekly_statements(table[buckets == b])
+                yield Batch(n, prepared.statements, 0, prepared.merchants)
 
         def check() -> None:
             if self.heartbeat.lost:
@@ -334,10 +361,15 @@ class _FileLoad:
                 self.options.progress(task, done + skipped_rows, total)
 
         workers = 1 if src.kind in _IN_FILE_ORDER else self.options.workers
-        totals = write_batches(self.graph, pending(), workers=workers,
-                               apply=ledger.recorded(self.key, generation, self.owner),
+        apply = ledger.recorded(self.key, generation, self.owner)
+        totals = write_batches(self.graph, pending(), workers=workers, apply=apply,
                                progress=progress, task=f"write {src.name}",
                                total_rows=spool.rows, check=check)
+        weekly = write_batches(self.graph, source_weeks(), workers=workers, apply=apply,
+                               check=check)
+        for name in ("batches_skipped", "nodes_created", "relationships_created",
+                     "properties_set"):
+            setattr(totals, name, getattr(totals, name) + getattr(weekly, name))
         report.rows_written += totals.rows + skipped_rows
         report.batches_resumed += totals.batches_skipped  # applied by a concurrent run
         report.nodes_created += totals.nodes_created

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from guanxi.graph.model import week_property_names
-from guanxi.ingest.batches import statements
+from guanxi.ingest.batches import statements, weekly_flows, weekly_statements
 from guanxi.ingest.mapping import KindMapping
 from guanxi.ingest.validate import Validator
 
@@ -50,16 +50,33 @@ def test_payments_become_pairs_split_by_payer_kind_with_the_model_aggregates() -
 
 def test_weekly_flows_sum_each_merchant_and_week_on_both_sides() -> None:
     rows = valid("payments", PAYMENTS)
-    weeks = by_name(statements("payments", rows, np.array([False, False, True, False])))[
-        "ingest_weekly_flows"]
-    got = {r["id"]: r["flows"] for r in weeks}
-    assert sorted(got) == ["M1|2025-01-06", "M1|2025-01-13", "M2|2025-01-13", "M3|2025-01-06"]
+    payers = np.array([False, False, True, False])
+    weeks = by_name(statements("payments", rows, payers))["ingest_weekly_flows"]
+    got = {r["id"]: r["flows"] for r in weeks}  # a pair batch: the targets' weeks
+    assert sorted(got) == ["M1|2025-01-06", "M1|2025-01-13", "M3|2025-01-06"]
     assert all(list(flows) == list(week_property_names()) for flows in got.values())
     assert (got["M1|2025-01-06"]["paid_in_count"], got["M1|2025-01-06"]["paid_in_amount"]) == (
         2, 12.5)
-    assert got["M2|2025-01-13"]["paid_out_amount"] == 100.0
-    assert got["M2|2025-01-13"]["paid_in_count"] == 0  # every flow present, zero if untouched
     assert weeks[0]["merchant"] == "M1" and weeks[0]["week"] == "2025-01-06"
+
+    sources = weekly_flows("payments", rows, payers, side="source")  # the payers' weeks
+    assert sources[["merchant", "week", "paid_out_count", "paid_out_amount"]].values.tolist() \
+        == [["M2", (pd.Timestamp("2025-01-13") - pd.Timestamp(0)).days, 1, 100.0]]
+    assert (sources["paid_in_count"] == 0).all()  # every flow present, zero if untouched
+    out = {r["id"]: r["flows"] for r in by_name(weekly_statements(sources))[
+        "ingest_weekly_flows"]}
+    assert out["M2|2025-01-13"]["paid_out_amount"] == 100.0
+
+
+def test_partial_weekly_tables_add_up_to_the_whole() -> None:
+    rows = valid("supply", [
+        {"supplier_id": "M1", "buyer_id": f"M{i}", "amount": str(i), "ts": "2025-01-06"}
+        for i in range(2, 6)])
+    whole = weekly_flows("supply", rows, side="source")
+    parts = [weekly_flows("supply", rows.iloc[i:i + 1], side="source") for i in range(4)]
+    summed = pd.concat(parts).groupby(["merchant", "week"], as_index=False).sum()
+    pd.testing.assert_frame_equal(summed, whole, check_dtype=False)
+    assert whole[["sold_count", "sold_amount"]].values.tolist() == [[4, 14.0]]
 
 
 def test_shipments_sum_weight_as_their_amount_and_a_missing_weight_as_zero() -> None:
@@ -69,8 +86,11 @@ def test_shipments_sum_weight_as_their_amount_and_a_missing_weight_as_zero() -> 
     out = by_name(statements("shipments", rows))
     assert out["ingest_shipped_to"][0]["add"] == {"count": 2, "weight_kg": 5.5}
     weeks = {r["id"]: r["flows"] for r in out["ingest_weekly_flows"]}
-    assert weeks["M1|2025-01-06"]["shipped_amount"] == 5.5
     assert weeks["M2|2025-01-06"]["received_count"] == 2
+    assert weeks["M2|2025-01-06"]["received_amount"] == 5.5
+    sent = weekly_flows("shipments", rows, side="source")
+    assert sent[["merchant", "shipped_count", "shipped_amount"]].values.tolist() == [
+        ["M1", 2, 5.5]]
 
 
 def test_a_pair_split_over_batches_adds_up_to_the_whole() -> None:
