@@ -62,12 +62,13 @@ def graph_pairs(graph: Graph) -> pd.DataFrame:
 
 
 def assert_graph_equals_file(graph: Graph, folder: Path) -> None:
-    """PAID pairs and the weekly flows received equal pandas' aggregation of the file."""
+    """PAID pairs and the weekly flows received and made equal pandas' aggregation of the
+    file."""
     want, got = expected_pairs(folder), graph_pairs(graph)
     assert len(got) == len(want)
     assert got["n"].sum() == PAYMENT_ROWS
     pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-9)
-    rows = pd.read_csv(folder / "payments.csv", dtype={"payee_id": str})
+    rows = pd.read_csv(folder / "payments.csv", dtype={"payer_id": str, "payee_id": str})
     ts = pd.to_datetime(rows["ts"])
     rows["week"] = (ts.dt.normalize() - pd.to_timedelta(ts.dt.day_of_week, unit="D")).dt.strftime(
         "%Y-%m-%d")
@@ -77,6 +78,11 @@ def assert_graph_equals_file(graph: Graph, folder: Path) -> None:
         "toString(w.week) AS week, w.paid_in_count AS n, w.paid_in_amount AS amount"))
     pd.testing.assert_frame_equal(got_weeks.set_index(["payee_id", "week"]).sort_index(),
                                   weeks.sort_index(), check_dtype=False, rtol=1e-9)
+    paid_out = graph.read("MATCH (w:MerchantWeek) RETURN sum(w.paid_out_count) AS n, "
+                          "sum(w.paid_out_amount) AS amount")[0]
+    by_merchants = rows[rows["payer_id"].str.startswith("M")]
+    assert paid_out["n"] == len(by_merchants)
+    assert paid_out["amount"] == pytest.approx(by_merchants["amount"].sum(), rel=1e-9)
     payers = graph.read("MATCH (c:Consumer) RETURN count(c) AS n")[0]["n"]
     assert payers == want.loc[~want["payer_id"].str.startswith("M"), "payer_id"].nunique()
     files = graph.read("MATCH (f:IngestFile) RETURN f.status AS s, count(*) AS n")
