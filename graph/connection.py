@@ -242,13 +242,21 @@ class Graph:
         except (Neo4jError, DriverError) as exc:
             raise translate(exc, query.name, self.settings) from None
 
-    def transaction(self, work: Callable[[neo4j.ManagedTransaction], T], name: str) -> T:
+    def transaction(self, work: Callable[[neo4j.ManagedTransaction], T], name: str,
+                    timeout: float | None = None) -> T:
         """Run ``work`` as a managed write transaction (retried as a whole on
-        transient errors, so ``work`` must be idempotent and return plain values)."""
+        transient errors, so ``work`` must be idempotent and return plain values).
+
+        ``timeout`` (seconds) is enforced by the server, which ends the transaction and
+        releases its locks when it runs longer, even when the client is frozen or gone;
+        such a transaction fails with ``QueryError`` code
+        ``Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration``.
+        """
+        unit = neo4j.unit_of_work(timeout=timeout)(work) if timeout else work
 
         def attempt() -> T:
             with self.driver.session(database=self.database) as session:
-                return session.execute_write(work)
+                return session.execute_write(unit)
 
         return self._retried(attempt, name)
 

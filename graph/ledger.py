@@ -29,7 +29,7 @@ from typing import Any
 import neo4j
 import psutil
 
-from guanxi.errors import GuanxiError
+from guanxi.errors import GuanxiError, QueryError
 from guanxi.graph.connection import Graph
 from guanxi.graph.writes import Apply, Batch, run_statements
 from guanxi.queries import load
@@ -41,6 +41,18 @@ STALE_SECONDS = float(os.environ.get("GUANXI_LOCK_STALE_SECONDS", "60"))
 """A claim whose heartbeat is older than this is taken over, from any host."""
 
 HEARTBEAT_SECONDS = 10.0
+
+CLAIM_TIMEOUT = 30.0
+"""Seconds a claim may wait for the file's record lock before the file counts as held."""
+
+_TIMED_OUT = ("Neo.ClientError.Transaction.LockClientStopped",
+              "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+              "Neo.ClientError.Transaction.TransactionTimedOut")
+
+BEAT_TIMEOUT = 10.0
+BATCH_TIMEOUT = 300.0
+"""Server-side limits on a heartbeat and a batch: a process frozen inside either (SIGSTOP,
+a hung VM) must not hold the file's record, or the pairs it writes, locked for ever."""
 
 
 class LockHeld(GuanxiError):
@@ -111,7 +123,14 @@ def claim_file(graph: Graph, key: str, owner: Owner, name: str, reload: bool = F
             return {"file": file}
         return {"file": file, "idle": idle, "held": True}
 
-    out = graph.transaction(work, "ledger_claim_file")
+    try:
+        out = graph.transaction(work, "ledger_claim_file", timeout=CLAIM_TIMEOUT)
+    except QueryError as exc:
+        # Stopped while waiting for the lock (LockClientStopped), or at its end.
+        if exc.code not in _TIMED_OUT:
+            raise
+        raise LockHeld(f"another ingest of {name} keeps its ledger record locked (a frozen "
+                       "process?)", "wait for it to finish or end it, then run again") from None
     if out.get("held"):
         file = out["file"]
         raise LockHeld(
@@ -192,7 +211,7 @@ def recorded(key: str, generation: int, owner: Owner) -> Apply:
             return run_statements(tx, batch.statements) if row["fresh"] else None
 
         names = "+".join(dict.fromkeys(q.name for q, _ in batch.statements)) or "ledger"
-        return graph.transaction(work, names)
+        return graph.transaction(work, names, timeout=BATCH_TIMEOUT)
 
     return apply
 
@@ -229,9 +248,12 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
+            query = load("ledger_heartbeat")
             try:
-                rows = self._graph.write(load("ledger_heartbeat"), key=self._key,
-                                         owner=self._owner.id)
+                rows = self._graph.transaction(
+                    lambda tx, q=query: tx.run(q.text, key=self._key,
+                                               owner=self._owner.id).data(),
+                    query.name, timeout=BEAT_TIMEOUT)
             except GuanxiError:
                 continue  # the server is away; the writers will say so
             if not rows:

@@ -108,3 +108,21 @@ def test_the_heartbeat_notices_a_lost_claim(graph: Graph, sleeper: ledger.Owner)
                 break
             time.sleep(0.05)
     assert beat.lost
+
+
+def test_a_record_locked_by_a_frozen_transaction_counts_as_held(
+        graph: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process frozen inside a transaction that wrote the file's record holds its lock;
+    a claim waits at most CLAIM_TIMEOUT, then says the file is held."""
+    me = ledger.Owner.me()
+    ledger.claim_file(graph, KEY, me, "payments.csv")
+    ledger.begin_file(graph, KEY, me, 0, {"kind": "payments", "batch_size": 10})
+    monkeypatch.setattr(ledger, "CLAIM_TIMEOUT", 2.0)
+    with graph.driver.session(database=graph.database) as session:
+        frozen = session.begin_transaction()
+        frozen.run("MATCH (f:IngestFile {id: $key}) SET f.heartbeat = datetime()", key=KEY)
+        try:
+            with pytest.raises(ledger.LockHeld, match="keeps its ledger record locked"):
+                ledger.claim_file(graph, KEY, ledger.Owner(1, "elsewhere", 0.0), "payments.csv")
+        finally:
+            frozen.rollback()

@@ -206,7 +206,9 @@ def test_a_stopped_ingest_taken_over_cannot_add_its_batches_later(
         held = run_cli("ingest", str(folder), "--quiet", "--batch-size", str(BATCH),
                        env=neo4j_env)
         assert held.returncode == 75, held.stderr  # alive and fresh: not taken over yet
-        assert "another ingest of payments.csv is running" in held.stderr
+        # Frozen between two batches it is "running"; frozen inside its heartbeat's
+        # transaction, it holds the record's lock until the server ends that transaction.
+        assert "error: another ingest of payments.csv " in held.stderr
         time.sleep(3)  # let its claim go stale (GUANXI_LOCK_STALE_SECONDS below)
         second = run_cli("ingest", str(folder), "--quiet",
                          env={**neo4j_env, "GUANXI_LOCK_STALE_SECONDS": "2"})
