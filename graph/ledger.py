@@ -142,6 +142,14 @@ def claim_file(graph: Graph, key: str, owner: Owner, name: str, reload: bool = F
     return out["file"]
 
 
+def _write(graph: Graph, name: str, **params: Any) -> list[dict[str, Any]]:
+    """One ledger statement in a transaction the server ends after ``BEAT_TIMEOUT``: a
+    process frozen inside it must not keep the file's record locked."""
+    query = load(name)
+    return graph.transaction(lambda tx: tx.run(query.text, params).data(), name,
+                             timeout=BEAT_TIMEOUT)
+
+
 def _gone(file: dict[str, Any], idle: int | None, stale_seconds: float) -> bool:
     """Whether the file's holder is dead (same host) or silent for too long (any host)."""
     if idle is None or idle > stale_seconds:
@@ -162,14 +170,14 @@ def _when(value: Any) -> str:
 
 def release_file(graph: Graph, key: str, owner: Owner) -> None:
     """Give up the claim; a file that never began writing leaves no record."""
-    graph.write(load("ledger_release_file"), key=key, owner=owner.id)
+    _write(graph, "ledger_release_file", key=key, owner=owner.id)
 
 
 def begin_file(graph: Graph, key: str, owner: Owner, generation: int,
                props: dict[str, Any]) -> dict[str, Any]:
     """Mark the claimed file ``loading``; a fresh load takes ``props`` and ``generation``,
     an interrupted one keeps those it started with. Returns the record."""
-    rows = graph.write(load("ledger_begin_file"), key=key, owner=owner.id,
+    rows = _write(graph, "ledger_begin_file", key=key, owner=owner.id,
                        generation=generation, props=props)
     if not rows:
         raise LockLost(f"the claim on {props.get('name')} was taken over by another ingest",
@@ -217,7 +225,7 @@ def recorded(key: str, generation: int, owner: Owner) -> Apply:
 
 
 def finish_file(graph: Graph, key: str, owner: Owner, summary: dict[str, Any]) -> None:
-    if not graph.write(load("ledger_finish_file"), key=key, owner=owner.id, summary=summary):
+    if not _write(graph, "ledger_finish_file", key=key, owner=owner.id, summary=summary):
         raise LockLost("the claim on this file was taken over before it finished",
                        "run the command again once that ingest has ended")
 
@@ -248,12 +256,9 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            query = load("ledger_heartbeat")
             try:
-                rows = self._graph.transaction(
-                    lambda tx, q=query: tx.run(q.text, key=self._key,
-                                               owner=self._owner.id).data(),
-                    query.name, timeout=BEAT_TIMEOUT)
+                rows = _write(self._graph, "ledger_heartbeat", key=self._key,
+                              owner=self._owner.id)
             except GuanxiError:
                 continue  # the server is away; the writers will say so
             if not rows:
