@@ -31,7 +31,7 @@ import psutil
 
 from guanxi.errors import GuanxiError, QueryError
 from guanxi.graph.connection import Graph
-from guanxi.graph.writes import Apply, Batch, run_statements
+from guanxi.graph.writes import Apply, Batch, run_statements, transaction_name
 from guanxi.queries import load
 
 __all__ = ["Owner", "LockHeld", "LockLost", "file_key", "claim_file", "release_file",
@@ -178,7 +178,7 @@ def begin_file(graph: Graph, key: str, owner: Owner, generation: int,
     """Mark the claimed file ``loading``; a fresh load takes ``props`` and ``generation``,
     an interrupted one keeps those it started with. Returns the record."""
     rows = _write(graph, "ledger_begin_file", key=key, owner=owner.id,
-                       generation=generation, props=props)
+                  generation=generation, props=props)
     if not rows:
         raise LockLost(f"the claim on {props.get('name')} was taken over by another ingest",
                        "run the command again once that ingest has ended")
@@ -218,8 +218,7 @@ def recorded(key: str, generation: int, owner: Owner) -> Apply:
                                "run the command again once that ingest has ended")
             return run_statements(tx, batch.statements) if row["fresh"] else None
 
-        names = "+".join(dict.fromkeys(q.name for q, _ in batch.statements)) or "ledger"
-        return graph.transaction(work, names, timeout=BATCH_TIMEOUT)
+        return graph.transaction(work, transaction_name(batch), timeout=BATCH_TIMEOUT)
 
     return apply
 

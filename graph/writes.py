@@ -28,7 +28,8 @@ from guanxi.graph.connection import Graph
 from guanxi.progress import ProgressFn
 from guanxi.queries import Query
 
-__all__ = ["Statement", "Batch", "WriteTotals", "run_statements", "write_batches"]
+__all__ = ["Statement", "Batch", "WriteTotals", "run_statements", "transaction_name",
+           "write_batches"]
 
 Statement = tuple[Query, dict[str, Any]]
 """A named query and its parameters."""
@@ -68,8 +69,10 @@ class WriteTotals:
         for name, value in counters.items():
             setattr(self, name, getattr(self, name) + value)
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def merge(self, other: WriteTotals) -> None:
+        """Add ``other``'s counts to these."""
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
 
 
 def run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement]
@@ -84,9 +87,14 @@ def run_statements(tx: neo4j.ManagedTransaction, statements: Sequence[Statement]
     return totals
 
 
+def transaction_name(batch: Batch) -> str:
+    """The names of a batch's queries, for errors that say which one failed."""
+    return "+".join(dict.fromkeys(q.name for q, _ in batch.statements)) or "batch"
+
+
 def _plain(graph: Graph, batch: Batch) -> dict[str, int]:
-    names = "+".join(dict.fromkeys(q.name for q, _ in batch.statements)) or "batch"
-    return graph.transaction(lambda tx: run_statements(tx, batch.statements), names)
+    return graph.transaction(lambda tx: run_statements(tx, batch.statements),
+                             transaction_name(batch))
 
 
 def write_batches(graph: Graph, batches: Iterable[Batch], *, workers: int = 2,

@@ -90,7 +90,7 @@ def statements(kind: str, batch: pd.DataFrame, merchant_payer: np.ndarray | None
             out.append((load(_PAIR_QUERY[rel.source, rel.type]), {"rows": _pairs(part, rel)}))
     # Only the target side's weeks here: batches partition targets, so no two batches
     # written at once touch one MerchantWeek. The source side follows in its own batches.
-    weeks = weekly_flows(kind, rows, merchant_payer, side="target")
+    weeks = _weekly(kind, rows, merchant_payer, "target")
     sources = rows.loc[source_is_merchant, relations[0].columns[0]].unique().tolist()
     merchants = sorted(set(weeks["merchant"]) | set(sources))
     return Prepared([*out, *weekly_statements(weeks).statements], merchants)
@@ -104,8 +104,13 @@ def weekly_flows(kind: str, rows: pd.DataFrame, merchant_payer: np.ndarray | Non
     ``week_property_names()`` column (zero for flows of other kinds or sides). Partial
     tables of one file add up: ``pd.concat(parts).groupby(["merchant", "week"]).sum()``.
     """
+    return _weekly(kind, _derived(rows), merchant_payer, side)
+
+
+def _weekly(kind: str, rows: pd.DataFrame, merchant_payer: np.ndarray | None,
+            side: str) -> pd.DataFrame:
+    """``weekly_flows`` of rows that already have ``_derived``'s columns."""
     rel = relations_of_kind(kind)[0]
-    rows = _derived(rows)
     if side == "source" and kind == "payments":  # only a merchant payer has weekly flows
         mask = np.zeros(len(rows), bool) if merchant_payer is None else np.asarray(
             merchant_payer, bool)

@@ -367,9 +367,7 @@ class _FileLoad:
                                total_rows=spool.rows, check=check)
         weekly = write_batches(self.graph, source_weeks(), workers=workers, apply=apply,
                                check=check)
-        for name in ("batches_skipped", "nodes_created", "relationships_created",
-                     "properties_set"):
-            setattr(totals, name, getattr(totals, name) + getattr(weekly, name))
+        totals.merge(weekly)  # its batches carry no rows of their own: rows stay the pairs'
         report.rows_written += totals.rows + skipped_rows
         report.batches_resumed += totals.batches_skipped  # applied by a concurrent run
         report.nodes_created += totals.nodes_created
