@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Neo4j's jars, then Graph Data Science's (optional: `guanxi db start` runs without it
+# when it cannot be fetched, so a failure here is reported but does not stop make)
 neo4j: install
 	$(BIN)/python -c "from guanxi.graph.server import ensure_jars; print('neo4j jars in', ensure_jars())"
+	-$(BIN)/python -c "from guanxi.graph.server import ensure_gds_jars; print('gds jars in', ensure_gds_jars())"
 
 lint: install
 	$(BIN)/ruff check .

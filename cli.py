@@ -71,12 +71,17 @@ def db_start(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt to answer (and "
                                                 "for another start of DATA_DIR to end).")
                        ] = 180.0,
+    gds: Annotated[bool | None, typer.Option(
+        "--gds/--no-gds", help="Run Graph Data Science inside the server (--no-gds: a "
+        "smaller server; guanxi then computes graph algorithms in Python).",
+        show_default="--gds")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the local Neo4j in the background and wait until Bolt answers.
 
-    The first start fetches Neo4j from Maven Central (needs Maven, once) and
-    generates a password; later starts reuse both. Already running: says so,
+    The first start fetches Neo4j and Graph Data Science from Maven Central (needs
+    Maven, once) and generates a password; later starts reuse both. Without network
+    the server starts without Graph Data Science and says so. Already running: says so,
     exit 0, unless an option given differs from the running server's (another
     --port): then an error, exit 1. Two starts of one data dir at once: the
     second waits for the first, then finds it running.
@@ -89,7 +94,8 @@ def db_start(
     if external_uri():
         _say_external(as_json, "start")
         return
-    cfg = server.ServerConfig(data_dir or default_data_dir(), port, heap, pagecache, import_dir)
+    cfg = server.ServerConfig(data_dir or default_data_dir(), port, heap, pagecache, import_dir,
+                              gds)
     if not as_json:
         console.print(f"starting Neo4j {server.NEO4J_VERSION} in {cfg.data_dir.absolute()} ...",
                       markup=False)
@@ -113,7 +119,7 @@ def db_stop(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
 
 @db_app.command("status")
 def db_status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
-    """Running or stopped, pid, Bolt URI, Neo4j version, data dir.
+    """Running or stopped, pid, Bolt URI, Neo4j and Graph Data Science versions, data dir.
 
     Example: guanxi db status --json
     """
@@ -122,11 +128,13 @@ def db_status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
 
     if external_uri():
         graph = _graph(None)
+        from guanxi.graph.gds import gds_version
         from guanxi.queries import load
 
         version = graph.read(load("server_version"))[0]["version"]
         emit_record({"running": True, "uri": graph.settings.uri, "external": True,
-                     "version": version, "database": graph.database}, as_json, "neo4j")
+                     "version": version, "gds": gds_version(graph),
+                     "database": graph.database}, as_json, "neo4j")
         return
     emit_record(server.status(data_dir or default_data_dir()).as_dict(), as_json, title="neo4j")
 

@@ -6,9 +6,18 @@ through Neo4j's embedded API with the Bolt connector (``graph/server/GuanxiNeo4j
 listens on 127.0.0.1 only, keeps its data in the data directory, and requires a
 password generated at first start (file ``<data-dir>/password``, mode 0600).
 
+Open-source Graph Data Science (GDS) runs inside it by default: its jars are resolved
+once by Maven from ``graph/server/gds-pom.xml`` into ``~/.cache/guanxi/gds-<version>/lib``
+(without the third-party jars the server already has), put on the classpath and named
+as the plugin folder. GDS is optional: ``ServerConfig(gds=False)`` (``db start
+--no-gds``) starts a smaller server without it, and a start that cannot fetch it
+(offline) starts without it and says so in its note. ``graph/gds.py`` uses it, or
+computes the same in Python where a server has none.
+
 Files in the data directory: ``neo4j.conf`` (written at each start), ``server.pid``,
-``server.json`` (port, pid, options, version), ``password``, ``start.lock``,
-``logs/server.log`` (the JVM's output) and Neo4j's own ``data/`` and ``logs/``.
+``server.json`` (port, pid, options, version, whether GDS is on), ``password``,
+``start.lock``, ``logs/server.log`` (the JVM's output) and Neo4j's own ``data/`` and
+``logs/``.
 
 One start or stop at a time acts on a data directory: each holds an exclusive
 ``flock`` on ``start.lock`` from reading the pid file until the server answers (or
@@ -32,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
@@ -40,13 +50,18 @@ from guanxi.graph.settings import DEFAULT_PORT, password_file, state_file
 from guanxi.queries import load
 
 __all__ = [
-    "NEO4J_VERSION", "ServerConfig", "ServerStatus", "ensure_jars", "start", "status", "stop",
+    "GDS_VERSION", "NEO4J_VERSION", "ServerConfig", "ServerStatus", "ensure_gds_jars",
+    "ensure_jars", "start", "status", "stop",
 ]
 
 NEO4J_VERSION = "5.26.30"
+GDS_VERSION = "2.13.9"
+"""Open-source Graph Data Science; the 2.13 line is the one built for Neo4j 5.26."""
 MIN_JAVA = 17
 _SERVER_SRC = Path(__file__).resolve().parent / "server"
 _LAUNCHER = _SERVER_SRC / "GuanxiNeo4j.java"
+_GDS_POM = _SERVER_SRC / "gds-pom.xml"
+_GDS_GROUP = "org.neo4j.gds"
 
 
 DEFAULT_HEAP = "1g"
@@ -58,8 +73,8 @@ class ServerConfig:
     """How to run the local server.
 
     An option left at None takes its default (port 7687, heap 1g, page cache 512m,
-    ``DATA_DIR/import``) when the server starts, and is not compared with those of
-    a server that already runs; an option given must match them.
+    ``DATA_DIR/import``, GDS on) when the server starts, and is not compared with those
+    of a server that already runs; an option given must match them.
     """
 
     data_dir: Path
@@ -67,6 +82,8 @@ class ServerConfig:
     heap: str | None = None
     pagecache: str | None = None
     import_dir: Path | None = None
+    gds: bool | None = None
+    """Run Graph Data Science inside the server (``--no-gds``: False)."""
 
 
 @dataclass(frozen=True)
@@ -78,14 +95,49 @@ class ServerStatus:
     version: str | None = None
     started_at: str | None = None
     note: str | None = None
+    gds: str | None = None
+    """The GDS version the server reports over Bolt (``gds.version()``), None without GDS."""
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+def _cache_root() -> Path:
+    return Path(os.environ.get("GUANXI_CACHE", Path.home() / ".cache" / "guanxi"))
+
+
 def cache_dir(version: str = NEO4J_VERSION) -> Path:
-    root = Path(os.environ.get("GUANXI_CACHE", Path.home() / ".cache" / "guanxi"))
-    return root / f"neo4j-{version}"
+    return _cache_root() / f"neo4j-{version}"
+
+
+def gds_cache_dir(version: str = GDS_VERSION) -> Path:
+    return _cache_root() / f"gds-{version}"
+
+
+def _copy_dependencies(pom: Path, out: Path, what: str, *props: str) -> None:
+    """``mvn dependency:copy-dependencies`` of ``pom`` into ``out``; ``ServerError`` if it fails.
+
+    ``what`` ("Neo4j 5.26.30") names the download in the error.
+    """
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServerError(
+            f"Maven (mvn) is not on PATH; it is needed once to fetch {what}",
+            "install it (e.g. `apt-get install maven`), or set NEO4J_URI to an existing server",
+        )
+    shutil.rmtree(out, ignore_errors=True)
+    # MAVEN_ARGS (e.g. "-s settings.xml" for a mirror) is honoured as Maven 4 does.
+    extra = os.environ.get("MAVEN_ARGS", "").split()
+    cmd = [mvn, "-q", "-B", *extra, "-f", str(pom), "dependency:copy-dependencies",
+           f"-DoutputDirectory={out}", *props]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]
+        reason = lines[0].strip() if lines else f"mvn exited with {proc.returncode}"
+        raise ServerError(
+            f"could not fetch {what} from Maven Central: {reason[:300]}",
+            "check network access to Maven Central (or a mirror in ~/.m2/settings.xml) and retry",
+        )
 
 
 def ensure_jars(version: str = NEO4J_VERSION) -> Path:
@@ -94,30 +146,79 @@ def ensure_jars(version: str = NEO4J_VERSION) -> Path:
     done = cache_dir(version) / ".complete"
     if done.exists():
         return lib
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ServerError(
-            f"Maven (mvn) is not on PATH; it is needed once to fetch Neo4j {version}",
-            "install it (e.g. `apt-get install maven`), or set NEO4J_URI to an existing server",
-        )
     tmp = cache_dir(version) / "lib.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    # MAVEN_ARGS (e.g. "-s settings.xml" for a mirror) is honoured as Maven 4 does.
-    extra = os.environ.get("MAVEN_ARGS", "").split()
-    cmd = [mvn, "-q", "-B", *extra, "-f", str(_SERVER_SRC / "pom.xml"),
-           "dependency:copy-dependencies", f"-DoutputDirectory={tmp}", f"-Dneo4j.version={version}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]
-        reason = lines[0].strip() if lines else f"mvn exited with {proc.returncode}"
-        raise ServerError(
-            f"could not fetch Neo4j {version} from Maven Central: {reason[:300]}",
-            "check network access to Maven Central (or a mirror in ~/.m2/settings.xml) and retry",
-        )
+    _copy_dependencies(_SERVER_SRC / "pom.xml", tmp, f"Neo4j {version}",
+                       f"-Dneo4j.version={version}")
     shutil.rmtree(lib, ignore_errors=True)
     tmp.rename(lib)
     done.write_text(version + "\n")
     return lib
+
+
+def ensure_gds_jars(version: str = GDS_VERSION, neo4j_lib: Path | None = None) -> Path:
+    """The folder of Graph Data Science's jars, fetched by Maven on first use and reused after.
+
+    Maven resolves GDS without what it declares ``provided`` (Neo4j itself). What is
+    left still holds third-party jars the server has in another version (jackson,
+    caffeine, commons-text, ...); two copies of a class on one classpath break the
+    start (a duplicated commons-text gives ``IllegalAccessError``), so each jar outside
+    GDS's own group whose artifact the server's lib folder (``neo4j_lib``, by default
+    :func:`ensure_jars`) already holds is left out. ``dropped.txt`` beside the folder
+    lists them. ``ServerError`` when Maven is missing or cannot fetch.
+    """
+    home = gds_cache_dir(version)
+    lib, done = home / "lib", home / ".complete"
+    if done.exists():
+        return lib
+    neo4j_lib = neo4j_lib or ensure_jars()
+    repo, staged = home / "repo.partial", home / "lib.partial"
+    # The repository layout (group/path/artifact/version/file.jar) keeps each jar's
+    # groupId, so GDS's own jars (one is called annotations-<v>.jar, like a jar of the
+    # server's) are told from third-party ones by group, not by a guess at file names.
+    _copy_dependencies(_GDS_POM, repo, f"Graph Data Science {version}",
+                       f"-Dgds.version={version}", "-DexcludeScope=provided",
+                       "-Dmdep.useRepositoryLayout=true")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    server_jars = [p.name for p in neo4j_lib.glob("*.jar")]
+    dropped = []
+    for jar in sorted(repo.rglob("*.jar")):
+        *group_path, artifact, jar_version, _ = jar.relative_to(repo).parts
+        group = ".".join(group_path)
+        if not (group == _GDS_GROUP or group.startswith(_GDS_GROUP + ".")) \
+                and _has_artifact(server_jars, artifact):
+            dropped.append(f"{group}:{artifact}:{jar_version}")
+            continue
+        target = staged / jar.name
+        if target.exists():  # one file name in two groups: keep both
+            target = staged / f"{group}.{jar.name}"
+        shutil.copy2(jar, target)
+    shutil.rmtree(repo, ignore_errors=True)
+    shutil.rmtree(lib, ignore_errors=True)
+    staged.rename(lib)
+    (home / "dropped.txt").write_text(
+        "# third-party jars of GDS left out because the Neo4j server has them\n"
+        + "".join(f"{d}\n" for d in dropped))
+    done.write_text(version + "\n")
+    return lib
+
+
+def _has_artifact(jar_names: list[str], artifact: str) -> bool:
+    """Whether a jar of ``artifact`` (in any version) is among ``jar_names``.
+
+    Maven names copied jars ``<artifact>-<version>[-<classifier>].jar`` and versions
+    start with a digit, so ``jackson-core`` matches ``jackson-core-2.18.2.jar`` but not
+    ``jackson-core-asl-1.9.jar``.
+
+    >>> _has_artifact(["jackson-core-2.18.2.jar", "netty-buffer-4.1.jar"], "jackson-core")
+    True
+    >>> _has_artifact(["jackson-core-asl-1.9.jar", "netty-buffer-4.1.jar"], "jackson-core")
+    False
+    >>> _has_artifact(["netty-buffer-4.1.jar"], "netty")
+    False
+    """
+    pattern = re.compile(re.escape(artifact) + r"-\d")
+    return any(pattern.match(name) for name in jar_names)
 
 
 def java_binary() -> str:
@@ -298,7 +399,7 @@ def _ensure_password(data_dir: Path) -> Path:
     return path
 
 
-def _write_conf(cfg: ServerConfig) -> Path:
+def _write_conf(cfg: ServerConfig, gds_lib: Path | None = None) -> Path:
     import_dir = cfg.import_dir or cfg.data_dir / "import"
     import_dir.mkdir(parents=True, exist_ok=True)
     conf = cfg.data_dir / "neo4j.conf"
@@ -314,6 +415,10 @@ def _write_conf(cfg: ServerConfig) -> Path:
             "dbms.security.allow_csv_import_from_file_urls=true",
             "db.tx_log.rotation.retention_policy=2 files",
             "dbms.usage_report.enabled=false",
+            # GDS's jars are on the classpath too; Neo4j finds its procedures in the
+            # plugin folder, and GDS needs unrestricted access to the kernel's API.
+            *([f"server.directories.plugins={gds_lib}",
+               "dbms.security.procedures.unrestricted=gds.*"] if gds_lib else []),
             "",
         ]),
         encoding="utf-8",
@@ -338,8 +443,11 @@ def start(cfg: ServerConfig, timeout: float = 180.0) -> ServerStatus:
             return ServerStatus(**{**current.as_dict(), "note": "already running"})
         cfg = ServerConfig(data_dir, cfg.port or DEFAULT_PORT, cfg.heap or DEFAULT_HEAP,
                            cfg.pagecache or DEFAULT_PAGECACHE,
-                           (cfg.import_dir or data_dir / "import").absolute())
-        return replace(_launch(cfg, timeout), note=stale_note)
+                           (cfg.import_dir or data_dir / "import").absolute(),
+                           cfg.gds is not False)
+        launched = _launch(cfg, timeout)
+        note = "; ".join(n for n in (stale_note, launched.note) if n) or None
+        return replace(launched, note=note)
 
 
 def _check_same_options(cfg: ServerConfig, data_dir: Path) -> None:
@@ -352,6 +460,9 @@ def _check_same_options(cfg: ServerConfig, data_dir: Path) -> None:
     differ = [f"{name} {state[name]}, not {value}" for name, value in asked.items()
               if value is not None and name in state
               and str(state[name]).lower() != str(value).lower()]
+    if cfg.gds is not None and "gds" in state and bool(state["gds"]) != cfg.gds:
+        on_off = {True: "on", False: "off"}
+        differ.append(f"Graph Data Science {on_off[bool(state['gds'])]}, not {on_off[cfg.gds]}")
     if differ:
         raise ServerError(
             f"Neo4j already runs in {data_dir} with {'; '.join(differ)}",
@@ -365,13 +476,23 @@ def _launch(cfg: ServerConfig, timeout: float) -> ServerStatus:
     _check_port(cfg.port)
     java = java_binary()
     lib = ensure_jars()
+    gds_lib, note = None, None
+    if cfg.gds:
+        try:
+            gds_lib = ensure_gds_jars(neo4j_lib=lib)
+        except ServerError as exc:
+            # GDS is optional (graph/gds.py computes the same in Python): an offline
+            # first start still gives a server, and says what it lacks.
+            note = (f"started without Graph Data Science: {exc.message}; "
+                    "the next `guanxi db start` tries again")
     pw = _ensure_password(data_dir)
-    conf = _write_conf(cfg)
+    conf = _write_conf(cfg, gds_lib)
     log_path = _log_file(data_dir)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    classpath = os.pathsep.join([f"{lib}/*", *([f"{gds_lib}/*"] if gds_lib else [])])
     cmd = [java, f"-Xmx{cfg.heap}", f"-Xms{cfg.heap}", "-XX:+UseG1GC",
            "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8",
-           "-cp", f"{lib}/*", str(_LAUNCHER), str(data_dir), str(conf), str(pw)]
+           "-cp", classpath, str(_LAUNCHER), str(data_dir), str(conf), str(pw)]
     with open(log_path, "ab") as log:
         log.write(f"\n--- guanxi db start {datetime.now(UTC).isoformat()} ---\n".encode())
         log.flush()
@@ -381,32 +502,63 @@ def _launch(cfg: ServerConfig, timeout: float) -> ServerStatus:
     state = {"pid": child.pid, "port": cfg.port, "heap": cfg.heap, "pagecache": cfg.pagecache,
              "import_dir": str(cfg.import_dir),
              "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-             "neo4j_version": NEO4J_VERSION}
+             "neo4j_version": NEO4J_VERSION,
+             "gds": gds_lib is not None, "gds_version": GDS_VERSION if gds_lib else None}
     state_file(data_dir).write_text(json.dumps(state, indent=2), encoding="utf-8")
-    version = _wait_for_bolt(child, cfg.port, pw.read_text().strip(), data_dir, timeout)
+    version, gds = _wait_for_bolt(child, cfg.port, pw.read_text().strip(), data_dir, timeout,
+                                  with_gds=gds_lib is not None)
     state["version"] = version
     state_file(data_dir).write_text(json.dumps(state, indent=2), encoding="utf-8")
+    if gds_lib is not None and gds is None:
+        note = (f"Graph Data Science {GDS_VERSION} was installed but does not answer; "
+                f"see {data_dir}/logs/debug.log")
     return ServerStatus(True, str(data_dir), child.pid, f"bolt://127.0.0.1:{cfg.port}", version,
-                        state["started_at"])
+                        state["started_at"], note, gds)
 
 
-def _bolt_version(port: int, password: str) -> str | None:
-    """The version the server on ``port`` reports over Bolt, or None if it does not answer."""
+class _Versions(NamedTuple):
+    """What the server reports over Bolt at one moment."""
+
+    neo4j: str | None
+    """None: the server does not answer."""
+    gds: str | None
+    """None: no GDS, or not known yet (``gds_known``)."""
+    gds_known: bool
+    """False while the default database is not yet online to ask."""
+
+
+_NO_PROCEDURE = "Neo.ClientError.Procedure.ProcedureNotFound"
+GDS_VERSION_CYPHER = "CALL gds.version() YIELD gdsVersion RETURN gdsVersion AS version"
+"""The GDS version of the server (``ProcedureNotFound`` where it has no GDS)."""
+
+
+def _bolt_version(port: int, password: str) -> _Versions:
+    """The Neo4j and GDS versions the server on ``port`` reports over Bolt."""
     from neo4j import GraphDatabase
     from neo4j.exceptions import DriverError, Neo4jError
 
     uri = f"bolt://127.0.0.1:{port}"
     try:
         # A plain session, not execute_query: its retries would hide a dead server.
-        with GraphDatabase.driver(uri, auth=("neo4j", password), connection_timeout=2) as drv, \
-                drv.session(database="system") as session:
-            return session.run(load("server_version").text).single()["version"]
+        with GraphDatabase.driver(uri, auth=("neo4j", password), connection_timeout=2) as drv:
+            with drv.session(database="system") as session:
+                version = session.run(load("server_version").text).single()["version"]
+            try:
+                # GDS's procedures live in the user databases, not in `system`.
+                with drv.session() as session:
+                    record = session.run(GDS_VERSION_CYPHER).single()
+                return _Versions(version, record["version"] if record else None, True)
+            except Neo4jError as exc:
+                return _Versions(version, None, exc.code == _NO_PROCEDURE)
+            except DriverError:
+                return _Versions(version, None, False)
     except (DriverError, Neo4jError, OSError):
-        return None
+        return _Versions(None, None, False)
 
 
 def _wait_for_bolt(child: subprocess.Popen, port: int, password: str, data_dir: Path,
-                   timeout: float) -> str:
+                   timeout: float, with_gds: bool = False) -> tuple[str, str | None]:
+    """Neo4j's and GDS's versions once Bolt answers (and, ``with_gds``, GDS too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if child.poll() is not None:
@@ -414,11 +566,16 @@ def _wait_for_bolt(child: subprocess.Popen, port: int, password: str, data_dir: 
             raise ServerError(
                 f"Neo4j exited during start (code {child.returncode}); "
                 f"last log lines:\n{_log_tail(data_dir)}",
-                f"see {_log_file(data_dir)}",
+                f"see {_log_file(data_dir)}"
+                # GDS is the part most likely to break a start that used to work.
+                + ("; `guanxi db start --no-gds` starts it without Graph Data Science"
+                   if with_gds else ""),
             )
-        version = _bolt_version(port, password)
-        if version:
-            return version
+        version, gds, gds_known = _bolt_version(port, password)
+        # With GDS, wait for the default database too, to report GDS's version (or
+        # that it did not load); Bolt may answer a moment before that database does.
+        if version and (gds_known or not with_gds or time.monotonic() > deadline - 1):
+            return version, gds
         time.sleep(0.5)
     _terminate(child.pid)
     _pid_file(data_dir).unlink(missing_ok=True)
@@ -515,10 +672,10 @@ def _describe(data_dir: Path, proc: psutil.Process, note: str | None = None) -> 
     state = _read_state(data_dir)
     port = state.get("port", DEFAULT_PORT)
     try:
-        version = _bolt_version(port, password_file(data_dir).read_text().strip())
+        version, gds, _ = _bolt_version(port, password_file(data_dir).read_text().strip())
     except OSError:
-        version = None
+        version, gds = None, None
     if not version:
         note = note or "the process runs but Bolt does not answer (starting, or stuck)"
     return ServerStatus(True, str(data_dir), proc.pid, f"bolt://127.0.0.1:{port}", version,
-                        state.get("started_at"), note)
+                        state.get("started_at"), note, gds)

@@ -19,6 +19,7 @@ PARAMS: dict[str, dict] = {
     "stats_aggregated_rows": {},
     "merchant_ids": {},
     "server_version": {},
+    "export_merchants": {"after": "", "limit": 10},
     "ingest_history": {"limit": 10},
     "ingest_merchants": {"rows": [{"id": "M1", "props": {"name": "老王面馆"}, "phone": ["138"],
                                    "device_id": [], "bank_account": [], "address": [],

@@ -262,3 +262,31 @@ def test_start_timeout_prints_the_log_tail_and_leaves_nothing_running(tmp_path: 
     assert "--- guanxi db start" in result.stderr  # the tail of logs/server.log
     assert _server_processes(data_dir) == []
     assert not (data_dir / "server.pid").exists()
+
+
+def test_gds_runs_in_the_server_from_its_own_jar_folder(neo4j_dir: Path) -> None:
+    lib = server.gds_cache_dir() / "lib"
+    assert (server.gds_cache_dir() / ".complete").exists()
+    names = {p.name for p in lib.glob("*.jar")}
+    # GDS's own jars, including its annotations jar (the server has another of that name).
+    assert {"proc-2.13.9.jar", "opengds-extension-2.13.9.jar",
+            "annotations-2.13.9.jar"} <= names
+    dropped = [line.split(":")[1] for line in
+               (server.gds_cache_dir() / "dropped.txt").read_text().splitlines()
+               if not line.startswith("#")]
+    # The third-party jars the server already has (two copies break the start).
+    for artifact in ("caffeine", "commons-lang3", "commons-text", "eclipse-collections",
+                     "jackson-core", "jackson-databind", "slf4j-api"):
+        assert artifact in dropped
+        assert not any(n.startswith(f"{artifact}-") and n[len(artifact) + 1].isdigit()
+                       for n in names)
+    conf = (neo4j_dir / "neo4j.conf").read_text()
+    assert f"server.directories.plugins={lib}\n" in conf
+    assert "dbms.security.procedures.unrestricted=gds.*\n" in conf
+    assert f"{lib}/*" in " ".join(_server_processes(neo4j_dir)[0].cmdline())
+
+
+def test_start_without_gds_against_a_server_with_gds_is_an_error(neo4j_dir: Path) -> None:
+    with pytest.raises(ServerError, match="with Graph Data Science on, not off"):
+        server.start(server.ServerConfig(neo4j_dir, gds=False))
+    assert server.start(server.ServerConfig(neo4j_dir, gds=True)).note == "already running"

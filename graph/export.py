@@ -1,0 +1,399 @@
+"""Export of the graph from Neo4j to a PyTorch Geometric ``HeteroData``, in chunks.
+
+Everything read is named by the graph model (``graph/model.py``): the node types are
+``Merchant`` and the ends of the exported relations, the edge types are the model's
+``(source, type, target)`` triples, edge attributes are their aggregates in model order,
+and the weekly tensor holds the ``MerchantWeek`` flows (``model.week_property_names()``).
+What a graph lacks (a relation never loaded, a label without nodes, no weeks) is absent
+from the result, never an error: a folder of merchants and payments exports.
+
+Reads go through :meth:`Graph.frames`: each page is one row of lists, paged by the
+indexed ``id`` of a node label, so memory holds one page of Neo4j's answer plus the
+arrays built so far, never a dict per row. Node ``i`` of a type is ``ids[label][i]``,
+ids in ``id`` order; ids are mapped to positions with ``pandas.Index.get_indexer``.
+
+The export is not one snapshot (each page is its own read): run it while no ingest
+writes. An edge or week whose end appeared after that end's label was read is left out
+and counted in ``Exported.skipped``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch_geometric.data import HeteroData
+
+from guanxi import queries
+from guanxi.graph import model
+from guanxi.graph.connection import Graph
+from guanxi.progress import ProgressFn
+from guanxi.queries import Query
+
+__all__ = ["Exported", "export_graph", "FAMILIES", "MERCHANT_COLUMNS"]
+
+EdgeType = tuple[str, str, str]
+T = TypeVar("T")
+
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(r.family for r in model.RELATIONS))
+"""Relation families of the model (``flow``, ``identifier``, ``membership``)."""
+
+MERCHANT_COLUMNS: tuple[str, ...] = ("id", "name", "category", "city", "district",
+                                     "registered_on", "label", "defaulted")
+"""Columns of ``Exported.merchants`` (``queries/export_merchants.cypher``)."""
+
+# The time-series label of the model (graph/model.py, NODES): one node per merchant and
+# week with properties `merchant`, `week` and model.week_property_names().
+_WEEK_LABEL = "MerchantWeek"
+
+
+@dataclass
+class Exported:
+    """The graph as PyG tensors, and the way back to Neo4j ids.
+
+    Shapes: ``data[label].num_nodes`` = ``|V_label|``; ``data[key].edge_index``
+    ``(2, |E_key|)`` int64 (row 0 sources, row 1 targets, positions in ``ids``);
+    ``data[key].edge_attr`` ``(|E_key|, A_key)`` float32, only for relations with
+    aggregates (identifier relations have none); ``weeks`` ``(|V_Merchant|, W, F)``.
+    """
+
+    data: HeteroData
+    """Node types present with ``num_nodes`` (no features: those are ``gnn/``'s), edge
+    types present with ``edge_index`` and, where the relation has aggregates,
+    ``edge_attr``."""
+    ids: dict[str, np.ndarray]
+    """Per node type present, ``ids[label][i]`` is the Neo4j ``id`` of node ``i``."""
+    edge_attr_names: dict[EdgeType, tuple[str, ...]]
+    """The columns of each ``edge_attr``: the relation's aggregates in model order. A
+    datetime is epoch seconds (float32 holds them to within 64 s). Kept here, not on the
+    edge store, because PyG treats a list as long as the edges as a per-edge attribute."""
+    merchants: pd.DataFrame
+    """``MERCHANT_COLUMNS``; row ``i`` is merchant ``i``: text as ``str`` (None where
+    missing), ``registered_on`` datetime64 (NaT), ``defaulted`` nullable Int8 (NA)."""
+    weeks: torch.Tensor
+    """``(|V_Merchant|, W, F)`` float32: ``weeks[i, w, f]`` is flow ``week_names[f]`` of
+    merchant ``i`` in the week starting ``week_dates[w]``, zero when it had none."""
+    week_dates: np.ndarray
+    """``(W,)`` datetime64[D]: every Monday from the first week with activity to the last,
+    without gaps, so the second axis of ``weeks`` is time."""
+    week_names: tuple[str, ...] = model.week_property_names()
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Edges (per ``'Source-TYPE-Target'``) and ``'weeks'`` left out because an end was
+    not among the nodes read (written during the export)."""
+
+    def index(self, label: str, ids: Iterable[str]) -> np.ndarray:
+        """Positions of the Neo4j ``ids`` among ``label``'s nodes, -1 where unknown."""
+        known = self.ids.get(label, np.empty(0, dtype=object))
+        return pd.Index(known).get_indexer(list(ids))
+
+
+def export_graph(graph: Graph, *, families: Sequence[str] = ("flow", "identifier"),
+                 chunk: int = 100_000, workers: int = 2,
+                 progress: ProgressFn | None = None) -> Exported:
+    """Read the graph into a ``HeteroData`` with the id map back to Neo4j.
+
+    Parameters
+    ----------
+    graph : Graph
+        Where to read.
+    families : sequence of str
+        Relation families to export (``FAMILIES``); relations that scoring writes
+        (no input ``kind``, e.g. ``IN_CLUSTER``) are never exported.
+    chunk : int
+        Rows per page: nodes of a label or ``MerchantWeek`` nodes; for an edge type,
+        source nodes with all their edges of that type.
+    workers : int
+        Reads run at once (labels first, then relations and weeks). Two keep a
+        two-core machine busy: one read's page decodes here while Neo4j computes the
+        other's. 1 reads one after another.
+    progress : ProgressFn, optional
+        Called on this thread as ``progress(task, done, total)`` for each label
+        (``"export Merchant"``, nodes), relation (``"export Consumer-PAID->Merchant"``,
+        edges) and ``"export weeks"`` (``MerchantWeek`` nodes), at the start and after
+        each page; the last call of a task has ``done == total``.
+
+    Returns
+    -------
+    Exported
+        See :class:`Exported` for the shapes.
+    """
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise ValueError(f"unknown relation families {unknown}; choose from {list(FAMILIES)}")
+    if chunk < 1 or workers < 1:
+        raise ValueError(f"chunk and workers must be at least 1, not {chunk} and {workers}")
+    report = progress or _silent
+    relations = [r for r in model.RELATIONS if r.family in families and r.kind is not None]
+
+    labels = [label for label in _node_types(relations) if label != "Merchant"]
+    merchants, *others = _run(
+        [partial(_read_merchants, graph, chunk),
+         *(partial(_read_ids, graph, label, chunk) for label in labels)], workers, report)
+    ids = {"Merchant": merchants["id"].to_numpy(dtype=object)}
+    ids.update(zip(labels, others, strict=True))
+    ids = {label: values for label, values in ids.items() if len(values)}
+    index = {label: pd.Index(values) for label, values in ids.items()}
+
+    # Relations never loaded, or with an end that has no nodes, cost no pass at all.
+    present = [(rel, expected) for rel in relations
+               if rel.source in index and rel.target in index
+               and (expected := _edge_count(graph, rel))]
+    # The longest reads first (the weeks are about as long as the largest relation),
+    # so that the last to finish is a short one.
+    longest = sorted(present, key=lambda p: -p[1])
+    (weeks, dates, lost), *read = _run(
+        [partial(_read_weeks, graph, index.get("Merchant", pd.Index([])), chunk),
+         *(partial(_read_relation, graph, rel, index, expected, chunk)
+           for rel, expected in longest)], workers, report)
+
+    data = HeteroData()
+    for label, values in ids.items():
+        data[label].num_nodes = len(values)
+    skipped = {"weeks": lost} if lost else {}
+    names: dict[EdgeType, tuple[str, ...]] = {}
+    by_key = {rel.key: result for (rel, _), result in zip(longest, read, strict=True)}
+    for rel, _ in present:  # model order
+        edge_index, edge_attr, lost = by_key[rel.key]
+        if lost:
+            skipped["-".join(rel.key)] = lost
+        if edge_index.shape[1] == 0:
+            continue
+        data[rel.key].edge_index = edge_index
+        if edge_attr is not None:
+            data[rel.key].edge_attr = edge_attr
+            names[rel.key] = tuple(a.name for a in rel.aggregates)
+    return Exported(data, ids, names, merchants, weeks, dates, skipped=skipped)
+
+
+class _Stopped(Exception):
+    """Raised in a worker's progress call once another read has failed."""
+
+
+def _run(jobs: list[Callable[[ProgressFn], T]], workers: int, report: ProgressFn) -> list[T]:
+    """``job(progress)`` for each job, ``workers`` at a time; results in job order.
+
+    Progress calls are relayed to ``report`` on this thread (a rich bar or a Streamlit
+    widget may not be drawn from another). The first failure stops the other reads at
+    their next page and is raised here.
+    """
+    if workers == 1 or len(jobs) <= 1:
+        return [job(report) for job in jobs]
+    calls: queue.SimpleQueue[tuple[str, int, int | None]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def relay(task: str, done: int, total: int | None) -> None:
+        if stop.is_set():
+            raise _Stopped
+        calls.put((task, done, total))
+
+    def drain() -> None:
+        while not calls.empty():
+            report(*calls.get())
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="guanxi-export") as pool:
+        futures = [pool.submit(job, relay) for job in jobs]
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                drain()
+                for future in finished:
+                    future.result()  # raises the read's error
+        except BaseException:
+            stop.set()
+            for future in pending:
+                future.cancel()
+            raise
+    drain()
+    return [future.result() for future in futures]
+
+
+def _silent(task: str, done: int, total: int | None) -> None:
+    pass
+
+
+def _node_types(relations: Sequence[model.Relation]) -> list[str]:
+    """``Merchant`` and every end of ``relations``, in the model's label order."""
+    ends = {"Merchant"} | {r.source for r in relations} | {r.target for r in relations}
+    return [label for label in model.node_labels() if label in ends]
+
+
+# Statements below splice labels, types and property names into their text: these are
+# constants of graph/model.py, never input, and Cypher takes none of them as parameters
+# (graph/schema.py does the same). Values always travel as $parameters.
+
+def _count(graph: Graph, label: str) -> int:
+    """Nodes of ``label`` (answered from Neo4j's count store, no scan)."""
+    return graph.read(Query(f"export_count({label})",
+                            f"MATCH (n:{label}) RETURN count(n) AS n"))[0]["n"]
+
+
+def _edge_count(graph: Graph, rel: model.Relation) -> int:
+    """Edges of ``rel``, at most: Neo4j's count store knows a type with one end's label,
+    not both, so this is the smaller of the two counts (exact for every relation of the
+    model, each of whose types has one label on at least one side). No scan."""
+    counts = graph.read(Query(
+        f"export_count({'-'.join(rel.key)})",
+        f"CALL () {{ MATCH (:{rel.source})-[r:{rel.type}]->() RETURN count(r) AS a }} "
+        f"CALL () {{ MATCH ()-[r:{rel.type}]->(:{rel.target}) RETURN count(r) AS b }} "
+        "RETURN a, b"))[0]
+    return min(counts["a"], counts["b"])
+
+
+def _read_merchants(graph: Graph, chunk: int, report: ProgressFn) -> pd.DataFrame:
+    """Merchants in id order: ``MERCHANT_COLUMNS``, typed."""
+    task, total = "export Merchant", _count(graph, "Merchant")
+    report(task, 0, total)
+    parts = []
+    for part in graph.frames(queries.load("export_merchants"), key="id", chunk=chunk):
+        parts.append(part)
+        report(task, sum(map(len, parts)), total)
+    if parts:
+        frame = pd.concat(parts, ignore_index=True)
+    else:
+        frame = pd.DataFrame({column: pd.Series([], dtype=object) for column in MERCHANT_COLUMNS})
+    # One dtype whatever the pages held (pandas infers str, or object for a page of
+    # nulls): text as Python str, None where missing, the same under pandas 2 and 3.
+    for column in ("id", "name", "category", "city", "district", "label"):
+        text = frame[column].astype(object)
+        frame[column] = text.where(text.notna(), None)
+    frame["registered_on"] = pd.to_datetime(frame["registered_on"], format="%Y-%m-%d")
+    frame["defaulted"] = pd.to_numeric(frame["defaulted"]).astype("Int8")
+    return frame[list(MERCHANT_COLUMNS)]
+
+
+def _read_ids(graph: Graph, label: str, chunk: int, report: ProgressFn) -> np.ndarray:
+    """``(|V_label|,)`` object array of the label's ids, in id order."""
+    task, total = f"export {label}", _count(graph, label)
+    report(task, 0, total)
+    query = Query(f"export_ids({label})",
+                  f"MATCH (n:{label}) WHERE n.id > $after WITH n ORDER BY n.id LIMIT $limit "
+                  "RETURN collect(n.id) AS id")
+    parts: list[np.ndarray] = []
+    done = 0
+    if total:
+        for part in graph.frames(query, key="id", chunk=chunk):
+            parts.append(part["id"].to_numpy(dtype=object))
+            done += len(part)
+            report(task, done, total)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)
+
+
+def _relation_query(rel: model.Relation) -> Query:
+    """One page of ``rel.source`` nodes that have such edges, and all their edges, one
+    row of flat lists (source id, target id, each aggregate).
+
+    The page is ``$limit`` sources, each with at least one edge, so it has at least
+    ``$limit`` rows unless it is the last, which is what ``Graph.frames`` takes to go on;
+    rows keep the sources' id order, so its last source id is where the next page starts.
+    (Nested lists per source, or a subquery per source, measured 2-3x slower.)
+    """
+    # NaN for a missing aggregate: collect() would skip a null and shift the lists.
+    values = ["collect(s.id) AS id", "collect(coalesce(t.id, '')) AS target"]
+    for i, agg in enumerate(rel.aggregates):
+        # Datetimes cross the wire as epoch seconds: numbers, not objects per value.
+        expression = f"r.{agg.name}.epochSeconds" if agg.dtype == "datetime" else f"r.{agg.name}"
+        values.append(f"collect(coalesce({expression}, 0.0 / 0.0)) AS a{i}")
+    return Query(f"export_edges({'-'.join(rel.key)})",
+                 f"MATCH (s:{rel.source}) WHERE s.id > $after\n"
+                 f"  AND EXISTS {{ (s)-[:{rel.type}]->(:{rel.target}) }}\n"
+                 "WITH s ORDER BY s.id LIMIT $limit\n"
+                 f"MATCH (s)-[r:{rel.type}]->(t:{rel.target})\n"
+                 f"RETURN {', '.join(values)}")
+
+
+def _read_relation(graph: Graph, rel: model.Relation, index: dict[str, pd.Index],
+                   expected: int, chunk: int, report: ProgressFn
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """``edge_index`` ``(2, |E|)`` int64, ``edge_attr`` ``(|E|, A)`` float32 (None when
+    the relation has no aggregates) and the number of edges left out."""
+    task = f"export {rel.source}-{rel.type}->{rel.target}"
+    report(task, 0, expected)
+    width = len(rel.aggregates)
+    sources: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    attrs: list[np.ndarray] = []
+    done = lost = 0
+    for part in graph.frames(_relation_query(rel), key="id", chunk=chunk):
+        source = index[rel.source].get_indexer(part["id"].to_numpy(dtype=object))
+        target = index[rel.target].get_indexer(part["target"].to_numpy(dtype=object))
+        keep = (source >= 0) & (target >= 0)
+        lost += int((~keep).sum())
+        sources.append(source[keep])
+        targets.append(target[keep])
+        if width:
+            columns = [part[f"a{i}"].to_numpy(dtype=np.float64) for i in range(width)]
+            attrs.append(np.column_stack(columns)[keep].astype(np.float32))
+        done += len(part)
+        report(task, done, max(done, expected))
+    report(task, done, done)
+    edge_index = torch.from_numpy(np.stack([_cat(sources, np.int64), _cat(targets, np.int64)]))
+    edge_attr = None
+    if width:
+        stacked = np.concatenate(attrs) if attrs else np.empty((0, width), np.float32)
+        edge_attr = torch.from_numpy(stacked)
+    return edge_index, edge_attr, lost
+
+
+def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+
+
+def _weeks_query() -> Query:
+    """One page of ``MerchantWeek`` nodes: merchant id, the week's year and day of the
+    year (numbers: a date object per row, or date arithmetic in Cypher, measured 2-3x
+    slower) and the flows in model order, zero where a property is missing."""
+    columns = ["collect(w.id) AS id", "collect(coalesce(w.merchant, '')) AS merchant",
+               "collect(coalesce(w.week.year, 0)) AS year",
+               "collect(coalesce(w.week.ordinalDay, 0)) AS day",
+               *(f"collect(coalesce(w.{name}, 0)) AS {name}"
+                 for name in model.week_property_names())]
+    return Query("export_weeks",
+                 f"MATCH (w:{_WEEK_LABEL}) WHERE w.id > $after\n"
+                 "WITH w ORDER BY w.id LIMIT $limit\n"
+                 f"RETURN {', '.join(columns)}")
+
+
+def _read_weeks(graph: Graph, merchants: pd.Index, chunk: int, report: ProgressFn
+                ) -> tuple[torch.Tensor, np.ndarray, int]:
+    """The dense ``(|V_Merchant|, W, F)`` float32 tensor, its ``(W,)`` Mondays and the
+    number of weeks left out (merchant not exported, or no week date)."""
+    names = model.week_property_names()
+    task, total = "export weeks", _count(graph, _WEEK_LABEL)
+    report(task, 0, total)
+    rows: list[np.ndarray] = []
+    days: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    done = lost = 0
+    if total:
+        for part in graph.frames(_weeks_query(), key="id", chunk=chunk):
+            row = merchants.get_indexer(part["merchant"].to_numpy(dtype=object))
+            year = part["year"].to_numpy(dtype=np.int64)
+            keep = (row >= 0) & (year > 0)  # year 0: the week had no date
+            lost += int((~keep).sum())
+            rows.append(row[keep])
+            # Days since 1970-01-01 of each week's date: January 1st, plus the day of year.
+            january = (year[keep] - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+            days.append(january.astype(np.int64) + part["day"].to_numpy(np.int64)[keep] - 1)
+            flows = np.column_stack([part[n].to_numpy(dtype=np.float64) for n in names])
+            values.append(flows[keep].astype(np.float32))
+            done += len(part)
+            report(task, done, total)
+    row, day = _cat(rows, np.int64), _cat(days, np.int64)
+    if len(day) == 0:
+        empty = torch.zeros((len(merchants), 0, len(names)), dtype=torch.float32)
+        return empty, np.empty(0, dtype="datetime64[D]"), lost
+    first = int(day.min())
+    week = (day - first) // 7
+    dense = np.zeros((len(merchants), int(week.max()) + 1, len(names)), dtype=np.float32)
+    dense[row, week] = np.concatenate(values)
+    dates = np.datetime64(first, "D") + 7 * np.arange(dense.shape[1])
+    return torch.from_numpy(dense), dates.astype("datetime64[D]"), lost
