@@ -334,6 +334,194 @@ def ingest(
         raise report.error
 
 
+# --- train, score, evaluate ----------------------------------------------------
+
+ModelsOpt = Annotated[
+    Path | None,
+    typer.Option("--models", envvar="GUANXI_MODELS_DIR", show_default=".guanxi/models",
+                 help="Folder of saved models, one sub-folder per version."),
+]
+
+
+def _say(as_json: bool):
+    """Where notices go: the console, or nowhere when stdout carries JSON (they are in
+    the JSON's notes)."""
+    return None if as_json else (lambda line: console.print(line, markup=False))
+
+
+@app.command("train")
+def train_cmd(
+    seed: Annotated[int, typer.Option(help="Random seed: same graph and seed, same model.")
+                    ] = 0,
+    gnn: Annotated[bool, typer.Option("--gnn/--no-gnn", help="Use the graph neural network "
+                                      "(--no-gnn: trees on graph features only, faster).")
+                   ] = True,
+    epochs: Annotated[int, typer.Option(min=1, help="Most GNN epochs (early stopping usually "
+                                        "ends sooner).")] = 150,
+    models: ModelsOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train the collusion and credit models on the graph's labels and save a new version.
+
+    Learns from the labels file (fraud/legit), the defaults file (observed loan
+    outcomes) and investigators' case decisions. With no fraud labels the ring scores
+    are unsupervised, and the output says so. Prints the version and out-of-fold
+    quality on the training labels; `guanxi score` then uses the latest version.
+
+    Example: guanxi train --seed 0 --json
+    """
+    from dataclasses import replace
+
+    from guanxi.gnn.pipeline import train
+    from guanxi.gnn.scorer import ScorerSettings
+
+    base = ScorerSettings()
+    settings = replace(base, seed=seed, use_gnn=gnn, gnn=replace(base.gnn, epochs=epochs))
+    with RichProgress(enabled=not (quiet or as_json)) as progress:
+        report = train(_graph(data_dir), settings, models=models, progress=progress,
+                       say=_say(as_json))
+    if as_json:
+        emit_record(report.as_dict(), True)
+        return
+    record = {"version": report.version,
+              "supervised": "yes" if report.supervised else "no (unsupervised ring scores)",
+              **{f"labels {k}": v for k, v in report.labels.items()},
+              **{k: v for k, v in report.metrics.items() if k.startswith("oof_")},
+              **{f"seconds {k}": v for k, v in report.seconds.items()}}
+    emit_record(record, False, title="guanxi train")
+
+
+@app.command("score")
+def score_cmd(
+    model: Annotated[str | None, typer.Option("--model", help="Model version to use "
+                                              "(default: the latest trained).")] = None,
+    models: ModelsOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every merchant and cluster with a trained model and write the scores to Neo4j.
+
+    Merchants get ring_score, pd and credit_score (350-950); clusters get a collusion
+    score, a group PD, a credit score, key members, top factors and top links.
+    Cluster ids persist from the scores already stored when membership mostly stays.
+
+    Example: guanxi score --json
+    """
+    from guanxi.gnn.pipeline import score
+
+    with RichProgress(enabled=not (quiet or as_json)) as progress:
+        _, report = score(_graph(data_dir), version=model, models=models, progress=progress,
+                          say=_say(as_json))
+    if as_json:
+        emit_record(report.as_dict(), True)
+        return
+    emit_record({"model_version": report.model_version, "scored_at": report.scored_at,
+                 "merchants": report.merchants, "clusters": report.clusters,
+                 "suspicious clusters": report.suspicious_clusters,
+                 **{f"seconds {k}": v for k, v in report.seconds.items()}}, False,
+                title="guanxi score")
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    truth: Annotated[Path, typer.Option("--truth", help="Folder with rings.csv and "
+                                        "merchants.csv (or DIR/truth), e.g. from guanxi synth.")],
+    seed: Annotated[int, typer.Option(help="Seed of the baselines.")] = 0,
+    baselines: Annotated[bool, typer.Option("--baselines/--no-baselines",
+                                            help="Also fit and measure the baselines.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure the stored scores, and the baselines, against ground truth.
+
+    On merchants that were not training labels: member AUPRC and AUROC, ring recall
+    at K (K = number of true rings), ring-recovery F1, recall per typology, credit AUC
+    and Brier score, and the rank correlation of clusters' group PD with the default
+    rate their members reached. Baselines: FRAUDAR, gradient-boosted trees on own and
+    neighbour features, Louvain plus rules, and for credit trees on own features.
+
+    Example: guanxi evaluate --truth data/demo --json
+    """
+    from guanxi.gnn.evaluate import evaluate
+
+    with RichProgress(enabled=not (quiet or as_json)) as progress:
+        result = evaluate(_graph(data_dir), truth, seed=seed, baselines=baselines,
+                          progress=progress, say=_say(as_json))
+    if as_json:
+        emit_record(result, True)
+        return
+    rows = []
+    for name, m in result["models"].items():
+        rows.append({"model": name, **{k: v for k, v in m.items()
+                                       if k != "recall_per_typology"}})
+    emit_rows(rows, False, title=f"held out: {result['held_out']}")
+    typ = result["models"]["shipped"].get("recall_per_typology", {})
+    if typ:
+        console.print("shipped recall per typology: " + ", ".join(
+            f"{k} {v}" for k, v in typ.items()), markup=False)
+
+
+# --- scores -----------------------------------------------------------------
+
+scores_app = typer.Typer(
+    help="The scores `guanxi score` stored in Neo4j: export them to files.\n\n"
+    "Example: guanxi scores export --out exports/latest",
+    no_args_is_help=True,
+)
+app.add_typer(scores_app, name="scores")
+
+
+@scores_app.command("export")
+def scores_export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write merchants.csv and "
+                                      "clusters.csv into; created if missing, files replaced.")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the latest stored scores to two CSV files, one row per merchant or cluster.
+
+    merchants.csv: merchant_id, cluster_id (empty: in no cluster),
+    ring_score (chance of taking part in a collusion ring),
+    pd (chance of default), credit_score (350-950).
+
+    clusters.csv: cluster_id, size, collusion_score, group_pd, credit_score,
+    top_factors (the reasons, as "score: name=value (+weight); ...").
+
+    UTF-8, sorted by id. Needs scores in the graph: run `guanxi score` first.
+
+    Example: guanxi scores export --out exports/latest --json
+    """
+    from guanxi.graph.scores import export_folder, export_scores, read_scores, scoring_runs
+
+    out = export_folder(out)  # before the read: a bad folder fails at once
+    graph = _graph(data_dir)
+    runs = scoring_runs(graph, required=True)
+    if len(runs) > 1:
+        console.print(f"warning: the graph holds {len(runs)} scoring runs (a write is under "
+                      f"way or was interrupted); exporting the latest, {runs[-1].run}",
+                      markup=False)
+    with RichProgress(enabled=not (quiet or as_json)) as progress:
+        scores = read_scores(graph, run=runs[-1], progress=progress)
+    paths = export_scores(scores, out)
+    rows = {"merchants": len(scores.merchants), "clusters": len(scores.clusters)}
+    if as_json:
+        emit_record({"files": {k: str(p) for k, p in paths.items()}, "rows": rows,
+                     "model_version": scores.model_version, "scored_at": scores.scored_at},
+                    True)
+        return
+    emit_rows([{"file": paths[k].name, "rows": rows[k]} for k in paths], False,
+              title=f"{scores.model_version}, scored at "
+              f"{scores.scored_at:%Y-%m-%d %H:%M:%S} UTC")
+    console.print(f"written to {out.absolute()}", markup=False)
+
+
 def main() -> None:
     """Console-script entry point: library errors become one line and exit code."""
     # guanxi logs each failed query as a warning, and the driver a dropped connection as

@@ -80,6 +80,10 @@ def connect(settings: Settings) -> neo4j.Driver:
                 connection_timeout=5.0,
                 # No retries in the driver: Graph retries (see the module's docstring).
                 max_transaction_retry_time=0.0,
+                # A graph without some relation type (payments only) is normal, and
+                # the server's "type does not exist" warnings would reach the user's
+                # terminal through the driver's logger.
+                notifications_min_severity="OFF",
             )
         except (ConfigurationError, ValueError) as exc:
             reason = str(exc).strip().rstrip(".")

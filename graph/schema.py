@@ -24,6 +24,11 @@ _INDEXES: tuple[str, ...] = (
     "CREATE INDEX ingest_batch_file IF NOT EXISTS FOR (b:IngestBatch) ON (b.file)",
     "CREATE INDEX ingest_batch_at IF NOT EXISTS FOR (b:IngestBatch) ON (b.at)",
     "CREATE INDEX merchant_week_merchant IF NOT EXISTS FOR (w:MerchantWeek) ON (w.merchant)",
+    # Scoring stamps what it writes with its run id (graph/scores.py); the switch to a
+    # new run finds what an older run left by these, without a scan.
+    "CREATE INDEX merchant_score_run IF NOT EXISTS FOR (m:Merchant) ON (m.score_run)",
+    "CREATE INDEX cluster_score_run IF NOT EXISTS FOR (c:Cluster) ON (c.score_run)",
+    "CREATE INDEX in_cluster_score_run IF NOT EXISTS FOR ()-[i:IN_CLUSTER]-() ON (i.score_run)",
     # The cjk analyzer splits Chinese names into bigrams, so 面馆 finds 老王面馆.
     "CREATE FULLTEXT INDEX merchant_name IF NOT EXISTS FOR (m:Merchant) ON EACH [m.name] "
     "OPTIONS {indexConfig: {`fulltext.analyzer`: 'cjk'}}",

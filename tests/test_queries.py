@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from guanxi import queries
@@ -12,6 +14,8 @@ from guanxi.graph.model import week_property_names
 _PAIR = {"first_ms": 1735689600000, "last_ms": 1735689600000, "max": {"amount_max": 10.0}}
 _PAYMENT = _PAIR | {"target": "M1", "add": {"count": 1, "amount": 10.0, "amount_sq": 100.0,
                                             "round_count": 1, "night_count": 0}}
+_RUN = {"run": "20260101T000000.000000Z/v1", "model_version": "v1",
+        "scored_at": datetime(2026, 1, 1, tzinfo=UTC)}
 _FLOWS = dict.fromkeys(week_property_names(), 0) | {"paid_in_count": 1, "paid_in_amount": 9.5}
 PARAMS: dict[str, dict] = {
     "stats_nodes": {},
@@ -46,6 +50,21 @@ PARAMS: dict[str, dict] = {
     "ledger_applied_batches": {"key": "k", "generation": 0},
     "ledger_finish_file": {"key": "k", "owner": "1@h/0.00", "summary": {"rows_read": 1}},
     "ledger_release_file": {"key": "k", "owner": "1@h/0.00"},
+    "case_decisions": {"decided": ["confirmed_fraud", "cleared"]},
+    "scores_write_clusters": _RUN | {"rows": [{
+        "id": "C1", "size": 1, "collusion_score": 0.5, "group_pd": 0.1, "credit_score": 700,
+        "key_members": ["M1"], "top_factors": "[]", "top_links": "[]", "members": ["M1"]}]},
+    "scores_write_merchants": _RUN | {"rows": [{
+        "id": "M1", "cluster_id": "C1", "ring_score": 0.5, "pd": 0.1, "credit_score": 700,
+        "embedding": [0.1, 0.2]}]},
+    "scores_unlink_stale": {"run": _RUN["run"], "limit": 10},
+    "scores_retire_clusters": {"run": _RUN["run"], "scored_at": _RUN["scored_at"], "limit": 10},
+    "scores_clear_merchants": {"run": _RUN["run"], "limit": 10},
+    "scores_runs": {},
+    "scores_run_counts": {"run": _RUN["run"]},
+    "scores_merchants_page": {"run": _RUN["run"], "embeddings": True, "after": "", "limit": 10},
+    "scores_clusters_page": {"run": _RUN["run"], "after": "", "limit": 10},
+    "scores_training_data": {},
 }
 
 

@@ -1,0 +1,117 @@
+"""Cluster rows of a :class:`~guanxi.gnn.scores.ScoreSet` from merchant scores.
+
+Combines ``gnn/clusters.py`` (who is in which cluster, persistent ids) and
+``gnn/group.py`` (collusion score, group PD, key members, links) with the tree
+contributions behind the member scores (``gnn/scorer.py``) into one row per cluster:
+``top_factors`` are the features whose mean contribution over the members raises the
+score most (collusion) or moves the PD most (credit), with the cluster's mean value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from guanxi.gnn import group
+from guanxi.gnn.clusters import assemble, cluster_ids, members
+from guanxi.gnn.credit_scale import credit_score
+from guanxi.gnn.prepare import Prepared
+from guanxi.gnn.scorer import NodeScores
+from guanxi.gnn.scores import CLUSTER_COLUMNS
+
+__all__ = ["cluster_table", "top_factors"]
+
+_LINK_TYPE = {"paid": "PAID", "supply": "SUPPLIES", "shipped": "SHIPPED_TO",
+              "co_payer": "SHARED_PAYERS"}
+
+
+def top_factors(contrib: np.ndarray, values: np.ndarray, names: Sequence[str], score: str,
+                top: int = 3, sign: int = 1) -> list[dict]:
+    """The ``top`` features with the largest ``sign``-signed mean contribution.
+
+    ``contrib`` and ``values`` are (K, F) for the K members; returns dicts ``{"score",
+    "name", "value", "weight"}`` (``weight`` the mean contribution in log-odds).
+    """
+    mean_c = contrib.mean(axis=0) * sign
+    order = np.argsort(-mean_c)[:top]
+    return [{"score": score, "name": names[f], "value": round(float(values[:, f].mean()), 4),
+             "weight": round(float(mean_c[f] * sign), 4)} for f in order if mean_c[f] > 0]
+
+
+def cluster_table(prep: Prepared, nodes: NodeScores,
+                  previous: Mapping[str, Sequence[str]] | None = None
+                  ) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per cluster (``scores.CLUSTER_COLUMNS``), and each merchant's cluster id
+    (``(M,)`` object array, None outside any cluster)."""
+    labels = assemble(nodes.groups, prep.communities)
+    ids = prep.ids
+    groups = members(labels, ids)
+    names = cluster_ids(groups, previous)
+    strength = prep.links.combined()
+    internal = _internal_strength(strength, labels)
+    collusion = group.cluster_means(labels, nodes.ring, internal)
+    pd_all = nodes.pd
+    group_pd = group.cluster_means(labels, pd_all) if pd_all is not None else None
+    dep = group.dependency([prep.links.directed[k] for k in ("supply", "paid")
+                            if k in prep.links.directed],
+                           _ties(prep)) if prep.links.directed or prep.links.shared else None
+    kinds = {**prep.links.directed, **prep.links.shared}
+    if prep.links.co_payer is not None:
+        kinds["co_payer"] = prep.links.co_payer
+    links = group.top_links(labels, nodes.ring, kinds)
+    rows = []
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    for part in np.split(order, bounds):
+        if part.size == 0 or labels[part[0]] < 0:
+            continue
+        c = int(labels[part[0]])
+        factors = []
+        if nodes.ring_contrib is not None:
+            factors += top_factors(nodes.ring_contrib[part], nodes.ring_inputs[part],
+                                   nodes.ring_names, "collusion")
+        if nodes.credit_contrib is not None:
+            factors += top_factors(nodes.credit_contrib[part], nodes.credit_inputs[part],
+                                   nodes.credit_names, "credit")
+        key = (group.key_members(part, pd_all, dep) if pd_all is not None and dep is not None
+               else part[np.argsort(-nodes.ring[part])][:3])
+        gpd = None if group_pd is None else float(group_pd[c])
+        rows.append({
+            "cluster_id": names[c], "size": int(part.size),
+            "collusion_score": float(collusion[c]), "group_pd": gpd,
+            "credit_score": None if gpd is None else int(credit_score([gpd])[0]),
+            "key_members": [str(ids[k]) for k in key],
+            "top_factors": factors,
+            "top_links": [{"source": str(ids[i]), "target": str(ids[j]),
+                           "type": _LINK_TYPE.get(kind, f"SHARED_{kind.upper()}"),
+                           "weight": round(float(w), 4)}
+                          for i, j, kind, w in links.get(c, [])],
+            "members": [str(ids[k]) for k in part],
+        })
+    table = pd.DataFrame(rows, columns=list(CLUSTER_COLUMNS))
+    table = table.sort_values(["collusion_score", "cluster_id"], ascending=[False, True],
+                              kind="stable").reset_index(drop=True)
+    merchant_cluster = np.array([names[c] if c >= 0 else None for c in labels.tolist()],
+                                dtype=object)
+    return table, merchant_cluster
+
+
+def _internal_strength(strength: sp.csr_matrix, labels: np.ndarray) -> np.ndarray:
+    """(M,) each member's total link strength to its own cluster."""
+    coo = strength.tocoo()
+    same = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
+    return np.bincount(coo.row[same], weights=coo.data[same], minlength=labels.size)
+
+
+def _ties(prep: Prepared) -> sp.csr_matrix | None:
+    """Common-fate ties: a shared owner or settlement account."""
+    shared = [prep.links.shared[k] for k in ("owner", "account") if k in prep.links.shared]
+    if not shared:
+        return None
+    total = shared[0]
+    for a in shared[1:]:
+        total = total + a
+    return sp.csr_matrix(total)

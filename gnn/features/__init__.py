@@ -1,0 +1,70 @@
+"""Numeric merchant features for the collusion and credit models.
+
+One table, one row per merchant position (``Exported.ids["Merchant"][i]``), float32,
+no NaN, the same columns whatever relations the graph holds: a relation the graph
+lacks leaves its columns at their neutral value (0, documented per feature in
+docs/scoring.md), so a model trained on one graph scores another. Nothing reads the
+``label`` or ``defaulted`` columns (they are what the models learn), nor ids, dates,
+categories or cities as constants: promotion weeks, partial weeks and category
+baselines come from the data.
+
+- ``features/collusion.py``: payments received, payer overlap, bursts, promotions;
+- ``features/structure.py``: cycles, supply without shipments, shared identifiers, age;
+- ``features/credit.py``: trends, contagion, group shocks, concentration, size;
+- ``features/weekly.py``: the per-merchant statistics of weekly series they use.
+
+>>> import torch
+>>> from torch_geometric.data import HeteroData
+>>> from guanxi.graph.export import Exported
+>>> from guanxi.gnn.projection import merchant_links
+>>> data = HeteroData()
+>>> data["Merchant"].num_nodes = 2
+>>> ex = Exported(data, {}, {}, None, torch.zeros(2, 0, 12), None)
+>>> table = merchant_features(ex, merchant_links(ex))
+>>> table.shape == (2, len(FEATURES))
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from guanxi.gnn.features.collusion import COLLUSION, collusion_features
+from guanxi.gnn.features.credit import CREDIT, credit_features
+from guanxi.gnn.features.inputs import Inputs
+from guanxi.gnn.projection import Links
+from guanxi.graph.export import Exported
+
+__all__ = ["COLLUSION", "CREDIT", "FEATURES", "merchant_features"]
+
+FEATURES: tuple[str, ...] = tuple(dict.fromkeys((*COLLUSION, *CREDIT)))
+"""Every column of :func:`merchant_features`, in order: ``COLLUSION`` then the credit
+columns not already there."""
+
+
+def merchant_features(ex: Exported, links: Links) -> pd.DataFrame:
+    """The feature table of every merchant.
+
+    Parameters
+    ----------
+    ex : Exported
+        The exported graph (``weeks`` may have ``W = 0`` or ``1``; any relation may be
+        missing). ``merchants.label`` and ``merchants.defaulted`` are never read.
+    links : Links
+        ``merchant_links(ex)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``(M, len(FEATURES))`` float32, index ``0..M-1`` (merchant positions), columns
+        ``FEATURES``; every value finite (anything not finite becomes 0, the neutral
+        value). Deterministic: the same graph gives the same table.
+    """
+    inp = Inputs(ex, links)
+    values = {**collusion_features(inp), **credit_features(inp)}
+    table = np.empty((links.n, len(FEATURES)), dtype=np.float32)
+    for j, name in enumerate(FEATURES):
+        table[:, j] = values[name]
+    table[~np.isfinite(table)] = 0.0
+    return pd.DataFrame(table, columns=list(FEATURES), index=pd.RangeIndex(links.n))

@@ -1,0 +1,169 @@
+"""Collusion features from payments received: volume, tickets, payers, payer overlap,
+bursts and promotion weeks. The structural ones (merchant-to-merchant cycles, supply
+without shipments, shared identifiers, registration) are in ``features/structure.py``.
+
+Every function maps :class:`Inputs` to ``{name: (M,) float64}``; docs/scoring.md
+(*Features*) says why each matters to an investigator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from guanxi.gnn.features.inputs import Inputs
+from guanxi.gnn.features.structure import STRUCTURE, structure_features
+from guanxi.gnn.features.weekly import burst, first_active, ratio, top_share
+from guanxi.gnn.projection import incidence
+
+__all__ = ["COLLUSION", "collusion_features"]
+
+_BURST_FLOWS = ("paid_in_count", "paid_in_amount", "paid_out_amount", "sold_amount",
+                "bought_amount")
+_TOP_FLOWS = ("paid_in_amount", "paid_out_amount", "sold_amount", "bought_amount")
+_TOP_WEEKS = 6
+_STRONG_PAIR = 3  # common payers that make two shops' crowds "the same crowd"
+_MAX_PAYER_MERCHANTS = 30  # as merchant_links: consumers paying more are not a crowd
+
+PAYMENTS: tuple[str, ...] = (
+    "in_log_count", "in_log_amount", "in_log_payers", "in_repeat_payer_share",
+    "in_payments_per_payer", "in_mean_ticket_log", "in_ticket_cv", "in_max_ticket_ratio",
+    "in_night_share", "in_round_share", "in_top_payer_share", "ticket_vs_category",
+    "copayer_weight_max", "copayer_weight_sum", "copayer_log_partners",
+    "copayer_top_share", "copayer_crew_share",
+    *(f"burst_{f}" for f in _BURST_FLOWS), *(f"top{_TOP_WEEKS}_{f}" for f in _TOP_FLOWS),
+    "promo_share", "promo_log_lift", "active_week_share",
+)
+COLLUSION: tuple[str, ...] = (*PAYMENTS, *STRUCTURE)
+"""Every collusion feature, in column order (fixed whatever the graph holds)."""
+
+
+def collusion_features(inp: Inputs) -> dict[str, np.ndarray]:
+    """All of ``COLLUSION``: ``{name: (M,) float64}``."""
+    out = {**_payments(inp), **_overlap(inp), **_time(inp), **structure_features(inp)}
+    assert set(out) == set(COLLUSION), set(out) ^ set(COLLUSION)
+    return out
+
+
+def _payments(inp: Inputs) -> dict[str, np.ndarray]:
+    """Volume, tickets and payers of payments received (consumers and merchants).
+
+    Per merchant, over its payers' pairs: ``n = sum count``, ``s = sum amount``,
+    ``q = sum amount_sq``; mean ticket ``s / n``; ticket coefficient of variation
+    ``sqrt(q / n - (s / n)^2) / (s / n)``; largest ticket over the mean.
+    """
+    p = inp.payments
+    count = inp.sum_by(p.payee, p.count)
+    amount = inp.sum_by(p.payee, p.amount)
+    payers = inp.sum_by(p.payee, np.ones(len(p.payee)))
+    mean = ratio(amount, count)
+    var = np.maximum(ratio(inp.sum_by(p.payee, p.amount_sq), count) - mean**2, 0.0)
+    ticket = np.log1p(mean)
+    category = inp.text("category")
+    has = count > 0
+    # The shop against its trade: a front taking 5000-yuan tickets is odd for a noodle
+    # bar, not for a jeweller. Median log ticket of the category's paid merchants.
+    typical = (pd.Series(ticket[has], index=np.flatnonzero(has))
+               .groupby(category[has].to_numpy()).transform("median"))
+    baseline = np.zeros(inp.n)
+    baseline[typical.index.to_numpy()] = typical.to_numpy()
+    return {
+        "in_log_count": np.log1p(count),
+        "in_log_amount": np.log1p(amount),
+        "in_log_payers": np.log1p(payers),
+        "in_repeat_payer_share": ratio(inp.sum_by(p.payee, (p.count > 1).astype(float)),
+                                       payers),
+        "in_payments_per_payer": ratio(count, payers),
+        "in_mean_ticket_log": ticket,
+        "in_ticket_cv": ratio(np.sqrt(var), mean),
+        "in_max_ticket_ratio": ratio(inp.max_by(p.payee, p.amount_max), mean),
+        "in_night_share": ratio(inp.sum_by(p.payee, p.night_count), count),
+        "in_round_share": ratio(inp.sum_by(p.payee, p.round_count), count),
+        "in_top_payer_share": ratio(inp.max_by(p.payee, p.amount), amount),
+        "ticket_vs_category": np.where(has & category.notna().to_numpy(),
+                                       ticket - baseline, 0.0),
+    }
+
+
+def _overlap(inp: Inputs) -> dict[str, np.ndarray]:
+    """Payer overlap with other merchants, from consumers paying several.
+
+    With ``P = links.co_payer`` and ``N = X^T X`` the common-payer counts (``X`` the 0/1
+    consumer x merchant incidence, consumers paying 2..30 merchants, zero diagonal):
+    ``copayer_weight_max = max_j P_ij``, ``copayer_weight_sum = sum_j P_ij``,
+    ``copayer_top_share = max_j N_ij / payers_i`` (the share of i's consumers that also
+    pay its closest partner), ``copayer_crew_share`` the share of i's consumers ``c``
+    who pay at least two other merchants ``j`` with ``N_ij >= 3``: a crew sweeping the
+    same shops, rather than a neighbourhood's customers scattered over many.
+    """
+    zero = np.zeros(inp.n)
+    names = ("copayer_weight_max", "copayer_weight_sum", "copayer_log_partners",
+             "copayer_top_share", "copayer_crew_share")
+    co = inp.links.co_payer
+    found = inp.ex.data.edge_types
+    key = ("Consumer", "PAID", "Merchant")
+    if co is None or key not in found:
+        return dict.fromkeys(names, zero)
+    src, dst = inp.ex.data[key].edge_index.numpy()
+    x = incidence(src, dst, int(inp.ex.data["Consumer"].num_nodes), inp.n)
+    payers = np.asarray(x.sum(axis=0)).ravel()
+    k = np.diff(x.indptr)
+    x = x[np.flatnonzero((k >= 2) & (k <= _MAX_PAYER_MERCHANTS))]
+    common = sp.csr_matrix(x.T @ x)
+    common = sp.csr_matrix(common - sp.diags(common.diagonal()))
+    common.eliminate_zeros()
+    strong = sp.csr_matrix(common >= _STRONG_PAIR, dtype=np.float64)
+    # (X @ T)[c, i] = merchants c pays that share >= 3 payers with i; read at X's pairs.
+    reach = sp.csr_matrix(x @ strong).multiply(x)
+    crew = np.asarray(sp.csr_matrix(reach >= 2, dtype=np.float64).sum(axis=0)).ravel()
+    return {
+        "copayer_weight_max": _row_max(co),
+        "copayer_weight_sum": np.asarray(co.sum(axis=1)).ravel(),
+        "copayer_log_partners": np.log1p(np.diff(co.indptr)),
+        "copayer_top_share": ratio(_row_max(common), payers),
+        "copayer_crew_share": ratio(crew, payers),
+    }
+
+
+def _row_max(a: sp.csr_matrix) -> np.ndarray:
+    """Row maxima of a non-negative sparse matrix (0 for an empty row)."""
+    if a.nnz == 0:
+        return np.zeros(a.shape[0])
+    return np.asarray(a.max(axis=1).todense()).ravel().astype(np.float64)
+
+
+def _time(inp: Inputs) -> dict[str, np.ndarray]:
+    """Bursts against the merchant's own weeks, and promotion weeks from the data.
+
+    ``burst_f = max_w f_w / median_{f_w > 0} f_w``; ``top6_f`` the share of ``f`` in its
+    six largest weeks. Promotion weeks ``P`` (``weekly.promotion_weeks`` on the
+    population's payments received): ``promo_share`` is the merchant's share of its
+    payment count in ``P``; ``promo_log_lift = log(1 + mean count per week of P) -
+    log(1 + mean count per other week)``, both over its span (first payment to the end).
+    """
+    out: dict[str, np.ndarray] = {}
+    for flow in _BURST_FLOWS:
+        out[f"burst_{flow}"] = burst(inp.series(flow))
+    for flow in _TOP_FLOWS:
+        out[f"top{_TOP_WEEKS}_{flow}"] = top_share(inp.series(flow), _TOP_WEEKS)
+    count = inp.series("paid_in_count")
+    promo = inp.promotion
+    w = count.shape[1]
+    t = np.arange(w)[None, :]
+    span = t >= first_active(count)[:, None]
+    in_promo = span & promo[None, :]
+    in_base = span & ~promo[None, :]
+    promo_rate = ratio((count * in_promo).sum(axis=1), in_promo.sum(axis=1))
+    base_rate = ratio((count * in_base).sum(axis=1), in_base.sum(axis=1))
+    out["promo_share"] = ratio(count[:, promo].sum(axis=1), count.sum(axis=1))
+    out["promo_log_lift"] = np.where(in_promo.any(axis=1) & in_base.any(axis=1),
+                                     np.log1p(promo_rate) - np.log1p(base_rate), 0.0)
+    # Thin activity (a shell kept just alive): weeks with any flow over weeks since the
+    # first; 0 for a merchant never active.
+    weeks = sum(inp.series(name) for name in inp.ex.week_names if name.endswith("_count"))
+    if isinstance(weeks, int):  # no flows at all
+        weeks = np.zeros((inp.n, 0))
+    out["active_week_share"] = ratio((weeks > 0).sum(axis=1),
+                                     weeks.shape[1] - first_active(weeks))
+    return out

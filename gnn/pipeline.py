@@ -1,0 +1,197 @@
+"""``guanxi train`` and ``guanxi score`` as library calls: graph in, artefact or scores out.
+
+``train`` prepares the graph (``gnn/prepare.py``), fits the scorer (``gnn/scorer.py``)
+and saves it as a versioned artefact with its settings, the data snapshot it saw and
+its out-of-fold metrics. ``score`` loads an artefact (default: the latest), scores
+every merchant and cluster of the graph and writes them to Neo4j
+(``graph/scores.py``); cluster ids persist from the scores already stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from guanxi.gnn.artefact import Artefact, data_snapshot, load_artefact, save_artefact
+from guanxi.gnn.cluster_scores import cluster_table
+from guanxi.gnn.credit_scale import credit_score
+from guanxi.gnn.prepare import Prepared, prepare
+from guanxi.gnn.scorer import NodeScores, Scorer, ScorerSettings, fit_scorer
+from guanxi.gnn.scores import ScoreSet
+from guanxi.gnn.train import Trained, TrainSettings
+from guanxi.gnn.trees import Ensemble
+from guanxi.graph.connection import Graph
+from guanxi.progress import ProgressFn
+
+__all__ = ["ScoreReport", "TrainReport", "score", "scores_of", "train"]
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class TrainReport:
+    version: str
+    supervised: bool
+    labels: dict[str, int]
+    metrics: dict[str, Any]
+    seconds: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ScoreReport:
+    model_version: str
+    scored_at: str
+    merchants: int
+    clusters: int
+    suspicious_clusters: int
+    seconds: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _metrics(prep: Prepared, nodes: NodeScores) -> dict[str, Any]:
+    """Out-of-fold quality on the training labels (the honest figure ``train`` can give
+    without ground truth)."""
+    from guanxi.gnn import metrics as m
+
+    out: dict[str, Any] = {}
+    known = prep.labels.ring >= 0
+    y = prep.labels.ring[known]
+    if known.any() and 0 < y.sum() < y.size:
+        out["oof_ring_auprc_labelled"] = round(m.auprc(y, nodes.ring[known]), 4)
+        out["oof_ring_auroc_labelled"] = round(m.auroc(y, nodes.ring[known]), 4)
+    observed = np.isfinite(prep.labels.defaulted)
+    if nodes.pd is not None and observed.any():
+        d = prep.labels.defaulted[observed]
+        if 0 < d.sum() < d.size:
+            out["oof_credit_auc"] = round(m.auroc(d, nodes.pd[observed]), 4)
+            out["oof_credit_brier"] = round(m.brier(d, nodes.pd[observed]), 4)
+    return out
+
+
+def train(graph: Graph, settings: ScorerSettings | None = None, *, models: str | None = None,
+          progress: ProgressFn | None = None, say: Say | None = None) -> TrainReport:
+    """Fit the scorer on the graph's labels and save it; see the module docstring."""
+    settings = settings or ScorerSettings()
+    clock: dict[str, float] = {}
+    t = time.perf_counter()
+    prep = prepare(graph, use_gds=None, seed=settings.seed, progress=progress, notice=say)
+    clock["prepare"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    scorer, nodes = fit_scorer(prep, settings, progress=progress, say=say)
+    clock["fit"] = round(time.perf_counter() - t, 1)
+    metrics = {**scorer.metrics, **_metrics(prep, nodes)}
+    state, extra = _state(scorer)
+    artefact = save_artefact(models, model_state=state, settings=_settings(settings),
+                             metrics=metrics, snapshot=data_snapshot(graph), extra=extra)
+    return TrainReport(artefact.version, scorer.supervised, prep.labels.counts(), metrics,
+                       clock, prep.notes)
+
+
+def _settings(settings: ScorerSettings) -> dict[str, Any]:
+    return asdict(settings)
+
+
+def _state(scorer: Scorer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scorer as an artefact: GNN weights in ``model_state``, the rest in ``extra``."""
+    state: dict[str, Any] = {}
+    extra: dict[str, Any] = {"feature_names": scorer.feature_names,
+                             "prior": [scorer.prior, scorer.prior_b]}
+    if scorer.gnn is not None:
+        for head, weights in scorer.gnn.states.items():
+            state[f"gnn.{head}"] = weights
+        extra["gnn"] = {"config": scorer.gnn.config, "settings": scorer.gnn.settings,
+                        "standardiser": scorer.gnn.standardiser, "seed": scorer.gnn.seed,
+                        "best_epoch": scorer.gnn.best_epoch}
+    for name in ("stage_0", "stage_a", "stage_b", "credit"):
+        model: Ensemble | None = getattr(scorer, name)
+        if model is not None:
+            extra[name] = model.state()
+    return state, extra
+
+
+def load_scorer(artefact: Artefact) -> Scorer:
+    """The :class:`Scorer` saved in ``artefact``."""
+    extra = artefact.extra
+    settings_dict = dict(artefact.settings)
+    gnn_settings = TrainSettings(**settings_dict.pop("gnn"))
+    settings = ScorerSettings(**settings_dict, gnn=gnn_settings)
+    gnn = None
+    if "gnn" in extra:
+        g = extra["gnn"]
+        states = {k.split(".", 1)[1]: v for k, v in artefact.model_state.items()
+                  if k.startswith("gnn.")}
+        gnn = Trained(g["config"], states, g["settings"], g["standardiser"], g["seed"],
+                      g["best_epoch"])
+    models = {n: Ensemble.from_state(extra[n]) if n in extra else None
+              for n in ("stage_0", "stage_a", "stage_b", "credit")}
+    prior, prior_b = extra["prior"]
+    scorer = Scorer(settings, list(extra["feature_names"]), gnn, models["stage_0"],
+                    models["stage_a"],
+                    models["stage_b"], models["credit"], prior, dict(artefact.metrics))
+    scorer.prior_b = prior_b
+    return scorer
+
+
+def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
+              previous: dict[str, list[str]] | None = None) -> ScoreSet:
+    """The :class:`ScoreSet` of merchant scores ``nodes`` on ``prep``'s graph."""
+    clusters, merchant_cluster = cluster_table(prep, nodes, previous)
+    pd_ = nodes.pd
+    merchants = pd.DataFrame({
+        "merchant_id": prep.ids.astype(object), "cluster_id": merchant_cluster,
+        "ring_score": nodes.ring.astype(float),
+        "pd": pd_.astype(float) if pd_ is not None else np.nan,
+        "credit_score": (pd.array(credit_score(pd_), dtype="Int64") if pd_ is not None
+                         else pd.array([None] * prep.m, dtype="Int64")),
+    })
+    emb = None if nodes.embedding is None else nodes.embedding.astype(np.float32)
+    return ScoreSet(merchants, clusters, model_version, embeddings=emb)
+
+
+def score(graph: Graph, *, version: str | None = None, models: str | None = None,
+          write: bool = True, progress: ProgressFn | None = None,
+          say: Say | None = None) -> tuple[ScoreSet, ScoreReport]:
+    """Score the graph with a saved model and write the scores; see the module docstring."""
+    from guanxi.graph.scores import NoScores, read_scores, write_scores
+
+    clock: dict[str, float] = {}
+    artefact = load_artefact(models, version)
+    scorer = load_scorer(artefact)
+    t = time.perf_counter()
+    prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
+                   notice=say)
+    clock["prepare"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    nodes = scorer.score(prep)
+    try:
+        old = read_scores(graph)
+        previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}
+    except NoScores:
+        previous = None
+    scores = scores_of(prep, nodes, artefact.version, previous)
+    clock["score"] = round(time.perf_counter() - t, 1)
+    if write:
+        t = time.perf_counter()
+        write_scores(graph, scores, progress=progress)
+        clock["write"] = round(time.perf_counter() - t, 1)
+    suspicious = int((scores.clusters["collusion_score"] >= scorer.settings.min_cluster_score
+                      ).sum()) if len(scores.clusters) else 0
+    notes = list(prep.notes)
+    if not scorer.supervised:
+        notes.append("ring scores are unsupervised (no fraud labels when trained): "
+                     "a ranking, not probabilities")
+    report = ScoreReport(artefact.version, scores.scored_at.isoformat(), prep.m,
+                         len(scores.clusters), suspicious, clock, notes)
+    return scores, report

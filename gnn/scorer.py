@@ -1,0 +1,328 @@
+"""The shipped scorer: GNN outputs and graph features into gradient-boosted trees, in
+two stages around the clusters.
+
+For each merchant ``i`` with own features ``x_i`` (``gnn/features``) and neighbourhoods
+``N_k(i)`` (``flow``, ``shared``, ``co_payer``, ``prepare.link_kinds``):
+
+0. **Stage 0** trees on the own features alone give ``s_i``, a first ring score.
+1. **Graph inputs** ``z_i = [x_i, mean/max_{N_k(i)} s, |N_k(i)|, g_ring(i), g_pd(i)]``:
+   the neighbourhood's stage-0 scores per link kind (the GADBench aggregation, of one
+   score instead of every feature: with a few dozen labelled ring members, a thousand
+   aggregate columns overfit, measured in docs/scoring.md) plus the heterogeneous
+   GNN's out-of-fold ring and default scores (``gnn/train.py``; with
+   ``use_gnn=False`` they are left out: the ablation).
+2. **Stage A** trees on ``z`` give a ring score ``a_i``; PU-calibrated (below).
+3. **Clusters** follow the links between suspicious merchants (``gnn/clusters.py``).
+4. **Stage B** trees on ``[z_i, c_i]``, where ``c_i`` is the cluster context: the size
+   of ``i``'s suspicious group, the mean and max stage-A score of the *other* members
+   and the strength of ``i``'s links inside it. A ring member that looks ordinary
+   alone is lifted by its ring-mates; a lone oddity is not.
+5. **Credit** trees on ``[z_i, ring_i, d_i]`` with ``d_i`` the mean features of the
+   other members of ``i``'s cluster (a group's common shock), fit on observed loans.
+
+PU calibration (Elkan & Noto, 2008): labels are the few rings investigators caught
+(positives) and cleared merchants; the rest are unlabelled and enter as negatives
+with a small weight. The trees then estimate ``g(x) = P(labelled | x)``; with ``c``
+the mean out-of-fold ``g`` over labelled positives, ``P(ring | x) = min(1, g(x) / c)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
+from guanxi.gnn.clusters import suspicious_groups
+from guanxi.gnn.hetero import model_input
+from guanxi.gnn.prepare import Prepared, link_kinds
+from guanxi.gnn.train import Trained, TrainSettings, cross_fit, label_groups, train
+from guanxi.gnn.trees import Ensemble, fit_folds
+from guanxi.progress import ProgressFn
+
+__all__ = ["NodeScores", "Scorer", "ScorerSettings", "fit_scorer"]
+
+CONTEXT = ("group_size", "group_mean_other", "group_max_other", "group_link_strength")
+
+
+@dataclass(frozen=True)
+class ScorerSettings:
+    seed: int = 0
+    folds: int = 5
+    use_gnn: bool = True
+    gnn: TrainSettings = field(default_factory=TrainSettings)
+    unlabelled_weight: float = 0.05
+    """Weight of an unlabelled merchant as a ring negative (PU learning)."""
+    min_cluster_score: float = 0.2
+    max_cluster_size: int = 40
+
+
+@dataclass
+class NodeScores:
+    """Per merchant (M,): ``ring`` and ``pd`` probabilities, ``groups`` suspicious-group
+    labels (-1 none), ``embedding`` (M, H) or None, and the tree inputs and
+    contributions behind the scores (for explanations)."""
+
+    ring: np.ndarray
+    pd: np.ndarray | None
+    groups: np.ndarray
+    embedding: np.ndarray | None
+    ring_inputs: np.ndarray
+    ring_names: list[str]
+    credit_inputs: np.ndarray | None
+    credit_names: list[str]
+    ring_contrib: np.ndarray | None = None
+    credit_contrib: np.ndarray | None = None
+
+
+@dataclass
+class Scorer:
+    """A trained scorer: what :func:`fit_scorer` learnt, enough to score any graph."""
+
+    settings: ScorerSettings
+    feature_names: list[str]
+    gnn: Trained | None
+    stage_0: Ensemble | None
+    stage_a: Ensemble | None
+    stage_b: Ensemble | None
+    credit: Ensemble | None
+    prior: float
+    """``c`` of the PU calibration."""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def supervised(self) -> bool:
+        return self.stage_a is not None
+
+    def score(self, prep: Prepared, *, explain: bool = True) -> NodeScores:
+        """Scores of every merchant of ``prep`` (its features must have the trained
+        columns: ``gnn/features`` keeps them fixed)."""
+        x = prep.features[self.feature_names].to_numpy(np.float32)
+        g_ring = g_pd = emb = None
+        if self.gnn is not None:
+            data = model_input(prep.ex, x, standardiser=self.gnn.standardiser)
+            g_ring, g_pd, emb = self.gnn.predict(data)
+        s0 = self.stage_0.raw(x) if self.stage_0 is not None else None
+        z, z_names = graph_inputs(prep, x, self.feature_names, s0, g_ring, g_pd,
+                                  self.settings.use_gnn)
+        if self.stage_a is None:
+            ring = unsupervised_ring(prep, x, self.feature_names)
+        else:
+            ring = _pu(self.stage_a.predict(z), self.prior)
+        groups = suspicious_groups(_strength(prep), ring,
+                                   min_score=self.settings.min_cluster_score,
+                                   max_size=self.settings.max_cluster_size,
+                                   seed=self.settings.seed)
+        zb, zb_names = z, z_names
+        if self.stage_b is not None:
+            zb, zb_names = _with_context(prep, z, z_names, ring, groups)
+            ring = _pu(self.stage_b.predict(zb), self.prior_b)
+            groups = suspicious_groups(_strength(prep), ring,
+                                       min_score=self.settings.min_cluster_score,
+                                       max_size=self.settings.max_cluster_size,
+                                       seed=self.settings.seed)
+        out = NodeScores(ring, None, groups, emb, zb, zb_names, None, [])
+        if self.credit is not None:
+            zc, zc_names = credit_inputs(prep, z, z_names, ring, groups, x)
+            out.pd = self.credit.predict(zc)
+            out.credit_inputs, out.credit_names = zc, zc_names
+        if explain:
+            model = self.stage_b or self.stage_a
+            if model is not None:
+                out.ring_contrib = model.contributions(zb)
+            if self.credit is not None:
+                out.credit_contrib = self.credit.contributions(out.credit_inputs)
+        return out
+
+    prior_b: float = 1.0
+
+
+def graph_inputs(prep: Prepared, x: np.ndarray, names: list[str], s0: np.ndarray | None,
+                 g_ring: np.ndarray | None, g_pd: np.ndarray | None, use_gnn: bool
+                 ) -> tuple[np.ndarray, list[str]]:
+    """``z`` of the module docstring: own features, neighbours' stage-0 scores, GNN
+    scores."""
+    kinds = link_kinds(prep.links)
+    blocks = [x]
+    out_names = list(names)
+    if s0 is not None:
+        blocks.append(neighbour_aggregate(s0[:, None], kinds))
+        out_names += aggregate_names(["ring_s0"], list(kinds))
+    if use_gnn:
+        for name, g in (("gnn_ring", g_ring), ("gnn_pd", g_pd)):
+            col = np.zeros(prep.m) if g is None else np.nan_to_num(g, nan=0.0)
+            blocks.append(col[:, None])
+            out_names.append(name)
+    return np.hstack(blocks).astype(np.float32), out_names
+
+
+def _strength(prep: Prepared) -> sp.csr_matrix:
+    """Link strength for grouping: every kind of link, each normalised to at most 1."""
+    return prep.links.combined()
+
+
+def _with_context(prep: Prepared, z: np.ndarray, names: list[str], score: np.ndarray,
+                  groups: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    m = prep.m
+    size = np.zeros(m)
+    mean_other = np.zeros(m)
+    max_other = np.zeros(m)
+    strength = np.zeros(m)
+    a = _strength(prep)
+    for g in np.unique(groups[groups >= 0]):
+        idx = np.flatnonzero(groups == g)
+        s = score[idx]
+        size[idx] = idx.size
+        mean_other[idx] = (s.sum() - s) / max(idx.size - 1, 1)
+        order = np.sort(s)
+        top, second = order[-1], order[-2] if idx.size > 1 else 0.0
+        max_other[idx] = np.where(s >= top, second, top)
+        strength[idx] = np.asarray(a[idx][:, idx].sum(axis=1)).ravel()
+    ctx = np.column_stack([np.log1p(size), mean_other, max_other, np.log1p(strength)])
+    return np.hstack([z, ctx.astype(np.float32)]), [*names, *CONTEXT]
+
+
+def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndarray,
+                  groups: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Credit inputs: ``z``, the ring probability, and the other members' mean features
+    in the merchant's cluster (suspicious group, else its business community)."""
+    from guanxi.gnn.clusters import assemble
+
+    labels = assemble(groups, prep.communities)
+    member = sp.csr_matrix((np.ones(int((labels >= 0).sum())),
+                            (np.flatnonzero(labels >= 0), labels[labels >= 0])),
+                           shape=(prep.m, int(labels.max()) + 1 if (labels >= 0).any() else 1))
+    together = (member @ member.T).tocsr()
+    together.setdiag(0)
+    together.eliminate_zeros()
+    ctx = neighbour_aggregate(x, together)[:, : x.shape[1]]  # the means only
+    ctx_names = [f"cluster_mean_{n}" for n in prep.features.columns[: x.shape[1]]]
+    return (np.hstack([z, ring[:, None], ctx]).astype(np.float32),
+            [*names, "ring_probability", *ctx_names])
+
+
+def unsupervised_ring(prep: Prepared, x: np.ndarray, names: list[str]) -> np.ndarray:
+    """Without ring labels: the mean rank of the collusion features in the direction
+    that signals collusion, smoothed over each merchant's links, on [0, 1]. Not a
+    probability; the commands say so."""
+    from guanxi.gnn.features import COLLUSION
+
+    cols = [i for i, n in enumerate(names) if n in COLLUSION]
+    ranks = np.argsort(np.argsort(x[:, cols], axis=0), axis=0) / max(prep.m - 1, 1)
+    own = np.abs(ranks - 0.5).mean(axis=1) * 2  # how unusual, either way
+    kinds = link_kinds(prep.links)
+    nb = neighbour_aggregate(own[:, None], kinds)
+    means = nb[:, 0::3]
+    score = 0.5 * own + 0.5 * means.max(axis=1)
+    lo, hi = score.min(), score.max()
+    return (score - lo) / (hi - lo) if hi > lo else np.zeros_like(score)
+
+
+def _pu(g: np.ndarray, prior: float) -> np.ndarray:
+    return np.clip(g / max(prior, 1e-6), 0.0, 1.0)
+
+
+def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
+               progress: ProgressFn | None = None,
+               say: Callable[[str], None] | None = None) -> tuple[Scorer, NodeScores]:
+    """Learn the scorer on ``prep``'s labels; returns it and ``prep``'s scores.
+
+    The scores of training merchants are out of fold (no model scores a merchant whose
+    label it learnt), which is what the returned metrics judge.
+    """
+    settings = settings or ScorerSettings()
+    report = progress or (lambda *a: None)
+    names = list(prep.features.columns)
+    x = prep.features.to_numpy(np.float32)
+    ring_y = prep.labels.ring
+    positives = int((ring_y == 1).sum())
+    has_ring = positives >= settings.folds
+    observed = np.isfinite(prep.labels.defaulted)
+    has_pd = int(observed.sum()) >= 2 * settings.folds and \
+        0 < np.nansum(prep.labels.defaulted) < observed.sum()
+    metrics: dict[str, Any] = {"labels": prep.labels.counts()}
+
+    gnn = None
+    g_ring = g_pd = None
+    if settings.use_gnn:
+        data = model_input(prep.ex, x, merchant_names=tuple(names))
+        y_ring = (ring_y == 1).astype(float)
+        ring_mask = ring_y >= 0
+        y_pd = np.nan_to_num(prep.labels.defaulted)
+        args = (y_ring if has_ring else None, ring_mask if has_ring else None,
+                y_pd if has_pd else None, observed if has_pd else None)
+        gnn = train(data, *args, settings=settings.gnn, seed=settings.seed, progress=report)
+        if gnn.supervised:
+            fit = cross_fit(data, *args, settings=settings.gnn, seed=settings.seed,
+                            folds=settings.folds, progress=report)
+            g_ring, g_pd = fit.ring, fit.pd
+        metrics["gnn_best_epoch"] = dict(gnn.best_epoch)
+    scorer = Scorer(settings, names, gnn, None, None, None, None, 1.0, metrics)
+    s0 = None
+    if has_ring:
+        weight = np.where(ring_y >= 0, 1.0, settings.unlabelled_weight)
+        target = (ring_y == 1).astype(float)
+        fold_groups = _fold_groups(prep, ring_y)
+        everyone = np.ones(prep.m, dtype=bool)
+        report("train trees", 0, 4)
+        scorer.stage_0 = fit_folds(x, target, everyone, names, seed=settings.seed,
+                                   weight=weight, folds=settings.folds, groups=fold_groups)
+        s0 = scorer.stage_0.oof
+    z, z_names = graph_inputs(prep, x, names, s0, g_ring, g_pd, settings.use_gnn)
+
+    if not has_ring:
+        if say:
+            say("no ring labels (fraud) to learn from: ring scores are unsupervised "
+                "(unusual merchants among unusual neighbours), not probabilities")
+        nodes = scorer.score(prep, explain=False)
+        ring = nodes.ring
+        groups = nodes.groups
+    else:
+        report("train trees", 1, 4)
+        scorer.stage_a = fit_folds(z, target, everyone, z_names, seed=settings.seed,
+                                   weight=weight, folds=settings.folds, groups=fold_groups)
+        a_cal = scorer.stage_a.calibrate(scorer.stage_a.oof)
+        scorer.prior = float(a_cal[ring_y == 1].mean())
+        ring_a = _pu(a_cal, scorer.prior)
+        groups = suspicious_groups(_strength(prep), ring_a, min_score=settings.min_cluster_score,
+                                   max_size=settings.max_cluster_size, seed=settings.seed)
+        zb, zb_names = _with_context(prep, z, z_names, ring_a, groups)
+        report("train trees", 2, 4)
+        scorer.stage_b = fit_folds(zb, target, everyone, zb_names, seed=settings.seed,
+                                   weight=weight, folds=settings.folds, groups=fold_groups)
+        b_cal = scorer.stage_b.calibrate(scorer.stage_b.oof)
+        scorer.prior_b = float(b_cal[ring_y == 1].mean())
+        ring = _pu(b_cal, scorer.prior_b)
+        groups = suspicious_groups(_strength(prep), ring, min_score=settings.min_cluster_score,
+                                   max_size=settings.max_cluster_size, seed=settings.seed)
+        metrics["pu_prior"] = [scorer.prior, scorer.prior_b]
+    pd_oof = None
+    if has_pd:
+        zc, zc_names = credit_inputs(prep, z, z_names, ring, groups, x)
+        scorer.credit = fit_folds(zc, np.nan_to_num(prep.labels.defaulted), observed, zc_names,
+                                  seed=settings.seed, balanced=False, folds=settings.folds,
+                                  metric="binary_logloss")
+        pd_oof = scorer.credit.calibrate(scorer.credit.oof)
+    elif say:
+        say("no observed loan outcomes (defaulted) to learn from: no PD or credit scores")
+    report("train trees", 4, 4)
+    nodes = scorer.score(prep)
+    # The training merchants' own scores are out of fold: judged, and shown, as such.
+    if has_ring:
+        nodes.ring = ring
+        nodes.groups = groups
+    if pd_oof is not None:
+        nodes.pd = np.where(observed, pd_oof, nodes.pd)
+    return replace(scorer, metrics=metrics), nodes
+
+
+def _fold_groups(prep: Prepared, ring_y: np.ndarray) -> np.ndarray:
+    """Fold groups for the trees: a labelled ring stays in one fold; every other
+    merchant is its own group."""
+    data = prep.ex.data
+    groups = label_groups(data, ring_y == 1)
+    own = np.arange(prep.m) + (groups.max() + 1 if groups.size else 0)
+    return np.where(groups >= 0, groups, own)

@@ -1,0 +1,340 @@
+"""Scores into Neo4j and out to files, against the real Neo4j: six merchants, two runs
+whose right answer is known, and the invariants a write must keep (writing twice
+equals once, batch size and workers change nothing, a new run leaves no trace of the
+old one)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import run_cli
+
+from guanxi.errors import InputError
+from guanxi.gnn.scores import ScoreSet
+from guanxi.graph.connection import Graph
+from guanxi.graph.scores import (
+    CLUSTER_FILE_COLUMNS,
+    MERCHANT_FILE_COLUMNS,
+    NoScores,
+    export_folder,
+    export_scores,
+    read_scores,
+    run_id,
+    scoring_runs,
+    write_scores,
+)
+
+IDS = [f"M{i}" for i in range(1, 7)]
+AT_A = datetime(2026, 11, 30, 4, 25, 1, 123456, tzinfo=UTC)
+AT_B = datetime(2026, 12, 7, 4, 0, 0, tzinfo=UTC)
+FACTORS = [{"score": "collusion", "name": "shared_devices", "value": 3, "weight": 0.314},
+           {"score": "credit", "name": "pd_mean", "value": 0.0812, "weight": -0.05}]
+LINKS = [{"source": "M1", "target": "M2", "type": "USES", "weight": 1.0,
+          "detail": "设备 D1"}]
+
+
+def _merchants_graph(graph: Graph) -> None:
+    graph.write("UNWIND $ids AS id CREATE (:Merchant {id: id, name: '店' + id})", ids=IDS)
+
+
+def run_a() -> ScoreSet:
+    """CA = M1, M2, M3; CB = M4, M5; M6 in no cluster; embeddings of size 4."""
+    merchants = pd.DataFrame({
+        "merchant_id": IDS,
+        "cluster_id": ["CA", "CA", "CA", "CB", "CB", None],
+        "ring_score": [0.91, 0.85, 0.4, 0.12, 0.1, 0.01],
+        "pd": [0.2, 0.25, 0.1, 0.05, 0.04, 0.02],
+        "credit_score": [480, 455, 600, 780, 790, 880],
+    })
+    clusters = pd.DataFrame({
+        "cluster_id": ["CA", "CB"],
+        "size": [3, 2],
+        "collusion_score": [0.88, 0.11],
+        "group_pd": [0.31, 0.07],
+        "credit_score": [430, 760],
+        "key_members": [["M2", "M1"], ["M4"]],
+        "top_factors": [FACTORS, []],
+        "top_links": [LINKS, []],
+        "members": [["M1", "M2", "M3"], ["M4", "M5"]],
+    })
+    embeddings = (np.arange(24, dtype=np.float32).reshape(6, 4) / 7).astype(np.float32)
+    return ScoreSet(merchants, clusters, "v1", AT_A, embeddings)
+
+
+def run_b() -> ScoreSet:
+    """Another model: CC = M1, M4; M2, M3, M5 in no cluster; M6 not scored; no
+    embeddings."""
+    merchants = pd.DataFrame({
+        "merchant_id": ["M1", "M2", "M3", "M4", "M5"],
+        "cluster_id": ["CC", None, None, "CC", None],
+        "ring_score": [0.7, 0.2, 0.1, 0.6, np.nan],
+        "pd": [0.3, 0.1, 0.1, 0.2, 0.05],
+        "credit_score": [500, 650, 700, 520, 800],
+    })
+    clusters = pd.DataFrame({
+        "cluster_id": ["CC"], "size": [2], "collusion_score": [0.66], "group_pd": [0.22],
+        "credit_score": [510], "key_members": [["M4"]],
+        "top_factors": [[{"score": "collusion", "name": "round_share", "value": 0.5,
+                          "weight": 0.2}]],
+        "top_links": [[]], "members": [["M4", "M1"]],
+    })
+    return ScoreSet(merchants, clusters, "v2", AT_B)
+
+
+def dump(graph: Graph) -> dict:
+    """Everything scoring writes, for comparing two graphs."""
+    return {
+        "nodes": graph.read("MATCH (n) WHERE n:Merchant OR n:Cluster "
+                            "RETURN labels(n) AS labels, properties(n) AS props "
+                            "ORDER BY labels[0], n.id"),
+        "members": graph.read("MATCH (m)-[i:IN_CLUSTER]->(c) RETURN m.id AS m, c.id AS c, "
+                              "properties(i) AS props ORDER BY m, c"),
+    }
+
+
+def _sorted_members(scores: ScoreSet) -> pd.DataFrame:
+    clusters = scores.clusters.copy()
+    clusters["members"] = [sorted(m) for m in clusters["members"]]
+    return clusters
+
+
+def test_a_run_reads_back_equal(graph: Graph) -> None:
+    _merchants_graph(graph)
+    written = run_a()
+    summary = write_scores(graph, written)
+    assert (summary.merchants, summary.clusters, summary.memberships) == (6, 2, 5)
+    assert summary.merchants_missing == 0 and summary.run == run_id("v1", AT_A)
+    back = read_scores(graph, embeddings=True)
+    pd.testing.assert_frame_equal(back.merchants, written.merchants)
+    pd.testing.assert_frame_equal(back.clusters, _sorted_members(written))
+    assert (back.model_version, back.scored_at) == ("v1", AT_A)
+    np.testing.assert_array_equal(back.embeddings, written.embeddings)
+    assert back.embeddings.dtype == np.float32
+    assert read_scores(graph).embeddings is None  # only read when asked for
+
+
+def test_cluster_properties_are_what_neo4j_can_hold(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    row = graph.read("MATCH (c:Cluster {id: 'CA'}) RETURN c AS c, "
+                     "valueType(c.top_factors) AS tf, valueType(c.key_members) AS km")[0]
+    assert row["tf"] == "STRING NOT NULL" and row["km"].startswith("LIST<STRING")
+    assert json.loads(row["c"]["top_factors"]) == FACTORS
+    assert json.loads(row["c"]["top_links"])[0]["detail"] == "设备 D1"
+    assert row["c"]["key_members"] == ["M2", "M1"]
+    assert row["c"]["model_version"] == "v1"
+    assert row["c"]["scored_at"].to_native() == AT_A
+
+
+def test_embeddings_are_stored_as_lists_of_floats(graph: Graph) -> None:
+    _merchants_graph(graph)
+    written = run_a()
+    write_scores(graph, written)
+    rows = graph.read("MATCH (m:Merchant) RETURN m.id AS id, m.embedding AS e, "
+                      "valueType(m.embedding) AS t ORDER BY id")
+    assert {r["t"] for r in rows} == {"LIST<FLOAT NOT NULL> NOT NULL"}
+    assert [r["e"] for r in rows] == written.embeddings.astype(float).tolist()
+
+
+def test_a_second_run_leaves_no_trace_of_the_first(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    summary = write_scores(graph, run_b())
+    run = run_id("v2", AT_B)
+    assert (summary.clusters_removed, summary.merchants_cleared) == (2, 1)
+    assert summary.memberships_removed == 5  # all of run A's: M4-CC is a new one
+    assert graph.read("MATCH (c:Cluster) RETURN collect(c.id) AS ids") == [{"ids": ["CC"]}]
+    assert graph.read("MATCH (m)-[i:IN_CLUSTER]->(c) RETURN m.id AS m, c.id AS c, "
+                      "i.score_run AS run ORDER BY m") == [
+        {"m": "M1", "c": "CC", "run": run}, {"m": "M4", "c": "CC", "run": run}]
+    rows = graph.read("MATCH (m:Merchant) RETURN m.id AS id, m.cluster_id AS cluster, "
+                      "m.score_run AS run, m.embedding AS e, m.ring_score AS ring, "
+                      "m.model_version AS v ORDER BY id")
+    assert [(r["id"], r["cluster"]) for r in rows] == [
+        ("M1", "CC"), ("M2", None), ("M3", None), ("M4", "CC"), ("M5", None), ("M6", None)]
+    assert [r["run"] for r in rows] == [run] * 5 + [None]
+    assert all(r["e"] is None for r in rows)  # v2 has no embeddings: v1's are gone
+    assert rows[4]["ring"] is None and rows[5]["ring"] is None and rows[5]["v"] is None
+    assert graph.read("MATCH (m:Merchant {id: 'M6'}) RETURN m.name AS name") == [
+        {"name": "店M6"}]  # only the scores go
+    back = read_scores(graph)
+    expected = run_b()
+    pd.testing.assert_frame_equal(back.merchants, expected.merchants)
+    pd.testing.assert_frame_equal(back.clusters, _sorted_members(expected))
+    assert [r.run for r in scoring_runs(graph)] == [run]
+
+
+def test_writing_again_changes_nothing(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    first = dump(graph)
+    again = write_scores(graph, run_a())
+    assert dump(graph) == first
+    assert (again.totals.nodes_created, again.totals.relationships_created) == (0, 0)
+    assert (again.memberships_removed, again.clusters_removed, again.merchants_cleared) == (
+        0, 0, 0)
+
+
+def test_batch_size_and_workers_change_nothing(graph: Graph) -> None:
+    ids = [f"M{i:04d}" for i in range(400)]
+    graph.write("UNWIND $ids AS id CREATE (:Merchant {id: id})", ids=ids)
+    rng = np.random.default_rng(7)
+    cluster_of = [f"C{i % 37:02d}" if i % 3 else None for i in range(400)]
+    merchants = pd.DataFrame({"merchant_id": ids, "cluster_id": cluster_of,
+                              "ring_score": rng.random(400), "pd": rng.random(400),
+                              "credit_score": rng.integers(350, 951, 400)})
+    members = merchants.dropna(subset=["cluster_id"]).groupby("cluster_id")["merchant_id"]
+    clusters = pd.DataFrame([{"cluster_id": cid, "size": len(m), "collusion_score": 0.5,
+                              "group_pd": 0.1, "credit_score": 700, "key_members": list(m[:2]),
+                              "top_factors": [], "top_links": [], "members": list(m)}
+                             for cid, m in members])
+    scores = ScoreSet(merchants, clusters, "v1", AT_A, rng.random((400, 3), dtype=np.float32))
+    seen: list[tuple[str, int, int | None]] = []
+    write_scores(graph, scores, batch_size=7, workers=3,
+                 progress=lambda *event: seen.append(event))
+    small = dump(graph)
+    assert seen[-1] == ("write scores", 437, 437)
+    graph.write("MATCH (c:Cluster) DETACH DELETE c")
+    graph.write("MATCH (m:Merchant) REMOVE m.score_run, m.cluster_id")
+    write_scores(graph, scores, batch_size=10_000, workers=1)
+    assert dump(graph) == small
+    back = read_scores(graph, embeddings=True, chunk=50)  # several pages
+    pd.testing.assert_frame_equal(back.merchants, merchants)
+    np.testing.assert_array_equal(back.embeddings, scores.embeddings)
+
+
+def test_a_cluster_a_case_is_about_is_kept_retired(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    graph.write("MATCH (c:Cluster {id: 'CA'}) CREATE (:Case {id: 'K1'})-[:ABOUT]->(c)")
+    summary = write_scores(graph, run_b())
+    assert (summary.clusters_retired, summary.clusters_removed) == (1, 1)
+    row = graph.read("MATCH (c:Cluster {id: 'CA'}) RETURN c.retired_at AS at, "
+                     "c.score_run AS run, c.collusion_score AS score, "
+                     "COUNT { (c)<-[:IN_CLUSTER]-() } AS members, "
+                     "COUNT { (:Case)-[:ABOUT]->(c) } AS cases")[0]
+    assert row["at"].to_native() == AT_B and row["run"] is None
+    assert (row["score"], row["members"], row["cases"]) == (0.88, 0, 1)  # as the case saw it
+    assert list(read_scores(graph).clusters["cluster_id"]) == ["CC"]
+    # A later run that finds the cluster again brings it back.
+    write_scores(graph, run_a())
+    assert graph.read("MATCH (c:Cluster {id: 'CA'}) RETURN c.retired_at AS at, "
+                      "COUNT { (c)<-[:IN_CLUSTER]-() } AS n") == [{"at": None, "n": 3}]
+
+
+def test_unknown_merchants_are_skipped_and_counted(graph: Graph) -> None:
+    graph.write("UNWIND $ids AS id CREATE (:Merchant {id: id})", ids=IDS[:5])  # no M6
+    summary = write_scores(graph, run_a())
+    assert (summary.merchants, summary.merchants_missing) == (5, 1)
+    assert graph.read("MATCH (m:Merchant {id: 'M6'}) RETURN m") == []
+
+
+def test_the_latest_of_two_stored_runs_is_read(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    old = "20200101T000000.000000Z/v0"  # as a write interrupted before its switch leaves
+    graph.write("MATCH (m:Merchant {id: 'M6'}) SET m.score_run = $old", old=old)
+    runs = scoring_runs(graph)
+    assert [(r.run, r.merchants, r.clusters) for r in runs] == [
+        (old, 1, 0), (run_id("v1", AT_A), 5, 2)]
+    assert list(read_scores(graph).merchants["merchant_id"]) == IDS[:5]
+    with pytest.raises(NoScores, match="no scores of run 'nope'") as info:
+        read_scores(graph, run="nope")
+    assert info.value.fix == f"it holds {old}, {run_id('v1', AT_A)}"
+
+
+def test_an_empty_graph_has_no_scores(graph: Graph) -> None:
+    assert scoring_runs(graph) == []
+    with pytest.raises(NoScores, match="no scores in the graph yet") as info:
+        read_scores(graph)
+    assert info.value.fix == "run `guanxi score` first"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: s.clusters.at[0, "members"].append("M6"), "disagree"),
+    (lambda s: s.merchants.__setitem__("cluster_id", ["CA"] * 5 + ["CZ"]), "CZ"),
+    (lambda s: s.merchants.__setitem__("merchant_id", ["M1"] * 6), "appears twice"),
+    (lambda s: setattr(s, "embeddings", np.zeros((5, 4), np.float32)), r"\(6, D\)"),
+    (lambda s: setattr(s, "merchants", s.merchants.drop(columns="pd")), "lacks columns"),
+])
+def test_scores_that_contradict_themselves_are_refused(graph: Graph, change, message) -> None:
+    scores = run_a()
+    change(scores)
+    with pytest.raises(ValueError, match=message):
+        write_scores(graph, scores)
+
+
+def test_export_writes_exactly_the_named_columns(tmp_path: Path) -> None:
+    scores = run_a()
+    scores.merchants = scores.merchants.iloc[::-1]  # export sorts by id
+    paths = export_scores(scores, tmp_path / "out")
+    with open(paths["merchants"], encoding="utf-8", newline="") as fh:
+        merchants = list(csv.reader(fh))
+    with open(paths["clusters"], encoding="utf-8", newline="") as fh:
+        clusters = list(csv.reader(fh))
+    assert tuple(merchants[0]) == MERCHANT_FILE_COLUMNS
+    assert tuple(clusters[0]) == CLUSTER_FILE_COLUMNS
+    assert merchants[1] == ["M1", "CA", "0.91", "0.2", "480"]
+    assert merchants[6] == ["M6", "", "0.01", "0.02", "880"]
+    assert [r[0] for r in merchants[1:]] == IDS
+    assert clusters[1] == ["CA", "3", "0.88", "0.31", "430",
+                           "collusion: shared_devices=3 (+0.31); credit: pd_mean=0.0812 (-0.05)"]
+    assert clusters[2][-1] == ""
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clusters.csv",
+                                                                     "merchants.csv"]
+
+
+def test_export_refuses_a_folder_it_cannot_use(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        export_folder(tmp_path / "f")
+    with pytest.raises(InputError, match="cannot write to .*: Not a directory") as info:
+        export_folder(tmp_path / "f" / "sub")
+    assert info.value.fix == "choose a folder you can write to"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]  # no check file left
+
+
+def test_the_cli_exports_the_stored_scores(graph: Graph, neo4j_env: dict[str, str],
+                                           tmp_path: Path) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    out = tmp_path / "exports" / "latest"
+    result = run_cli("scores", "export", "--out", str(out), "--json", env=neo4j_env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary == {"files": {"merchants": str(out / "merchants.csv"),
+                                 "clusters": str(out / "clusters.csv")},
+                       "rows": {"merchants": 6, "clusters": 2}, "model_version": "v1",
+                       "scored_at": AT_A.isoformat()}
+    assert (out / "merchants.csv").read_text(encoding="utf-8").startswith(
+        "merchant_id,cluster_id,ring_score,pd,credit_score\nM1,CA,0.91,")
+    table = run_cli("scores", "export", "--out", str(out), env=neo4j_env)
+    assert table.returncode == 0, table.stderr
+    assert "merchants.csv │ 6" in table.stdout and "clusters.csv  │ 2" in table.stdout
+    assert f"written to {out}" in table.stderr
+
+
+def test_the_cli_says_in_one_line_when_nothing_is_scored(graph: Graph, neo4j_env: dict[str, str],
+                                                         tmp_path: Path) -> None:
+    result = run_cli("scores", "export", "--out", str(tmp_path), env=neo4j_env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: no scores in the graph yet. run `guanxi score` first"]
+    result = run_cli("scores", "export", "--out", str(tmp_path), "--json", env=neo4j_env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert json.loads(result.stdout)["error"]["type"] == "NoScores"
+
+
+def test_the_cli_refuses_a_file_as_out(tmp_path: Path, neo4j_env: dict[str, str]) -> None:
+    (tmp_path / "f.csv").write_text("x")
+    result = run_cli("scores", "export", "--out", str(tmp_path / "f.csv"), env=neo4j_env)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: --out {tmp_path / 'f.csv'} is a file, not a folder. give a folder (created "
+        "if missing) for merchants.csv and clusters.csv"]
