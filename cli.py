@@ -456,11 +456,14 @@ def evaluate_cmd(
     if as_json:
         emit_record(result, True)
         return
-    rows = []
-    for name, m in result["models"].items():
-        rows.append({"model": name, **{k: v for k, v in m.items()
-                                       if k != "recall_per_typology"}})
-    emit_rows(rows, False, title=f"held out: {result['held_out']}")
+    # One row per metric, one column per model: the models side by side.
+    models = result["models"]
+    metrics = list(dict.fromkeys(k for m in models.values() for k in m
+                                 if k != "recall_per_typology"))
+    rows = [{"metric": k, **{name: m.get(k, "") for name, m in models.items()}}
+            for k in metrics]
+    emit_rows(rows, False, title="held out: " + ", ".join(
+        f"{k} {v}" for k, v in result["held_out"].items()))
     typ = result["models"]["shipped"].get("recall_per_typology", {})
     if typ:
         console.print("shipped recall per typology: " + ", ".join(

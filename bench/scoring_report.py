@@ -56,7 +56,8 @@ def guanxi(*args: str, env: dict[str, str], timeout: float = 3600) -> dict:
     return json.loads(proc.stdout)
 
 
-def one(setting: str, seed: int, merchants: int, root: Path, ablation: bool) -> dict:
+def one(setting: str, seed: int, merchants: int, root: Path, ablation: bool,
+        train_args: list[str]) -> dict:
     folder = root / f"{setting}-{seed}"
     data_dir = root / f"neo4j-{setting}-{seed}"
     env = {**os.environ, "GUANXI_DATA_DIR": str(data_dir),
@@ -76,7 +77,7 @@ def one(setting: str, seed: int, merchants: int, root: Path, ablation: bool) -> 
         guanxi("ingest", str(folder), env=env)
         result["seconds"]["ingest"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
-        result["train"] = guanxi("train", env=env)
+        result["train"] = guanxi("train", *train_args, env=env)
         result["seconds"]["train"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
         result["score"] = guanxi("score", env=env)
@@ -84,7 +85,7 @@ def one(setting: str, seed: int, merchants: int, root: Path, ablation: bool) -> 
         t = time.perf_counter()
         result["evaluate"] = guanxi("evaluate", "--truth", str(folder), env=env)
         result["seconds"]["evaluate"] = round(time.perf_counter() - t, 1)
-        if ablation:
+        if ablation and "--no-gnn" not in train_args:
             guanxi("train", "--no-gnn", env=env)
             guanxi("score", env=env)
             no_gnn = guanxi("evaluate", "--truth", str(folder), "--no-baselines", env=env)
@@ -109,6 +110,8 @@ def medians(runs: list[dict]) -> dict[str, dict[str, float | None]]:
 
 def markdown(report: dict) -> str:
     lines = ["# Results: scoring quality against ground truth", "",
+             f"`guanxi train {report.get('train_args', '')}`".replace(" `", "`") + " per graph.",
+             "",
              "Written by `bench/scoring_report.py` (rerun it to refresh every figure here); "
              f"{report['merchants']:,} merchants per graph, seeds {report['seeds']} (never "
              "used while developing), medians over the seeds. All metrics are on merchants "
@@ -161,19 +164,25 @@ def main() -> None:
                         help="seeds for settings other than hard (the first N of --seeds)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scoring_20k.json")
     parser.add_argument("--docs", type=Path, help="also write the markdown report here")
+    parser.add_argument("--train-args", default="",
+                        help="extra arguments for guanxi train, e.g. '--no-gnn'")
     args = parser.parse_args()
-    report = {"merchants": args.merchants, "seeds": args.seeds, "settings": {}}
+    report = {"merchants": args.merchants, "seeds": args.seeds, "train_args": args.train_args,
+              "settings": {}}
     with tempfile.TemporaryDirectory(prefix="guanxi-scoring-") as tmp:
         for setting in args.settings:
             seeds = args.seeds if setting == "hard" else args.seeds[: args.extra_seeds]
-            runs = []
+            runs: list[dict] = []
             for seed in seeds:
                 print(f"{setting} seed {seed} ...", file=sys.stderr, flush=True)
                 runs.append(one(setting, seed, args.merchants, Path(tmp),
-                                ablation=setting == "hard"))
-            report["settings"][setting] = {"runs": runs, "medians": medians(runs)}
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+                                ablation=setting == "hard", train_args=args.train_args.split()))
+                # Saved after every run: a long report interrupted keeps what it measured.
+                report["settings"][setting] = {"runs": runs, "medians": medians(runs)}
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+                if args.docs:
+                    args.docs.write_text(markdown(report), encoding="utf-8")
     print(json.dumps({s: b["medians"] for s, b in report["settings"].items()}, indent=2))
     if args.docs:
         args.docs.write_text(markdown(report), encoding="utf-8")

@@ -7,9 +7,10 @@ credit metrics skip the merchants with an observed loan outcome. The shipped sco
 is read from Neo4j (what ``guanxi score`` wrote); the baselines are fit here, on the
 same training labels, in the same harness:
 
-- ``gbdt_graph``: LightGBM on own + neighbour-aggregated features (GADBench), its
-  groups formed by the same grouping step as the shipped scorer, from as many
-  candidates as the shipped scorer had;
+- ``gbdt_own`` and ``gbdt_graph``: LightGBM (PU, like the shipped scorer) on own
+  features, and on own + neighbour-aggregated features (GADBench), scored as the
+  shipped trees are (mean of the fold models); their groups formed by the same
+  grouping step as the shipped scorer, from as many candidates as it had;
 - ``fraudar``: dense-subgraph peeling of payers x payees (Hooi et al. 2016);
 - ``louvain_rules``: Louvain communities scored by red-flag rules;
 - ``credit_gbdt_own``: LightGBM on each merchant's own features (credit only).
@@ -26,11 +27,13 @@ import pandas as pd
 from guanxi.gnn import metrics as mt
 from guanxi.gnn.baselines import BaselineResult, pu_labels
 from guanxi.gnn.baselines.fraudar import fraudar_baseline
-from guanxi.gnn.baselines.gbdt import credit_gbdt, fit_predict_gbdt, neighbour_aggregate
+from guanxi.gnn.baselines.gbdt import credit_gbdt, neighbour_aggregate
 from guanxi.gnn.baselines.louvain_rules import louvain_rules
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.prepare import Prepared, link_kinds, prepare
+from guanxi.gnn.scorer import ScorerSettings
 from guanxi.gnn.scores import ScoreSet
+from guanxi.gnn.trees import fit_folds
 from guanxi.gnn.truth import Truth, read_truth
 from guanxi.graph.connection import Graph
 from guanxi.progress import ProgressFn
@@ -104,11 +107,17 @@ def evaluate_prepared(prep: Prepared, scores: ScoreSet, truth: Truth, *, seed: i
     x = prep.features.to_numpy(np.float32)
     kinds = link_kinds(prep.links)
     z = np.hstack([x, neighbour_aggregate(x, kinds)])
-    candidates = int((shipped["ring"] >= 0.2).sum())
+    candidates = round(ScorerSettings().candidate_share * prep.m)
     if (prep.labels.ring == 1).sum() >= 5:
         y, train, w = pu_labels(prep.labels.ring, 0.05)
-        g = fit_predict_gbdt(z, y, train, seed, weight=w)
-        out["models"]["gbdt_graph"] = ring_block(g, _groups_of(prep, g, candidates, seed))
+        labelled = prep.labels.ring >= 0
+        for name, features in (("gbdt_own", x), ("gbdt_graph", z)):
+            model = fit_folds(features, y, train, [f"f{i}" for i in range(features.shape[1])],
+                              seed=seed, weight=w)
+            # Deployed like the shipped scorer: the mean of the fold models, out of
+            # fold only for the labels they learnt.
+            g = np.where(labelled, model.oof, model.raw(features))
+            out["models"][name] = ring_block(g, _groups_of(prep, g, candidates, seed))
     report("baselines", 1, 4)
     fr = fraudar_baseline(prep.ex)
     out["models"]["fraudar"] = ring_block(fr.scores, fr.clusters)

@@ -18,6 +18,7 @@ heads on merchants: collusion-ring membership and default over the horizon.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
 import torch
@@ -66,7 +67,8 @@ class EdgeSAGEConv(MessagePassing):
         in_channels (int or tuple): source and target widths, or one for both.
         out_channels (int): output width.
         edge_dim (int): width of ``edge_attr``; 0 for none. (default: ``0``)
-        aggr (str or list): aggregation of the messages. (default: ``"mean"``)
+        aggr (str or sequence): aggregation of the messages; several are
+            concatenated. (default: ``"mean"``)
 
     Shapes:
         - **inputs:** ``x`` :math:`(|\mathcal{V}_s|, F_s)` or a pair with
@@ -76,7 +78,8 @@ class EdgeSAGEConv(MessagePassing):
     """
 
     def __init__(self, in_channels: int | tuple[int, int], out_channels: int,
-                 edge_dim: int = 0, aggr: str | list[str] = "mean") -> None:
+                 edge_dim: int = 0, aggr: str | Sequence[str] = "mean") -> None:
+        aggr = aggr if isinstance(aggr, str) else list(aggr)
         super().__init__(aggr=aggr)
         src, dst = (in_channels, in_channels) if isinstance(in_channels, int) else in_channels
         self.in_channels, self.out_channels, self.edge_dim = in_channels, out_channels, edge_dim
@@ -139,8 +142,8 @@ class HeteroGNN(torch.nn.Module):
         hidden (int): width :math:`H` of every representation. (default: ``64``)
         layers (int): message-passing layers :math:`L`. (default: ``2``)
         conv (str): the convolution, :data:`ConvKind`. (default: ``"sage"``)
-        aggr (str or list): aggregation within an edge type (``"mean"``, ``"max"``,
-            ``"sum"`` or a list such as ``["mean", "max"]``). (default: ``"mean"``)
+        aggr (str or sequence): aggregation within an edge type (``"mean"``, ``"max"``,
+            ``"sum"`` or several, concatenated, such as ``("mean", "max")``). (default: ``"mean"``)
         dropout (float): dropout on the merchants' layer updates and before the heads
             (other node types have few, structural features; their updates are not
             dropped, which also saves drawing a mask per consumer). (default: ``0.2``)
@@ -161,7 +164,7 @@ class HeteroGNN(torch.nn.Module):
 
     def __init__(self, node_dims: dict[str, int], edge_dims: dict[EdgeType, int], *,
                  hidden: int = 64, layers: int = 2, conv: ConvKind = "sage",
-                 aggr: str | list[str] = "mean", dropout: float = 0.2,
+                 aggr: str | Sequence[str] = "mean", dropout: float = 0.2,
                  static: tuple[str, ...] = ()) -> None:
         super().__init__()
         if MERCHANT not in node_dims:
@@ -174,10 +177,12 @@ class HeteroGNN(torch.nn.Module):
         self.node_dims = dict(node_dims)
         self.edge_dims = {k: v for k, v in edge_dims.items()
                           if k[0] in node_dims and k[2] in node_dims}
+        if conv == "graph" and not isinstance(aggr, str):
+            raise ValueError("conv 'graph' takes one aggregation, not several")
         if MERCHANT in static:
             raise ValueError(f"{MERCHANT} cannot be static: its representation is the output")
-        self.hidden, self.layers, self.conv, self.aggr, self.dropout = (
-            hidden, layers, conv, aggr, dropout)
+        self.hidden, self.layers, self.conv, self.dropout = hidden, layers, conv, dropout
+        self.aggr: str | tuple[str, ...] = aggr if isinstance(aggr, str) else tuple(aggr)
         self.static = tuple(static)
         self.inputs = ModuleDict({t: torch.nn.Linear(d, hidden) for t, d in node_dims.items()})
         self.convs = torch.nn.ModuleList()
@@ -207,11 +212,12 @@ class HeteroGNN(torch.nn.Module):
 
     def _conv(self, key: EdgeType) -> MessagePassing:
         h = self.hidden
+        aggr = self.aggr if isinstance(self.aggr, str) else list(self.aggr)
         if self.conv == "sage":
-            return SAGEConv((h, h), h, aggr=self.aggr)
+            return SAGEConv((h, h), h, aggr=aggr)
         if self.conv == "graph":
-            return GraphConv((h, h), h, aggr=self.aggr)
-        return EdgeSAGEConv((h, h), h, edge_dim=self.edge_dims[key], aggr=self.aggr)
+            return GraphConv((h, h), h, aggr=aggr)
+        return EdgeSAGEConv((h, h), h, edge_dim=self.edge_dims[key], aggr=aggr)
 
     def reset_parameters(self) -> None:
         for module in self.modules():

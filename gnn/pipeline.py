@@ -106,8 +106,7 @@ def _settings(settings: ScorerSettings) -> dict[str, Any]:
 def _state(scorer: Scorer) -> tuple[dict[str, Any], dict[str, Any]]:
     """The scorer as an artefact: GNN weights in ``model_state``, the rest in ``extra``."""
     state: dict[str, Any] = {}
-    extra: dict[str, Any] = {"feature_names": scorer.feature_names,
-                             "prior": [scorer.prior, scorer.prior_b]}
+    extra: dict[str, Any] = {"feature_names": scorer.feature_names}
     if scorer.gnn is not None:
         for head, weights in scorer.gnn.states.items():
             state[f"gnn.{head}"] = weights
@@ -136,12 +135,9 @@ def load_scorer(artefact: Artefact) -> Scorer:
                       g["best_epoch"])
     models = {n: Ensemble.from_state(extra[n]) if n in extra else None
               for n in ("stage_0", "stage_a", "stage_b", "credit")}
-    prior, prior_b = extra["prior"]
-    scorer = Scorer(settings, list(extra["feature_names"]), gnn, models["stage_0"],
-                    models["stage_a"],
-                    models["stage_b"], models["credit"], prior, dict(artefact.metrics))
-    scorer.prior_b = prior_b
-    return scorer
+    return Scorer(settings, list(extra["feature_names"]), gnn, models["stage_0"],
+                  models["stage_a"], models["stage_b"], models["credit"],
+                  dict(artefact.metrics))
 
 
 def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
@@ -186,8 +182,7 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
         t = time.perf_counter()
         write_scores(graph, scores, progress=progress)
         clock["write"] = round(time.perf_counter() - t, 1)
-    suspicious = int((scores.clusters["collusion_score"] >= scorer.settings.min_cluster_score
-                      ).sum()) if len(scores.clusters) else 0
+    suspicious = int(nodes.groups.max()) + 1 if nodes.groups.size else 0
     notes = list(prep.notes)
     if not scorer.supervised:
         notes.append("ring scores are unsupervised (no fraud labels when trained): "

@@ -72,7 +72,7 @@ class TrainSettings:
     hidden: int = 64
     layers: int = 2
     conv: ConvKind = "sage"
-    aggr: str = "mean"
+    aggr: str | tuple[str, ...] = "mean"
     dropout: float = 0.2
     static: tuple[str, ...] = ()
     """Node types only sending their own features (``HeteroGNN``'s ``static``)."""
@@ -137,6 +137,8 @@ class Trained:
         config = dict(self.config)
         config["edge_dims"] = {type_key(k): v for k, v in self.config["edge_dims"].items()}
         config["static"] = list(self.config["static"])
+        if not isinstance(config["aggr"], str):
+            config["aggr"] = list(config["aggr"])
         settings = {k: list(v) if isinstance(v, tuple) else v
                     for k, v in asdict(self.settings).items()}
         return {"config": config, "states": self.states, "settings": settings,
@@ -150,7 +152,9 @@ class Trained:
         config = dict(state["config"])
         config["edge_dims"] = {parse_type_key(k): v for k, v in config["edge_dims"].items()}
         config["static"] = tuple(config["static"])
-        settings = TrainSettings(**{k: tuple(v) if k == "static" else v
+        if not isinstance(config["aggr"], str):
+            config["aggr"] = tuple(config["aggr"])
+        settings = TrainSettings(**{k: tuple(v) if isinstance(v, list) else v
                                     for k, v in state["settings"].items()})
         scales = state["standardiser"]
         return cls(config, state["states"], settings,
@@ -574,9 +578,10 @@ def _self_supervised(data: HeteroData, settings: TrainSettings, seed: int,
         loss = dgi.loss(pos, neg, summary)
         loss.backward()
         optimiser.step()
-        history.append({"epoch": epoch, "loss": loss.item()})
-        if float(loss) < best - 1e-4:
-            best, best_epoch, state = float(loss), epoch, copy.deepcopy(encoder.state_dict())
+        value = loss.item()
+        history.append({"epoch": epoch, "loss": value})
+        if value < best - 1e-4:
+            best, best_epoch, state = value, epoch, copy.deepcopy(encoder.state_dict())
         report(task, epoch, epochs)
         if epoch - best_epoch >= settings.patience and epoch >= settings.min_epochs:
             break
