@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -531,6 +532,10 @@ def main() -> None:
     # an error; a failed command already says why in one line, so these show only when
     # GUANXI_LOG_LEVEL asks for them.
     asked = os.environ.get("GUANXI_LOG_LEVEL", "").upper()
+    # torch_geometric's import calls torch.jit.script, which warns that it is
+    # deprecated: a note for PyG's developers, not for someone scoring merchants.
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated",
+                            category=FutureWarning)
     try:
         if asked and not isinstance(logging.getLevelName(asked), int):
             raise InputError(f"GUANXI_LOG_LEVEL {asked!r} is not a logging level",

@@ -109,15 +109,22 @@ class RichProgress:
                               MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                               disable=not enabled)
         self._tasks: dict[str, TaskID] = {}
+        self._started = False
 
     def __enter__(self) -> RichProgress:
-        self._bars.__enter__()
+        # The display starts with the first task: a command that fails before any
+        # progress (a bad option, an unknown model) prints its one error line and
+        # nothing else, not the empty line a stopped display leaves.
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._bars.__exit__(*exc)
+        if self._started:
+            self._bars.__exit__(*exc)
 
     def __call__(self, task: str, done: int, total: int | None) -> None:
+        if not self._started:
+            self._bars.__enter__()
+            self._started = True
         if task not in self._tasks:
             self._tasks[task] = self._bars.add_task(task, total=total)
         self._bars.update(self._tasks[task], completed=done, total=total)

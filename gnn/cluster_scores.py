@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from guanxi.gnn import group
 from guanxi.gnn.clusters import assemble, cluster_ids, members
 from guanxi.gnn.credit_scale import credit_score
-from guanxi.gnn.prepare import Prepared
+from guanxi.gnn.prepare import Prepared, business_links
 from guanxi.gnn.scorer import NodeScores
 from guanxi.gnn.scores import CLUSTER_COLUMNS
 
@@ -46,7 +46,7 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
                   ) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per cluster (``scores.CLUSTER_COLUMNS``), and each merchant's cluster id
     (``(M,)`` object array, None outside any cluster)."""
-    labels = assemble(nodes.groups, prep.communities)
+    labels = assemble(nodes.groups, prep.communities, adjacency=business_links(prep.links))
     ids = prep.ids
     groups = members(labels, ids)
     names = cluster_ids(groups, previous)
@@ -58,7 +58,10 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     dep = group.dependency([prep.links.directed[k] for k in ("supply", "paid")
                             if k in prep.links.directed],
                            _ties(prep)) if prep.links.directed or prep.links.shared else None
-    kinds = {**prep.links.directed, **prep.links.shared}
+    # Flows count one per linked pair, as in Links.combined: in yuan they would bury
+    # every shared phone or owner under the payments.
+    kinds = {**{k: (a > 0).astype(np.float64) for k, a in prep.links.directed.items()},
+             **prep.links.shared}
     if prep.links.co_payer is not None:
         kinds["co_payer"] = prep.links.co_payer
     links = group.top_links(labels, nodes.ring, kinds)

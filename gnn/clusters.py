@@ -97,17 +97,29 @@ def _louvain(weights: sp.csr_matrix, part: np.ndarray, seed: int) -> list[np.nda
 
 
 def assemble(suspicious: np.ndarray, communities: np.ndarray, *,
-             max_size: int = 200) -> np.ndarray:
+             adjacency: sp.spmatrix | None = None, max_size: int = 200) -> np.ndarray:
     """One label per merchant: suspicious groups first, then business groups.
 
     ``communities`` (M,) are community numbers of the whole projection (-1 for none);
     a community's merchants that no suspicious group took form a business group when
     there are between 2 and ``max_size`` of them (a community of thousands is a town,
-    not a group whose members share a fate). Returns (M,) int64 labels 0, 1, ... in
-    order of first appearance, -1 for merchants in no cluster.
+    not a group whose members share a fate). With ``adjacency`` (M, M), those merchants
+    are first split into the parts their own links join (a community's members whose
+    links ran through a suspicious group share nothing left). Returns (M,) int64
+    labels 0, 1, ... in order of first appearance, -1 for merchants in no cluster.
     """
     labels = np.where(suspicious >= 0, suspicious, -1).astype(np.int64)
     free = (suspicious < 0) & (communities >= 0)
+    if adjacency is not None and free.any():
+        idx = np.flatnonzero(free)
+        sub = sp.csr_matrix(adjacency)[idx][:, idx]
+        coo = sub.tocoo()
+        keep = communities[idx][coo.row] == communities[idx][coo.col]
+        same = sp.csr_matrix((np.ones(int(keep.sum())), (coo.row[keep], coo.col[keep])),
+                             shape=sub.shape)
+        _, part = connected_components(same, directed=False)
+        communities = communities.copy()
+        communities[idx] = part
     offset = int(suspicious.max()) + 1 if (suspicious >= 0).any() else 0
     values, inverse, counts = np.unique(communities[free], return_inverse=True,
                                         return_counts=True)

@@ -130,7 +130,11 @@ def top_links(labels: np.ndarray, score: np.ndarray, kinds: dict[str, sp.spmatri
     found: dict[int, list[tuple[float, int, int, str]]] = {}
     root = np.sqrt(np.clip(score, 0, None))
     for name, a in kinds.items():
-        coo = sp.triu(sp.csr_matrix(a) + sp.csr_matrix(a).T, k=1).tocoo()
+        a = sp.csr_matrix(a)
+        # A directed kind counts both directions of a pair; a symmetric one (shared
+        # identifiers, shared payers) already holds the pair's weight on both sides.
+        both = a if (a != a.T).nnz == 0 else a + a.T
+        coo = sp.triu(both, k=1).tocoo()
         same = (labels[coo.row] == labels[coo.col]) & (labels[coo.row] >= 0)
         rows, cols, vals = coo.row[same], coo.col[same], coo.data[same]
         weight = vals * root[rows] * root[cols]

@@ -124,7 +124,9 @@ def load_scorer(artefact: Artefact) -> Scorer:
     """The :class:`Scorer` saved in ``artefact``."""
     extra = artefact.extra
     settings_dict = dict(artefact.settings)
-    gnn_settings = TrainSettings(**settings_dict.pop("gnn"))
+    # JSON has no tuples: the artefact's lists go back to the tuples they were.
+    gnn_settings = TrainSettings(**{k: tuple(v) if isinstance(v, list) else v
+                                    for k, v in settings_dict.pop("gnn").items()})
     settings = ScorerSettings(**settings_dict, gnn=gnn_settings)
     gnn = None
     if "gnn" in extra:

@@ -24,7 +24,7 @@ from guanxi.graph.connection import Graph
 from guanxi.graph.export import Exported, export_graph
 from guanxi.progress import ProgressFn
 
-__all__ = ["Prepared", "link_kinds", "prepare"]
+__all__ = ["Prepared", "business_links", "link_kinds", "prepare"]
 
 
 @dataclass
@@ -66,6 +66,12 @@ def link_kinds(links: Links) -> dict[str, sp.csr_matrix]:
         pattern.eliminate_zeros()
         out[name] = sp.csr_matrix(pattern)
     return out
+
+
+def business_links(links: Links) -> sp.csr_matrix:
+    """The links that bind a business group: flows and shared identifiers, not shared
+    customers (two shops in one street share customers, not a fate)."""
+    return links.combined({"co_payer": 0.0})
 
 
 def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,

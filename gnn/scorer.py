@@ -42,7 +42,7 @@ import scipy.sparse as sp
 from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.hetero import model_input
-from guanxi.gnn.prepare import Prepared, link_kinds
+from guanxi.gnn.prepare import Prepared, business_links, link_kinds
 from guanxi.gnn.train import Trained, TrainSettings, cross_fit, train
 from guanxi.gnn.trees import Ensemble, fit_folds
 from guanxi.progress import ProgressFn
@@ -112,8 +112,9 @@ class Scorer:
         s0 = self.stage_0.raw(x) if self.stage_0 is not None else None
         z, z_names = graph_inputs(prep, x, self.feature_names, s0, g_ring, g_pd,
                                   self.settings.use_gnn)
+        unusual = None
         if self.stage_a is None:
-            ring = unsupervised_ring(prep, x, self.feature_names)
+            ring, unusual = unsupervised_ring(prep, x, self.feature_names)
         else:
             ring = self.stage_a.predict(z)
         groups = _groups(prep, ring, self.settings)
@@ -131,6 +132,11 @@ class Scorer:
             model = self.stage_b or self.stage_a
             if model is not None:
                 out.ring_contrib = model.contributions(zb)
+            elif unusual is not None:
+                # Unsupervised: the factors are how unusual each feature is (0 at the
+                # median, 1 at either extreme), the terms the score averages.
+                out.ring_contrib = np.zeros_like(zb)
+                out.ring_contrib[:, :x.shape[1]] = unusual
             if self.credit is not None:
                 out.credit_contrib = self.credit.contributions(out.credit_inputs)
         return out
@@ -187,7 +193,7 @@ def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndar
     in the merchant's cluster (suspicious group, else its business community)."""
     from guanxi.gnn.clusters import assemble
 
-    labels = assemble(groups, prep.communities)
+    labels = assemble(groups, prep.communities, adjacency=business_links(prep.links))
     member = sp.csr_matrix((np.ones(int((labels >= 0).sum())),
                             (np.flatnonzero(labels >= 0), labels[labels >= 0])),
                            shape=(prep.m, int(labels.max()) + 1 if (labels >= 0).any() else 1))
@@ -200,21 +206,27 @@ def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndar
             [*names, "ring_probability", *ctx_names])
 
 
-def unsupervised_ring(prep: Prepared, x: np.ndarray, names: list[str]) -> np.ndarray:
-    """Without ring labels: the mean rank of the collusion features in the direction
-    that signals collusion, smoothed over each merchant's links, on [0, 1]. Not a
-    probability; the commands say so."""
+def unsupervised_ring(prep: Prepared, x: np.ndarray, names: list[str]
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Without ring labels: how unusual a merchant's collusion features are (the mean
+    distance of their ranks from the median), blended with its most unusual
+    neighbourhood, on [0, 1]. Not a probability; the commands say so.
+
+    Returns the (M,) score and the (M, F) per-feature unusualness (0 for features that
+    are not collusion features), which explains it."""
     from guanxi.gnn.features import COLLUSION
 
     cols = [i for i, n in enumerate(names) if n in COLLUSION]
     ranks = np.argsort(np.argsort(x[:, cols], axis=0), axis=0) / max(prep.m - 1, 1)
-    own = np.abs(ranks - 0.5).mean(axis=1) * 2  # how unusual, either way
+    per_feature = np.zeros_like(x, dtype=np.float64)
+    per_feature[:, cols] = np.abs(ranks - 0.5) * 2  # how unusual, either way
+    own = per_feature[:, cols].mean(axis=1)
     kinds = link_kinds(prep.links)
     nb = neighbour_aggregate(own[:, None], kinds)
     means = nb[:, 0::3]
     score = 0.5 * own + 0.5 * means.max(axis=1)
     lo, hi = score.min(), score.max()
-    return (score - lo) / (hi - lo) if hi > lo else np.zeros_like(score)
+    return ((score - lo) / (hi - lo) if hi > lo else np.zeros_like(score)), per_feature
 
 
 def _groups(prep: Prepared, ring: np.ndarray, settings: ScorerSettings) -> np.ndarray:

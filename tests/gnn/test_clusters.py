@@ -1,0 +1,250 @@
+"""gnn/clusters.py: suspicious groups, assembled clusters and persistent ids, on hand-made
+graphs whose right answer is known, plus invariants (a relabelled merchant order or
+group numbering changes nothing, same seed same answer)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from guanxi.gnn.cluster_scores import cluster_table
+from guanxi.gnn.clusters import assemble, cluster_ids, members, suspicious_groups
+from guanxi.gnn.labels import Labels
+from guanxi.gnn.prepare import Prepared
+from guanxi.gnn.projection import merchant_links
+from guanxi.gnn.scorer import NodeScores
+
+
+def sym(n: int, edges: list[tuple[int, int, float]]) -> sp.csr_matrix:
+    """A symmetric ``(n, n)`` link-strength matrix from ``(i, j, w)`` triples."""
+    a = np.zeros((n, n))
+    for i, j, w in edges:
+        a[i, j] = a[j, i] = w
+    return sp.csr_matrix(a)
+
+
+def clique(nodes: range | list[int], w: float = 1.0) -> list[tuple[int, int, float]]:
+    return [(i, j, w) for i, j in itertools.combinations(nodes, 2)]
+
+
+def partition(labels: np.ndarray) -> set[frozenset[int]]:
+    """The groups of ``labels`` as sets of positions, whatever their numbers."""
+    return {frozenset(np.flatnonzero(labels == g).tolist()) for g in np.unique(labels[labels >= 0])}
+
+
+# --- suspicious_groups ----------------------------------------------------------------
+
+
+def two_rings_and_an_honest_bridge() -> tuple[sp.csr_matrix, np.ndarray]:
+    """Ring {0, 1, 2} and ring {3, 4, 5} (triangles, strength 1), merchant 6 honest
+    (score 0.05) linked to one member of each; 7 and 8 are suspicious loners."""
+    edges = clique([0, 1, 2]) + clique([3, 4, 5]) + [(2, 6, 1.0), (6, 3, 1.0)]
+    score = np.array([0.9, 0.8, 0.7, 0.95, 0.6, 0.85, 0.05, 0.9, 0.9])
+    return sym(9, edges), score
+
+
+def test_two_rings_joined_through_an_honest_merchant_are_split() -> None:
+    adjacency, score = two_rings_and_an_honest_bridge()
+    labels = suspicious_groups(adjacency, score, min_score=0.2)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1, -1, -1, -1]
+
+
+def test_the_honest_merchant_joins_them_once_it_is_a_candidate() -> None:
+    # The same graph with the bridge suspicious: one connected group of seven.
+    adjacency, score = two_rings_and_an_honest_bridge()
+    score[6] = 0.5
+    labels = suspicious_groups(adjacency, score, min_score=0.2)
+    assert labels.tolist() == [0, 0, 0, 0, 0, 0, 0, -1, -1]
+
+
+def test_candidates_below_min_score_are_excluded() -> None:
+    # A triangle 0-1-2 where 2 scores 0.19 < 0.2: only 0 and 1 form a group; a linked
+    # pair 3-4 where 4 is below: no group (a group needs two candidates).
+    adjacency = sym(5, clique([0, 1, 2]) + [(3, 4, 1.0)])
+    score = np.array([0.9, 0.2, 0.19, 0.9, 0.1])
+    assert suspicious_groups(adjacency, score, min_score=0.2).tolist() == [0, 0, -1, -1, -1]
+    # Raise the bar above 0.2 and merchant 1 leaves too: nothing is left.
+    assert suspicious_groups(adjacency, score, min_score=0.5).tolist() == [-1] * 5
+    # Lower it and 2 and 4 join.
+    assert suspicious_groups(adjacency, score, min_score=0.05).tolist() == [0, 0, 0, 1, 1]
+
+
+def test_fewer_than_two_candidates_or_no_links_give_no_group() -> None:
+    adjacency = sym(3, [(0, 1, 1.0)])
+    assert suspicious_groups(adjacency, np.array([0.9, 0.1, 0.1])).tolist() == [-1, -1, -1]
+    empty = sp.csr_matrix((3, 3))
+    assert suspicious_groups(empty, np.array([0.9, 0.9, 0.9])).tolist() == [-1, -1, -1]
+
+
+def two_cliques_with_a_weak_link() -> sp.csr_matrix:
+    """Cliques {0..5} and {6..11} (strength 1) joined by one weak link 5-6 (0.05)."""
+    return sym(12, clique(range(6)) + clique(range(6, 12)) + [(5, 6, 0.05)])
+
+
+def test_a_group_above_max_size_is_split_by_louvain() -> None:
+    adjacency = two_cliques_with_a_weak_link()
+    score = np.full(12, 0.9)
+    # Within max_size the weak link holds the twelve together ...
+    assert suspicious_groups(adjacency, score, max_size=40).tolist() == [0] * 12
+    # ... above it Louvain cuts exactly the weak link.
+    split = suspicious_groups(adjacency, score, max_size=8)
+    assert split.tolist() == [0] * 6 + [1] * 6
+
+
+def test_a_part_louvain_cannot_bring_under_max_size_is_left_ungrouped() -> None:
+    # A clique of ten is one community; with max_size 8 nobody is grouped, while the
+    # separate pair 10-11 still is.
+    adjacency = sym(12, clique(range(10)) + [(10, 11, 1.0)])
+    labels = suspicious_groups(adjacency, np.full(12, 0.9), max_size=8)
+    assert labels.tolist() == [-1] * 10 + [0, 0]
+
+
+def test_groups_do_not_depend_on_merchant_order_or_repeat_calls() -> None:
+    adjacency = two_cliques_with_a_weak_link()
+    score = np.linspace(0.3, 0.95, 12)
+    first = suspicious_groups(adjacency, score, max_size=8, seed=3)
+    assert np.array_equal(first, suspicious_groups(adjacency, score, max_size=8, seed=3))
+    perm = np.random.default_rng(0).permutation(12)
+    permuted = suspicious_groups(adjacency[perm][:, perm], score[perm], max_size=8, seed=3)
+    back = np.empty_like(permuted)
+    back[perm] = permuted
+    assert partition(back) == partition(first) == {frozenset(range(6)), frozenset(range(6, 12))}
+
+
+# --- assemble --------------------------------------------------------------------------
+
+
+def test_assemble_puts_suspicious_groups_first_then_business_groups() -> None:
+    suspicious = np.array([0, 0, -1, -1, -1, 1, 1, -1])
+    communities = np.array([5, 5, 7, 7, 9, 3, 3, -1])
+    # Suspicious 0 -> 0; community 7's two free merchants -> a business group; community
+    # 9 has one free merchant (no group); suspicious 1; merchant 7 has no community.
+    # Numbered by first appearance: 0, business 1, suspicious-1 2.
+    assert assemble(suspicious, communities).tolist() == [0, 0, 1, 1, -1, 2, 2, -1]
+
+
+def test_assemble_gives_a_community_only_its_free_merchants() -> None:
+    # Merchants 0 and 1 are a ring inside community 4; 2 and 3, also in it, form the
+    # business group; a lone free member of a community would be no group.
+    assert assemble(np.array([0, 0, -1, -1]), np.array([4, 4, 4, 4])).tolist() == [0, 0, 1, 1]
+    assert assemble(np.array([0, 0, 0, -1]), np.array([4, 4, 4, 4])).tolist() == [0, 0, 0, -1]
+
+
+def test_assemble_leaves_communities_above_max_size_out() -> None:
+    suspicious = np.full(7, -1)
+    communities = np.array([1, 1, 1, 2, 2, 8, 8])
+    assert assemble(suspicious, communities, max_size=2).tolist() == [-1, -1, -1, 0, 0, 1, 1]
+    assert assemble(suspicious, communities, max_size=3).tolist() == [0, 0, 0, 1, 1, 2, 2]
+
+
+def test_assemble_numbers_equal_partitions_equally() -> None:
+    communities = np.array([9, 9, 2, 2, 2, 6, 6])
+    a = assemble(np.array([-1, -1, 1, 1, -1, 0, 0]), communities)
+    b = assemble(np.array([-1, -1, 0, 0, -1, 5, 5]), communities + 100)
+    assert a.tolist() == b.tolist() == [0, 0, 1, 1, -1, 2, 2]
+
+
+def test_assemble_of_nothing_is_nothing() -> None:
+    assert assemble(np.full(3, -1), np.full(3, -1)).tolist() == [-1, -1, -1]
+    assert assemble(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_members_lists_each_cluster_in_merchant_order() -> None:
+    labels = np.array([1, 0, -1, 1, 0])
+    assert members(labels, ["a", "b", "c", "d", "e"]) == [["b", "e"], ["a", "d"]]
+
+
+# --- cluster_ids -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("new", "kept"), [
+    (["a", "b", "c", "d"], True),   # Jaccard 1
+    (["a", "b", "c"], True),        # 3/4
+    (["a", "b"], True),             # 2/4 = 0.5: the bound is inclusive
+    (["a", "b", "c", "d", "e", "f", "g", "h"], True),  # 4/8
+    (["a", "b", "c", "d", "e", "f", "g", "h", "i"], False),  # 4/9
+    (["a"], False),                 # 1/4
+    (["a", "x", "y"], False),       # 1/6
+])
+def test_a_previous_id_persists_at_jaccard_of_one_half_or_more(new: list[str], kept: bool) -> None:
+    got = cluster_ids([new], {"C-old": ["a", "b", "c", "d"]})
+    assert (got == ["C-old"]) is kept
+    if not kept:
+        assert re.fullmatch(r"C[0-9a-f]{12}", got[0])
+
+
+def test_a_previous_id_is_used_once() -> None:
+    # Both halves of C-old overlap it by exactly 0.5: the first takes the id, the other
+    # gets a derived one.
+    got = cluster_ids([["a", "b"], ["c", "d"]], {"C-old": ["a", "b", "c", "d"]})
+    assert got[0] == "C-old"
+    assert got[1] != "C-old" and got[1] == cluster_ids([["c", "d"]])[0]
+
+
+def test_the_best_overlap_wins_each_new_group_takes_one_id() -> None:
+    # C-small overlaps the new group 2/3, C-exact 3/3: C-exact wins although it comes
+    # second; C-small is not reused for the other group (Jaccard 0 there).
+    previous = {"C-small": ["a", "b"], "C-exact": ["a", "b", "c"]}
+    got = cluster_ids([["x", "y"], ["a", "b", "c"]], previous)
+    assert got[1] == "C-exact"
+    assert got[0] not in previous
+    # Two previous clusters split 1:1 onto two new ones each keep their id.
+    previous = {"P": ["a", "b", "c"], "Q": ["d", "e", "f"]}
+    assert cluster_ids([["d", "e", "f", "g"], ["a", "b"]], previous) == ["Q", "P"]
+
+
+def test_derived_ids_depend_on_the_members_only() -> None:
+    one = cluster_ids([["m2", "m1", "m3"], ["m9", "m8"]])
+    assert one == cluster_ids([["m8", "m9"], ["m3", "m1", "m2"]])[::-1]
+    assert one == cluster_ids([["m1", "m2", "m3"], ["m8", "m9"]], {"C-x": ["z1", "z2"]})
+    assert len(set(one)) == 2
+    assert all(re.fullmatch(r"C[0-9a-f]{12}", i) for i in one)
+    assert cluster_ids([["m1", "m2"]]) != cluster_ids([["m1", "m3"]])
+    assert cluster_ids([]) == []
+
+
+# --- cluster_table: the clusters as scored rows --------------------------------------------
+
+
+def path_of_four(make_export) -> tuple[Prepared, NodeScores]:
+    """m0 -> m1 -> m2 -> m3 pay each other along a path, all in one community; m1 and m2
+    are a suspicious group. No labels, no trees: scores as an unsupervised model gives."""
+    ex = make_export(4, paid=[(0, 1, 1, 100.0), (1, 2, 1, 100.0), (2, 3, 1, 100.0)])
+    links = merchant_links(ex)
+    prep = Prepared(ex, links, pd.DataFrame(index=range(4)), np.zeros(4, dtype=np.int64),
+                    Labels(np.full(4, -1, dtype=np.int8), np.full(4, np.nan)))
+    nodes = NodeScores(ring=np.array([0.1, 0.9, 0.8, 0.1]), pd=None,
+                       groups=np.array([-1, 0, 0, -1]), embedding=None,
+                       ring_inputs=np.zeros((4, 0), dtype=np.float32), ring_names=[],
+                       credit_inputs=None, credit_names=[])
+    return prep, nodes
+
+
+def test_cluster_table_scores_the_ring_and_leaves_out_unlinked_leftovers(make_export) -> None:
+    prep, nodes = path_of_four(make_export)
+    table, of_merchant = cluster_table(prep, nodes)
+    # m0 and m3 share a community but no link once the ring m1-m2 is taken: no group.
+    ring_id = cluster_ids([["m1", "m2"]])[0]
+    assert of_merchant.tolist() == [None, ring_id, ring_id, None]
+    assert len(table) == 1
+    ring = table.iloc[0]
+    assert ring["members"] == ["m1", "m2"]
+    # Both members link to the group with strength 1: the plain mean.
+    assert ring["collusion_score"] == pytest.approx(0.85)
+    assert ring["group_pd"] is None and ring["credit_score"] is None  # no PD model
+    assert ring["key_members"] == ["m1", "m2"]  # by ring score without a PD
+    # A flow counts one per linked pair (as in Links.combined), not its yuan.
+    assert ring["top_links"] == [{"source": "m1", "target": "m2", "type": "PAID",
+                                  "weight": pytest.approx(np.sqrt(0.9 * 0.8), abs=1e-3)}]
+    assert ring["top_factors"] == []
+
+
+def test_every_cluster_of_an_unsupervised_model_has_an_explanation(make_export) -> None:
+    prep, nodes = path_of_four(make_export)
+    table, _ = cluster_table(prep, nodes)
+    assert all(row.top_factors or row.top_links for row in table.itertuples())
