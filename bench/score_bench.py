@@ -1,0 +1,82 @@
+"""Train + score time and peak memory on one synthetic graph (issue 13: 100k merchants
+in under 15 minutes and 8 GB on two cores). Prints JSON.
+
+Synthesises the graph, loads it into a fresh local Neo4j, then times ``guanxi train``
+and ``guanxi score`` as real commands, sampling the peak resident memory of each (the
+Python process; Neo4j's own memory is its configured heap and page cache). Example:
+
+    .venv/bin/python bench/score_bench.py --merchants 100000 --out score_100k.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ingest_bench import PeakRss  # bench/ is the script's folder, on sys.path
+from scoring_report import free_port
+
+from guanxi.graph import server
+
+BIN = Path(sys.executable).parent
+
+
+def timed(args: list[str], env: dict[str, str]) -> dict:
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(BIN / "guanxi"), *args, "--json"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with PeakRss(proc.pid) as peak:
+        out, err = proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"guanxi {' '.join(args)} failed: {err[-2000:]}")
+    return {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": peak.peak_mb,
+            "report": json.loads(out)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--merchants", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--difficulty", default="hard")
+    parser.add_argument("--train-args", default="", help="e.g. '--no-gnn'")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="guanxi-score-bench-") as tmp:
+        root = Path(tmp)
+        env = {**os.environ, "GUANXI_DATA_DIR": str(root / "neo4j"),
+               "GUANXI_MODELS_DIR": str(root / "models")}
+        env.pop("NEO4J_URI", None)
+        folder = root / "data"
+        subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(args.merchants),
+                        "--seed", str(args.seed), "--difficulty", args.difficulty,
+                        "--out", str(folder), "--quiet"], env=env, check=True)
+        server.start(server.ServerConfig(root / "neo4j", free_port(), "4g", "2g"))
+        try:
+            ingest = timed(["ingest", str(folder)], env)
+            train = timed(["train", *args.train_args.split()], env)
+            score = timed(["score"], env)
+        finally:
+            server.stop(root / "neo4j")
+    result = {"merchants": args.merchants, "seed": args.seed, "difficulty": args.difficulty,
+              "cpus": os.cpu_count(), "train_args": args.train_args,
+              "ingest_seconds": ingest["seconds"],
+              "train": {k: train[k] for k in ("seconds", "peak_rss_mb")},
+              "score": {k: score[k] for k in ("seconds", "peak_rss_mb")},
+              "train_plus_score_seconds": round(train["seconds"] + score["seconds"], 1),
+              "stages": {"train": train["report"].get("seconds"),
+                         "score": score["report"].get("seconds")}}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
