@@ -1,0 +1,141 @@
+"""gnn/model.py: the heterogeneous GNN's shapes, per convolution and graph shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch_geometric.data import HeteroData
+
+from guanxi.gnn.model import EdgeSAGEConv, GNNOutput, HeteroGNN
+
+CONVS = ("sage", "edge", "graph")
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One thread: on a busy machine two OpenMP threads wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def four_merchants(with_consumers: bool = True) -> HeteroData:
+    """Four merchants paying in a line, with reverses; optionally three consumers
+    paying them and a phone shared by merchants 0 and 1 (all with reverses)."""
+    data = HeteroData()
+    data["Merchant"].x = torch.randn(4, 5)
+    line = torch.tensor([[0, 1, 2], [1, 2, 3]])
+    edges = {("Merchant", "PAID", "Merchant"): (line, 3)}
+    if with_consumers:
+        data["Consumer"].x = torch.randn(3, 2)
+        data["Phone"].x = torch.randn(1, 1)
+        edges[("Consumer", "PAID", "Merchant")] = (torch.tensor([[0, 1, 2, 2], [0, 0, 1, 3]]), 3)
+        edges[("Merchant", "USES", "Phone")] = (torch.tensor([[0, 1], [0, 0]]), 0)
+    for (src, rel, dst), (index, width) in edges.items():
+        for key, idx in (((src, rel, dst), index), ((dst, f"rev_{rel}", src), index.flip(0))):
+            data[key].edge_index = idx
+            if width:
+                data[key].edge_attr = torch.randn(idx.shape[1], width)
+                data[key].edge_weight = torch.rand(idx.shape[1])
+    return data
+
+
+@pytest.mark.parametrize("conv", CONVS)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_output_shapes(conv: str, layers: int) -> None:
+    data = four_merchants()
+    model = HeteroGNN.from_data(data, hidden=16, layers=layers, conv=conv)
+    out = model.run(data)
+
+    assert isinstance(out, GNNOutput)
+    assert out.ring_logit.shape == (4,)
+    assert out.pd_logit.shape == (4,)
+    assert out.embedding.shape == (4, 16)
+    assert all(torch.isfinite(t).all() for t in out)
+
+
+@pytest.mark.parametrize("conv", CONVS)
+def test_merchants_and_payments_only(conv: str) -> None:
+    data = four_merchants(with_consumers=False)
+    model = HeteroGNN.from_data(data, hidden=8, conv=conv)
+
+    assert model.run(data).embedding.shape == (4, 8)
+
+
+def test_the_last_layer_computes_only_what_reaches_merchants() -> None:
+    model = HeteroGNN.from_data(four_merchants(), hidden=8, layers=2)
+
+    first, last = model.layer_types
+    assert len(first) == 6
+    assert {key[2] for key in last} == {"Merchant"}
+    assert len(last) == 4
+    assert [len(conv.convs) for conv in model.convs] == [6, 4]
+
+
+def test_edge_types_missing_at_scoring_time_are_skipped() -> None:
+    model = HeteroGNN.from_data(four_merchants(), hidden=8, conv="edge")
+    model.eval()
+    smaller = four_merchants(with_consumers=False)
+    smaller["Merchant"].x = torch.randn(4, 5)
+
+    assert model.run(smaller).ring_logit.shape == (4,)
+
+
+def test_neighbours_change_a_merchants_output() -> None:
+    torch.manual_seed(0)
+    data = four_merchants()
+    model = HeteroGNN.from_data(data, hidden=8, dropout=0.0)
+    model.eval()
+    before = model.run(data).embedding
+    data["Consumer"].x[2] += 5.0  # pays merchants 1 and 3 only
+    after = model.run(data).embedding
+
+    changed = (before - after).abs().sum(dim=1) > 1e-6
+    assert changed.tolist() == [True, True, True, True]  # 0 and 2 at two hops
+
+
+@pytest.mark.parametrize("conv", ["sage", "edge"])
+def test_several_aggregations(conv: str) -> None:
+    data = four_merchants()
+    model = HeteroGNN.from_data(data, hidden=8, conv=conv, aggr=("mean", "max"))
+
+    assert model.run(data).embedding.shape == (4, 8)
+
+
+def test_config_rebuilds_the_same_network() -> None:
+    data = four_merchants()
+    model = HeteroGNN.from_data(data, hidden=8, conv="edge", aggr="max", dropout=0.1)
+    copy = HeteroGNN(**model.config())
+    copy.load_state_dict(model.state_dict())
+    model.eval()
+    copy.eval()
+
+    assert torch.equal(model.run(data).ring_logit, copy.run(data).ring_logit)
+
+
+def test_bad_arguments_say_what_is_allowed() -> None:
+    with pytest.raises(ValueError, match="conv must be"):
+        HeteroGNN({"Merchant": 3}, {}, conv="gat")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no Merchant features"):
+        HeteroGNN({"Consumer": 3}, {})
+    with pytest.raises(ValueError, match="one aggregation"):
+        HeteroGNN({"Merchant": 3}, {}, conv="graph", aggr=("mean", "max"))
+    with pytest.raises(ValueError, match="cannot be static"):
+        HeteroGNN({"Merchant": 3}, {}, static=("Merchant",))
+
+
+def test_edge_sage_conv_shapes() -> None:
+    x = torch.randn(4, 8)
+    edge_index = torch.tensor([[0, 1, 2, 3], [0, 0, 1, 1]])
+    edge_attr = torch.randn(4, 3)
+
+    conv = EdgeSAGEConv(8, 16, edge_dim=3)
+    assert conv(x, edge_index, edge_attr).shape == (4, 16)
+    bipartite = EdgeSAGEConv((8, 4), 16, edge_dim=3)
+    assert bipartite((x, torch.randn(2, 4)), edge_index, edge_attr).shape == (2, 16)
+    plain = EdgeSAGEConv(8, 16)
+    assert plain(x, edge_index).shape == (4, 16)
+    assert str(conv) == "EdgeSAGEConv(8, 16, edge_dim=3)"
