@@ -108,12 +108,16 @@ def medians(runs: list[dict]) -> dict[str, dict[str, float | None]]:
     return {m: {k: round(statistics.median(v), 4) for k, v in d.items()} for m, d in out.items()}
 
 
+def _seeds_run(report: dict) -> list[int]:
+    return sorted({r["seed"] for b in report["settings"].values() for r in b["runs"]})
+
+
 def markdown(report: dict) -> str:
     lines = ["# Results: scoring quality against ground truth", "",
              f"`guanxi train {report.get('train_args', '')}`".replace(" `", "`") + " per graph.",
              "",
              "Written by `bench/scoring_report.py` (rerun it to refresh every figure here); "
-             f"{report['merchants']:,} merchants per graph, seeds {report['seeds']} (never "
+             f"{report['merchants']:,} merchants per graph, seeds {_seeds_run(report)} (never "
              "used while developing), medians over the seeds. All metrics are on merchants "
              "that were not training labels (see docs/scoring.md, *Evaluation*).", ""]
     metric_names = ["member_auprc", "member_auroc", "ring_recall_at_k", "ring_recovery_f1",
@@ -164,9 +168,16 @@ def main() -> None:
                         help="seeds for settings other than hard (the first N of --seeds)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "scoring_20k.json")
     parser.add_argument("--docs", type=Path, help="also write the markdown report here")
+    parser.add_argument("--from-json", type=Path,
+                        help="only rewrite --docs from a saved report (no runs)")
     parser.add_argument("--train-args", default="",
                         help="extra arguments for guanxi train, e.g. '--no-gnn'")
     args = parser.parse_args()
+    if args.from_json:
+        if args.docs:
+            args.docs.write_text(markdown(json.loads(args.from_json.read_text())),
+                                 encoding="utf-8")
+        return
     report = {"merchants": args.merchants, "seeds": args.seeds, "train_args": args.train_args,
               "settings": {}}
     with tempfile.TemporaryDirectory(prefix="guanxi-scoring-") as tmp:
