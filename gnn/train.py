@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -105,7 +106,9 @@ class TrainSettings:
     """Epochs of Deep Graph Infomax when there are no labels."""
     cross_fit_epochs: int = 40
     """Epochs of each fold's model in :func:`cross_fit` (no early stopping there)."""
-    threads: int = 2
+    threads: int = 1
+    """Torch threads. One: on two cores shared with Neo4j or another job, two threads
+    waited on each other and made each step 4 to 100 times slower (measured)."""
 
 
 @dataclass
@@ -400,10 +403,24 @@ def cross_fit(data: HeteroData, y_ring: ArrayLike | None, ring_mask: ArrayLike |
     run), without early stopping, and predicts fold ``k``. Labelled-fraud groups
     (:func:`label_groups`) stay whole in one fold.
 
+    Parameters
+    ----------
+    data, y_ring, ring_mask, y_pd, pd_mask, settings
+        As for :func:`train`.
+    seed : int
+        The folds; fold ``k``'s model is seeded ``seed + k``.
+    folds : int
+        Number of folds (at least 2); each costs one training of ``epochs`` epochs.
+    epochs : int, optional
+        Epochs of every fold's model; default ``settings.cross_fit_epochs``.
+    progress : ProgressFn, optional
+        ``progress("cross-fit GNN", done, folds * epochs)`` after each epoch.
+
     Returns
     -------
     CrossFit
-        ``ring`` and ``pd`` ``(M,)`` (None for a task without labels), ``fold`` ``(M,)``.
+        ``ring`` and ``pd`` ``(M,)`` (None for a task without labels; NaN in a fold
+        whose complement has no positive to learn from), ``fold`` ``(M,)``.
     """
     settings = settings or TrainSettings()
     m = data[MERCHANT].num_nodes
@@ -445,7 +462,6 @@ def _fit(data: HeteroData, ring_y: np.ndarray | None, ring_known: np.ndarray,
          progress: ProgressFn | None, *, task: str, epochs: int) -> Trained:
     """Full-batch training with the ``holdout`` merchants out of every loss; early
     stopping on them when ``validate``."""
-    import time
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = HeteroGNN.from_data(data, hidden=settings.hidden, layers=settings.layers,
@@ -553,7 +569,6 @@ def _self_supervised(data: HeteroData, settings: TrainSettings, seed: int,
                      standardiser: Standardiser | None,
                      progress: ProgressFn | None) -> Trained:
     """Deep Graph Infomax on the encoder; the merchant embeddings are the output."""
-    import time
     start = time.perf_counter()
     torch.manual_seed(seed)
     encoder = HeteroGNN.from_data(data, hidden=settings.hidden, layers=settings.layers,
