@@ -3,7 +3,9 @@ are known, without Neo4j (``build_export``), as ``graph/export.py`` would return
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -129,3 +131,8 @@ def scoring_folder(tmp_path_factory: pytest.TempPathFactory):
     summary = generate(SynthParams(**SCORING_SYNTH), folder)
     assert summary.manifest["labels"]["fraud"] >= 25  # at least 5 per fold
     return folder
+
+
+@pytest.fixture(scope="module")
+def manifest(scoring_folder: Path) -> dict:
+    return json.loads((scoring_folder / "manifest.json").read_text(encoding="utf-8"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import run_cli
+from helpers import run_cli, training_labels
 
 from guanxi.graph.connection import Graph, open_graph
 from guanxi.graph.schema import apply_schema
@@ -49,11 +49,6 @@ def cli(neo4j_settings: Settings, neo4j_env: dict, scoring_folder: Path,
     return {"graph": g, "env": env, "models": models}
 
 
-@pytest.fixture(scope="module")
-def manifest(scoring_folder: Path) -> dict:
-    return json.loads((scoring_folder / "manifest.json").read_text(encoding="utf-8"))
-
-
 def run_json(*args: str, env: dict) -> dict:
     """Run ``guanxi ARGS`` and parse its stdout: exactly one JSON document."""
     result = run_cli(*args, env=env)
@@ -75,11 +70,7 @@ def scored(cli: dict, trained: dict) -> dict:
 def test_train_prints_its_report(trained: dict, cli: dict, manifest: dict) -> None:
     assert set(trained) == {"version", "supervised", "labels", "metrics", "seconds", "notes"}
     assert trained["supervised"] is True
-    assert trained["labels"] == {"fraud": manifest["labels"]["fraud"],
-                                 "legit": manifest["labels"]["legit"],
-                                 "defaults_observed": manifest["rows"]["defaults"],
-                                 "defaulted": manifest["credit"]["observed_defaults"],
-                                 "from_cases": 0}
+    assert trained["labels"] == training_labels(manifest)
     for key in ("oof_ring_auprc_labelled", "oof_ring_auroc_labelled", "oof_credit_auc",
                 "oof_credit_brier"):
         assert 0.0 <= trained["metrics"][key] <= 1.0, key

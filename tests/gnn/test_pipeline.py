@@ -24,6 +24,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import training_labels
 from sklearn.metrics import adjusted_rand_score
 
 from guanxi.gnn import pipeline, trees
@@ -60,11 +61,6 @@ def load_folder(graph: Graph, folder: Path, rejects: Path) -> None:
     report = ingest_folder(graph, folder, IngestOptions(rejects=rejects))
     assert report.error is None
     assert all(f.rejected == 0 for f in report.files), [f.as_dict() for f in report.files]
-
-
-@pytest.fixture(scope="module")
-def manifest(scoring_folder: Path) -> dict:
-    return json.loads((scoring_folder / "manifest.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +118,7 @@ def test_train_saves_a_supervised_model_with_the_graphs_labels(trained: tuple,
                                                                 manifest: dict) -> None:
     models, report, said = trained
     assert report.supervised
-    assert report.labels == {"fraud": manifest["labels"]["fraud"],
-                             "legit": manifest["labels"]["legit"],
-                             "defaults_observed": manifest["rows"]["defaults"],
-                             "defaulted": manifest["credit"]["observed_defaults"],
-                             "from_cases": 0}
+    assert report.labels == training_labels(manifest)
     for key in ("oof_ring_auprc_labelled", "oof_ring_auroc_labelled", "oof_credit_auc",
                 "oof_credit_brier"):
         assert 0.0 <= report.metrics[key] <= 1.0, key

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import MERCHANTS, PAYMENTS, SHIPMENTS, SUPPLY
 
 from guanxi.errors import QueryError
 from guanxi.graph import model
@@ -20,32 +21,6 @@ from guanxi.graph.export import MERCHANT_COLUMNS, Exported, _run, export_graph
 from guanxi.ingest.load import IngestOptions, ingest_folder
 from guanxi.progress import ProgressFn
 
-MERCHANTS = pd.DataFrame({
-    "merchant_id": ["M1", "M2", "M3", "M4", "M5"],
-    "name": ["老王面馆", "华联便利店", "张记批发", "李氏水果", "小陈维修"],
-    "category": ["restaurant", "convenience", "wholesaler", "fruit", "repair"],
-    "city": ["杭州"] * 5,
-    "district": ["西湖区", "上城区", "上城区", "西湖区", "滨江区"],
-    "registered_on": ["2020-01-05", "2021-03-05", "2019-07-01", "", "2022-02-02"],
-    "owner_id": ["P1", "P2", "P2", "P3", ""],
-    "phone": ["13800000001", "13800000002", "13800000002", "13800000004", ""],
-    "device_id": ["D1", "D2", "", "", ""],
-    "bank_account": ["6222000011112222", "", "", "", ""],
-    "address": ["西湖路1号", "解放路2号", "解放路2号", "", ""],
-    "agent_id": ["SP1", "SP1", "SP2", "SP2", "SP1"],
-})
-PAYMENTS = pd.DataFrame({
-    "payer_id": ["C1", "C1", "C2", "C3", "M2", "M2", "C2", "C4"],
-    "payee_id": ["M1", "M1", "M1", "M4", "M3", "M3", "M5", "M2"],
-    "amount": ["15.00", "20.50", "100", "8.8", "5000", "3000.00", "60", "12.3"],
-    "ts": ["2025-01-01T12:00:00", "2025-01-02T02:30:00", "2025-01-03", "2025-01-03T18:00",
-           "2025-01-04T10:00:00", "2025-02-04T10:00:00", "2025-02-05T01:00", "2025-02-06T09:00"],
-})
-SUPPLY = pd.DataFrame({"supplier_id": ["M3", "M3", "M3"], "buyer_id": ["M2", "M2", "M4"],
-                       "amount": ["2000", "1500.5", "800"],
-                       "ts": ["2025-01-02", "2025-01-20", "2025-01-21"]})
-SHIPMENTS = pd.DataFrame({"shipper_id": ["M3", "M3"], "receiver_id": ["M2", "M2"],
-                          "ts": ["2025-01-03", "2025-01-21"], "weight_kg": ["120.5", ""]})
 LABELS = pd.DataFrame({"merchant_id": ["M2", "M5"], "label": ["fraud", "Legit"]})
 DEFAULTS = pd.DataFrame({"merchant_id": ["M1", "M4"], "defaulted": ["0", "1"]})
 
