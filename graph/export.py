@@ -335,11 +335,15 @@ def _read_relation(graph: Graph, rel: model.Relation, index: dict[str, pd.Index]
         done += len(part)
         report(task, done, max(done, expected))
     report(task, done, done)
-    edge_index = torch.from_numpy(np.stack([_cat(sources, np.int64), _cat(targets, np.int64)]))
+    source_at, target_at = _cat(sources, np.int64), _cat(targets, np.int64)
+    # Edges in (source, target) order: the store returns a node's edges in the order a
+    # (parallel) load created them, and float sums over edges depend on their order.
+    order = np.lexsort((target_at, source_at))
+    edge_index = torch.from_numpy(np.stack([source_at[order], target_at[order]]))
     edge_attr = None
     if width:
         stacked = np.concatenate(attrs) if attrs else np.empty((0, width), np.float32)
-        edge_attr = torch.from_numpy(stacked)
+        edge_attr = torch.from_numpy(stacked[order])
     return edge_index, edge_attr, lost
 
 

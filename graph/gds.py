@@ -173,7 +173,10 @@ def _projected(graph: Graph, projection: MerchantProjection) -> Iterator[tuple[s
           UNION ALL
           MATCH (a:Merchant) RETURN a, null AS b, 0 AS links
         }}
-        WITH a, b, links
+        // GDS numbers nodes in the order rows arrive, and Louvain's result depends on
+        // that numbering: rows in merchant-id order make it a function of the data,
+        // not of the node ids a (parallel) load happened to assign.
+        WITH a, b, links ORDER BY b IS NOT NULL, a.id, b.id
         RETURN gds.graph.project($name, a, b,
             CASE WHEN b IS NULL THEN {{}}
                  ELSE {{relationshipProperties: {{links: toFloat(links)}}}} END,

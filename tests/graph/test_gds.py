@@ -106,6 +106,31 @@ def test_louvain_finds_the_same_communities_on_gds_and_in_python(graph: Graph) -
                                   gds.louvain(graph, use_gds=False, projection=_SMALL))
 
 
+def _load_random(graph: Graph, merchants: list[str], pairs: list[tuple[str, str]]) -> None:
+    """Empty the graph, then create ``merchants`` in the order given and pay along
+    ``pairs``: the order decides the node ids Neo4j assigns."""
+    graph.write("MATCH (n) DETACH DELETE n")
+    graph.write("UNWIND $ids AS id CREATE (:Merchant {id: id})", ids=merchants)
+    graph.write("""
+        UNWIND $pairs AS p MATCH (x:Merchant {id: p[0]}), (y:Merchant {id: p[1]})
+        CREATE (x)-[:PAID {count: 1}]->(y)""", pairs=[list(p) for p in pairs])
+
+
+def test_louvain_does_not_depend_on_the_order_merchants_were_loaded(graph: Graph) -> None:
+    # A sparse random graph has no clear communities, so Louvain's answer turns on the
+    # order nodes are numbered in; a parallel ingest creates merchants in any order.
+    rng = np.random.default_rng(7)
+    merchants = [f"m{i:03d}" for i in range(200)]
+    pairs = sorted({(merchants[i], merchants[j])
+                    for i, j in rng.integers(0, 200, size=(400, 2)) if i != j})
+    _load_random(graph, merchants, pairs)
+    forward = gds.louvain(graph, use_gds=True, notice=_no_notice)
+    _load_random(graph, merchants[::-1], pairs)
+    backward = gds.louvain(graph, use_gds=True, notice=_no_notice)
+    assert forward["community"].nunique() > 5
+    pd.testing.assert_frame_equal(forward, backward)
+
+
 def _cosine(frame: pd.DataFrame, x: str, y: str) -> float:
     vectors = frame.set_index("merchant_id")
     u, v = vectors.loc[x].to_numpy(), vectors.loc[y].to_numpy()
