@@ -428,6 +428,64 @@ def score_cmd(
         console.print(f"note: {note}", markup=False)
 
 
+@app.command("refresh")
+def refresh_cmd(
+    model: Annotated[str | None, typer.Option("--model", help="Model version to use "
+                                              "(default: the latest trained).")] = None,
+    models: ModelsOpt = None,
+    log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per "
+                                           "line on stderr, for a log collector.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Refresh embeddings, clusters and scores in Neo4j: the job for cron or Kubernetes.
+
+    Scores every merchant and cluster with the model (default: the latest trained),
+    writes the new run in batches and makes it current in one step: readers see the
+    previous scores until then, and keep them if the job fails. Records each
+    cluster's changes (joined, left, merged, split). One refresh at a time: a second
+    one exits 75 saying who holds the lock; a lock left by a dead run is taken over.
+
+    Exit 0 on success; otherwise one line on stderr saying why, and exit 1 (or 75:
+    try again later). Progress bars only in a terminal; log lines otherwise.
+    See docs/operations.md for a cron line and a Kubernetes CronJob.
+
+    Example: guanxi refresh --json --log-json
+    """
+    from guanxi import joblog
+    from guanxi.errors import GuanxiError
+    from guanxi.gnn.refresh import refresh
+    from guanxi.progress import log_progress
+
+    bars = sys.stderr.isatty() and not (quiet or as_json or log_json)
+    joblog.configure(log_json)
+    log = logging.getLogger("guanxi.refresh")
+    try:
+        with RichProgress(enabled=bars) as progress:
+            report = refresh(_graph(data_dir), version=model, models=models,
+                             progress=progress if bars else log_progress(log))
+    except GuanxiError as exc:
+        if not log_json:
+            raise  # main() prints the one line
+        # Every stderr line stays JSON for the collector: the error is a log record.
+        log.error(exc.one_line(), extra={"event": "failed", "exit_code": exc.exit_code})
+        if as_json:
+            emit_json({"error": exc.as_dict()})
+        sys.exit(exc.exit_code)
+    if as_json:
+        emit_record(report.as_dict(), True)
+        return
+    if not (quiet or log_json):
+        emit_record({"run": report.run, "model_version": report.model_version,
+                     "merchants": report.merchants, "clusters": report.clusters,
+                     "suspicious clusters": report.suspicious_clusters,
+                     "clusters retired": report.clusters_retired,
+                     **{f"clusters {k}": v for k, v in sorted(report.events.items())},
+                     **{f"seconds {k}": v for k, v in report.seconds.items()}}, False,
+                    title="guanxi refresh")
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     truth: Annotated[Path, typer.Option("--truth", help="Folder with rings.csv and "
@@ -502,17 +560,13 @@ def scores_export(
 
     Example: guanxi scores export --out exports/latest --json
     """
-    from guanxi.graph.scores import export_folder, export_scores, read_scores, scoring_runs
+    from guanxi.graph.scores import current_run, export_folder, export_scores, read_scores
 
     out = export_folder(out)  # before the read: a bad folder fails at once
     graph = _graph(data_dir)
-    runs = scoring_runs(graph, required=True)
-    if len(runs) > 1:
-        console.print(f"warning: the graph holds {len(runs)} scoring runs (a write is under "
-                      f"way or was interrupted); exporting the latest, {runs[-1].run}",
-                      markup=False)
+    run = current_run(graph)  # a run being written is not read until it is complete
     with RichProgress(enabled=not (quiet or as_json)) as progress:
-        scores = read_scores(graph, run=runs[-1], progress=progress)
+        scores = read_scores(graph, run=run, progress=progress)
     paths = export_scores(scores, out)
     rows = {"merchants": len(scores.merchants), "clusters": len(scores.clusters)}
     if as_json:
@@ -524,6 +578,33 @@ def scores_export(
               title=f"{scores.model_version}, scored at "
               f"{scores.scored_at:%Y-%m-%d %H:%M:%S} UTC")
     console.print(f"written to {out.absolute()}", markup=False)
+
+
+@app.command("similar")
+def similar_cmd(
+    merchant_id: Annotated[str, typer.Argument(help="The merchant to start from.")],
+    k: Annotated[int, typer.Option("-k", help="How many merchants to list.")] = 10,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the merchants most like one merchant: nearest by the cosine of their embeddings.
+
+    Each merchant's embedding is a vector the graph neural network computes from its
+    place in the network (whom it pays, supplies, ships to, shares phones or devices
+    with): merchants that sit alike get similar vectors, even when not linked. Shows
+    similarity (the cosine, -1 to 1; 1 is closest), ring_score, pd, credit_score and
+    cluster_id of each, most similar first, from the current scoring run. Needs
+    embeddings: `guanxi score` with a model trained with the graph neural network
+    (`guanxi train`, the default; not --no-gnn).
+
+    Example: guanxi similar M0000001 -k 5 --json
+    """
+    from guanxi.graph.similar import similar, similar_rows
+
+    rows = similar_rows(similar(_graph(data_dir), merchant_id, k))
+    if not as_json:
+        rows = [{**r, "similarity": f"{r['similarity']:.4f}"} for r in rows]
+    emit_rows(rows, as_json, title=f"merchants most like {merchant_id}")
 
 
 def main() -> None:

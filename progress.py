@@ -35,6 +35,8 @@ def log_progress(logger: logging.Logger, every: float = 30.0) -> ProgressFn:
         finished = total is not None and done >= total
         if finished or now - last.get(task, -every) >= every:
             last[task] = now
-            logger.info("%s: %d of %s", task, done, total if total is not None else "?")
+            logger.info("%s: %d of %s", task, done, total if total is not None else "?",
+                        extra={"event": "progress", "task": task, "done": done,
+                               "total": total})
 
     return report

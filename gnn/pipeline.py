@@ -26,9 +26,13 @@ from guanxi.gnn.scores import ScoreSet
 from guanxi.gnn.train import Trained, TrainSettings
 from guanxi.gnn.trees import Ensemble
 from guanxi.graph.connection import Graph
+from guanxi.graph.lock import Lease, held
 from guanxi.progress import ProgressFn
 
-__all__ = ["ScoreReport", "TrainReport", "score", "scores_of", "train"]
+__all__ = ["SCORES_LOCK", "ScoreReport", "TrainReport", "score", "scores_of", "train"]
+
+SCORES_LOCK = "scores"
+"""The job lock every writer of scores holds (``guanxi score``, ``guanxi refresh``)."""
 
 Say = Callable[[str], None]
 
@@ -55,6 +59,9 @@ class ScoreReport:
     suspicious_clusters: int
     seconds: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    written: dict[str, Any] = field(default_factory=dict)
+    """What the write did (``graph.scores.WriteSummary``): run id, counts, cluster
+    events, what the prune removed; empty when not written."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,9 +167,29 @@ def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
 
 def score(graph: Graph, *, version: str | None = None, models: str | None = None,
           write: bool = True, progress: ProgressFn | None = None,
-          say: Say | None = None) -> tuple[ScoreSet, ScoreReport]:
-    """Score the graph with a saved model and write the scores; see the module docstring."""
+          say: Say | None = None, lease: Lease | None = None) -> tuple[ScoreSet, ScoreReport]:
+    """Score the graph with a saved model and write the scores; see the module docstring.
+
+    Writing holds the ``scores`` job lock (one writer at a time; ``LockHeld`` names
+    the holder) unless the caller holds it already and passes its ``lease``, which is
+    then checked between stages (``LockLost`` once another run took it over).
+    """
+    if write and lease is None:
+        with held(graph, SCORES_LOCK, what="scoring") as own:
+            return score(graph, version=version, models=models, progress=progress, say=say,
+                         lease=own)
+    return _score(graph, version, models, write, progress, say, lease)
+
+
+def _score(graph: Graph, version: str | None, models: str | None, write: bool,
+           progress: ProgressFn | None, say: Say | None, lease: Lease | None
+           ) -> tuple[ScoreSet, ScoreReport]:
     from guanxi.graph.scores import NoScores, read_scores, write_scores
+    from guanxi.graph.similar import ensure_vector_index
+
+    def check() -> None:
+        if lease is not None:
+            lease.check()
 
     clock: dict[str, float] = {}
     artefact = load_artefact(models, version)
@@ -171,24 +198,31 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
                    notice=say)
     clock["prepare"] = round(time.perf_counter() - t, 1)
+    check()
     t = time.perf_counter()
     nodes = scorer.score(prep)
     try:
-        old = read_scores(graph)
+        old = read_scores(graph, merchants=False)
         previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}
     except NoScores:
         previous = None
     scores = scores_of(prep, nodes, artefact.version, previous)
     clock["score"] = round(time.perf_counter() - t, 1)
+    written: dict[str, Any] = {}
     if write:
+        check()
         t = time.perf_counter()
-        write_scores(graph, scores, progress=progress)
+        summary = write_scores(graph, scores, progress=progress)
+        if scores.embeddings is not None:
+            # After the flip: the index then fits the run readers read.
+            ensure_vector_index(graph, scores.embeddings.shape[1])
         clock["write"] = round(time.perf_counter() - t, 1)
+        written = {k: v for k, v in summary.as_dict().items() if k != "totals"}
     suspicious = int(nodes.groups.max()) + 1 if nodes.groups.size else 0
     notes = list(prep.notes)
     if not scorer.supervised:
         notes.append("ring scores are unsupervised (no fraud labels when trained): "
                      "a ranking, not probabilities")
     report = ScoreReport(artefact.version, scores.scored_at.isoformat(), prep.m,
-                         len(scores.clusters), suspicious, clock, notes)
+                         len(scores.clusters), suspicious, clock, notes, written)
     return scores, report

@@ -8,7 +8,8 @@ Three rules make a load exactly-once, whatever runs at the same time or dies hal
 - **One process loads a file at a time.** A load first *claims* the file's
   ``IngestFile`` node (its pid, host and start); another claim fails with
   :class:`LockHeld` while the holder lives. A holder that died (same host, pid gone) or
-  fell silent (no heartbeat for ``stale_seconds``, any host) is taken over.
+  fell silent (no heartbeat for ``stale_seconds``, any host) is taken over. The owner,
+  the staleness test, the heartbeat and the errors are the job lock's (``graph/lock.py``).
 - **A batch is applied once.** Its writes and its ``IngestBatch`` record commit in one
   managed transaction that begins by ``MERGE``-ing the record under its unique id: a
   second writer of the same batch waits on that id, then finds it and writes nothing.
@@ -19,75 +20,35 @@ Three rules make a load exactly-once, whatever runs at the same time or dies hal
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
-import threading
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import neo4j
-import psutil
 
-from guanxi.errors import GuanxiError, QueryError
+from guanxi.errors import QueryError
+from guanxi.graph import lock
 from guanxi.graph.connection import Graph
+from guanxi.graph.lock import (
+    CLAIM_TIMEOUT,
+    HEARTBEAT_SECONDS,
+    STALE_SECONDS,
+    TIMED_OUT,
+    Holder,
+    LockHeld,
+    LockLost,
+    Owner,
+    brief_write,
+    holder_gone,
+)
 from guanxi.graph.writes import Apply, Batch, run_statements, transaction_name
 from guanxi.queries import load
 
 __all__ = ["Owner", "LockHeld", "LockLost", "file_key", "claim_file", "release_file",
            "begin_file", "applied_batches", "recorded", "finish_file", "Heartbeat"]
 
-STALE_SECONDS = float(os.environ.get("GUANXI_LOCK_STALE_SECONDS", "60"))
-"""A claim whose heartbeat is older than this is taken over, from any host."""
-
-HEARTBEAT_SECONDS = 10.0
-
-CLAIM_TIMEOUT = 30.0
-"""Seconds a claim may wait for the file's record lock before the file counts as held."""
-
-_TIMED_OUT = ("Neo.ClientError.Transaction.LockClientStopped",
-              "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
-              "Neo.ClientError.Transaction.TransactionTimedOut")
-
-BEAT_TIMEOUT = 10.0
 BATCH_TIMEOUT = 300.0
-"""Server-side limits on a heartbeat and a batch: a process frozen inside either (SIGSTOP,
-a hung VM) must not hold the file's record, or the pairs it writes, locked for ever."""
-
-
-class LockHeld(GuanxiError):
-    """Another live process is loading the same file."""
-
-    exit_code = 75  # EX_TEMPFAIL: nothing is wrong with the input; try again later
-
-
-class LockLost(GuanxiError):
-    """This process's claim on a file was taken over (it was stopped or cut off too long)."""
-
-    exit_code = 75
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The process that holds a claim: pid, host and the process's start time.
-
-    The start time tells a live holder from a recycled pid.
-    """
-
-    pid: int
-    host: str
-    started: float
-
-    @classmethod
-    def me(cls) -> Owner:
-        return cls(os.getpid(), socket.gethostname(), psutil.Process().create_time())
-
-    @property
-    def id(self) -> str:
-        return f"{self.pid}@{self.host}/{self.started:.2f}"
-
-    def params(self) -> dict[str, Any]:
-        return {"id": self.id, "pid": self.pid, "host": self.host}
+"""Server-side limit on a batch: a process frozen inside one (SIGSTOP, a hung VM) must not
+hold the pairs it writes locked for ever (heartbeats: ``lock.BEAT_TIMEOUT``)."""
 
 
 def file_key(sha256: str, kind: str) -> str:
@@ -118,7 +79,7 @@ def claim_file(graph: Graph, key: str, owner: Owner, name: str, reload: bool = F
         file, idle = dict(row["file"]), row["idle_seconds"]
         if file["status"] == "done" and not reload:
             return {"file": file}
-        if file.get("owner") in (None, owner.id) or _gone(file, idle, stale_seconds):
+        if file.get("owner") in (None, owner.id) or holder_gone(file, idle, stale_seconds):
             tx.run(load("ledger_take_file").text, key=key, owner=owner.params()).consume()
             return {"file": file}
         return {"file": file, "idle": idle, "held": True}
@@ -127,58 +88,30 @@ def claim_file(graph: Graph, key: str, owner: Owner, name: str, reload: bool = F
         out = graph.transaction(work, "ledger_claim_file", timeout=CLAIM_TIMEOUT)
     except QueryError as exc:
         # Stopped while waiting for the lock (LockClientStopped), or at its end.
-        if exc.code not in _TIMED_OUT:
+        if exc.code not in TIMED_OUT:
             raise
         raise LockHeld(f"another ingest of {name} keeps its ledger record locked (a frozen "
                        "process?)", "wait for it to finish or end it, then run again") from None
     if out.get("held"):
-        file = out["file"]
+        holder = Holder.of(out["file"], out["idle"])
         raise LockHeld(
-            f"another ingest of {name} is running: pid {file.get('owner_pid')} on "
-            f"{file.get('owner_host')} since {_when(file.get('owner_since'))} "
-            f"(last heard {out['idle']} s ago)",
+            f"another ingest of {name} is running: {holder.describe()}",
             "wait for it to finish, then run again (files it loaded are skipped)",
         )
     return out["file"]
 
 
-def _write(graph: Graph, name: str, **params: Any) -> list[dict[str, Any]]:
-    """One ledger statement in a transaction the server ends after ``BEAT_TIMEOUT``: a
-    process frozen inside it must not keep the file's record locked."""
-    query = load(name)
-    return graph.transaction(lambda tx: tx.run(query.text, params).data(), name,
-                             timeout=BEAT_TIMEOUT)
-
-
-def _gone(file: dict[str, Any], idle: int | None, stale_seconds: float) -> bool:
-    """Whether the file's holder is dead (same host) or silent for too long (any host)."""
-    if idle is None or idle > stale_seconds:
-        return True
-    if file.get("owner_host") != socket.gethostname():
-        return False
-    pid, started = file.get("owner_pid"), str(file.get("owner", "")).rpartition("/")[2]
-    try:
-        proc = psutil.Process(int(pid))
-        return proc.status() == psutil.STATUS_ZOMBIE or f"{proc.create_time():.2f}" != started
-    except (psutil.NoSuchProcess, TypeError, ValueError):
-        return True
-
-
-def _when(value: Any) -> str:
-    return value.iso_format()[:19] if hasattr(value, "iso_format") else str(value)
-
-
 def release_file(graph: Graph, key: str, owner: Owner) -> None:
     """Give up the claim; a file that never began writing leaves no record."""
-    _write(graph, "ledger_release_file", key=key, owner=owner.id)
+    brief_write(graph, "ledger_release_file", key=key, owner=owner.id)
 
 
 def begin_file(graph: Graph, key: str, owner: Owner, generation: int,
                props: dict[str, Any]) -> dict[str, Any]:
     """Mark the claimed file ``loading``; a fresh load takes ``props`` and ``generation``,
     an interrupted one keeps those it started with. Returns the record."""
-    rows = _write(graph, "ledger_begin_file", key=key, owner=owner.id,
-                  generation=generation, props=props)
+    rows = brief_write(graph, "ledger_begin_file", key=key, owner=owner.id,
+                       generation=generation, props=props)
     if not rows:
         raise LockLost(f"the claim on {props.get('name')} was taken over by another ingest",
                        "run the command again once that ingest has ended")
@@ -224,13 +157,14 @@ def recorded(key: str, generation: int, owner: Owner) -> Apply:
 
 
 def finish_file(graph: Graph, key: str, owner: Owner, summary: dict[str, Any]) -> None:
-    if not _write(graph, "ledger_finish_file", key=key, owner=owner.id, summary=summary):
+    if not brief_write(graph, "ledger_finish_file", key=key, owner=owner.id, summary=summary):
         raise LockLost("the claim on this file was taken over before it finished",
                        "run the command again once that ingest has ended")
 
 
-class Heartbeat:
-    """Refreshes a claim every ``HEARTBEAT_SECONDS`` in a daemon thread while in use.
+class Heartbeat(lock.Heartbeat):
+    """Refreshes the claim on file ``key`` every ``every`` seconds in a daemon thread
+    while in use.
 
     ``lost`` turns True when the claim was taken over; writes then stop with
     :class:`LockLost` at their next batch.
@@ -238,28 +172,5 @@ class Heartbeat:
 
     def __init__(self, graph: Graph, key: str, owner: Owner,
                  every: float = HEARTBEAT_SECONDS) -> None:
-        self._graph, self._key, self._owner, self._every = graph, key, owner, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="guanxi-heartbeat", daemon=True)
-        self.lost = False
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        # Not waiting long: a beat stuck on a server that went away must not hold the
-        # error back; the daemon thread ends with the process.
-        self._thread.join(timeout=1.0)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            try:
-                rows = _write(self._graph, "ledger_heartbeat", key=self._key,
-                              owner=self._owner.id)
-            except GuanxiError:
-                continue  # the server is away; the writers will say so
-            if not rows:
-                self.lost = True
-                return
+        super().__init__(lambda: bool(brief_write(graph, "ledger_heartbeat", key=key,
+                                                  owner=owner.id)), every)

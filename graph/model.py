@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["NodeLabel", "Aggregate", "Relation", "WeeklyFlow", "NODES", "RELATIONS",
-           "WEEKLY_FLOWS", "LEDGER_LABELS", "node_labels", "relation", "relations_of_kind",
-           "relation_types", "week_property_names"]
+           "WEEKLY_FLOWS", "LEDGER_LABELS", "JOB_LABELS", "node_labels", "relation",
+           "relations_of_kind", "relation_types", "week_property_names"]
 
 
 @dataclass(frozen=True)
@@ -118,12 +118,23 @@ NODES: tuple[NodeLabel, ...] = (
     NodeLabel("ServiceProvider", "merchants", "agent_id", "the onboarding agent or ISV"),
     NodeLabel("MerchantWeek", None, None,
               "one merchant's flows in one week (id: '<merchant id>|<Monday>')"),
-    NodeLabel("Cluster", None, None, "a group of merchants found by scoring"),
+    NodeLabel("Cluster", None, None,
+              "a group of merchants found by scoring; its id persists across runs"),
+    NodeLabel("ScoreRun", None, None,
+              "one scoring run: state, model version, time; readers read the current one"),
+    NodeLabel("MerchantScore", None, None,
+              "a merchant's scores and embedding in one run (id: '<run>|<merchant id>')"),
+    NodeLabel("ClusterScore", None, None,
+              "a cluster's scores and membership changes in one run (id: '<run>|<cluster id>')"),
     NodeLabel("Case", None, None, "an investigation opened in the app"),
 )
 
 LEDGER_LABELS: tuple[str, ...] = ("IngestFile", "IngestBatch")
 """Bookkeeping of ``guanxi ingest`` (``graph/ledger.py``), not part of the model."""
+
+JOB_LABELS: tuple[str, ...] = ("JobLock",)
+"""Bookkeeping of batch jobs (``graph/lock.py``: one ``guanxi refresh`` at a time), not
+part of the model."""
 
 _IDENTIFIERS = (("USES", "phone", "Phone"), ("USES", "device_id", "Device"),
                 ("USES", "bank_account", "BankAccount"), ("USES", "address", "Address"),
@@ -141,7 +152,7 @@ RELATIONS: tuple[Relation, ...] = (
     *(Relation("Merchant", rtype, label, "merchants", ("merchant_id", column), "identifier",
                about=f"the merchant's {column}") for rtype, column, label in _IDENTIFIERS),
     Relation("Merchant", "IN_CLUSTER", "Cluster", None, None, "membership",
-             about="cluster membership, written by scoring"),
+             about="cluster membership in one scoring run (its ``run`` property)"),
     Relation("Case", "ABOUT", "Cluster", None, None, "membership", about="a case on a cluster"),
     Relation("Case", "ABOUT", "Merchant", None, None, "membership", about="a case on a merchant"),
 )

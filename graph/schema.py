@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from guanxi.errors import QueryError
 from guanxi.graph.connection import Graph
-from guanxi.graph.model import LEDGER_LABELS, node_labels
+from guanxi.graph.model import JOB_LABELS, LEDGER_LABELS, node_labels
 
-__all__ = ["NODE_LABELS", "LEDGER_LABELS", "statements", "apply_schema"]
+__all__ = ["NODE_LABELS", "LEDGER_LABELS", "JOB_LABELS", "statements", "apply_schema"]
 
 NODE_LABELS: tuple[str, ...] = node_labels()
 """The node labels of the graph model (``graph/model.py``)."""
@@ -24,11 +24,16 @@ _INDEXES: tuple[str, ...] = (
     "CREATE INDEX ingest_batch_file IF NOT EXISTS FOR (b:IngestBatch) ON (b.file)",
     "CREATE INDEX ingest_batch_at IF NOT EXISTS FOR (b:IngestBatch) ON (b.at)",
     "CREATE INDEX merchant_week_merchant IF NOT EXISTS FOR (w:MerchantWeek) ON (w.merchant)",
-    # Scoring stamps what it writes with its run id (graph/scores.py); the switch to a
-    # new run finds what an older run left by these, without a scan.
-    "CREATE INDEX merchant_score_run IF NOT EXISTS FOR (m:Merchant) ON (m.score_run)",
-    "CREATE INDEX cluster_score_run IF NOT EXISTS FOR (c:Cluster) ON (c.score_run)",
-    "CREATE INDEX in_cluster_score_run IF NOT EXISTS FOR ()-[i:IN_CLUSTER]-() ON (i.score_run)",
+    # Scores are kept per run (graph/scores.py): readers page through the current run's
+    # scores by (run, id); the prune after a flip finds other runs' by run alone.
+    "CREATE INDEX score_run_state IF NOT EXISTS FOR (r:ScoreRun) ON (r.state)",
+    "CREATE INDEX merchant_score_run IF NOT EXISTS FOR (s:MerchantScore) ON (s.run)",
+    "CREATE INDEX merchant_score_page IF NOT EXISTS "
+    "FOR (s:MerchantScore) ON (s.run, s.merchant)",
+    "CREATE INDEX cluster_score_run IF NOT EXISTS FOR (s:ClusterScore) ON (s.run)",
+    "CREATE INDEX cluster_score_page IF NOT EXISTS FOR (s:ClusterScore) ON (s.run, s.cluster)",
+    "CREATE INDEX cluster_score_cluster IF NOT EXISTS FOR (s:ClusterScore) ON (s.cluster)",
+    "CREATE INDEX in_cluster_run IF NOT EXISTS FOR ()-[i:IN_CLUSTER]-() ON (i.run)",
     # The cjk analyzer splits Chinese names into bigrams, so 面馆 finds 老王面馆.
     "CREATE FULLTEXT INDEX merchant_name IF NOT EXISTS FOR (m:Merchant) ON EACH [m.name] "
     "OPTIONS {indexConfig: {`fulltext.analyzer`: 'cjk'}}",
@@ -44,7 +49,7 @@ def statements() -> list[str]:
     constraints = [
         f"CREATE CONSTRAINT {_snake(label)}_id IF NOT EXISTS "
         f"FOR (n:{label}) REQUIRE n.id IS UNIQUE"
-        for label in NODE_LABELS + LEDGER_LABELS
+        for label in NODE_LABELS + LEDGER_LABELS + JOB_LABELS
     ]
     return constraints + list(_INDEXES)
 

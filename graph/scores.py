@@ -3,30 +3,30 @@ back, export it to CSV files.
 
 What a run writes (``docs/graph-model.md``):
 
-- on each scored ``Merchant``: ``ring_score``, ``pd``, ``credit_score``, ``cluster_id``,
-  ``model_version``, ``scored_at``, ``score_run`` and, when the run has embeddings,
-  ``embedding`` (a list of floats);
-- a ``Cluster`` per cluster: ``size``, ``collusion_score``, ``group_pd``,
-  ``credit_score``, ``key_members`` (ids), ``top_factors`` and ``top_links`` (JSON
-  text: a property cannot hold a map), ``model_version``, ``scored_at``, ``score_run``;
-- ``(:Merchant)-[:IN_CLUSTER {score_run}]->(:Cluster)`` for each member.
+- a ``ScoreRun`` node: id, ``state``, ``model_version``, ``scored_at``, ``kind``,
+  ``started_at``, ``finished_at`` and counts;
+- a ``MerchantScore`` per scored merchant (id ``<run>|<merchant id>``): ``ring_score``,
+  ``pd``, ``credit_score``, ``cluster_id``, ``model_version``, ``scored_at`` and, when
+  the run has embeddings, ``embedding`` (a list of floats, in the vector index);
+- a ``ClusterScore`` per cluster (id ``<run>|<cluster id>``): ``size``,
+  ``collusion_score``, ``group_pd``, ``credit_score``, ``key_members`` (ids),
+  ``top_factors`` and ``top_links`` (JSON text: a property cannot hold a map), and how
+  the cluster changed since the previous run (``event``, ``joined``, ``left``,
+  ``merged_from``, ``split_into``: ``gnn/history.py``); the persistent ``Cluster`` node
+  (by id, across runs: ``first_run``, ``last_run``, ``retired_at``);
+- ``(:Merchant)-[:IN_CLUSTER {run}]->(:Cluster)`` for each member.
 
-**A run replaces the previous one.** Its id, :func:`run_id`, is the UTC time it
-scored at then its model version (``20261130T042501.123456Z/v3``), so run ids sort by
-time. Every batch stamps what it writes with that id (``score_run``); then the *switch*
-removes what carries another id: memberships of other runs are deleted, clusters of
-other runs are deleted (or, when a ``Case`` is about one, kept for the case with
-``retired_at`` set and no members), merchants that this run did not score lose their
-scores. The switch finds those through the ``score_run`` indexes (two ranges around
-the new id, no scan), so it is one small transaction unless much changed (it works
-in slices of ``50,000`` until nothing is left). Writing the same ScoreSet again stamps
-the same id and leaves the same graph; a write that died is finished by writing the
-same ScoreSet again. While a write is under way the graph holds two runs (merchants
-written so far carry the new one, scores are set in place): :func:`scoring_runs`
-lists both, :func:`read_scores` reads the latest run's rows only. A reader that must
-never see half a refresh needs a pointer to the current run, flipped after the switch;
-every node and membership already names its run for that. One write at a time: the
-switch of one run removes what another run, written at the same time, has written.
+**Readers never see half a run.** They read the run whose ``ScoreRun`` is ``current``.
+A new run writes everything above in batches while it is ``writing`` (nothing a
+reader reads changes), then *flips*: one transaction makes it ``current`` and the old
+one ``replaced``. Only then are the older runs' merchant scores and memberships
+*pruned* (in slices of ``50,000``); cluster scores stay, as each cluster's history. A
+run that dies before its flip (``kill -9``, a lost server) leaves the current run as
+it was; the next run marks it ``failed`` and removes what it wrote. The run id,
+:func:`run_id`, is the UTC time then the model version, so ids sort by time; writing
+the same ScoreSet again writes the same nodes and leaves the same graph. One writer
+at a time: ``guanxi score`` and ``guanxi refresh`` hold the ``scores`` job lock
+(``graph/lock.py``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from guanxi.errors import GuanxiError, InputError
+from guanxi.gnn import history
 from guanxi.gnn.scores import CLUSTER_COLUMNS, MERCHANT_COLUMNS, ScoreSet
 from guanxi.graph.connection import Graph
 from guanxi.graph.schema import apply_schema
@@ -54,15 +55,15 @@ from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
 __all__ = ["NoScores", "ScoringRun", "WriteSummary", "run_id", "write_scores",
-           "scoring_runs", "read_scores", "export_folder", "export_scores",
-           "format_factors", "MERCHANT_FILE_COLUMNS", "CLUSTER_FILE_COLUMNS"]
+           "scoring_runs", "current_run", "read_scores", "cluster_history", "export_folder",
+           "export_scores", "format_factors", "MERCHANT_FILE_COLUMNS", "CLUSTER_FILE_COLUMNS"]
 
 MERCHANT_FILE_COLUMNS = ("merchant_id", "cluster_id", "ring_score", "pd", "credit_score")
 CLUSTER_FILE_COLUMNS = ("cluster_id", "size", "collusion_score", "group_pd", "credit_score",
                         "top_factors")
 
-_SWITCH_LIMIT = 50_000
-"""Stale items removed per transaction of the switch."""
+_PRUNE_LIMIT = 50_000
+"""Older runs' items removed per transaction of the prune."""
 
 
 class NoScores(GuanxiError):
@@ -71,13 +72,16 @@ class NoScores(GuanxiError):
 
 @dataclass(frozen=True)
 class ScoringRun:
-    """One run whose scores the graph holds, and how many nodes carry it."""
+    """One run the graph knows: its ``state`` (``current``, ``replaced``, ``writing``,
+    ``failed``) and how many merchants and clusters it scored (0 until its flip)."""
 
     run: str
     model_version: str
     scored_at: datetime
-    merchants: int
-    clusters: int
+    state: str = "current"
+    kind: str = "full"
+    merchants: int = 0
+    clusters: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,13 +89,15 @@ class ScoringRun:
 
 @dataclass
 class WriteSummary:
-    """What :func:`write_scores` wrote and what the switch removed.
+    """What :func:`write_scores` wrote and what the prune removed.
 
-    ``merchants``, ``clusters``, ``memberships`` count what carries the run id after the
+    ``merchants``, ``clusters``, ``memberships`` count what the run holds after the
     write; ``merchants_missing`` the ScoreSet's merchants the graph does not hold
-    (skipped); ``memberships_removed``, ``clusters_removed``, ``clusters_retired``
-    (kept for a case) and ``merchants_cleared`` what the switch took from other runs.
-    ``totals``: the batches' counters (``graph/writes.py``).
+    (skipped); ``clusters_retired`` the clusters of the previous run this one lacks;
+    ``events`` how many clusters were new, merged, split, changed or the same;
+    ``merchant_scores_pruned``, ``memberships_pruned`` what older runs lost;
+    ``failed_runs`` runs found dead half-written and cleaned. ``totals``: the batches'
+    counters (``graph/writes.py``).
     """
 
     run: str
@@ -101,10 +107,11 @@ class WriteSummary:
     merchants_missing: int = 0
     clusters: int = 0
     memberships: int = 0
-    memberships_removed: int = 0
-    clusters_removed: int = 0
     clusters_retired: int = 0
-    merchants_cleared: int = 0
+    events: dict[str, int] = field(default_factory=dict)
+    merchant_scores_pruned: int = 0
+    memberships_pruned: int = 0
+    failed_runs: int = 0
     seconds: float = 0.0
     totals: WriteTotals = field(default_factory=WriteTotals)
 
@@ -127,13 +134,15 @@ def run_id(model_version: str, scored_at: datetime) -> str:
 
 
 def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size: int = 5_000,
-                 progress: ProgressFn | None = None) -> WriteSummary:
-    """Write ``scores`` to the graph, replacing the previous run's scores completely.
+                 kind: str = "full", progress: ProgressFn | None = None) -> WriteSummary:
+    """Write ``scores`` as a new run and make it the current one (see the module's
+    docstring): begin, batches, flip, prune. Idempotent.
 
-    Batches of whole clusters with their members' scores, then the unclustered
+    Batches hold whole clusters with their members' scores, then the unclustered
     merchants, about ``batch_size`` merchants each, ``workers`` transactions at a time
-    (``graph/writes.py``); then the switch (see the module's docstring). Idempotent.
-    ``progress("write scores", rows, total)`` counts merchant and cluster rows.
+    (``graph/writes.py``). ``kind`` is recorded on the run (``full`` or
+    ``incremental``). ``progress("write scores", rows, total)`` counts merchant and
+    cluster rows.
 
     Raises ``ValueError`` when ``scores`` contradicts itself (a duplicate id, a
     merchant in a cluster the clusters table lacks, members that disagree with the
@@ -143,21 +152,51 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     merchants, clusters, embeddings = _checked(scores)
-    apply_schema(graph)  # the switch finds other runs through the score_run indexes
+    apply_schema(graph)
     scored_at = _utc(scores.scored_at)
     run = run_id(scores.model_version, scored_at)
     stamp = {"run": run, "model_version": scores.model_version, "scored_at": scored_at}
-    totals = write_batches(graph, _batches(merchants, clusters, embeddings, stamp, batch_size),
+    before = _previous_members(graph, run)
+    after = {cid: list(members) for cid, members in zip(clusters["cluster_id"],
+                                                        clusters["members"], strict=True)}
+    moves = history.changes(before, after)
+    graph.write(load("scores_begin_run"), kind=kind, **stamp)
+    totals = write_batches(graph, _batches(merchants, clusters, embeddings, moves, stamp,
+                                           batch_size),
                            workers=workers, progress=progress, task="write scores",
                            total_rows=len(merchants) + len(clusters))
     summary = WriteSummary(run, scores.model_version, scored_at, totals=totals)
-    _switch(graph, run, scored_at, summary)
     counts = graph.read(load("scores_run_counts"), run=run)[0]
+    flipped = graph.write(load("scores_flip"), run=run, scored_at=scored_at, counts=counts)[0]
     summary.merchants, summary.clusters = counts["merchants"], counts["clusters"]
     summary.memberships = counts["memberships"]
     summary.merchants_missing = len(merchants) - summary.merchants
+    summary.clusters_retired = flipped["retired"]
+    for change in moves.values():
+        summary.events[change.event] = summary.events.get(change.event, 0) + 1
+    _prune(graph, run, summary)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
+
+
+def _previous_members(graph: Graph, run: str) -> dict[str, list[str]]:
+    """The clusters and members of the last completed run before ``run`` (none before
+    the first); writing the current run again compares with the run before it."""
+    return {r["cluster"]: list(r["members"] or [])
+            for r in graph.read(load("scores_previous_members"), run=run)}
+
+
+def _prune(graph: Graph, run: str, summary: WriteSummary) -> None:
+    """Remove older runs' merchant scores and memberships, ``_PRUNE_LIMIT`` of each per
+    transaction, and clean runs that died half-written."""
+    while True:
+        row = graph.write(load("scores_prune"), run=run, limit=_PRUNE_LIMIT)[0]
+        summary.merchant_scores_pruned += row["scores"]
+        summary.memberships_pruned += row["memberships"]
+        if max(row["scores"], row["memberships"]) < _PRUNE_LIMIT:
+            break
+    row = graph.write(load("scores_drop_failed"), run=run, limit=_PRUNE_LIMIT)
+    summary.failed_runs = row[0]["runs"] if row else 0
 
 
 def _checked(scores: ScoreSet) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
@@ -211,7 +250,8 @@ def _checked(scores: ScoreSet) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray |
 
 
 def _batches(m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | None,
-             stamp: dict[str, Any], size: int) -> Iterator[Batch]:
+             moves: dict[str, history.Change], stamp: dict[str, Any], size: int
+             ) -> Iterator[Batch]:
     """Whole clusters with their members (so batches share no node), then the rest."""
     clustered = int(m["cluster_id"].notna().sum())
     keys = m["cluster_id"].iloc[:clustered].to_numpy(dtype=object)
@@ -225,18 +265,18 @@ def _batches(m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | None,
             stop = int(ends[i])
             yield _batch(n, m.iloc[first_merchant:stop], c.iloc[first_cluster:i + 1],
                          None if embeddings is None else embeddings[first_merchant:stop],
-                         stamp)
+                         moves, stamp)
             n += 1
             first_cluster, first_merchant = i + 1, stop
     for start in range(clustered, len(m), size):
         stop = min(start + size, len(m))
         yield _batch(n, m.iloc[start:stop], c.iloc[0:0],
-                     None if embeddings is None else embeddings[start:stop], stamp)
+                     None if embeddings is None else embeddings[start:stop], moves, stamp)
         n += 1
 
 
 def _batch(n: int, m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | None,
-           stamp: dict[str, Any]) -> Batch:
+           moves: dict[str, history.Change], stamp: dict[str, Any]) -> Batch:
     # pandas may hold a missing cluster_id as NaN (a str column): None for Neo4j.
     cluster_of = [None if _missing(cid) else cid for cid in m["cluster_id"]]
     merchant_rows = [
@@ -257,7 +297,7 @@ def _batch(n: int, m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | No
          "group_pd": _float(r.group_pd), "credit_score": _int(r.credit_score),
          "key_members": [] if _missing(r.key_members) else [str(x) for x in r.key_members],
          "top_factors": _json(r.top_factors), "top_links": _json(r.top_links),
-         "members": members.get(cid, [])}
+         "members": members.get(cid, []), **asdict(moves[cid])}
         for cid, r in zip(c["cluster_id"], c.itertuples(index=False), strict=True)]
     statements = []
     if cluster_rows:
@@ -267,88 +307,85 @@ def _batch(n: int, m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | No
     return Batch(n, statements, len(merchant_rows) + len(cluster_rows))
 
 
-def _switch(graph: Graph, run: str, scored_at: datetime, summary: WriteSummary) -> None:
-    """Remove what other runs left, in transactions of at most ``_SWITCH_LIMIT`` each."""
-    names = ("scores_unlink_stale", "scores_retire_clusters", "scores_clear_merchants")
-    params = {"run": run, "scored_at": scored_at, "limit": _SWITCH_LIMIT}
-
-    def work(tx) -> list[dict[str, int]]:
-        return [tx.run(load(name).text, params).single().data() for name in names]
-
-    while True:
-        unlinked, clusters, cleared = graph.transaction(work, "+".join(names))
-        summary.memberships_removed += unlinked["n"]
-        summary.clusters_retired += clusters["retired"]
-        summary.clusters_removed += clusters["n"] - clusters["retired"]
-        summary.merchants_cleared += cleared["n"]
-        if max(unlinked["n"], clusters["n"], cleared["n"]) < _SWITCH_LIMIT:
-            return
-
-
 # --- read -------------------------------------------------------------------------
 
 
-def scoring_runs(graph: Graph, *, required: bool = False) -> list[ScoringRun]:
-    """The runs whose scores the graph holds, oldest first: one after a complete
-    write, none before the first, two while a write is under way (or after one was
-    interrupted: write the same scores again, or score again, to finish it).
+def scoring_runs(graph: Graph) -> list[ScoringRun]:
+    """Every run the graph knows, oldest first (see :class:`ScoringRun`)."""
+    return [ScoringRun(row["run"], row["model_version"], _native(row["scored_at"]),
+                       row["state"], row["kind"] or "full", row["merchants"], row["clusters"])
+            for row in graph.read(load("scores_runs"))]
 
-    ``required``: raise :class:`NoScores` rather than return none.
-    """
-    runs: dict[str, dict[str, Any]] = {}
-    for row in graph.read(load("scores_runs")):
-        run = runs.setdefault(row["run"], {"run": row["run"], "merchants": 0, "clusters": 0,
-                                           "model_version": row["model_version"],
-                                           "scored_at": _native(row["scored_at"])})
-        run["merchants"] += row["merchants"]
-        run["clusters"] += row["clusters"]
-    if required and not runs:
+
+def current_run(graph: Graph) -> ScoringRun:
+    """The run readers read; :class:`NoScores` before the first run completes."""
+    current = [r for r in scoring_runs(graph) if r.state == "current"]
+    if not current:
         raise NoScores("no scores in the graph yet", "run `guanxi score` first")
-    return [ScoringRun(**runs[k]) for k in sorted(runs)]
+    return current[-1]
 
 
 def read_scores(graph: Graph, *, run: str | ScoringRun | None = None,
-                embeddings: bool = False, chunk: int = 100_000,
+                embeddings: bool = False, merchants: bool = True, chunk: int = 100_000,
                 progress: ProgressFn | None = None) -> ScoreSet:
-    """The scores the graph holds, as a ScoreSet: the latest run's, or ``run``'s (its
-    id, or a :class:`ScoringRun` from :func:`scoring_runs`, which saves reading them).
+    """The scores of the current run, or of ``run`` (its id, or a
+    :class:`ScoringRun`), as a ScoreSet.
 
     Merchants and clusters come in id order, a cluster's ``members`` too (its
     ``key_members`` in their stored order); ``top_factors`` and ``top_links`` as lists
     of dicts again. A score the run did not give is NaN (``cluster_id`` None);
     ``credit_score`` is int64 unless one is missing. ``embeddings=True`` also reads the
-    merchants' embeddings (``(M, D)`` float32, None when the run wrote none).
+    merchants' embeddings (``(M, D)`` float32, None when the run wrote none);
+    ``merchants=False`` reads the clusters only (the merchants table comes back empty).
     ``progress("read merchant scores" | "read cluster scores", rows, total)``.
 
-    Raises :class:`NoScores` when the graph holds none (or not ``run``'s).
+    Raises :class:`NoScores` when the graph holds none (or not ``run``'s: a replaced
+    run keeps its cluster scores only).
     """
     if isinstance(run, ScoringRun):
         chosen = run
     elif run is None:
-        chosen = scoring_runs(graph, required=True)[-1]
+        chosen = current_run(graph)
     else:
-        runs = scoring_runs(graph, required=True)
-        chosen = next((r for r in runs if r.run == run), None)
+        runs = scoring_runs(graph)
+        chosen = next((r for r in runs if r.run == run and r.state == "current"), None)
         if chosen is None:
             raise NoScores(f"the graph holds no scores of run {run!r}",
-                           "it holds " + ", ".join(r.run for r in runs))
-    merchants = _read_pages(graph, "scores_merchants_page", "merchant_id", chunk, progress,
+                           "the current run is "
+                           + next((r.run for r in runs if r.state == "current"), "none"))
+    table = pd.DataFrame()
+    if merchants:
+        table = _read_pages(graph, "scores_merchants_page", "merchant_id", chunk, progress,
                             "read merchant scores", chosen.merchants,
                             run=chosen.run, embeddings=embeddings)
     clusters = _read_pages(graph, "scores_clusters_page", "cluster_id", chunk, progress,
                            "read cluster scores", chosen.clusters, run=chosen.run)
-    vectors = merchants.pop("embedding") if "embedding" in merchants else pd.Series([])
+    vectors = table.pop("embedding") if "embedding" in table else pd.Series([])
     matrix = None
     if embeddings and len(vectors) and vectors.notna().all():
         matrix = np.asarray(vectors.tolist(), dtype=np.float32)
-    merchants = _typed(merchants, MERCHANT_COLUMNS, {"ring_score", "pd"}, {"credit_score"})
+    table = _typed(table, MERCHANT_COLUMNS, {"ring_score", "pd"}, {"credit_score"})
     clusters = _typed(clusters, CLUSTER_COLUMNS, {"collusion_score", "group_pd"},
                       {"size", "credit_score"})
     for name in ("top_factors", "top_links", "key_members", "members"):
         parse = json.loads if name.startswith("top_") else list
         clusters[name] = pd.Series([[] if _missing(v) else parse(v) for v in clusters[name]],
                                    index=clusters.index, dtype=object)
-    return ScoreSet(merchants, clusters, chosen.model_version, chosen.scored_at, matrix)
+    return ScoreSet(table, clusters, chosen.model_version, chosen.scored_at, matrix)
+
+
+def cluster_history(graph: Graph, cluster_id: str) -> pd.DataFrame:
+    """Cluster ``cluster_id`` in every completed run that scored it, oldest first:
+    ``run``, ``state``, ``scored_at``, ``model_version``, its scores, and ``event``,
+    ``joined``, ``left``, ``merged_from``, ``split_into`` against the run before
+    (``gnn/history.py``). Raises :class:`NoScores` when no run scored it."""
+    rows = graph.read(load("scores_cluster_history"), cluster=cluster_id)
+    if not rows:
+        raise NoScores(f"no scoring run has a cluster {cluster_id!r}",
+                       "cluster ids are listed by `guanxi scores export`")
+    frame = pd.DataFrame(rows)
+    frame["scored_at"] = [_native(v) for v in frame["scored_at"]]
+    return frame
 
 
 def _read_pages(graph: Graph, name: str, key: str, chunk: int, progress: ProgressFn | None,

@@ -1,8 +1,8 @@
-// What carries one scoring run's id: merchants, clusters and memberships.
+// What one scoring run wrote: merchant scores, cluster scores and memberships.
 // $run: the run id
-CALL () { MATCH (m:Merchant) WHERE m.score_run = $run RETURN count(m) AS merchants }
-CALL () { MATCH (c:Cluster) WHERE c.score_run = $run RETURN count(c) AS clusters }
 CALL () {
-  MATCH ()-[i:IN_CLUSTER]->() WHERE i.score_run = $run RETURN count(i) AS memberships
+  MATCH (s:MerchantScore) WHERE s.run = $run RETURN count(s) AS merchants
 }
+CALL () { MATCH (s:ClusterScore) WHERE s.run = $run RETURN count(s) AS clusters }
+CALL () { MATCH ()-[i:IN_CLUSTER]->() WHERE i.run = $run RETURN count(i) AS memberships }
 RETURN merchants, clusters, memberships

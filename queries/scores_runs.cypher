@@ -1,19 +1,9 @@
-// The scoring runs whose scores the graph holds, with how many merchants and clusters
-// carry each (one run after a complete write; two while one is under way or after one
-// was interrupted). Counted from the score_run indexes alone; the model version and
-// time are read from one node per run.
-MATCH (m:Merchant) WHERE m.score_run IS NOT NULL
-WITH m.score_run AS run, count(*) AS merchants
-CALL (run) {
-  MATCH (x:Merchant) WHERE x.score_run = run
-  RETURN x.model_version AS model_version, x.scored_at AS scored_at LIMIT 1
-}
-RETURN run, model_version, scored_at, merchants, 0 AS clusters
-UNION ALL
-MATCH (c:Cluster) WHERE c.score_run IS NOT NULL
-WITH c.score_run AS run, count(*) AS clusters
-CALL (run) {
-  MATCH (x:Cluster) WHERE x.score_run = run
-  RETURN x.model_version AS model_version, x.scored_at AS scored_at LIMIT 1
-}
-RETURN run, model_version, scored_at, 0 AS merchants, clusters
+// The scoring runs the graph knows, oldest first: 'current' (what readers read),
+// 'replaced' (earlier runs; their cluster scores remain as history), 'writing' (under
+// way, or died half-written until the next run marks it 'failed'), 'failed'.
+MATCH (r:ScoreRun)
+RETURN r.id AS run, r.state AS state, r.model_version AS model_version,
+       r.scored_at AS scored_at, r.kind AS kind, r.started_at AS started_at,
+       r.finished_at AS finished_at, coalesce(r.merchants, 0) AS merchants,
+       coalesce(r.clusters, 0) AS clusters
+ORDER BY r.id

@@ -1,19 +1,24 @@
-// Clusters of one scoring run and their members (graph/scores.py), created or updated
-// by id and stamped with the run id. A batch holds whole clusters, so no two batches
-// touch one cluster or one merchant. top_factors and top_links are JSON text (a
-// property cannot hold a map). A cluster a case had retired comes back to life.
+// Clusters of one scoring run (graph/scores.py): the persistent Cluster node (by id,
+// created when new), the run's ClusterScore (id '<run>|<cluster id>') and the run's
+// IN_CLUSTER memberships. Nothing a reader reads changes: readers read the current
+// run's ClusterScore and memberships, and this run is not current until the flip. A
+// batch holds whole clusters, so no two batches touch one cluster or one merchant.
+// top_factors, top_links are JSON text (a property cannot hold a map).
 // $rows: [{id, size, collusion_score, group_pd, credit_score, key_members: [id],
-//          top_factors: text, top_links: text, members: [merchant id]}]
+//          top_factors: text, top_links: text, members: [merchant id], event,
+//          joined: [id], left: [id], merged_from: [id], split_into: [id]}]
 // $run: the run id; $model_version; $scored_at: datetime
 UNWIND $rows AS r
 MERGE (c:Cluster {id: r.id})
-SET c.size = r.size, c.collusion_score = r.collusion_score, c.group_pd = r.group_pd,
-    c.credit_score = r.credit_score, c.key_members = r.key_members,
-    c.top_factors = r.top_factors, c.top_links = r.top_links,
-    c.model_version = $model_version, c.scored_at = $scored_at, c.score_run = $run,
-    c.retired_at = null
+ON CREATE SET c.first_run = $run
+MERGE (s:ClusterScore {id: $run + '|' + r.id})
+SET s.run = $run, s.cluster = r.id, s.size = r.size, s.collusion_score = r.collusion_score,
+    s.group_pd = r.group_pd, s.credit_score = r.credit_score, s.key_members = r.key_members,
+    s.top_factors = r.top_factors, s.top_links = r.top_links, s.members = r.members,
+    s.event = r.event,
+    s.joined = r.joined, s.left = r.left, s.merged_from = r.merged_from,
+    s.split_into = r.split_into, s.model_version = $model_version, s.scored_at = $scored_at
 WITH c, r
 UNWIND r.members AS id
 MATCH (m:Merchant {id: id})
-MERGE (m)-[i:IN_CLUSTER]->(c)
-SET i.score_run = $run
+MERGE (m)-[:IN_CLUSTER {run: $run}]->(c)

@@ -50,16 +50,36 @@ PARAMS: dict[str, dict] = {
     "ledger_applied_batches": {"key": "k", "generation": 0},
     "ledger_finish_file": {"key": "k", "owner": "1@h/0.00", "summary": {"rows_read": 1}},
     "ledger_release_file": {"key": "k", "owner": "1@h/0.00"},
+    "job_lock_merge": {"name": "refresh"},
+    "job_lock": {"name": "refresh"},
+    "job_lock_take": {"name": "refresh", "owner": {"id": "1@h/0.00", "pid": 1, "host": "h"},
+                      "job": "refresh"},
+    "job_lock_heartbeat": {"name": "refresh", "owner": "1@h/0.00"},
+    "job_lock_release": {"name": "refresh", "owner": "1@h/0.00"},
     "case_decisions": {"decided": ["confirmed_fraud", "cleared"]},
+    "embedding_index": {"name": "merchant_embedding"},
+    "embedding_index_create": {"name": "merchant_embedding", "options": {"indexConfig": {
+        "vector.dimensions": 2, "vector.similarity_function": "cosine",
+        "vector.quantization.enabled": False}}},
+    "embedding_index_await": {"name": "merchant_embedding", "seconds": 60},
+    "embedding_index_drop": {"name": "merchant_embedding"},
+    "embedding_of_merchant": {"id": "M1", "run": _RUN["run"]},
+    "similar_merchants": {"id": "M1", "run": _RUN["run"], "index": "merchant_embedding",
+                          "candidates": 5},
     "scores_write_clusters": _RUN | {"rows": [{
         "id": "C1", "size": 1, "collusion_score": 0.5, "group_pd": 0.1, "credit_score": 700,
-        "key_members": ["M1"], "top_factors": "[]", "top_links": "[]", "members": ["M1"]}]},
+        "key_members": ["M1"], "top_factors": "[]", "top_links": "[]", "members": ["M1"],
+        "event": "new", "joined": ["M1"], "left": [], "merged_from": [], "split_into": []}]},
     "scores_write_merchants": _RUN | {"rows": [{
         "id": "M1", "cluster_id": "C1", "ring_score": 0.5, "pd": 0.1, "credit_score": 700,
         "embedding": [0.1, 0.2]}]},
-    "scores_unlink_stale": {"run": _RUN["run"], "limit": 10},
-    "scores_retire_clusters": {"run": _RUN["run"], "scored_at": _RUN["scored_at"], "limit": 10},
-    "scores_clear_merchants": {"run": _RUN["run"], "limit": 10},
+    "scores_begin_run": _RUN | {"kind": "full"},
+    "scores_previous_members": {"run": _RUN["run"]},
+    "scores_flip": {"run": _RUN["run"], "scored_at": _RUN["scored_at"],
+                    "counts": {"merchants": 1, "clusters": 1, "memberships": 1}},
+    "scores_prune": {"run": _RUN["run"], "limit": 10},
+    "scores_drop_failed": {"run": _RUN["run"], "limit": 10},
+    "scores_cluster_history": {"cluster": "C1"},
     "scores_runs": {},
     "scores_run_counts": {"run": _RUN["run"]},
     "scores_merchants_page": {"run": _RUN["run"], "embeddings": True, "after": "", "limit": 10},
@@ -68,8 +88,9 @@ PARAMS: dict[str, dict] = {
 }
 
 
-_FIRST = ("ingest_merchants", "ledger_lock_file", "ledger_take_file")
-_LAST = ("ledger_release_file",)
+_FIRST = ("ingest_merchants", "ledger_lock_file", "ledger_take_file", "job_lock_merge",
+          "job_lock_take", "embedding_index_create")
+_LAST = ("ledger_release_file", "job_lock_release", "embedding_index_drop")
 
 
 def _order(name: str) -> tuple[int, str]:

@@ -91,13 +91,16 @@ def test_score_prints_its_report_and_writes_the_scores(scored: dict, trained: di
     assert scored["clusters"] >= 1
     assert 0 <= scored["suspicious_clusters"] <= scored["clusters"]
     row = cli["graph"].read(
-        "MATCH (m:Merchant) WHERE m.model_version = $v "
+        "MATCH (r:ScoreRun {state: 'current'}) MATCH (m:MerchantScore) WHERE m.run = r.id "
+        "AND m.model_version = $v "
         "RETURN count(m) AS merchants, min(m.ring_score) AS lo, max(m.ring_score) AS hi, "
         "min(m.credit_score) AS worst, max(m.credit_score) AS best", v=trained["version"])[0]
     assert row["merchants"] == scored["merchants"]
     assert 0 <= row["lo"] <= row["hi"] <= 1
     assert 350 <= row["worst"] <= row["best"] <= 950
-    clusters = cli["graph"].read("MATCH (c:Cluster) WHERE c.model_version = $v "
+    clusters = cli["graph"].read("MATCH (r:ScoreRun {state: 'current'}) "
+                                 "MATCH (c:ClusterScore) WHERE c.run = r.id "
+                                 "AND c.model_version = $v "
                                  "RETURN count(c) AS n", v=trained["version"])[0]["n"]
     assert clusters == scored["clusters"]
 

@@ -39,7 +39,7 @@ from guanxi.gnn.train import TrainSettings
 from guanxi.graph import gds
 from guanxi.graph.connection import Graph, open_graph
 from guanxi.graph.schema import apply_schema
-from guanxi.graph.scores import read_scores
+from guanxi.graph.scores import current_run, read_scores
 from guanxi.graph.settings import Settings
 from guanxi.ingest.load import IngestOptions, ingest_folder
 
@@ -204,16 +204,18 @@ def test_every_cluster_is_scored_and_explained(scored: tuple) -> None:
 
 def test_memberships_in_neo4j_match_the_clusters(scored: tuple, synth: Graph) -> None:
     scores, _ = scored
-    rows = synth.read("MATCH (m:Merchant)-[:IN_CLUSTER]->(c:Cluster) "
-                      "RETURN c.id AS cluster, collect(m.id) AS members")
+    run = current_run(synth).run
+    rows = synth.read("MATCH (m:Merchant)-[i:IN_CLUSTER]->(c:Cluster) WHERE i.run = $run "
+                      "RETURN c.id AS cluster, collect(m.id) AS members", run=run)
     assert {r["cluster"]: frozenset(r["members"]) for r in rows} == cluster_sets(scores)
-    on_merchants = synth.read("MATCH (m:Merchant) WHERE m.cluster_id IS NOT NULL "
-                              "RETURN m.id AS id, m.cluster_id AS cluster")
+    on_merchants = synth.read("MATCH (s:MerchantScore) WHERE s.run = $run "
+                              "AND s.cluster_id IS NOT NULL "
+                              "RETURN s.merchant AS id, s.cluster_id AS cluster", run=run)
     expected = scores.merchants.dropna(subset=["cluster_id"])
     assert {r["id"]: r["cluster"] for r in on_merchants} == dict(
         zip(expected["merchant_id"], expected["cluster_id"], strict=True))
-    nodes = synth.read("MATCH (c:Cluster) RETURN c.id AS id, c.size AS size, "
-                       "c.collusion_score AS collusion")
+    nodes = synth.read("MATCH (s:ClusterScore) WHERE s.run = $run RETURN s.cluster AS id, "
+                       "s.size AS size, s.collusion_score AS collusion", run=run)
     table = scores.clusters.set_index("cluster_id")
     assert {r["id"] for r in nodes} == set(table.index)
     for r in nodes:
@@ -228,9 +230,13 @@ def test_a_second_score_keeps_the_cluster_ids(trained: tuple, synth: Graph) -> N
     # Rename the largest stored cluster: an id the scorer could never derive, so only
     # persistence can bring it back.
     old = first.clusters.sort_values("size", ascending=False)["cluster_id"].iloc[0]
+    run = current_run(synth).run
     synth.write("MATCH (c:Cluster {id: $old}) SET c.id = $new", old=old, new="C-kept-by-test")
-    synth.write("MATCH (m:Merchant {cluster_id: $old}) SET m.cluster_id = $new", old=old,
+    synth.write("MATCH (s:ClusterScore {run: $run, cluster: $old}) "
+                "SET s.cluster = $new, s.id = $run + '|' + $new", run=run, old=old,
                 new="C-kept-by-test")
+    synth.write("MATCH (s:MerchantScore {run: $run, cluster_id: $old}) SET s.cluster_id = $new",
+                run=run, old=old, new="C-kept-by-test")
     second, _ = pipeline.score(synth, models=models)
     after = cluster_sets(second)
     expected = {("C-kept-by-test" if k == old else k): v for k, v in before.items()}

@@ -29,7 +29,7 @@ def test_every_input_column_named_by_the_model_exists() -> None:
 def test_the_schema_constrains_every_label_of_the_model() -> None:
     assert model.node_labels() == NODE_LABELS
     ddl = " ".join(statements())
-    for label in (*model.node_labels(), *model.LEDGER_LABELS):
+    for label in (*model.node_labels(), *model.LEDGER_LABELS, *model.JOB_LABELS):
         assert f"FOR (n:{label}) REQUIRE n.id IS UNIQUE" in ddl
 
 

@@ -1,7 +1,8 @@
 """Scores into Neo4j and out to files, against the real Neo4j: six merchants, two runs
 whose right answer is known, and the invariants a write must keep (writing twice
-equals once, batch size and workers change nothing, a new run leaves no trace of the
-old one)."""
+equals once, batch size and workers change nothing, a new run replaces the old one
+and keeps its clusters' history, a run being written is never read). The kill -9
+test of a real writer is in tests/gnn/test_refresh.py."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from guanxi.graph.scores import (
     CLUSTER_FILE_COLUMNS,
     MERCHANT_FILE_COLUMNS,
     NoScores,
+    cluster_history,
     export_folder,
     export_scores,
     read_scores,
@@ -90,9 +92,9 @@ def run_b() -> ScoreSet:
 def dump(graph: Graph) -> dict:
     """Everything scoring writes, for comparing two graphs."""
     return {
-        "nodes": graph.read("MATCH (n) WHERE n:Merchant OR n:Cluster "
-                            "RETURN labels(n) AS labels, properties(n) AS props "
-                            "ORDER BY labels[0], n.id"),
+        "nodes": graph.read("MATCH (n) WHERE n:Merchant OR n:Cluster OR n:ClusterScore "
+                            "OR n:MerchantScore RETURN labels(n) AS labels, "
+                            "properties(n) AS props ORDER BY labels[0], n.id"),
         "members": graph.read("MATCH (m)-[i:IN_CLUSTER]->(c) RETURN m.id AS m, c.id AS c, "
                               "properties(i) AS props ORDER BY m, c"),
     }
@@ -122,52 +124,72 @@ def test_a_run_reads_back_equal(graph: Graph) -> None:
 def test_cluster_properties_are_what_neo4j_can_hold(graph: Graph) -> None:
     _merchants_graph(graph)
     write_scores(graph, run_a())
-    row = graph.read("MATCH (c:Cluster {id: 'CA'}) RETURN c AS c, "
-                     "valueType(c.top_factors) AS tf, valueType(c.key_members) AS km")[0]
+    row = graph.read("MATCH (s:ClusterScore {cluster: 'CA'}) RETURN s AS s, "
+                     "valueType(s.top_factors) AS tf, valueType(s.key_members) AS km")[0]
     assert row["tf"] == "STRING NOT NULL" and row["km"].startswith("LIST<STRING")
-    assert json.loads(row["c"]["top_factors"]) == FACTORS
-    assert json.loads(row["c"]["top_links"])[0]["detail"] == "设备 D1"
-    assert row["c"]["key_members"] == ["M2", "M1"]
-    assert row["c"]["model_version"] == "v1"
-    assert row["c"]["scored_at"].to_native() == AT_A
+    assert json.loads(row["s"]["top_factors"]) == FACTORS
+    assert json.loads(row["s"]["top_links"])[0]["detail"] == "设备 D1"
+    assert row["s"]["key_members"] == ["M2", "M1"]
+    assert row["s"]["model_version"] == "v1" and row["s"]["event"] == "new"
+    assert row["s"]["scored_at"].to_native() == AT_A
+    assert row["s"]["id"] == f"{run_id('v1', AT_A)}|CA"
 
 
 def test_embeddings_are_stored_as_lists_of_floats(graph: Graph) -> None:
     _merchants_graph(graph)
     written = run_a()
     write_scores(graph, written)
-    rows = graph.read("MATCH (m:Merchant) RETURN m.id AS id, m.embedding AS e, "
-                      "valueType(m.embedding) AS t ORDER BY id")
+    rows = graph.read("MATCH (s:MerchantScore) RETURN s.merchant AS id, s.embedding AS e, "
+                      "valueType(s.embedding) AS t ORDER BY id")
     assert {r["t"] for r in rows} == {"LIST<FLOAT NOT NULL> NOT NULL"}
     assert [r["e"] for r in rows] == written.embeddings.astype(float).tolist()
 
 
-def test_a_second_run_leaves_no_trace_of_the_first(graph: Graph) -> None:
+def test_a_second_run_replaces_the_first_and_keeps_its_cluster_history(graph: Graph) -> None:
     _merchants_graph(graph)
     write_scores(graph, run_a())
     summary = write_scores(graph, run_b())
-    run = run_id("v2", AT_B)
-    assert (summary.clusters_removed, summary.merchants_cleared) == (2, 1)
-    assert summary.memberships_removed == 5  # all of run A's: M4-CC is a new one
-    assert graph.read("MATCH (c:Cluster) RETURN collect(c.id) AS ids") == [{"ids": ["CC"]}]
+    a, b = run_id("v1", AT_A), run_id("v2", AT_B)
+    assert (summary.merchant_scores_pruned, summary.memberships_pruned) == (6, 5)
+    assert summary.clusters_retired == 2 and summary.events == {"new": 1}
     assert graph.read("MATCH (m)-[i:IN_CLUSTER]->(c) RETURN m.id AS m, c.id AS c, "
-                      "i.score_run AS run ORDER BY m") == [
-        {"m": "M1", "c": "CC", "run": run}, {"m": "M4", "c": "CC", "run": run}]
-    rows = graph.read("MATCH (m:Merchant) RETURN m.id AS id, m.cluster_id AS cluster, "
-                      "m.score_run AS run, m.embedding AS e, m.ring_score AS ring, "
-                      "m.model_version AS v ORDER BY id")
-    assert [(r["id"], r["cluster"]) for r in rows] == [
-        ("M1", "CC"), ("M2", None), ("M3", None), ("M4", "CC"), ("M5", None), ("M6", None)]
-    assert [r["run"] for r in rows] == [run] * 5 + [None]
-    assert all(r["e"] is None for r in rows)  # v2 has no embeddings: v1's are gone
-    assert rows[4]["ring"] is None and rows[5]["ring"] is None and rows[5]["v"] is None
-    assert graph.read("MATCH (m:Merchant {id: 'M6'}) RETURN m.name AS name") == [
-        {"name": "店M6"}]  # only the scores go
+                      "i.run AS run ORDER BY m") == [
+        {"m": "M1", "c": "CC", "run": b}, {"m": "M4", "c": "CC", "run": b}]
+    assert graph.read("MATCH (s:MerchantScore) RETURN collect(DISTINCT s.run) AS runs") == [
+        {"runs": [b]}]
+    clusters = graph.read("MATCH (c:Cluster) RETURN c.id AS id, c.retired_at AS at, "
+                          "c.last_run AS last ORDER BY id")
+    assert [(r["id"], r["at"] is not None, r["last"]) for r in clusters] == [
+        ("CA", True, a), ("CB", True, a), ("CC", False, b)]
+    # The merchants themselves carry no scores: only MerchantScore nodes do.
+    assert graph.read("MATCH (m:Merchant {id: 'M6'}) RETURN properties(m) AS p") == [
+        {"p": {"id": "M6", "name": "店M6"}}]
     back = read_scores(graph)
     expected = run_b()
     pd.testing.assert_frame_equal(back.merchants, expected.merchants)
     pd.testing.assert_frame_equal(back.clusters, _sorted_members(expected))
-    assert [r.run for r in scoring_runs(graph)] == [run]
+    assert [(r.run, r.state) for r in scoring_runs(graph)] == [(a, "replaced"), (b, "current")]
+    old = cluster_history(graph, "CA")
+    assert list(old["run"]) == [a] and list(old["group_pd"]) == [0.31]
+
+
+def test_cluster_history_records_joins_and_leaves(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    later = run_a()
+    later.scored_at = AT_B
+    later.merchants.loc[later.merchants["merchant_id"] == "M3", "cluster_id"] = None
+    later.merchants.loc[later.merchants["merchant_id"] == "M6", "cluster_id"] = "CA"
+    later.clusters.at[0, "members"] = ["M1", "M2", "M6"]
+    later.clusters.at[0, "group_pd"] = 0.45
+    summary = write_scores(graph, later)
+    assert summary.events == {"changed": 1, "same": 1}
+    history = cluster_history(graph, "CA")
+    assert list(history["group_pd"]) == [0.31, 0.45]
+    assert list(history["event"]) == ["new", "changed"]
+    assert (history.iloc[1]["joined"], history.iloc[1]["left"]) == (["M6"], ["M3"])
+    with pytest.raises(NoScores, match="no scoring run has a cluster 'nope'"):
+        cluster_history(graph, "nope")
 
 
 def test_writing_again_changes_nothing(graph: Graph) -> None:
@@ -177,8 +199,7 @@ def test_writing_again_changes_nothing(graph: Graph) -> None:
     again = write_scores(graph, run_a())
     assert dump(graph) == first
     assert (again.totals.nodes_created, again.totals.relationships_created) == (0, 0)
-    assert (again.memberships_removed, again.clusters_removed, again.merchants_cleared) == (
-        0, 0, 0)
+    assert (again.memberships_pruned, again.merchant_scores_pruned) == (0, 0)
 
 
 def test_batch_size_and_workers_change_nothing(graph: Graph) -> None:
@@ -200,8 +221,8 @@ def test_batch_size_and_workers_change_nothing(graph: Graph) -> None:
                  progress=lambda *event: seen.append(event))
     small = dump(graph)
     assert seen[-1] == ("write scores", 437, 437)
-    graph.write("MATCH (c:Cluster) DETACH DELETE c")
-    graph.write("MATCH (m:Merchant) REMOVE m.score_run, m.cluster_id")
+    graph.write("MATCH (n) WHERE n:Cluster OR n:ClusterScore OR n:MerchantScore OR n:ScoreRun "
+                "DETACH DELETE n")
     write_scores(graph, scores, batch_size=10_000, workers=1)
     assert dump(graph) == small
     back = read_scores(graph, embeddings=True, chunk=50)  # several pages
@@ -209,23 +230,25 @@ def test_batch_size_and_workers_change_nothing(graph: Graph) -> None:
     np.testing.assert_array_equal(back.embeddings, scores.embeddings)
 
 
-def test_a_cluster_a_case_is_about_is_kept_retired(graph: Graph) -> None:
+def test_a_case_keeps_its_cluster_across_runs(graph: Graph) -> None:
     _merchants_graph(graph)
     write_scores(graph, run_a())
     graph.write("MATCH (c:Cluster {id: 'CA'}) CREATE (:Case {id: 'K1'})-[:ABOUT]->(c)")
-    summary = write_scores(graph, run_b())
-    assert (summary.clusters_retired, summary.clusters_removed) == (1, 1)
+    write_scores(graph, run_b())
     row = graph.read("MATCH (c:Cluster {id: 'CA'}) RETURN c.retired_at AS at, "
-                     "c.score_run AS run, c.collusion_score AS score, "
                      "COUNT { (c)<-[:IN_CLUSTER]-() } AS members, "
                      "COUNT { (:Case)-[:ABOUT]->(c) } AS cases")[0]
-    assert row["at"].to_native() == AT_B and row["run"] is None
-    assert (row["score"], row["members"], row["cases"]) == (0.88, 0, 1)  # as the case saw it
+    assert row["at"].to_native() == AT_B and (row["members"], row["cases"]) == (0, 1)
+    assert list(cluster_history(graph, "CA")["collusion_score"]) == [0.88]  # as the case saw it
     assert list(read_scores(graph).clusters["cluster_id"]) == ["CC"]
-    # A later run that finds the cluster again brings it back.
-    write_scores(graph, run_a())
+    # A later run that finds the cluster again brings it back, case and all.
+    third = run_a()
+    third.scored_at = datetime(2026, 12, 14, tzinfo=UTC)
+    write_scores(graph, third)
     assert graph.read("MATCH (c:Cluster {id: 'CA'}) RETURN c.retired_at AS at, "
-                      "COUNT { (c)<-[:IN_CLUSTER]-() } AS n") == [{"at": None, "n": 3}]
+                      "COUNT { (c)<-[:IN_CLUSTER]-() } AS n, "
+                      "COUNT { (:Case)-[:ABOUT]->(c) } AS cases") == [
+        {"at": None, "n": 3, "cases": 1}]
 
 
 def test_unknown_merchants_are_skipped_and_counted(graph: Graph) -> None:
@@ -235,18 +258,28 @@ def test_unknown_merchants_are_skipped_and_counted(graph: Graph) -> None:
     assert graph.read("MATCH (m:Merchant {id: 'M6'}) RETURN m") == []
 
 
-def test_the_latest_of_two_stored_runs_is_read(graph: Graph) -> None:
+def test_a_run_being_written_is_not_read(graph: Graph) -> None:
     _merchants_graph(graph)
     write_scores(graph, run_a())
-    old = "20200101T000000.000000Z/v0"  # as a write interrupted before its switch leaves
-    graph.write("MATCH (m:Merchant {id: 'M6'}) SET m.score_run = $old", old=old)
-    runs = scoring_runs(graph)
-    assert [(r.run, r.merchants, r.clusters) for r in runs] == [
-        (old, 1, 0), (run_id("v1", AT_A), 5, 2)]
-    assert list(read_scores(graph).merchants["merchant_id"]) == IDS[:5]
-    with pytest.raises(NoScores, match="no scores of run 'nope'") as info:
-        read_scores(graph, run="nope")
-    assert info.value.fix == f"it holds {old}, {run_id('v1', AT_A)}"
+    b = run_id("v2", AT_B)
+    # What a run that died half-way leaves: its run node and some of its scores.
+    graph.write("CREATE (:ScoreRun {id: $b, state: 'writing', model_version: 'v2', "
+                "scored_at: $at}) CREATE (:MerchantScore {id: $b + '|M1', run: $b, "
+                "merchant: 'M1', ring_score: 0.99})", b=b, at=AT_B)
+    back = read_scores(graph)
+    pd.testing.assert_frame_equal(back.merchants, run_a().merchants)
+    assert [r.state for r in scoring_runs(graph)] == ["current", "writing"]
+    with pytest.raises(NoScores, match="no scores of run") as info:
+        read_scores(graph, run=b)
+    assert info.value.fix == f"the current run is {run_id('v1', AT_A)}"
+    # The next run cleans it up.
+    third = run_a()
+    third.scored_at = datetime(2026, 12, 14, tzinfo=UTC)
+    summary = write_scores(graph, third)
+    assert summary.failed_runs == 1
+    assert [r.state for r in scoring_runs(graph)] == ["replaced", "failed", "current"]
+    assert graph.read("MATCH (s:MerchantScore) WHERE s.run = $b RETURN count(s) AS n",
+                      b=b) == [{"n": 0}]
 
 
 def test_an_empty_graph_has_no_scores(graph: Graph) -> None:

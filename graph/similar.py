@@ -1,0 +1,236 @@
+"""Merchants like this one: the merchant embeddings in a Neo4j vector index, and the
+nearest merchants by cosine through it.
+
+A scoring run whose model has a graph neural network writes one ``embedding`` (a list
+of floats) per merchant, on the merchant's ``MerchantScore`` of that run
+(``graph/scores.py``). :func:`ensure_vector_index` keeps one vector index over them,
+``merchant_embedding`` on ``MerchantScore.embedding``: cosine similarity, the
+embeddings' width, no quantization (the index holds the vectors as written, so its
+nearest are the true nearest up to the approximation of its HNSW graph). A model with
+another width replaces it. :func:`similar` asks it for a merchant's nearest in the
+current run, with their scores and clusters.
+
+The index holds a node only when its ``embedding`` is a list of numbers of the
+index's width; other nodes are skipped without an error (scoring writes floats).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from guanxi.errors import InputError, QueryError
+from guanxi.graph.connection import Graph
+from guanxi.graph.scores import NoScores, current_run
+from guanxi.queries import load
+
+__all__ = ["INDEX_NAME", "MAX_DIMENSIONS", "SIMILAR_COLUMNS", "ensure_vector_index",
+           "index_info", "similar", "similar_rows"]
+
+INDEX_NAME = "merchant_embedding"
+"""The vector index of ``MerchantScore.embedding``."""
+
+_LABEL = "MerchantScore"
+"""The label the index covers (spelled out in ``queries/embedding_index*.cypher``)."""
+
+MAX_DIMENSIONS = 4096
+"""The widest vector a Neo4j 5.26 vector index takes."""
+
+SIMILAR_COLUMNS = ("merchant_id", "similarity", "ring_score", "pd", "credit_score",
+                   "cluster_id")
+"""The columns of :func:`similar`'s frame."""
+
+_SEARCH_WIDTH = 40
+"""The fewest candidates asked of the index: its HNSW search is as wide as the number
+asked, and a wider search misses fewer of the true nearest."""
+
+_NO_EMBEDDINGS_FIX = ("run `guanxi score` first, with a model that has the graph neural "
+                      "network (`guanxi train`, not --no-gnn)")
+
+
+def ensure_vector_index(graph: Graph, dimensions: int, *, timeout: float = 300.0) -> None:
+    """Make ``merchant_embedding`` a cosine vector index of ``dimensions`` on
+    ``MerchantScore.embedding``, and wait until it is ONLINE.
+
+    An index that is already so is kept (calling this again changes nothing); one of
+    another width or configuration (a new model with another embedding width), or
+    one that FAILED, is dropped and created again, as is another vector index on
+    ``MerchantScore.embedding`` (a label and property have one vector index at most).
+    Creating it indexes the embeddings already written, in the background; the wait
+    covers that.
+
+    Parameters
+    ----------
+    graph : Graph
+    dimensions : int
+        The embeddings' width, 1 to :data:`MAX_DIMENSIONS`.
+    timeout : float
+        Seconds to wait for the index to come online.
+
+    Raises
+    ------
+    ValueError
+        ``dimensions`` is not an int from 1 to :data:`MAX_DIMENSIONS`.
+    QueryError
+        The index is not online after ``timeout`` seconds, or its population failed.
+    """
+    # Checked here although the statement takes the options as a parameter: Neo4j
+    # would accept 64.0 or True for a width, and its own error names no fix.
+    if isinstance(dimensions, bool) or not isinstance(dimensions, int) \
+            or not 1 <= dimensions <= MAX_DIMENSIONS:
+        raise ValueError(f"dimensions must be an int from 1 to {MAX_DIMENSIONS}, "
+                         f"got {dimensions!r}")
+    if timeout <= 0:
+        raise ValueError(f"timeout must be positive, got {timeout!r}")
+    config = {"vector.dimensions": dimensions, "vector.similarity_function": "cosine",
+              "vector.quantization.enabled": False}
+    for found in graph.read(load("embedding_index"), name=INDEX_NAME):
+        if not (found["name"] == INDEX_NAME and _is_ours(found, config)):
+            graph.write(load("embedding_index_drop"), name=found["name"])
+    try:
+        graph.write(load("embedding_index_create"), name=INDEX_NAME,
+                    options={"indexConfig": config})
+    except QueryError as exc:
+        # IF NOT EXISTS is checked before the index is created: another process may
+        # create the same index in between. That is success.
+        if exc.code != "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists":
+            raise
+    try:
+        graph.write(load("embedding_index_await"), name=INDEX_NAME,
+                    seconds=max(1, math.ceil(timeout)))
+    except QueryError:
+        info = index_info(graph) or {}
+        state = info.get("state", "gone")
+        detail = f": {info['failure']}" if info.get("failure") else ""
+        raise QueryError(
+            f"the vector index {INDEX_NAME} is not online after {timeout:g} s "
+            f"({state}, {info.get('percent') or 0:.0f}% populated{detail})",
+            "wait and run the same command again; a FAILED index is created again "
+            "then, and Neo4j's debug.log says why it failed") from None
+
+
+def _is_ours(found: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Whether an index that SHOW INDEXES listed is the one ``config`` describes."""
+    have = found.get("config") or {}
+    return (found["type"] == "VECTOR" and found["state"] != "FAILED"
+            and found["labels"] == [_LABEL] and found["properties"] == ["embedding"]
+            and all(str(have.get(k)).lower() == str(v).lower() for k, v in config.items()))
+
+
+def index_info(graph: Graph) -> dict[str, Any] | None:
+    """The ``merchant_embedding`` index as SHOW INDEXES lists it (``type``, ``state``,
+    ``percent`` populated, ``config`` with ``vector.dimensions``, ``failure``), or None
+    when the graph has none."""
+    return next((row for row in graph.read(load("embedding_index"), name=INDEX_NAME)
+                 if row["name"] == INDEX_NAME), None)
+
+
+def similar(graph: Graph, merchant_id: str, k: int = 10) -> pd.DataFrame:
+    """The ``k`` merchants nearest to ``merchant_id`` by the cosine of their embeddings
+    in the current scoring run, found through the vector index.
+
+    Only the current run's merchants are returned (:func:`_run_shown`), never the
+    merchant itself (a merchant whose embedding equals its own is). Fewer than ``k``
+    rows when fewer merchants of the run have embeddings. The index search is
+    approximate (HNSW): on a large graph it may, rarely, miss one of the true nearest.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``merchant_id``; ``similarity``, the cosine of the two embeddings (-1 to 1,
+        1: the same direction); the merchant's ``ring_score``, ``pd`` (NaN where the
+        run gave none), ``credit_score`` (int64, float64 when one is missing) and
+        ``cluster_id`` (None: in no cluster). Most similar first, ties by id.
+
+    Raises
+    ------
+    InputError
+        ``k`` is below 1; the graph holds no merchant ``merchant_id``; the graph holds
+        no scores yet, the current run has no embedding of the merchant, or the graph
+        no index of embeddings of that width ("no embeddings"); the index is still
+        being built.
+    """
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}",
+                         "ask for the 10 nearest merchants with -k 10")
+    try:
+        run = _run_shown(graph)
+    except NoScores:
+        run = None
+    probe = graph.read(load("embedding_of_merchant"), id=merchant_id, run=run or "")[0]
+    if not probe["found"]:
+        raise InputError(f"no merchant {merchant_id} in the graph",
+                         "check the id, e.g. with guanxi db query "
+                         "'MATCH (m:Merchant) RETURN m.id AS id LIMIT 5'")
+    if run is None:
+        raise InputError("no embeddings: the graph holds no scores yet", _NO_EMBEDDINGS_FIX)
+    if probe["width"] is None:
+        what = "has no embedding in" if probe["scored"] else "was not scored by"
+        raise InputError(f"no embeddings: merchant {merchant_id} {what} the current "
+                         f"scoring run, {run}", _NO_EMBEDDINGS_FIX)
+    _check_index(graph, probe["width"])
+    candidates = max(k + 1, _SEARCH_WIDTH)
+    while True:
+        result = graph.read(load("similar_merchants"), id=merchant_id, run=run,
+                            index=INDEX_NAME, candidates=candidates)
+        if not result:  # a new run became current, and pruned this one, meanwhile
+            raise InputError("the scores changed during the search (a new scoring run)",
+                             "run the same command again")
+        rows = result[0]["rows"]
+        # Merchant scores of another run (one being written) may fill the candidates:
+        # ask for more until k remain or the index has no more to give.
+        if len(rows) >= k or result[0]["candidates"] < candidates:
+            break
+        candidates *= 4
+    return _frame(rows).head(k).reset_index(drop=True)
+
+
+def _run_shown(graph: Graph) -> str:
+    """The scoring run whose merchants :func:`similar` compares: the current one, the
+    run readers read (``graph/scores.py``). The one place that chooses it: the
+    embeddings of two runs (two models) are not comparable. :class:`NoScores` before
+    the first run."""
+    return current_run(graph).run
+
+
+def _check_index(graph: Graph, width: int) -> None:
+    info = index_info(graph)
+    if info is None or info["type"] != "VECTOR":
+        raise InputError(f"no embeddings: the graph has no vector index {INDEX_NAME}",
+                         _NO_EMBEDDINGS_FIX)
+    dimensions = (info["config"] or {}).get("vector.dimensions")
+    if dimensions != width:
+        raise InputError(f"no embeddings: the index {INDEX_NAME} holds embeddings of "
+                         f"{dimensions} values, the merchant's has {width}",
+                         _NO_EMBEDDINGS_FIX)
+    if info["state"] == "POPULATING":
+        raise InputError(f"the index {INDEX_NAME} is still being built "
+                         f"({info['percent'] or 0:.0f}%)", "try again in a minute")
+    if info["state"] != "ONLINE":
+        raise InputError(f"no embeddings: the index {INDEX_NAME} is {info['state']}",
+                         _NO_EMBEDDINGS_FIX)
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(SIMILAR_COLUMNS))
+    for c in ("similarity", "ring_score", "pd"):
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+    credit = pd.to_numeric(frame["credit_score"], errors="coerce")
+    frame["credit_score"] = credit.astype("int64" if credit.notna().all() else "float64")
+    frame["cluster_id"] = pd.Series([None if _missing(v) else v for v in frame["cluster_id"]],
+                                    index=frame.index, dtype=object)
+    return frame.sort_values(["similarity", "merchant_id"], ascending=[False, True],
+                             kind="stable")
+
+
+def similar_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """:func:`similar`'s frame as JSON-ready rows: Python numbers, None for a missing
+    score (NaN is not JSON)."""
+    return [{c: None if _missing(v) else (v.item() if hasattr(v, "item") else v)
+             for c, v in row.items()} for row in frame.to_dict("records")]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,49 @@
+"""Log lines for unattended jobs (``guanxi refresh``): readable text, or one JSON object
+per line for a log collector (``--log-json``).
+
+A JSON line holds ``ts`` (UTC, ISO 8601), ``level``, ``logger``, ``message`` and the
+record's structured fields (those passed as ``extra=``), e.g.::
+
+    {"ts": "2026-11-30T08:01:02.345Z", "level": "INFO", "logger": "guanxi.refresh",
+     "message": "stage done: write", "event": "stage", "stage": "write", "seconds": 12.4}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+__all__ = ["JsonLines", "configure"]
+
+# Attributes every LogRecord has; anything else on a record came in through ``extra``.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per record (see the module docstring)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        out.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure(json_lines: bool, *, stream: TextIO | None = None,
+              level: int = logging.INFO) -> None:
+    """Send ``guanxi.*`` log records to ``stream`` (default stderr) as JSON lines or as
+    ``time level message`` text; replaces handlers an earlier call installed."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLines() if json_lines else logging.Formatter(
+        "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    logger = logging.getLogger("guanxi")
+    logger.handlers = [handler]
+    logger.setLevel(level)
+    logger.propagate = False

@@ -1,0 +1,7 @@
+// Open a scoring run (graph/scores.py): its ScoreRun node, in state 'writing' until the
+// flip. Writing the same run again (same id) reopens it unless it is already current.
+// $run: the run id; $model_version; $scored_at: datetime; $kind: 'full' | 'incremental'
+MERGE (r:ScoreRun {id: $run})
+ON CREATE SET r.state = 'writing', r.started_at = datetime(), r.model_version = $model_version,
+              r.scored_at = $scored_at, r.kind = $kind
+RETURN r.state AS state

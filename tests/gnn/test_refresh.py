@@ -1,0 +1,156 @@
+"""``guanxi refresh`` as cron runs it: real child processes against the session's Neo4j,
+on the small synthetic folder with a model trained once for the module.
+
+Faults: two refreshes started together (one runs, the other exits 75 naming the
+holder), ``kill -9`` of a refresh (the scores stay the previous run's, the next
+refresh takes the dead run's lock over and completes), an unknown model version, a
+Neo4j that is not there. The ``kill -9`` in the middle of the write-back itself is in
+tests/graph/test_scores_kill.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from helpers import GUANXI, cli_env, free_port, run_cli
+
+from guanxi.gnn import pipeline
+from guanxi.gnn.scorer import ScorerSettings
+from guanxi.gnn.train import TrainSettings
+from guanxi.graph.connection import Graph, open_graph
+from guanxi.graph.schema import apply_schema
+from guanxi.graph.scores import current_run, read_scores, scoring_runs
+from guanxi.graph.settings import Settings
+from guanxi.graph.similar import similar
+from guanxi.ingest.load import IngestOptions, ingest_folder
+
+FAST = ScorerSettings(use_gnn=True, gnn=TrainSettings(hidden=16, epochs=3, cross_fit_epochs=2,
+                                                      ssl_epochs=2, threads=1))
+
+
+@pytest.fixture(scope="module")
+def job(neo4j_settings: Settings, neo4j_env: dict, scoring_folder: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The folder loaded into the emptied session graph, a model trained on it, and the
+    children's environment (that server, that models folder)."""
+    g: Graph = open_graph(neo4j_settings)
+    g.autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+    apply_schema(g)
+    rejects = tmp_path_factory.mktemp("refresh-rejects") / "rejects.csv"
+    assert ingest_folder(g, scoring_folder, IngestOptions(rejects=rejects)).error is None
+    models = tmp_path_factory.mktemp("refresh-models")
+    version = pipeline.train(g, FAST, models=str(models)).version
+    env = {**neo4j_env, "GUANXI_MODELS_DIR": str(models), "OMP_WAIT_POLICY": "PASSIVE"}
+    return {"graph": g, "env": env, "version": version}
+
+
+def refresh(job: dict, *args: str) -> subprocess.CompletedProcess:
+    return run_cli("refresh", *args, env=job["env"])
+
+
+def cause(stderr: str) -> str:
+    """The one line that says why a refresh failed: the last line on stderr, and the
+    only one that starts with ``error:`` (log lines come before it, no traceback)."""
+    lines = stderr.strip().splitlines()
+    assert [line for line in lines if line.startswith("error:")] == lines[-1:], lines
+    assert "Traceback" not in stderr
+    return lines[-1]
+
+
+def test_a_refresh_makes_a_new_current_run_and_logs_json_lines(job: dict) -> None:
+    result = refresh(job, "--json", "--log-json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model_version"] == job["version"] and report["kind"] == "full"
+    assert report["merchants"] == 400 and report["took_over"] is None
+    assert sum(report["events"].values()) == report["clusters"] > 0
+    assert {"prepare", "score", "write", "total"} <= set(report["seconds"])
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+    events = [line.get("event") for line in lines]
+    assert events[0] == "start" and events[-1] == "done"
+    assert {"stage", "progress"} <= set(events)
+    assert all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
+    g = job["graph"]
+    assert current_run(g).run == report["run"]
+    scores = read_scores(g, embeddings=True)
+    assert scores.model_version == job["version"] and len(scores.merchants) == 400
+    # The GNN's embeddings are in the vector index: similar merchants come through it.
+    some = scores.merchants["merchant_id"].iloc[0]
+    assert len(similar(g, some, k=3)) == 3
+
+
+def test_a_second_refresh_replaces_the_first_and_records_no_change(job: dict) -> None:
+    first = json.loads(refresh(job, "--json").stdout)
+    second = refresh(job, "--json")
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)
+    # Same graph, same model: every cluster keeps its id and its members.
+    assert report["events"] == {"same": report["clusters"]}
+    assert report["clusters_retired"] == 0
+    states = {r.run: r.state for r in scoring_runs(job["graph"])}
+    assert states[first["run"]] == "replaced" and states[report["run"]] == "current"
+
+
+def test_two_refreshes_started_together_one_runs_the_other_names_it(job: dict) -> None:
+    children = [subprocess.Popen([*GUANXI, "refresh", "--json"], env=cli_env(job["env"]),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for _ in range(2)]
+    results = [(c.pid, *c.communicate(timeout=600), c.returncode) for c in children]
+    codes = sorted(code for *_, code in results)
+    assert codes == [0, 75], [r[2][-500:] for r in results]
+    winner = next(pid for pid, _, _, code in results if code == 0)
+    line = cause(next(err for _, _, err, code in results if code == 75))
+    assert "another refresh is running" in line and f"pid {winner} " in line
+
+
+def test_kill_9_of_a_refresh_keeps_the_scores_and_the_next_takes_over(job: dict) -> None:
+    g = job["graph"]
+    before = current_run(g).run if scoring_runs(g) else None
+    child = subprocess.Popen([*GUANXI, "refresh", "--quiet"], env=cli_env(job["env"]),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and child.poll() is None:
+            held = g.read("MATCH (l:JobLock {id: 'scores'}) RETURN l.owner_pid AS pid")
+            if held and held[0]["pid"] == child.pid:
+                break
+            time.sleep(0.1)
+        assert child.poll() is None, "the refresh ended before it could be killed"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    runs = scoring_runs(g)
+    assert (current_run(g).run if runs else None) == before  # nothing changed for readers
+    result = refresh(job, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["took_over"] is not None and f"pid {child.pid} " in report["took_over"]
+    assert current_run(g).run == report["run"] != before
+
+
+def test_an_unknown_model_version_lists_the_saved_ones(job: dict) -> None:
+    result = refresh(job, "--model", "nope")
+    assert result.returncode == 1
+    line = cause(result.stderr)
+    assert "no model version 'nope'" in line and job["version"] in line
+
+
+def test_neo4j_not_there_is_one_line_and_a_non_zero_exit(job: dict) -> None:
+    env = {**job["env"], "NEO4J_URI": f"bolt://127.0.0.1:{free_port()}",
+           "NEO4J_PASSWORD": "x", "GUANXI_RETRY_SECONDS": "2"}
+    result = run_cli("refresh", "--log-json", "--json", env=env)
+    assert result.returncode not in (0, 75)
+    lines = [json.loads(line) for line in result.stderr.strip().splitlines()]
+    assert lines[-1]["event"] == "failed" and "Neo4j" in lines[-1]["message"]
+    assert json.loads(result.stdout)["error"]
+    plain = run_cli("refresh", env=env)
+    assert plain.returncode == result.returncode
+    assert "Neo4j" in cause(plain.stderr)
