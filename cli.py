@@ -433,6 +433,8 @@ def refresh_cmd(
     model: Annotated[str | None, typer.Option("--model", help="Model version to use "
                                               "(default: the latest trained).")] = None,
     models: ModelsOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Score again even when nothing was "
+                                       "ingested since the current run.")] = False,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per "
                                            "line on stderr, for a log collector.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -444,7 +446,9 @@ def refresh_cmd(
     Scores every merchant and cluster with the model (default: the latest trained),
     writes the new run in batches and makes it current in one step: readers see the
     previous scores until then, and keep them if the job fails. Records each
-    cluster's changes (joined, left, merged, split). One refresh at a time: a second
+    cluster's changes (joined, left, merged, split). When nothing was ingested since
+    the current run and the model is the same, does nothing and says so (--full to
+    score anyway). One refresh at a time: a second
     one exits 75 saying who holds the lock; a lock left by a dead run is taken over.
 
     Exit 0 on success; otherwise one line on stderr saying why, and exit 1 (or 75:
@@ -463,7 +467,7 @@ def refresh_cmd(
     log = logging.getLogger("guanxi.refresh")
     try:
         with RichProgress(enabled=bars) as progress:
-            report = refresh(_graph(data_dir), version=model, models=models,
+            report = refresh(_graph(data_dir), version=model, models=models, full=full,
                              progress=progress if bars else log_progress(log))
     except GuanxiError as exc:
         if not log_json:
@@ -483,7 +487,9 @@ def refresh_cmd(
                      "clusters retired": report.clusters_retired,
                      **{f"clusters {k}": v for k, v in sorted(report.events.items())},
                      **{f"seconds {k}": v for k, v in report.seconds.items()}}, False,
-                    title="guanxi refresh")
+                    title=f"guanxi refresh ({report.kind})")
+        for note in report.notes:
+            console.print(f"note: {note}", markup=False)
 
 
 @app.command("evaluate")

@@ -5,7 +5,7 @@ A JSON line holds ``ts`` (UTC, ISO 8601), ``level``, ``logger``, ``message`` and
 record's structured fields (those passed as ``extra=``), e.g.::
 
     {"ts": "2026-11-30T08:01:02.345Z", "level": "INFO", "logger": "guanxi.refresh",
-     "message": "stage done: write", "event": "stage", "stage": "write", "seconds": 12.4}
+     "message": "stage write: 12.4 s", "event": "stage", "stage": "write", "seconds": 12.4}
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ class JsonLines(logging.Formatter):
 
 def configure(json_lines: bool, *, stream: TextIO | None = None,
               level: int = logging.INFO) -> None:
-    """Send ``guanxi.*`` log records to ``stream`` (default stderr) as JSON lines or as
-    ``time level message`` text; replaces handlers an earlier call installed."""
+    """Send every log record to ``stream`` (default stderr) as JSON lines or as ``time
+    level logger message`` text, ``guanxi.*`` records from ``level`` up. The handler
+    sits on the root logger, so the driver's records (``GUANXI_LOG_LEVEL``) come out in
+    the same format; handlers an earlier call or ``basicConfig`` installed are replaced.
+    """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLines() if json_lines else logging.Formatter(
-        "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
-    logger = logging.getLogger("guanxi")
-    logger.handlers = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
+        "%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    logging.getLogger().handlers = [handler]
+    logging.getLogger("guanxi").setLevel(level)

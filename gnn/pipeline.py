@@ -212,7 +212,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     if write:
         check()
         t = time.perf_counter()
-        summary = write_scores(graph, scores, progress=progress)
+        summary = write_scores(graph, scores, progress=progress,
+                               check=check if lease is not None else None)
         if scores.embeddings is not None:
             # After the flip: the index then fits the run readers read.
             ensure_vector_index(graph, scores.embeddings.shape[1])

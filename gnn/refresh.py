@@ -4,12 +4,18 @@ One run, under the ``scores`` job lock (``graph/lock.py``): load the model (defa
 the latest trained), prepare the graph (export, features, GDS), score every merchant
 and cluster, write the new run in batches and flip it current (``graph/scores.py``:
 readers see the previous run until then, and keep it if the job dies), rebuild the
-vector index when the embedding width changed. Every stage logs a start and an end
-line with its seconds (JSON lines with ``--log-json``), and the run ends with a
-:class:`RefreshReport`.
+vector index when the embedding width changed. The run logs a start line, progress
+lines, one line per stage with its seconds and a done line (JSON lines with
+``--log-json``), and ends with a :class:`RefreshReport`.
 
 A lock left by a dead run (its process gone, or silent for ``GUANXI_LOCK_STALE_SECONDS``)
 is taken over, and the report says from whom.
+
+**Nothing changed, nothing done.** Unless ``full``, a refresh first asks whether the
+current run is still fresh: made with the same model version, and no ingest batch
+applied since that run started (``IngestBatch.at``; each batch lists the merchants it
+touched). Then it writes no run and says so (``kind`` ``unchanged``). Any change
+re-scores everything: re-scoring only the neighbourhoods that changed is not built yet.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from guanxi.gnn import pipeline
+from guanxi.gnn.artefact import load_artefact
 from guanxi.graph.connection import Graph
 from guanxi.graph.lock import held
+from guanxi.graph.scores import NoScores, ScoringRun, current_run
 from guanxi.progress import ProgressFn
+from guanxi.queries import load
 
 __all__ = ["RefreshReport", "refresh"]
 
@@ -52,8 +61,8 @@ class RefreshReport:
 
 
 def refresh(graph: Graph, *, version: str | None = None, models: str | None = None,
-            progress: ProgressFn | None = None) -> RefreshReport:
-    """Run one full refresh; see the module docstring.
+            full: bool = False, progress: ProgressFn | None = None) -> RefreshReport:
+    """Run one refresh (``full``: even when nothing changed); see the module docstring.
 
     Raises ``LockHeld`` when another refresh (or ``guanxi score``) is writing,
     ``ModelNotFound`` for a version that does not exist (listing those that do), and
@@ -66,6 +75,17 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
         if took_over:
             log.warning("took over the lock left by %s", took_over,
                         extra={"event": "lock_taken_over", "previous": took_over})
+        fresh = None if full else _still_fresh(graph, version, models)
+        if fresh is not None:
+            seconds = {"total": round(time.perf_counter() - started, 1)}
+            log.info("nothing to do: run %s is current, made with model %s, and nothing "
+                     "was ingested since it started", fresh.run, fresh.model_version,
+                     extra={"event": "done", "run": fresh.run, "kind": "unchanged",
+                            "seconds": seconds["total"]})
+            return RefreshReport(fresh.run, fresh.model_version, "unchanged", fresh.merchants,
+                                 fresh.clusters, 0, 0, {}, seconds, took_over,
+                                 ["nothing ingested since the current run: no new run "
+                                  "(--full to score again anyway)"])
         _, report = pipeline.score(graph, version=version, models=models,
                                    progress=progress, say=_notice, lease=lease)
     seconds = {**report.seconds, "total": round(time.perf_counter() - started, 1)}
@@ -82,6 +102,24 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
              extra={"event": "done", "run": out.run, "merchants": out.merchants,
                     "clusters": out.clusters, "seconds": seconds["total"]})
     return out
+
+
+def _still_fresh(graph: Graph, version: str | None, models: str | None) -> ScoringRun | None:
+    """The current run when nothing calls for a new one (see the module docstring)."""
+    try:
+        current = current_run(graph)
+    except NoScores:
+        return None
+    wanted = load_artefact(models, version).version
+    if current.model_version != wanted or current.started_at is None:
+        return None
+    changed = graph.read(load("ingest_since"), since=current.started_at)[0]
+    if changed["batches"]:
+        log.info("%d ingest batches touched %d merchants since run %s: scoring again",
+                 changed["batches"], changed["merchants"], current.run,
+                 extra={"event": "changes", **changed})
+        return None
+    return current
 
 
 def _notice(line: str) -> None:

@@ -1,6 +1,6 @@
 """Named locks in Neo4j: one run of a job at a time, across processes and hosts.
 
-``guanxi refresh`` (cron, Kubernetes) holds ``(:JobLock {id: "refresh"})`` for its whole
+``guanxi refresh`` and ``guanxi score`` hold ``(:JobLock {id: "scores"})`` for their whole
 run; the ingest ledger claims files the same way (``graph/ledger.py``) with the pieces
 kept here:
 
@@ -17,7 +17,7 @@ kept here:
 
 Example, in a batch job::
 
-    with lock.held(graph, "refresh") as lease:
+    with lock.held(graph, "scores", what="refresh") as lease:
         if lease.took_over:
             log.warning("took over the lock left by %s", lease.took_over.describe())
         for step in steps:

@@ -133,7 +133,7 @@ LEDGER_LABELS: tuple[str, ...] = ("IngestFile", "IngestBatch")
 """Bookkeeping of ``guanxi ingest`` (``graph/ledger.py``), not part of the model."""
 
 JOB_LABELS: tuple[str, ...] = ("JobLock",)
-"""Bookkeeping of batch jobs (``graph/lock.py``: one ``guanxi refresh`` at a time), not
+"""Bookkeeping of batch jobs (``graph/lock.py``: one writer of scores at a time), not
 part of the model."""
 
 _IDENTIFIERS = (("USES", "phone", "Phone"), ("USES", "device_id", "Device"),

@@ -25,12 +25,14 @@ _INDEXES: tuple[str, ...] = (
     "CREATE INDEX ingest_batch_at IF NOT EXISTS FOR (b:IngestBatch) ON (b.at)",
     "CREATE INDEX merchant_week_merchant IF NOT EXISTS FOR (w:MerchantWeek) ON (w.merchant)",
     # Scores are kept per run (graph/scores.py): readers page through the current run's
-    # scores by (run, id); the prune after a flip finds other runs' by run alone.
+    # scores by (run, id); the prune after a flip finds other runs' by run alone. (Names
+    # differ from the score_run indexes of earlier versions, which IF NOT EXISTS would
+    # otherwise take for these.)
     "CREATE INDEX score_run_state IF NOT EXISTS FOR (r:ScoreRun) ON (r.state)",
-    "CREATE INDEX merchant_score_run IF NOT EXISTS FOR (s:MerchantScore) ON (s.run)",
+    "CREATE INDEX merchant_scores_by_run IF NOT EXISTS FOR (s:MerchantScore) ON (s.run)",
     "CREATE INDEX merchant_score_page IF NOT EXISTS "
     "FOR (s:MerchantScore) ON (s.run, s.merchant)",
-    "CREATE INDEX cluster_score_run IF NOT EXISTS FOR (s:ClusterScore) ON (s.run)",
+    "CREATE INDEX cluster_scores_by_run IF NOT EXISTS FOR (s:ClusterScore) ON (s.run)",
     "CREATE INDEX cluster_score_page IF NOT EXISTS FOR (s:ClusterScore) ON (s.run, s.cluster)",
     "CREATE INDEX cluster_score_cluster IF NOT EXISTS FOR (s:ClusterScore) ON (s.cluster)",
     "CREATE INDEX in_cluster_run IF NOT EXISTS FOR ()-[i:IN_CLUSTER]-() ON (i.run)",

@@ -36,7 +36,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,6 +82,7 @@ class ScoringRun:
     kind: str = "full"
     merchants: int = 0
     clusters: int = 0
+    started_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +135,8 @@ def run_id(model_version: str, scored_at: datetime) -> str:
 
 
 def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size: int = 5_000,
-                 kind: str = "full", progress: ProgressFn | None = None) -> WriteSummary:
+                 kind: str = "full", progress: ProgressFn | None = None,
+                 check: Callable[[], None] | None = None) -> WriteSummary:
     """Write ``scores`` as a new run and make it the current one (see the module's
     docstring): begin, batches, flip, prune. Idempotent.
 
@@ -142,7 +144,8 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     merchants, about ``batch_size`` merchants each, ``workers`` transactions at a time
     (``graph/writes.py``). ``kind`` is recorded on the run (``full`` or
     ``incremental``). ``progress("write scores", rows, total)`` counts merchant and
-    cluster rows.
+    cluster rows. ``check`` runs before each batch and before the flip and may raise
+    to stop the run (a job whose lock was taken over must not flip).
 
     Raises ``ValueError`` when ``scores`` contradicts itself (a duplicate id, a
     merchant in a cluster the clusters table lacks, members that disagree with the
@@ -164,9 +167,11 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     totals = write_batches(graph, _batches(merchants, clusters, embeddings, moves, stamp,
                                            batch_size),
                            workers=workers, progress=progress, task="write scores",
-                           total_rows=len(merchants) + len(clusters))
+                           total_rows=len(merchants) + len(clusters), check=check)
     summary = WriteSummary(run, scores.model_version, scored_at, totals=totals)
     counts = graph.read(load("scores_run_counts"), run=run)[0]
+    if check:
+        check()
     flipped = graph.write(load("scores_flip"), run=run, scored_at=scored_at, counts=counts)[0]
     summary.merchants, summary.clusters = counts["merchants"], counts["clusters"]
     summary.memberships = counts["memberships"]
@@ -195,8 +200,11 @@ def _prune(graph: Graph, run: str, summary: WriteSummary) -> None:
         summary.memberships_pruned += row["memberships"]
         if max(row["scores"], row["memberships"]) < _PRUNE_LIMIT:
             break
-    row = graph.write(load("scores_drop_failed"), run=run, limit=_PRUNE_LIMIT)
-    summary.failed_runs = row[0]["runs"] if row else 0
+    while True:
+        row = graph.write(load("scores_drop_failed"), run=run, limit=_PRUNE_LIMIT)[0]
+        summary.failed_runs += row["runs"]
+        if row["cluster_scores"] < _PRUNE_LIMIT:
+            return
 
 
 def _checked(scores: ScoreSet) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
@@ -313,7 +321,8 @@ def _batch(n: int, m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | No
 def scoring_runs(graph: Graph) -> list[ScoringRun]:
     """Every run the graph knows, oldest first (see :class:`ScoringRun`)."""
     return [ScoringRun(row["run"], row["model_version"], _native(row["scored_at"]),
-                       row["state"], row["kind"] or "full", row["merchants"], row["clusters"])
+                       row["state"], row["kind"] or "full", row["merchants"], row["clusters"],
+                       _native(row["started_at"]))
             for row in graph.read(load("scores_runs"))]
 
 

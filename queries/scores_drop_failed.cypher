@@ -1,13 +1,16 @@
-// Runs that died half-written (state 'writing', older than the run just made current)
-// are marked 'failed' and lose their cluster scores, which no reader ever saw.
+// Runs that died half-written (state 'writing' or 'failed', older than the run just made
+// current) are marked 'failed' and lose at most $limit of their cluster scores, which no
+// reader ever saw (graph/scores.py calls it until fewer than $limit go). $runs counts
+// the runs newly marked.
 // $run: the current run; $limit
-MATCH (r:ScoreRun {state: 'writing'}) WHERE r.id < $run
+MATCH (r:ScoreRun) WHERE r.state IN ['writing', 'failed'] AND r.id < $run
+WITH r, r.state = 'writing' AS newly
 SET r.state = 'failed'
-WITH r
-CALL (r) {
-  MATCH (s:ClusterScore) WHERE s.run = r.id
+WITH collect(r.id) AS ids, sum(CASE WHEN newly THEN 1 ELSE 0 END) AS runs
+CALL (ids) {
+  MATCH (s:ClusterScore) WHERE s.run IN ids
   WITH s LIMIT $limit
   DELETE s
-  RETURN count(*) AS n
+  RETURN count(*) AS cluster_scores
 }
-RETURN count(r) AS runs, sum(n) AS cluster_scores
+RETURN runs, cluster_scores

@@ -25,6 +25,7 @@ PARAMS: dict[str, dict] = {
     "server_version": {},
     "export_merchants": {"after": "", "limit": 10},
     "ingest_history": {"limit": 10},
+    "ingest_since": {"since": datetime(2026, 1, 1, tzinfo=UTC)},
     "ingest_merchants": {"rows": [{"id": "M1", "props": {"name": "老王面馆"}, "phone": ["138"],
                                    "device_id": [], "bank_account": [], "address": [],
                                    "owner_id": ["P1"], "agent_id": ["SP1"]}]},

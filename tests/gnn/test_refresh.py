@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from helpers import GUANXI, cli_env, free_port, run_cli
 
@@ -85,20 +86,45 @@ def test_a_refresh_makes_a_new_current_run_and_logs_json_lines(job: dict) -> Non
     assert len(similar(g, some, k=3)) == 3
 
 
-def test_a_second_refresh_replaces_the_first_and_records_no_change(job: dict) -> None:
+def test_nothing_ingested_means_nothing_done_unless_full(job: dict) -> None:
     first = json.loads(refresh(job, "--json").stdout)
-    second = refresh(job, "--json")
-    assert second.returncode == 0, second.stderr
-    report = json.loads(second.stdout)
+    again = refresh(job, "--json")
+    assert again.returncode == 0, again.stderr
+    idle = json.loads(again.stdout)
+    assert idle["kind"] == "unchanged" and idle["run"] == current_run(job["graph"]).run
+    full = refresh(job, "--json", "--full")
+    assert full.returncode == 0, full.stderr
+    report = json.loads(full.stdout)
     # Same graph, same model: every cluster keeps its id and its members.
-    assert report["events"] == {"same": report["clusters"]}
+    assert report["kind"] == "full" and report["events"] == {"same": report["clusters"]}
     assert report["clusters_retired"] == 0
     states = {r.run: r.state for r in scoring_runs(job["graph"])}
     assert states[first["run"]] == "replaced" and states[report["run"]] == "current"
 
 
+def test_new_payments_make_the_next_refresh_score_again(job: dict, scoring_folder: Path,
+                                                        tmp_path: Path) -> None:
+    g = job["graph"]
+    before = json.loads(refresh(job, "--json").stdout)["run"]  # current, maybe unchanged
+    payments = pd.read_csv(scoring_folder / "payments.csv", dtype=str).head(3)
+    payments["payment_id"] = [f"extra-{i}" for i in range(3)]
+    folder = tmp_path / "more"
+    folder.mkdir()
+    payments.to_csv(folder / "payments.csv", index=False)
+    loaded = ingest_folder(g, folder, IngestOptions(rejects=tmp_path / "rejects.csv"))
+    assert loaded.error is None
+    result = refresh(job, "--json", "--log-json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "full" and report["run"] != before
+    changes = [json.loads(line) for line in result.stderr.splitlines()
+               if json.loads(line).get("event") == "changes"]
+    assert changes and changes[0]["batches"] >= 1 and changes[0]["merchants"] >= 1
+
+
 def test_two_refreshes_started_together_one_runs_the_other_names_it(job: dict) -> None:
-    children = [subprocess.Popen([*GUANXI, "refresh", "--json"], env=cli_env(job["env"]),
+    children = [subprocess.Popen([*GUANXI, "refresh", "--json", "--full"],
+                                 env=cli_env(job["env"]),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for _ in range(2)]
     results = [(c.pid, *c.communicate(timeout=600), c.returncode) for c in children]
@@ -112,7 +138,8 @@ def test_two_refreshes_started_together_one_runs_the_other_names_it(job: dict) -
 def test_kill_9_of_a_refresh_keeps_the_scores_and_the_next_takes_over(job: dict) -> None:
     g = job["graph"]
     before = current_run(g).run if scoring_runs(g) else None
-    child = subprocess.Popen([*GUANXI, "refresh", "--quiet"], env=cli_env(job["env"]),
+    child = subprocess.Popen([*GUANXI, "refresh", "--quiet", "--full"],
+                             env=cli_env(job["env"]),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
@@ -129,7 +156,7 @@ def test_kill_9_of_a_refresh_keeps_the_scores_and_the_next_takes_over(job: dict)
             child.kill()
     runs = scoring_runs(g)
     assert (current_run(g).run if runs else None) == before  # nothing changed for readers
-    result = refresh(job, "--json")
+    result = refresh(job, "--json", "--full")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["took_over"] is not None and f"pid {child.pid} " in report["took_over"]

@@ -1,0 +1,155 @@
+"""``guanxi refresh`` against its floor, and the GNN's embeddings against FastRP. Prints JSON.
+
+One synthetic graph in a fresh local Neo4j: synthesise, ingest, train (the shipped
+model, GNN included, ``--train-args`` to change it), then in the same run:
+
+- **floor**: the time merely to stream the graph out of Neo4j (``graph/export.py``, in
+  a child process, with its peak memory);
+- **refresh**: ``guanxi refresh --json`` twice, as real commands (the first writes the
+  first run; the second also replaces and prunes one), wall time and peak memory of
+  the Python process (Neo4j's own memory is its configured heap and page cache);
+- **embeddings**: for every true ring member that was not a training label, its 10
+  nearest merchants by cosine, with the GNN embeddings the refresh wrote and with
+  FastRP (GDS, same width): the share of them in its own ring (partner precision@10)
+  and the share of members with at least one ring partner among them (hit@10).
+
+Example (issue 14's sizes)::
+
+    .venv/bin/python bench/refresh_bench.py --merchants 10000 --out bench/results/refresh_10k.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ingest_bench import PeakRss  # bench/ is the script's folder, on sys.path
+from score_bench import timed
+from scoring_report import free_port
+
+from guanxi.graph import gds, server
+from guanxi.graph.connection import open_graph
+from guanxi.graph.scores import read_scores
+from guanxi.graph.settings import resolve
+
+BIN = Path(sys.executable).parent
+
+_FLOOR = """
+import time
+from guanxi.graph.connection import open_graph
+from guanxi.graph.export import export_graph
+export_graph(open_graph())
+"""
+
+
+def floor(env: dict[str, str]) -> dict:
+    """Seconds and peak memory of streaming the graph out (a child process)."""
+    import time
+
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", _FLOOR], env=env)
+    with PeakRss(proc.pid) as peak:
+        proc.wait()
+    if proc.returncode:
+        raise RuntimeError("the export failed")
+    return {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": peak.peak_mb}
+
+
+def neighbours(matrix: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """``(len(rows), k)`` positions of each row's k nearest others by cosine."""
+    unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    sims = unit[rows] @ unit.T
+    sims[np.arange(len(rows)), rows] = -np.inf  # never itself
+    return np.argsort(-sims, axis=1, kind="stable")[:, :k]
+
+
+def partner_scores(ids: np.ndarray, matrix: np.ndarray, ring_of: pd.Series,
+                   members: np.ndarray, k: int = 10) -> dict:
+    """Partner precision@k and hit@k of ``members`` (positions) under ``matrix``."""
+    near = neighbours(matrix, members, k)
+    own = ring_of.reindex(ids[members]).to_numpy()
+    theirs = ring_of.reindex(ids[near.ravel()]).to_numpy().reshape(near.shape)
+    same = theirs == own[:, None]
+    return {f"partner_precision_at_{k}": round(float(same.mean()), 4),
+            f"hit_at_{k}": round(float(same.any(axis=1).mean()), 4), "members": int(len(members))}
+
+
+def embedding_comparison(env: dict[str, str], folder: Path) -> dict:
+    graph = open_graph(resolve(Path(env["GUANXI_DATA_DIR"])))
+    scores = read_scores(graph, embeddings=True)
+    if scores.embeddings is None:
+        return {"note": "the model has no GNN: no embeddings to compare"}
+    ids = scores.merchants["merchant_id"].to_numpy(dtype=object)
+    rings = pd.read_csv(folder / "truth" / "rings.csv", dtype=str)
+    labelled = set(pd.read_csv(folder / "labels.csv", dtype=str)["merchant_id"]) \
+        if (folder / "labels.csv").exists() else set()
+    ring_of = rings.drop_duplicates("merchant_id").set_index("merchant_id")["ring_id"]
+    position = pd.Series(np.arange(len(ids)), index=ids)
+    held = [m for m in ring_of.index if m not in labelled and m in position.index]
+    members = position[held].to_numpy()
+    fast = gds.fastrp(graph, dim=scores.embeddings.shape[1], seed=0)
+    fast = fast.set_index("merchant_id").reindex(ids).fillna(0.0).to_numpy(np.float32)
+    return {"dimensions": int(scores.embeddings.shape[1]),
+            "gnn": partner_scores(ids, scores.embeddings, ring_of, members),
+            "fastrp": partner_scores(ids, fast, ring_of, members)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--merchants", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--difficulty", default="hard")
+    parser.add_argument("--train-args", default="", help="e.g. '--epochs 20'")
+    parser.add_argument("--heap", default="2g")
+    parser.add_argument("--pagecache", default="1g")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="guanxi-refresh-bench-") as tmp:
+        root = Path(tmp)
+        env = {**os.environ, "GUANXI_DATA_DIR": str(root / "neo4j"),
+               "GUANXI_MODELS_DIR": str(root / "models"), "OMP_WAIT_POLICY": "PASSIVE"}
+        env.pop("NEO4J_URI", None)
+        folder = root / "data"
+        subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(args.merchants),
+                        "--seed", str(args.seed), "--difficulty", args.difficulty,
+                        "--out", str(folder), "--quiet"], env=env, check=True)
+        server.start(server.ServerConfig(root / "neo4j", free_port(), args.heap,
+                                         args.pagecache))
+        try:
+            ingest = timed(["ingest", str(folder)], env)
+            train = timed(["train", *args.train_args.split()], env)
+            export = floor(env)
+            first = timed(["refresh"], env)
+            second = timed(["refresh"], env)
+            embeddings = embedding_comparison(env, folder)
+        finally:
+            server.stop(root / "neo4j")
+    best = min(first["seconds"], second["seconds"])
+    result = {
+        "merchants": args.merchants, "seed": args.seed, "difficulty": args.difficulty,
+        "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
+        "train_args": args.train_args, "ingest_seconds": ingest["seconds"],
+        "train_seconds": train["seconds"], "floor_export": export,
+        "refresh_first": {k: first[k] for k in ("seconds", "peak_rss_mb")}
+        | {"stages": first["report"]["seconds"]},
+        "refresh_second": {k: second[k] for k in ("seconds", "peak_rss_mb")}
+        | {"stages": second["report"]["seconds"], "events": second["report"]["events"]},
+        "refresh_over_floor": round(best / export["seconds"], 2),
+        "embeddings": embeddings,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
