@@ -5,9 +5,10 @@ model, GNN included, ``--train-args`` to change it), then in the same run:
 
 - **floor**: the time merely to stream the graph out of Neo4j (``graph/export.py``, in
   a child process, with its peak memory);
-- **refresh**: ``guanxi refresh --json`` twice, as real commands (the first writes the
-  first run; the second also replaces and prunes one), wall time and peak memory of
-  the Python process (Neo4j's own memory is its configured heap and page cache);
+- **refresh**: ``guanxi refresh --json`` as real commands: the first writes the first
+  run, the second (``--full``) also replaces and prunes one, a third finds nothing
+  ingested and does nothing; wall time and peak memory of the Python process (Neo4j's
+  own memory is its configured heap and page cache);
 - **embeddings**: for every true ring member that was not a training label, its 10
   nearest merchants by cosine, with the GNN embeddings the refresh wrote and with
   FastRP (GDS, same width): the share of them in its own ring (partner precision@10)
@@ -128,7 +129,8 @@ def main() -> None:
             train = timed(["train", *args.train_args.split()], env)
             export = floor(env)
             first = timed(["refresh"], env)
-            second = timed(["refresh"], env)
+            second = timed(["refresh", "--full"], env)
+            unchanged = timed(["refresh"], env)
             embeddings = embedding_comparison(env, folder)
         finally:
             server.stop(root / "neo4j")
@@ -142,6 +144,8 @@ def main() -> None:
         | {"stages": first["report"]["seconds"]},
         "refresh_second": {k: second[k] for k in ("seconds", "peak_rss_mb")}
         | {"stages": second["report"]["seconds"], "events": second["report"]["events"]},
+        "refresh_unchanged": {k: unchanged[k] for k in ("seconds", "peak_rss_mb")}
+        | {"kind": unchanged["report"]["kind"]},
         "refresh_over_floor": round(best / export["seconds"], 2),
         "embeddings": embeddings,
     }

@@ -158,6 +158,17 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+KEPT = "<!-- Sections below are not written by bench/scoring_report.py: it keeps them. -->"
+
+
+def write_docs(path: Path, text: str) -> None:
+    """Write the report to ``path``, keeping what follows :data:`KEPT` in the old file
+    (other benches' sections)."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    kept = old[old.index(KEPT):] if KEPT in old else ""
+    path.write_text(text.rstrip("\n") + "\n\n" + kept if kept else text, encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,8 +186,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.from_json:
         if args.docs:
-            args.docs.write_text(markdown(json.loads(args.from_json.read_text())),
-                                 encoding="utf-8")
+            write_docs(args.docs, markdown(json.loads(args.from_json.read_text())))
         return
     report = {"merchants": args.merchants, "seeds": args.seeds, "train_args": args.train_args,
               "settings": {}}
@@ -193,10 +203,10 @@ def main() -> None:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
                 if args.docs:
-                    args.docs.write_text(markdown(report), encoding="utf-8")
+                    write_docs(args.docs, markdown(report))
     print(json.dumps({s: b["medians"] for s, b in report["settings"].items()}, indent=2))
     if args.docs:
-        args.docs.write_text(markdown(report), encoding="utf-8")
+        write_docs(args.docs, markdown(report))
 
 
 if __name__ == "__main__":
