@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import warnings
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -586,31 +587,41 @@ def scores_export(
     console.print(f"written to {out.absolute()}", markup=False)
 
 
+class SimilarBy(StrEnum):
+    fastrp = "fastrp"
+    gnn = "gnn"
+
+
 @app.command("similar")
 def similar_cmd(
     merchant_id: Annotated[str, typer.Argument(help="The merchant to start from.")],
     k: Annotated[int, typer.Option("-k", help="How many merchants to list.")] = 10,
+    by: Annotated[SimilarBy, typer.Option("--by", help="Which embeddings: fastrp (whom "
+                                          "a merchant is linked to; finds ring partners "
+                                          "best) or gnn (the graph neural network's).")
+                  ] = SimilarBy.fastrp,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the merchants most like one merchant: nearest by the cosine of their embeddings.
 
-    Each merchant's embedding is a vector the graph neural network computes from its
-    place in the network (whom it pays, supplies, ships to, shares phones or devices
-    with): merchants that sit alike get similar vectors, even when not linked. Shows
-    similarity (the cosine, -1 to 1; 1 is closest), ring_score, pd, credit_score and
-    cluster_id of each, most similar first, from the current scoring run. Needs
-    embeddings: `guanxi score` with a model trained with the graph neural network
-    (`guanxi train`, the default; not --no-gnn).
+    An embedding is a vector computed from a merchant's place in the network (whom it
+    pays, supplies, ships to, shares phones or devices with): merchants that sit alike
+    get similar vectors, even when not linked. Every scoring run writes FastRP
+    embeddings (the default here: they find a ring member's partners best, see
+    docs/results.md) and, with a model that has the graph neural network, the
+    network's own (--by gnn). Shows similarity (the cosine, -1 to 1; 1 is closest),
+    ring_score, pd, credit_score and cluster_id of each, most similar first, from the
+    current scoring run. Needs scores: run `guanxi score` or `guanxi refresh` first.
 
     Example: guanxi similar M0000001 -k 5 --json
     """
-    from guanxi.graph.similar import similar, similar_rows
+    from guanxi.graph.similar import EMBEDDINGS, similar, similar_rows
 
-    rows = similar_rows(similar(_graph(data_dir), merchant_id, k))
+    rows = similar_rows(similar(_graph(data_dir), merchant_id, k, by=EMBEDDINGS[by.value]))
     if not as_json:
         rows = [{**r, "similarity": f"{r['similarity']:.4f}"} for r in rows]
-    emit_rows(rows, as_json, title=f"merchants most like {merchant_id}")
+    emit_rows(rows, as_json, title=f"merchants most like {merchant_id} ({by.value})")
 
 
 def main() -> None:

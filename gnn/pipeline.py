@@ -29,7 +29,12 @@ from guanxi.graph.connection import Graph
 from guanxi.graph.lock import Lease, held
 from guanxi.progress import ProgressFn
 
-__all__ = ["SCORES_LOCK", "ScoreReport", "TrainReport", "score", "scores_of", "train"]
+__all__ = ["FASTRP_DIMENSIONS", "SCORES_LOCK", "ScoreReport", "TrainReport", "score",
+           "scores_of", "train"]
+
+FASTRP_DIMENSIONS = 32
+"""Width of the FastRP embeddings every run writes (the width measured against the
+GNN's in docs/results.md)."""
 
 SCORES_LOCK = "scores"
 """The job lock every writer of scores holds (``guanxi score``, ``guanxi refresh``)."""
@@ -181,11 +186,20 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     return _score(graph, version, models, write, progress, say, lease)
 
 
+def _fastrp(graph: Graph, prep: Prepared, seed: int, say: Say | None) -> np.ndarray:
+    """``(M, FASTRP_DIMENSIONS)`` FastRP embeddings of ``prep``'s merchants, in its order
+    (GDS, or numpy after a notice); what ``guanxi similar`` finds partners by."""
+    from guanxi.graph import gds
+
+    frame = gds.fastrp(graph, dim=FASTRP_DIMENSIONS, seed=seed, notice=say)
+    return frame.set_index("merchant_id").reindex(prep.ids).fillna(0.0).to_numpy(np.float32)
+
+
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
            progress: ProgressFn | None, say: Say | None, lease: Lease | None
            ) -> tuple[ScoreSet, ScoreReport]:
     from guanxi.graph.scores import NoScores, read_scores, write_scores
-    from guanxi.graph.similar import ensure_vector_index
+    from guanxi.graph.similar import FASTRP, GNN, ensure_vector_index
 
     def check() -> None:
         if lease is not None:
@@ -207,6 +221,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     except NoScores:
         previous = None
     scores = scores_of(prep, nodes, artefact.version, previous)
+    scores.fastrp = _fastrp(graph, prep, scorer.settings.seed, say)
     clock["score"] = round(time.perf_counter() - t, 1)
     written: dict[str, Any] = {}
     if write:
@@ -214,9 +229,10 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
         t = time.perf_counter()
         summary = write_scores(graph, scores, progress=progress,
                                check=check if lease is not None else None)
+        # After the flip: the indexes then fit the run readers read.
+        ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
         if scores.embeddings is not None:
-            # After the flip: the index then fits the run readers read.
-            ensure_vector_index(graph, scores.embeddings.shape[1])
+            ensure_vector_index(graph, scores.embeddings.shape[1], embedding=GNN)
         clock["write"] = round(time.perf_counter() - t, 1)
         written = {k: v for k, v in summary.as_dict().items() if k != "totals"}
     suspicious = int(nodes.groups.max()) + 1 if nodes.groups.size else 0

@@ -37,8 +37,8 @@ is ``"collusion"`` or ``"credit"``; ``weight`` the factor's signed contribution)
 class ScoreSet:
     """The scores of one scoring run.
 
-    ``embeddings`` is ``(len(merchants), D)`` float32 in the row order of
-    ``merchants``, or None.
+    ``embeddings`` (the GNN's) and ``fastrp`` (FastRP of the merchant graph) are each
+    ``(len(merchants), D)`` float32 in the row order of ``merchants``, or None.
     """
 
     merchants: pd.DataFrame
@@ -46,6 +46,7 @@ class ScoreSet:
     model_version: str
     scored_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     embeddings: np.ndarray | None = None
+    fastrp: np.ndarray | None = None
 
     @classmethod
     def empty(cls, model_version: str) -> ScoreSet:

@@ -6,8 +6,9 @@ What a run writes (``docs/graph-model.md``):
 - a ``ScoreRun`` node: id, ``state``, ``model_version``, ``scored_at``, ``kind``,
   ``started_at``, ``finished_at`` and counts;
 - a ``MerchantScore`` per scored merchant (id ``<run>|<merchant id>``): ``ring_score``,
-  ``pd``, ``credit_score``, ``cluster_id``, ``model_version``, ``scored_at`` and, when
-  the run has embeddings, ``embedding`` (a list of floats, in the vector index);
+  ``pd``, ``credit_score``, ``cluster_id``, ``model_version``, ``scored_at``, and the
+  embeddings the run has (lists of floats, in vector indexes: ``graph/similar.py``):
+  ``fastrp`` and, with a GNN, ``embedding``;
 - a ``ClusterScore`` per cluster (id ``<run>|<cluster id>``): ``size``,
   ``collusion_score``, ``group_pd``, ``credit_score``, ``key_members`` (ids),
   ``top_factors`` and ``top_links`` (JSON text: a property cannot hold a map), and how
@@ -154,7 +155,7 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     started = time.monotonic()
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    merchants, clusters, embeddings = _checked(scores)
+    merchants, clusters, vectors = _checked(scores)
     apply_schema(graph)
     scored_at = _utc(scores.scored_at)
     run = run_id(scores.model_version, scored_at)
@@ -164,7 +165,7 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
                                                         clusters["members"], strict=True)}
     moves = history.changes(before, after)
     graph.write(load("scores_begin_run"), kind=kind, **stamp)
-    totals = write_batches(graph, _batches(merchants, clusters, embeddings, moves, stamp,
+    totals = write_batches(graph, _batches(merchants, clusters, vectors, moves, stamp,
                                            batch_size),
                            workers=workers, progress=progress, task="write scores",
                            total_rows=len(merchants) + len(clusters), check=check)
@@ -207,9 +208,9 @@ def _prune(graph: Graph, run: str, summary: WriteSummary) -> None:
             return
 
 
-def _checked(scores: ScoreSet) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray | None]:
+def _checked(scores: ScoreSet) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
     """The merchant and cluster tables, checked and sorted by cluster, then id; the
-    embeddings in the same order."""
+    embeddings (``embeddings``, ``fastrp``: those the scores have) in the same order."""
     if not isinstance(scores.model_version, str) or not scores.model_version:
         raise ValueError(f"model_version must be a non-empty string, got "
                          f"{scores.model_version!r}")
@@ -242,22 +243,23 @@ def _checked(scores: ScoreSet) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray |
         if given != held.get(cid, set()):
             raise ValueError(f"cluster {cid!r}: members {sorted(given)[:5]} disagree with the "
                              f"merchants whose cluster_id it is {sorted(held.get(cid, []))[:5]}")
-    embeddings = scores.embeddings
-    if embeddings is not None:
-        embeddings = np.asarray(embeddings)
-        if embeddings.ndim != 2 or embeddings.shape[0] != len(m):
-            raise ValueError(f"embeddings must be (merchants, D) = ({len(m)}, D), "
-                             f"got {embeddings.shape}")
+    vectors = {}
+    for name in ("embeddings", "fastrp"):
+        matrix = getattr(scores, name)
+        if matrix is not None:
+            matrix = np.asarray(matrix)
+            if matrix.ndim != 2 or matrix.shape[0] != len(m):
+                raise ValueError(f"{name} must be (merchants, D) = ({len(m)}, D), "
+                                 f"got {matrix.shape}")
+            vectors[name] = matrix
     order = m.assign(_pos=np.arange(len(m))).sort_values(
         ["cluster_id", "merchant_id"], na_position="last", kind="stable")["_pos"].to_numpy()
     m = m.iloc[order].reset_index(drop=True)
-    if embeddings is not None:
-        embeddings = embeddings[order]
     c = c.sort_values("cluster_id", kind="stable").reset_index(drop=True)
-    return m, c, embeddings
+    return m, c, {name: matrix[order] for name, matrix in vectors.items()}
 
 
-def _batches(m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | None,
+def _batches(m: pd.DataFrame, c: pd.DataFrame, vectors: dict[str, np.ndarray],
              moves: dict[str, history.Change], stamp: dict[str, Any], size: int
              ) -> Iterator[Batch]:
     """Whole clusters with their members (so batches share no node), then the rest."""
@@ -272,30 +274,30 @@ def _batches(m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | None,
         if last or ends[i] - first_merchant >= size:
             stop = int(ends[i])
             yield _batch(n, m.iloc[first_merchant:stop], c.iloc[first_cluster:i + 1],
-                         None if embeddings is None else embeddings[first_merchant:stop],
+                         {k: v[first_merchant:stop] for k, v in vectors.items()},
                          moves, stamp)
             n += 1
             first_cluster, first_merchant = i + 1, stop
     for start in range(clustered, len(m), size):
         stop = min(start + size, len(m))
         yield _batch(n, m.iloc[start:stop], c.iloc[0:0],
-                     None if embeddings is None else embeddings[start:stop], moves, stamp)
+                     {k: v[start:stop] for k, v in vectors.items()}, moves, stamp)
         n += 1
 
 
-def _batch(n: int, m: pd.DataFrame, c: pd.DataFrame, embeddings: np.ndarray | None,
+def _batch(n: int, m: pd.DataFrame, c: pd.DataFrame, vectors: dict[str, np.ndarray],
            moves: dict[str, history.Change], stamp: dict[str, Any]) -> Batch:
     # pandas may hold a missing cluster_id as NaN (a str column): None for Neo4j.
     cluster_of = [None if _missing(cid) else cid for cid in m["cluster_id"]]
     merchant_rows = [
         {"id": mid, "cluster_id": cid, "ring_score": _float(ring), "pd": _float(p),
-         "credit_score": _int(credit), "embedding": None}
+         "credit_score": _int(credit), "embedding": None, "fastrp": None}
         for mid, cid, ring, p, credit in zip(m["merchant_id"], cluster_of, m["ring_score"],
                                              m["pd"], m["credit_score"], strict=True)]
-    if embeddings is not None:
-        for row, vector in zip(merchant_rows, embeddings.astype(np.float64).tolist(),
-                               strict=True):
-            row["embedding"] = vector
+    for name, matrix in vectors.items():
+        key = "embedding" if name == "embeddings" else name
+        for row, vector in zip(merchant_rows, matrix.astype(np.float64).tolist(), strict=True):
+            row[key] = vector
     members: dict[str, list[str]] = {}
     for mid, cid in zip(m["merchant_id"], cluster_of, strict=True):
         if cid is not None:

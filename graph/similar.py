@@ -1,22 +1,27 @@
-"""Merchants like this one: the merchant embeddings in a Neo4j vector index, and the
-nearest merchants by cosine through it.
+"""Merchants like this one: merchant embeddings in Neo4j vector indexes, and the nearest
+merchants by cosine through them.
 
-A scoring run whose model has a graph neural network writes one ``embedding`` (a list
-of floats) per merchant, on the merchant's ``MerchantScore`` of that run
-(``graph/scores.py``). :func:`ensure_vector_index` keeps one vector index over them,
-``merchant_embedding`` on ``MerchantScore.embedding``: cosine similarity, the
-embeddings' width, no quantization (the index holds the vectors as written, so its
-nearest are the true nearest up to the approximation of its HNSW graph). A model with
-another width replaces it. :func:`similar` asks it for a merchant's nearest in the
-current run, with their scores and clusters.
+Every scoring run writes, on each merchant's ``MerchantScore`` of that run
+(``graph/scores.py``), two kinds of embedding (:class:`Embedding`): ``fastrp``, FastRP
+of the merchant graph (GDS), always; and ``embedding``, the graph neural network's
+hidden vector, when the model has the GNN. :func:`ensure_vector_index` keeps one
+vector index per kind (``merchant_fastrp``, ``merchant_embedding``): cosine
+similarity, the embeddings' width, no quantization (the index holds the vectors as
+written, so its nearest are the true nearest up to the approximation of its HNSW
+graph). Another width replaces the index. :func:`similar` asks one of them for a
+merchant's nearest in the current run, with their scores and clusters.
 
-The index holds a node only when its ``embedding`` is a list of numbers of the
-index's width; other nodes are skipped without an error (scoring writes floats).
+FastRP is what ``guanxi similar`` uses by default: it finds a ring member's partners
+far better than the GNN's vectors (docs/results.md, *Similar merchants*).
+
+An index holds a node only when its property is a list of numbers of the index's
+width; other nodes are skipped without an error (scoring writes floats).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -26,14 +31,35 @@ from guanxi.graph.connection import Graph
 from guanxi.graph.scores import NoScores, current_run
 from guanxi.queries import load
 
-__all__ = ["INDEX_NAME", "MAX_DIMENSIONS", "SIMILAR_COLUMNS", "ensure_vector_index",
-           "index_info", "similar", "similar_rows"]
+__all__ = ["EMBEDDINGS", "FASTRP", "GNN", "INDEX_NAME", "MAX_DIMENSIONS", "SIMILAR_COLUMNS",
+           "Embedding", "ensure_vector_index", "index_info", "similar", "similar_rows"]
 
-INDEX_NAME = "merchant_embedding"
-"""The vector index of ``MerchantScore.embedding``."""
+
+@dataclass(frozen=True)
+class Embedding:
+    """One kind of merchant embedding a run writes: its name (``--by``), the
+    ``MerchantScore`` property that holds it, its vector index, and the statement that
+    creates the index (a property cannot be a parameter of DDL)."""
+
+    name: str
+    prop: str
+    index: str
+    create: str
+    about: str
+
+
+GNN = Embedding("gnn", "embedding", "merchant_embedding", "embedding_index_create",
+                "the graph neural network's hidden vectors (a model with the GNN)")
+FASTRP = Embedding("fastrp", "fastrp", "merchant_fastrp", "fastrp_index_create",
+                   "FastRP of the merchant graph (GDS): who a merchant is linked to")
+EMBEDDINGS = {e.name: e for e in (FASTRP, GNN)}
+"""By name; FastRP first: it finds ring partners far better (docs/results.md)."""
+
+INDEX_NAME = GNN.index
+"""The vector index of the GNN embeddings, ``MerchantScore.embedding``."""
 
 _LABEL = "MerchantScore"
-"""The label the index covers (spelled out in ``queries/embedding_index*.cypher``)."""
+"""The label the indexes cover (spelled out in ``queries/*_index_create.cypher``)."""
 
 MAX_DIMENSIONS = 4096
 """The widest vector a Neo4j 5.26 vector index takes."""
@@ -46,13 +72,18 @@ _SEARCH_WIDTH = 40
 """The fewest candidates asked of the index: its HNSW search is as wide as the number
 asked, and a wider search misses fewer of the true nearest."""
 
-_NO_EMBEDDINGS_FIX = ("run `guanxi score` first, with a model that has the graph neural "
-                      "network (`guanxi train`, not --no-gnn)")
+_NO_EMBEDDINGS_FIX = {
+    "gnn": "run `guanxi score` first, with a model that has the graph neural network "
+           "(`guanxi train`, not --no-gnn), or use --by fastrp",
+    "fastrp": "run `guanxi score` (or `guanxi refresh --full`) first: every run writes "
+              "FastRP embeddings",
+}
 
 
-def ensure_vector_index(graph: Graph, dimensions: int, *, timeout: float = 300.0) -> None:
-    """Make ``merchant_embedding`` a cosine vector index of ``dimensions`` on
-    ``MerchantScore.embedding``, and wait until it is ONLINE.
+def ensure_vector_index(graph: Graph, dimensions: int, *, embedding: Embedding = GNN,
+                        timeout: float = 300.0) -> None:
+    """Make ``embedding``'s index (default ``merchant_embedding``) a cosine vector index
+    of ``dimensions`` on its ``MerchantScore`` property, and wait until it is ONLINE.
 
     An index that is already so is kept (calling this again changes nothing); one of
     another width or configuration (a new model with another embedding width), or
@@ -86,50 +117,52 @@ def ensure_vector_index(graph: Graph, dimensions: int, *, timeout: float = 300.0
         raise ValueError(f"timeout must be positive, got {timeout!r}")
     config = {"vector.dimensions": dimensions, "vector.similarity_function": "cosine",
               "vector.quantization.enabled": False}
-    for found in graph.read(load("embedding_index"), name=INDEX_NAME):
-        if not (found["name"] == INDEX_NAME and _is_ours(found, config)):
+    name = embedding.index
+    for found in graph.read(load("embedding_index"), name=name, prop=embedding.prop):
+        if not (found["name"] == name and _is_ours(found, config, embedding.prop)):
             graph.write(load("embedding_index_drop"), name=found["name"])
     try:
-        graph.write(load("embedding_index_create"), name=INDEX_NAME,
-                    options={"indexConfig": config})
+        graph.write(load(embedding.create), name=name, options={"indexConfig": config})
     except QueryError as exc:
         # IF NOT EXISTS is checked before the index is created: another process may
         # create the same index in between. That is success.
         if exc.code != "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists":
             raise
     try:
-        graph.write(load("embedding_index_await"), name=INDEX_NAME,
+        graph.write(load("embedding_index_await"), name=name,
                     seconds=max(1, math.ceil(timeout)))
     except QueryError:
-        info = index_info(graph) or {}
+        info = index_info(graph, embedding) or {}
         state = info.get("state", "gone")
         detail = f": {info['failure']}" if info.get("failure") else ""
         raise QueryError(
-            f"the vector index {INDEX_NAME} is not online after {timeout:g} s "
+            f"the vector index {name} is not online after {timeout:g} s "
             f"({state}, {info.get('percent') or 0:.0f}% populated{detail})",
             "wait and run the same command again; a FAILED index is created again "
             "then, and Neo4j's debug.log says why it failed") from None
 
 
-def _is_ours(found: dict[str, Any], config: dict[str, Any]) -> bool:
+def _is_ours(found: dict[str, Any], config: dict[str, Any], prop: str) -> bool:
     """Whether an index that SHOW INDEXES listed is the one ``config`` describes."""
     have = found.get("config") or {}
     return (found["type"] == "VECTOR" and found["state"] != "FAILED"
-            and found["labels"] == [_LABEL] and found["properties"] == ["embedding"]
+            and found["labels"] == [_LABEL] and found["properties"] == [prop]
             and all(str(have.get(k)).lower() == str(v).lower() for k, v in config.items()))
 
 
-def index_info(graph: Graph) -> dict[str, Any] | None:
-    """The ``merchant_embedding`` index as SHOW INDEXES lists it (``type``, ``state``,
-    ``percent`` populated, ``config`` with ``vector.dimensions``, ``failure``), or None
-    when the graph has none."""
-    return next((row for row in graph.read(load("embedding_index"), name=INDEX_NAME)
-                 if row["name"] == INDEX_NAME), None)
+def index_info(graph: Graph, embedding: Embedding = GNN) -> dict[str, Any] | None:
+    """``embedding``'s index as SHOW INDEXES lists it (``type``, ``state``, ``percent``
+    populated, ``config`` with ``vector.dimensions``, ``failure``), or None when the
+    graph has none."""
+    rows = graph.read(load("embedding_index"), name=embedding.index, prop=embedding.prop)
+    return next((row for row in rows if row["name"] == embedding.index), None)
 
 
-def similar(graph: Graph, merchant_id: str, k: int = 10) -> pd.DataFrame:
-    """The ``k`` merchants nearest to ``merchant_id`` by the cosine of their embeddings
-    in the current scoring run, found through the vector index.
+def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
+            ) -> pd.DataFrame:
+    """The ``k`` merchants nearest to ``merchant_id`` by the cosine of their ``by``
+    embeddings (:data:`GNN` or :data:`FASTRP`) in the current scoring run, found
+    through that embedding's vector index.
 
     Only the current run's merchants are returned (:func:`_run_shown`), never the
     merchant itself (a merchant whose embedding equals its own is). Fewer than ``k``
@@ -159,22 +192,24 @@ def similar(graph: Graph, merchant_id: str, k: int = 10) -> pd.DataFrame:
         run = _run_shown(graph)
     except NoScores:
         run = None
-    probe = graph.read(load("embedding_of_merchant"), id=merchant_id, run=run or "")[0]
+    probe = graph.read(load("embedding_of_merchant"), id=merchant_id, run=run or "",
+                       prop=by.prop)[0]
     if not probe["found"]:
         raise InputError(f"no merchant {merchant_id} in the graph",
                          "check the id, e.g. with guanxi db query "
                          "'MATCH (m:Merchant) RETURN m.id AS id LIMIT 5'")
     if run is None:
-        raise InputError("no embeddings: the graph holds no scores yet", _NO_EMBEDDINGS_FIX)
+        raise InputError("no embeddings: the graph holds no scores yet",
+                         _NO_EMBEDDINGS_FIX[by.name])
     if probe["width"] is None:
         what = "has no embedding in" if probe["scored"] else "was not scored by"
         raise InputError(f"no embeddings: merchant {merchant_id} {what} the current "
-                         f"scoring run, {run}", _NO_EMBEDDINGS_FIX)
-    _check_index(graph, probe["width"])
+                         f"scoring run, {run}", _NO_EMBEDDINGS_FIX[by.name])
+    _check_index(graph, probe["width"], by)
     candidates = max(k + 1, _SEARCH_WIDTH)
     while True:
         result = graph.read(load("similar_merchants"), id=merchant_id, run=run,
-                            index=INDEX_NAME, candidates=candidates)
+                            index=by.index, prop=by.prop, candidates=candidates)
         if not result:  # a new run became current, and pruned this one, meanwhile
             raise InputError("the scores changed during the search (a new scoring run)",
                              "run the same command again")
@@ -195,22 +230,23 @@ def _run_shown(graph: Graph) -> str:
     return current_run(graph).run
 
 
-def _check_index(graph: Graph, width: int) -> None:
-    info = index_info(graph)
+def _check_index(graph: Graph, width: int, by: Embedding) -> None:
+    info = index_info(graph, by)
+    name = by.index
     if info is None or info["type"] != "VECTOR":
-        raise InputError(f"no embeddings: the graph has no vector index {INDEX_NAME}",
-                         _NO_EMBEDDINGS_FIX)
+        raise InputError(f"no embeddings: the graph has no vector index {name}",
+                         _NO_EMBEDDINGS_FIX[by.name])
     dimensions = (info["config"] or {}).get("vector.dimensions")
     if dimensions != width:
-        raise InputError(f"no embeddings: the index {INDEX_NAME} holds embeddings of "
+        raise InputError(f"no embeddings: the index {name} holds embeddings of "
                          f"{dimensions} values, the merchant's has {width}",
-                         _NO_EMBEDDINGS_FIX)
+                         _NO_EMBEDDINGS_FIX[by.name])
     if info["state"] == "POPULATING":
-        raise InputError(f"the index {INDEX_NAME} is still being built "
+        raise InputError(f"the index {name} is still being built "
                          f"({info['percent'] or 0:.0f}%)", "try again in a minute")
     if info["state"] != "ONLINE":
-        raise InputError(f"no embeddings: the index {INDEX_NAME} is {info['state']}",
-                         _NO_EMBEDDINGS_FIX)
+        raise InputError(f"no embeddings: the index {name} is {info['state']}",
+                         _NO_EMBEDDINGS_FIX[by.name])
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

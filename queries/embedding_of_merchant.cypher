@@ -1,7 +1,7 @@
 // What `similar` needs to know of the merchant it starts from (graph/similar.py):
 // whether it exists, whether run $run scored it, and the length of that run's
-// embedding of it (null: none). One row.
-// $id: the merchant id; $run: the run id
+// embedding of it in property $prop (null: none). One row.
+// $id: the merchant id; $run: the run id; $prop: 'embedding' or 'fastrp'
 OPTIONAL MATCH (m:Merchant {id: $id})
 OPTIONAL MATCH (s:MerchantScore {id: $run + '|' + $id})
-RETURN m IS NOT NULL AS found, s IS NOT NULL AS scored, size(s.embedding) AS width
+RETURN m IS NOT NULL AS found, s IS NOT NULL AS scored, size(s[$prop]) AS width

@@ -46,7 +46,9 @@ def graph(neo4j_settings: Settings) -> Graph:
     """The session server, emptied, with the schema applied."""
     g = open_graph(neo4j_settings)
     g.autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
-    # Scoring makes the vector index with the model's width; a test starts without it.
-    g.write("DROP INDEX merchant_embedding IF EXISTS")
+    # Scoring makes the vector indexes with the embeddings' widths; a test starts
+    # without them.
+    for index in ("merchant_embedding", "merchant_fastrp"):
+        g.write("DROP INDEX $name IF EXISTS", name=index)
     apply_schema(g)
     return g

@@ -58,22 +58,25 @@ PARAMS: dict[str, dict] = {
     "job_lock_heartbeat": {"name": "refresh", "owner": "1@h/0.00"},
     "job_lock_release": {"name": "refresh", "owner": "1@h/0.00"},
     "case_decisions": {"decided": ["confirmed_fraud", "cleared"]},
-    "embedding_index": {"name": "merchant_embedding"},
+    "embedding_index": {"name": "merchant_embedding", "prop": "embedding"},
+    "fastrp_index_create": {"name": "merchant_fastrp", "options": {"indexConfig": {
+        "vector.dimensions": 2, "vector.similarity_function": "cosine",
+        "vector.quantization.enabled": False}}},
     "embedding_index_create": {"name": "merchant_embedding", "options": {"indexConfig": {
         "vector.dimensions": 2, "vector.similarity_function": "cosine",
         "vector.quantization.enabled": False}}},
     "embedding_index_await": {"name": "merchant_embedding", "seconds": 60},
     "embedding_index_drop": {"name": "merchant_embedding"},
-    "embedding_of_merchant": {"id": "M1", "run": _RUN["run"]},
-    "similar_merchants": {"id": "M1", "run": _RUN["run"], "index": "merchant_embedding",
-                          "candidates": 5},
+    "embedding_of_merchant": {"id": "M1", "run": _RUN["run"], "prop": "fastrp"},
+    "similar_merchants": {"id": "M1", "run": _RUN["run"], "index": "merchant_fastrp",
+                          "prop": "fastrp", "candidates": 5},
     "scores_write_clusters": _RUN | {"rows": [{
         "id": "C1", "size": 1, "collusion_score": 0.5, "group_pd": 0.1, "credit_score": 700,
         "key_members": ["M1"], "top_factors": "[]", "top_links": "[]", "members": ["M1"],
         "event": "new", "joined": ["M1"], "left": [], "merged_from": [], "split_into": []}]},
     "scores_write_merchants": _RUN | {"rows": [{
         "id": "M1", "cluster_id": "C1", "ring_score": 0.5, "pd": 0.1, "credit_score": 700,
-        "embedding": [0.1, 0.2]}]},
+        "embedding": [0.1, 0.2], "fastrp": [0.3, 0.4]}]},
     "scores_begin_run": _RUN | {"kind": "full"},
     "scores_previous_members": {"run": _RUN["run"]},
     "scores_flip": {"run": _RUN["run"], "scored_at": _RUN["scored_at"],
@@ -90,7 +93,7 @@ PARAMS: dict[str, dict] = {
 
 
 _FIRST = ("ingest_merchants", "ledger_lock_file", "ledger_take_file", "job_lock_merge",
-          "job_lock_take", "embedding_index_create")
+          "job_lock_take", "embedding_index_create", "fastrp_index_create")
 _LAST = ("ledger_release_file", "job_lock_release", "embedding_index_drop")
 
 

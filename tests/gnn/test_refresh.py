@@ -28,7 +28,7 @@ from guanxi.graph.connection import Graph, open_graph
 from guanxi.graph.schema import apply_schema
 from guanxi.graph.scores import current_run, read_scores, scoring_runs
 from guanxi.graph.settings import Settings
-from guanxi.graph.similar import similar
+from guanxi.graph.similar import FASTRP, GNN, similar
 from guanxi.ingest.load import IngestOptions, ingest_folder
 
 FAST = ScorerSettings(use_gnn=True, gnn=TrainSettings(hidden=16, epochs=3, cross_fit_epochs=2,
@@ -81,9 +81,9 @@ def test_a_refresh_makes_a_new_current_run_and_logs_json_lines(job: dict) -> Non
     assert current_run(g).run == report["run"]
     scores = read_scores(g, embeddings=True)
     assert scores.model_version == job["version"] and len(scores.merchants) == 400
-    # The GNN's embeddings are in the vector index: similar merchants come through it.
+    # Both embeddings are in their vector indexes: similar merchants come through them.
     some = scores.merchants["merchant_id"].iloc[0]
-    assert len(similar(g, some, k=3)) == 3
+    assert len(similar(g, some, k=3, by=GNN)) == len(similar(g, some, k=3, by=FASTRP)) == 3
 
 
 def test_nothing_ingested_means_nothing_done_unless_full(job: dict) -> None:

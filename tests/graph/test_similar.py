@@ -19,6 +19,8 @@ from guanxi.gnn.scores import ScoreSet
 from guanxi.graph.connection import Graph
 from guanxi.graph.scores import write_scores
 from guanxi.graph.similar import (
+    FASTRP,
+    GNN,
     INDEX_NAME,
     SIMILAR_COLUMNS,
     ensure_vector_index,
@@ -86,21 +88,24 @@ def _index_id(graph: Graph) -> int:
 
 @pytest.fixture
 def g(graph: Graph):
-    """The emptied session graph without the vector index, which is dropped again after
-    the test (emptying the graph leaves indexes)."""
-    graph.write("DROP INDEX merchant_embedding IF EXISTS")
+    """The emptied session graph without the vector indexes, which are dropped again
+    after the test (emptying the graph leaves indexes)."""
     yield graph
-    graph.write("DROP INDEX merchant_embedding IF EXISTS")
+    for index in ("merchant_embedding", "merchant_fastrp"):
+        graph.write("DROP INDEX $name IF EXISTS", name=index)
 
 
 @pytest.fixture
 def plane(g: Graph) -> ScoreSet:
-    """The six merchants of ANGLES scored (run v1), and the index."""
+    """The six merchants of ANGLES scored (run v1), with the same vectors as GNN and as
+    FastRP embeddings, and both indexes."""
     ids = list(ANGLES)
     _merchants(g, ids)
     scores = _scores(ids, PLANE, clusters=CLUSTERS)
+    scores.fastrp = scores.embeddings
     write_scores(g, scores)
     ensure_vector_index(g, 2)
+    ensure_vector_index(g, 2, embedding=FASTRP)
     return scores
 
 
@@ -285,6 +290,35 @@ def test_a_run_without_embeddings(g: Graph, plane: ScoreSet) -> None:
                                          "the current scoring run") as caught:
         similar(g, "M1")
     assert caught.value.fix.startswith("run `guanxi score` first")
+
+
+def test_by_chooses_which_embeddings(g: Graph) -> None:
+    ids = list(ANGLES)
+    _merchants(g, ids)
+    scores = _scores(ids, PLANE)
+    # FastRP vectors in the reverse order: M1 sits where M6 does in the GNN's plane.
+    scores.fastrp = np.asarray(PLANE[::-1], dtype=np.float32)
+    write_scores(g, scores)
+    ensure_vector_index(g, 2)
+    ensure_vector_index(g, 2, embedding=FASTRP)
+    assert similar(g, "M1", k=2, by=GNN)["merchant_id"].tolist() == ["M2", "M3"]
+    assert similar(g, "M6", k=2, by=FASTRP)["merchant_id"].tolist() == ["M5", "M4"]
+    assert similar(g, "M1", k=1, by=FASTRP)["merchant_id"].tolist() == ["M2"]
+    stored = g.read("MATCH (s:MerchantScore {merchant: 'M1'}) RETURN s.fastrp AS f")[0]["f"]
+    assert stored == pytest.approx(PLANE[-1])
+
+
+def test_a_run_without_the_gnn_still_has_fastrp(g: Graph) -> None:
+    ids = list(ANGLES)
+    _merchants(g, ids)
+    scores = _scores(ids, None)
+    scores.fastrp = np.asarray(PLANE, dtype=np.float32)
+    write_scores(g, scores)
+    ensure_vector_index(g, 2, embedding=FASTRP)
+    assert similar(g, "M1", k=2, by=FASTRP)["merchant_id"].tolist() == ["M2", "M3"]
+    with pytest.raises(InputError, match="has no embedding") as caught:
+        similar(g, "M1", by=GNN)
+    assert caught.value.fix.endswith("or use --by fastrp")
 
 
 # --- the command ---------------------------------------------------------------------
