@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from enum import StrEnum
@@ -429,6 +430,10 @@ def score_cmd(
         console.print(f"note: {note}", markup=False)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @app.command("refresh")
 def refresh_cmd(
     model: Annotated[str | None, typer.Option("--model", help="Model version to use "
@@ -464,12 +469,22 @@ def refresh_cmd(
     from guanxi.progress import log_progress
 
     bars = sys.stderr.isatty() and not (quiet or as_json or log_json)
-    joblog.configure(log_json)
+    # --quiet: warnings and the result only (no bars, no progress or stage lines).
+    joblog.configure(log_json, level=logging.WARNING if quiet else logging.INFO)
     log = logging.getLogger("guanxi.refresh")
+    # SIGTERM (a Kubernetes deadline, kill) stops the run like Ctrl-C: the lock is
+    # released at once instead of going stale, and the log says so.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with RichProgress(enabled=bars) as progress:
             report = refresh(_graph(data_dir), version=model, models=models, full=full,
-                             progress=progress if bars else log_progress(log))
+                             progress=progress if bars else
+                             None if quiet else log_progress(log))
+    except KeyboardInterrupt:
+        log.error("refresh interrupted: readers see the last complete run; the next "
+                  "refresh cleans up what this one wrote", extra={"event": "failed",
+                                                                  "exit_code": 130})
+        sys.exit(130)
     except GuanxiError as exc:
         if not log_json:
             raise  # main() prints the one line
@@ -481,7 +496,7 @@ def refresh_cmd(
     if as_json:
         emit_record(report.as_dict(), True)
         return
-    if not (quiet or log_json):
+    if not log_json:
         emit_record({"run": report.run, "model_version": report.model_version,
                      "merchants": report.merchants, "clusters": report.clusters,
                      "suspicious clusters": report.suspicious_clusters,
@@ -567,13 +582,14 @@ def scores_export(
 
     Example: guanxi scores export --out exports/latest --json
     """
-    from guanxi.graph.scores import current_run, export_folder, export_scores, read_scores
+    from guanxi.graph.scores import export_folder, export_scores, read_scores
 
     out = export_folder(out)  # before the read: a bad folder fails at once
     graph = _graph(data_dir)
-    run = current_run(graph)  # a run being written is not read until it is complete
     with RichProgress(enabled=not (quiet or as_json)) as progress:
-        scores = read_scores(graph, run=run, progress=progress)
+        # The current run, whole: a run being written is not read, one replaced
+        # during the read is read again.
+        scores = read_scores(graph, progress=progress)
     paths = export_scores(scores, out)
     rows = {"merchants": len(scores.merchants), "clusters": len(scores.clusters)}
     if as_json:

@@ -222,12 +222,19 @@ def load_artefact(folder: str | os.PathLike[str] | None = None,
                                 f"saved versions: {', '.join(reversed(shown))}{more}")
     manifest = _manifest(info.path)
     parts = manifest["parts"]
-    with open(info.path / parts["model_state"], "rb") as fh:
-        model_state = torch.load(fh, map_location="cpu", weights_only=True)
-    extra = {}
-    for name, part in parts.get("extra", {}).items():
-        data = (info.path / part["file"]).read_bytes()
-        extra[name] = data if part["format"] == "bytes" else pickle.loads(data)
+    try:
+        with open(info.path / parts["model_state"], "rb") as fh:
+            model_state = torch.load(fh, map_location="cpu", weights_only=True)
+        extra = {}
+        for name, part in parts.get("extra", {}).items():
+            data = (info.path / part["file"]).read_bytes()
+            extra[name] = data if part["format"] == "bytes" else pickle.loads(data)
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, KeyError) as exc:
+        # A file cut short or changed since it was saved (a full disk, a copy
+        # interrupted): the user's to fix, not a bug to trace.
+        raise ModelNotFound(f"model version {info.version} in {root} cannot be read "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+                            "train again, or choose another version with --model") from None
     return Artefact(info.version, info.path, info.created_at, info.guanxi_version,
                     manifest["settings"], manifest["metrics"], manifest["snapshot"],
                     model_state, extra)

@@ -6,10 +6,11 @@ new run that carries an old id *is* that cluster, changed or not. On top of the 
 
 - **joined** / **left**: members the cluster gained / lost against its own previous
   membership (all of them joined when it is new);
-- **merged_from**: other previous clusters that now lie mostly inside it (at least
-  ``majority`` of their members moved in);
-- **split_into**: other new clusters that hold at least ``majority`` of a part that
-  left it, i.e. new clusters whose members came mostly from this one;
+- **merged_from**: other previous clusters that now lie mostly inside it (more than
+  ``majority`` of their members moved in: a cluster halved between two others merged
+  into neither);
+- **split_into**: other new clusters whose members came mostly (more than
+  ``majority``) from this one;
 - **event**: ``new`` (an id not seen before), ``merged`` (it absorbed another),
   ``split`` (part of it became another cluster), ``changed`` (members came or went),
   ``same``; in that order of precedence.
@@ -46,7 +47,7 @@ def changes(before: Mapping[str, Collection[str]], after: Mapping[str, Collectio
     """The :class:`Change` of every cluster in ``after`` (cluster id -> member ids)
     against ``before``; see the module docstring.
 
-    >>> changes({"C1": {"a", "b", "c", "d"}}, {"C1": {"a", "b"}, "C7": {"c", "d"}})["C1"]
+    >>> changes({"C1": {"a", "b", "c", "d"}}, {"C1": {"a", "b"}, "C7": {"c", "d", "e"}})["C1"]
     Change(event='split', joined=[], left=['c', 'd'], merged_from=[], split_into=['C7'])
     """
     where = {m: cid for cid, members in before.items() for m in members}
@@ -58,14 +59,14 @@ def changes(before: Mapping[str, Collection[str]], after: Mapping[str, Collectio
             if m in where:
                 counts[where[m]] = counts.get(where[m], 0) + 1
         best = max(sorted(counts), key=counts.__getitem__, default=None)
-        origin[cid] = best if best is not None and counts[best] >= majority * len(members) \
+        origin[cid] = best if best is not None and counts[best] > majority * len(members) \
             else None
     out: dict[str, Change] = {}
     for cid, members in new.items():
         old = set(before.get(cid, ()))
         merged = sorted(o for o, part in before.items()
                         if o != cid and o not in new and part
-                        and len(members & set(part)) >= majority * len(part))
+                        and len(members & set(part)) > majority * len(part))
         split = sorted(other for other, source in origin.items()
                        if other != cid and source == cid and cid in before)
         joined, left = sorted(members - old), sorted(old - members)

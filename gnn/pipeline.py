@@ -28,6 +28,7 @@ from guanxi.gnn.trees import Ensemble
 from guanxi.graph.connection import Graph
 from guanxi.graph.lock import Lease, held
 from guanxi.progress import ProgressFn
+from guanxi.queries import load
 
 __all__ = ["FASTRP_DIMENSIONS", "SCORES_LOCK", "ScoreReport", "TrainReport", "score",
            "scores_of", "train"]
@@ -209,6 +210,9 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     artefact = load_artefact(models, version)
     scorer = load_scorer(artefact)
     t = time.perf_counter()
+    # Before the read: a batch ingested while the graph is read may be missed, so the
+    # run must not count as newer than it.
+    as_of = graph.read(load("server_time"))[0]["now"]
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
                    notice=say)
     clock["prepare"] = round(time.perf_counter() - t, 1)
@@ -227,7 +231,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     if write:
         check()
         t = time.perf_counter()
-        summary = write_scores(graph, scores, progress=progress,
+        summary = write_scores(graph, scores, as_of=as_of, progress=progress,
                                check=check if lease is not None else None)
         # After the flip: the indexes then fit the run readers read.
         ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)

@@ -13,9 +13,10 @@ is taken over, and the report says from whom.
 
 **Nothing changed, nothing done.** Unless ``full``, a refresh first asks whether the
 current run is still fresh: made with the same model version, and no ingest batch
-applied since that run started (``IngestBatch.at``; each batch lists the merchants it
-touched). Then it writes no run and says so (``kind`` ``unchanged``). Any change
-re-scores everything: re-scoring only the neighbourhoods that changed is not built yet.
+applied since that run read the graph (``IngestBatch.at`` against ``ScoreRun.data_as_of``;
+each batch lists the merchants it touched). Then it writes no run and says so
+(``kind`` ``unchanged``). Any change re-scores everything: re-scoring only the
+neighbourhoods that changed is not built yet.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from guanxi.gnn import pipeline
 from guanxi.gnn.artefact import load_artefact
 from guanxi.graph.connection import Graph
 from guanxi.graph.lock import held
-from guanxi.graph.scores import NoScores, ScoringRun, current_run
+from guanxi.graph.scores import NoScores, ScoringRun, current_run, drop_failed_runs
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
@@ -40,16 +41,17 @@ log = logging.getLogger("guanxi.refresh")
 
 @dataclass
 class RefreshReport:
-    """What one refresh did: the run it made current, counts, cluster events (new,
-    merged, split, changed, same), what older runs lost, seconds per stage, and the
-    dead run whose lock it took over (None when the lock was free)."""
+    """What one refresh did: the run it made current (``kind`` ``full``), or the current
+    one it left (``unchanged``: ``suspicious_clusters`` None, not recomputed); counts,
+    cluster events (new, merged, split, changed, same), clusters retired, seconds per
+    stage, and the dead run whose lock it took over (None when the lock was free)."""
 
     run: str
     model_version: str
     kind: str
     merchants: int
     clusters: int
-    suspicious_clusters: int
+    suspicious_clusters: int | None
     clusters_retired: int
     events: dict[str, int]
     seconds: dict[str, float]
@@ -69,7 +71,11 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
     ``ServerError`` when Neo4j cannot be reached.
     """
     started = time.perf_counter()
-    log.info("refresh started", extra={"event": "start", "model": version or "latest"})
+    # The model first: a version that does not exist is a mistake to say at once (exit
+    # 1), not after waiting for the lock (exit 75, "try later"). The run then uses this
+    # version even when a newer one is saved meanwhile.
+    version = load_artefact(models, version).version
+    log.info("refresh started", extra={"event": "start", "model": version})
     with held(graph, pipeline.SCORES_LOCK, what="refresh") as lease:
         took_over = lease.took_over.describe() if lease.took_over else None
         if took_over:
@@ -82,10 +88,14 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
                      "was ingested since it started", fresh.run, fresh.model_version,
                      extra={"event": "done", "run": fresh.run, "kind": "unchanged",
                             "seconds": seconds["total"]})
+            # With the lock held no run is being written: one left 'writing' died.
+            failed = drop_failed_runs(graph, fresh.run)
             return RefreshReport(fresh.run, fresh.model_version, "unchanged", fresh.merchants,
-                                 fresh.clusters, 0, 0, {}, seconds, took_over,
+                                 fresh.clusters, None, 0, {}, seconds, took_over,
                                  ["nothing ingested since the current run: no new run "
-                                  "(--full to score again anyway)"])
+                                  "(--full to score again anyway)"]
+                                 + ([f"{failed} run(s) that died half-written cleaned up"]
+                                    if failed else []))
         _, report = pipeline.score(graph, version=version, models=models,
                                    progress=progress, say=_notice, lease=lease)
     seconds = {**report.seconds, "total": round(time.perf_counter() - started, 1)}
@@ -104,16 +114,16 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
     return out
 
 
-def _still_fresh(graph: Graph, version: str | None, models: str | None) -> ScoringRun | None:
+def _still_fresh(graph: Graph, version: str, models: str | None) -> ScoringRun | None:
     """The current run when nothing calls for a new one (see the module docstring)."""
     try:
         current = current_run(graph)
     except NoScores:
         return None
-    wanted = load_artefact(models, version).version
-    if current.model_version != wanted or current.started_at is None:
+    since = current.data_as_of or current.started_at
+    if current.model_version != version or since is None:
         return None
-    changed = graph.read(load("ingest_since"), since=current.started_at)[0]
+    changed = graph.read(load("ingest_since"), since=since)[0]
     if changed["batches"]:
         log.info("%d ingest batches touched %d merchants since run %s: scoring again",
                  changed["batches"], changed["merchants"], current.run,

@@ -56,7 +56,8 @@ from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
 __all__ = ["NoScores", "ScoringRun", "WriteSummary", "run_id", "write_scores",
-           "scoring_runs", "current_run", "read_scores", "cluster_history", "export_folder",
+           "scoring_runs", "current_run", "read_scores", "cluster_history", "drop_failed_runs",
+           "export_folder",
            "export_scores", "format_factors", "MERCHANT_FILE_COLUMNS", "CLUSTER_FILE_COLUMNS"]
 
 MERCHANT_FILE_COLUMNS = ("merchant_id", "cluster_id", "ring_score", "pd", "credit_score")
@@ -84,6 +85,8 @@ class ScoringRun:
     merchants: int = 0
     clusters: int = 0
     started_at: datetime | None = None
+    data_as_of: datetime | None = None
+    """When the run read the graph: what was ingested later is not in its scores."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,7 +139,8 @@ def run_id(model_version: str, scored_at: datetime) -> str:
 
 
 def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size: int = 5_000,
-                 kind: str = "full", progress: ProgressFn | None = None,
+                 kind: str = "full", as_of: datetime | None = None,
+                 progress: ProgressFn | None = None,
                  check: Callable[[], None] | None = None) -> WriteSummary:
     """Write ``scores`` as a new run and make it the current one (see the module's
     docstring): begin, batches, flip, prune. Idempotent.
@@ -144,8 +148,9 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     Batches hold whole clusters with their members' scores, then the unclustered
     merchants, about ``batch_size`` merchants each, ``workers`` transactions at a time
     (``graph/writes.py``). ``kind`` is recorded on the run (``full`` or
-    ``incremental``). ``progress("write scores", rows, total)`` counts merchant and
-    cluster rows. ``check`` runs before each batch and before the flip and may raise
+    ``incremental``), ``as_of`` as the moment the scores read the graph (server time;
+    default: when the write begins). ``progress("write scores", rows, total)`` counts
+    merchant and cluster rows. ``check`` runs before each batch and before the flip and may raise
     to stop the run (a job whose lock was taken over must not flip).
 
     Raises ``ValueError`` when ``scores`` contradicts itself (a duplicate id, a
@@ -164,7 +169,7 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     after = {cid: list(members) for cid, members in zip(clusters["cluster_id"],
                                                         clusters["members"], strict=True)}
     moves = history.changes(before, after)
-    graph.write(load("scores_begin_run"), kind=kind, **stamp)
+    graph.write(load("scores_begin_run"), kind=kind, as_of=as_of, **stamp)
     totals = write_batches(graph, _batches(merchants, clusters, vectors, moves, stamp,
                                            batch_size),
                            workers=workers, progress=progress, task="write scores",
@@ -201,11 +206,19 @@ def _prune(graph: Graph, run: str, summary: WriteSummary) -> None:
         summary.memberships_pruned += row["memberships"]
         if max(row["scores"], row["memberships"]) < _PRUNE_LIMIT:
             break
+    summary.failed_runs = drop_failed_runs(graph, run)
+
+
+def drop_failed_runs(graph: Graph, current: str) -> int:
+    """Mark every run still ``writing`` other than ``current`` as ``failed`` (it died:
+    the caller holds the scores lock, so no other run is being written) and remove
+    its cluster scores; how many runs were newly marked."""
+    failed = 0
     while True:
-        row = graph.write(load("scores_drop_failed"), run=run, limit=_PRUNE_LIMIT)[0]
-        summary.failed_runs += row["runs"]
+        row = graph.write(load("scores_drop_failed"), run=current, limit=_PRUNE_LIMIT)[0]
+        failed += row["runs"]
         if row["cluster_scores"] < _PRUNE_LIMIT:
-            return
+            return failed
 
 
 def _checked(scores: ScoreSet) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
@@ -324,7 +337,7 @@ def scoring_runs(graph: Graph) -> list[ScoringRun]:
     """Every run the graph knows, oldest first (see :class:`ScoringRun`)."""
     return [ScoringRun(row["run"], row["model_version"], _native(row["scored_at"]),
                        row["state"], row["kind"] or "full", row["merchants"], row["clusters"],
-                       _native(row["started_at"]))
+                       _native(row["started_at"]), _native(row["data_as_of"]))
             for row in graph.read(load("scores_runs"))]
 
 
@@ -351,26 +364,34 @@ def read_scores(graph: Graph, *, run: str | ScoringRun | None = None,
     ``progress("read merchant scores" | "read cluster scores", rows, total)``.
 
     Raises :class:`NoScores` when the graph holds none (or not ``run``'s: a replaced
-    run keeps its cluster scores only).
+    run keeps its cluster scores only), or when ``run`` was replaced while it was
+    read (without ``run``, the new current run is read instead).
     """
-    if isinstance(run, ScoringRun):
-        chosen = run
-    elif run is None:
-        chosen = current_run(graph)
+    if run is None:
+        # The current run can be replaced while it is read, and its merchant scores and
+        # memberships pruned under the reader: read the new one then.
+        for _ in range(3):
+            chosen = current_run(graph)
+            table, clusters = _read_run(graph, chosen, merchants, embeddings, chunk, progress)
+            if current_run(graph).run == chosen.run:
+                break
+        else:
+            raise NoScores("new scoring runs kept replacing the one being read",
+                           "run the command again once the refreshes have finished")
     else:
-        runs = scoring_runs(graph)
-        chosen = next((r for r in runs if r.run == run and r.state == "current"), None)
-        if chosen is None:
-            raise NoScores(f"the graph holds no scores of run {run!r}",
-                           "the current run is "
-                           + next((r.run for r in runs if r.state == "current"), "none"))
-    table = pd.DataFrame()
-    if merchants:
-        table = _read_pages(graph, "scores_merchants_page", "merchant_id", chunk, progress,
-                            "read merchant scores", chosen.merchants,
-                            run=chosen.run, embeddings=embeddings)
-    clusters = _read_pages(graph, "scores_clusters_page", "cluster_id", chunk, progress,
-                           "read cluster scores", chosen.clusters, run=chosen.run)
+        if isinstance(run, ScoringRun):
+            chosen = run
+        else:
+            runs = scoring_runs(graph)
+            chosen = next((r for r in runs if r.run == run and r.state == "current"), None)
+            if chosen is None:
+                raise NoScores(f"the graph holds no scores of run {run!r}",
+                               "the current run is "
+                               + next((r.run for r in runs if r.state == "current"), "none"))
+        table, clusters = _read_run(graph, chosen, merchants, embeddings, chunk, progress)
+        if current_run(graph).run != chosen.run:
+            raise NoScores(f"run {chosen.run} was replaced while it was read",
+                           "run the command again: it reads the new current run")
     vectors = table.pop("embedding") if "embedding" in table else pd.Series([])
     matrix = None
     if embeddings and len(vectors) and vectors.notna().all():
@@ -383,6 +404,19 @@ def read_scores(graph: Graph, *, run: str | ScoringRun | None = None,
         clusters[name] = pd.Series([[] if _missing(v) else parse(v) for v in clusters[name]],
                                    index=clusters.index, dtype=object)
     return ScoreSet(table, clusters, chosen.model_version, chosen.scored_at, matrix)
+
+
+def _read_run(graph: Graph, chosen: ScoringRun, merchants: bool, embeddings: bool,
+              chunk: int, progress: ProgressFn | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One run's merchant (empty unless ``merchants``) and cluster pages, as read."""
+    table = pd.DataFrame()
+    if merchants:
+        table = _read_pages(graph, "scores_merchants_page", "merchant_id", chunk, progress,
+                            "read merchant scores", chosen.merchants,
+                            run=chosen.run, embeddings=embeddings)
+    clusters = _read_pages(graph, "scores_clusters_page", "cluster_id", chunk, progress,
+                           "read cluster scores", chosen.clusters, run=chosen.run)
+    return table, clusters
 
 
 def cluster_history(graph: Graph, cluster_id: str) -> pd.DataFrame:

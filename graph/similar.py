@@ -68,6 +68,11 @@ SIMILAR_COLUMNS = ("merchant_id", "similarity", "ring_score", "pd", "credit_scor
                    "cluster_id")
 """The columns of :func:`similar`'s frame."""
 
+MAX_K = 100_000
+"""The most merchants :func:`similar` lists (Neo4j's index search takes a 32-bit count)."""
+
+_MAX_CANDIDATES = 1_000_000
+
 _SEARCH_WIDTH = 40
 """The fewest candidates asked of the index: its HNSW search is as wide as the number
 asked, and a wider search misses fewer of the true nearest."""
@@ -185,8 +190,8 @@ def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
         no index of embeddings of that width ("no embeddings"); the index is still
         being built.
     """
-    if k < 1:
-        raise InputError(f"k must be at least 1, got {k}",
+    if not 1 <= k <= MAX_K:
+        raise InputError(f"k must be from 1 to {MAX_K:,}, got {k}",
                          "ask for the 10 nearest merchants with -k 10")
     try:
         run = _run_shown(graph)
@@ -216,9 +221,10 @@ def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
         rows = result[0]["rows"]
         # Merchant scores of another run (one being written) may fill the candidates:
         # ask for more until k remain or the index has no more to give.
-        if len(rows) >= k or result[0]["candidates"] < candidates:
+        if len(rows) >= k or result[0]["candidates"] < candidates \
+                or candidates >= _MAX_CANDIDATES:
             break
-        candidates *= 4
+        candidates = min(candidates * 4, _MAX_CANDIDATES)
     return _frame(rows).head(k).reset_index(drop=True)
 
 

@@ -1,9 +1,10 @@
-// Runs that died half-written (state 'writing' or 'failed', older than the run just made
-// current) are marked 'failed' and lose at most $limit of their cluster scores, which no
-// reader ever saw (graph/scores.py calls it until fewer than $limit go). $runs counts
-// the runs newly marked.
+// Runs that died half-written (state 'writing' or 'failed', other than the current run
+// $run) are marked 'failed' and lose at most $limit of their cluster scores, which no
+// reader ever saw (graph/scores.py calls it until fewer than $limit go). Only a holder
+// of the scores lock runs it: then no other run is being written. $runs counts the
+// runs newly marked.
 // $run: the current run; $limit
-MATCH (r:ScoreRun) WHERE r.state IN ['writing', 'failed'] AND r.id < $run
+MATCH (r:ScoreRun) WHERE r.state IN ['writing', 'failed'] AND r.id <> $run
 WITH r, r.state = 'writing' AS newly
 SET r.state = 'failed'
 WITH collect(r.id) AS ids, sum(CASE WHEN newly THEN 1 ELSE 0 END) AS runs

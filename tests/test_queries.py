@@ -23,6 +23,7 @@ PARAMS: dict[str, dict] = {
     "stats_aggregated_rows": {},
     "merchant_ids": {},
     "server_version": {},
+    "server_time": {},
     "export_merchants": {"after": "", "limit": 10},
     "ingest_history": {"limit": 10},
     "ingest_since": {"since": datetime(2026, 1, 1, tzinfo=UTC)},
@@ -77,7 +78,7 @@ PARAMS: dict[str, dict] = {
     "scores_write_merchants": _RUN | {"rows": [{
         "id": "M1", "cluster_id": "C1", "ring_score": 0.5, "pd": 0.1, "credit_score": 700,
         "embedding": [0.1, 0.2], "fastrp": [0.3, 0.4]}]},
-    "scores_begin_run": _RUN | {"kind": "full"},
+    "scores_begin_run": _RUN | {"kind": "full", "as_of": _RUN["scored_at"]},
     "scores_previous_members": {"run": _RUN["run"]},
     "scores_flip": {"run": _RUN["run"], "scored_at": _RUN["scored_at"],
                     "counts": {"merchants": 1, "clusters": 1, "memberships": 1}},

@@ -181,3 +181,56 @@ def test_neo4j_not_there_is_one_line_and_a_non_zero_exit(job: dict) -> None:
     plain = run_cli("refresh", env=env)
     assert plain.returncode == result.returncode
     assert "Neo4j" in cause(plain.stderr)
+
+
+def test_a_batch_ingested_after_the_run_read_the_graph_is_not_skipped(job: dict) -> None:
+    g = job["graph"]
+    assert refresh(job, "--json", "--full").returncode == 0
+    # As when a batch lands while the run reads the graph: the run's data is older
+    # than the batch, although the run started writing after it.
+    g.write("MATCH (r:ScoreRun {state: 'current'}) MATCH (b:IngestBatch) "
+            "WITH r, max(b.at) AS last SET r.data_as_of = last - duration('PT1S')")
+    report = json.loads(refresh(job, "--json").stdout)
+    assert report["kind"] == "full"
+
+
+def test_a_damaged_model_file_is_one_line(job: dict, tmp_path: Path) -> None:
+    import shutil
+
+    saved = Path(job["env"]["GUANXI_MODELS_DIR"]) / job["version"]
+    copy = tmp_path / "models" / job["version"]
+    shutil.copytree(saved, copy)
+    state = copy / json.loads((copy / "artefact.json").read_text())["parts"]["model_state"]
+    state.write_bytes(state.read_bytes()[:100])
+    result = run_cli("refresh", "--full", "--models", str(tmp_path / "models"),
+                     env=job["env"])
+    assert result.returncode == 1
+    assert f"model version {job['version']}" in cause(result.stderr)
+    assert "cannot be read" in cause(result.stderr)
+
+
+def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
+    g = job["graph"]
+    child = subprocess.Popen([*GUANXI, "refresh", "--full", "--log-json"],
+                             env=cli_env(job["env"]), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and child.poll() is None:
+            held = g.read("MATCH (l:JobLock {id: 'scores'}) RETURN l.owner_pid AS pid")
+            if held and held[0]["pid"] == child.pid:
+                break
+            time.sleep(0.1)
+        assert child.poll() is None, "the refresh ended before it could be stopped"
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130
+    last = json.loads(err.strip().splitlines()[-1])
+    assert last["event"] == "failed" and "interrupted" in last["message"]
+    # Released at once: the next refresh takes no lock over.
+    report = json.loads(refresh(job, "--json", "--full").stdout)
+    assert report["took_over"] is None
+

@@ -251,9 +251,9 @@ def test_the_width_must_be_a_positive_int(bad) -> None:
 # --- errors --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("k", [0, -1])
-def test_k_below_one(k: int) -> None:
-    with pytest.raises(InputError, match=f"k must be at least 1, got {k}"):
+@pytest.mark.parametrize("k", [0, -1, 100_001, 2**31 - 1])
+def test_k_out_of_range(k: int) -> None:
+    with pytest.raises(InputError, match=f"k must be from 1 to 100,000, got {k}"):
         similar(None, "M1", k=k)  # type: ignore[arg-type]
 
 
@@ -346,8 +346,8 @@ def test_the_command(g: Graph, plane: ScoreSet, neo4j_env: dict) -> None:
 @pytest.mark.parametrize(("args", "line"), [
     (("M404",), "error: no merchant M404 in the graph. check the id, e.g. with guanxi db "
                 "query 'MATCH (m:Merchant) RETURN m.id AS id LIMIT 5'"),
-    (("M1", "-k", "0"), "error: k must be at least 1, got 0. ask for the 10 nearest "
-                        "merchants with -k 10"),
+    (("M1", "-k", "0"), "error: k must be from 1 to 100,000, got 0. ask for the 10 "
+                        "nearest merchants with -k 10"),
 ])
 def test_the_command_fails_in_one_line(graph: Graph, neo4j_env: dict, args: tuple[str, ...],
                                        line: str) -> None:
