@@ -76,7 +76,9 @@ def test_kill_9_while_writing_leaves_the_previous_run_whole(graph: Graph, neo4j_
             written = graph.read("MATCH (s:MerchantScore) WHERE s.run = $run "
                                  "RETURN count(s) AS n", run=new_run)[0]["n"]
         assert child.poll() is None, child.communicate()[1].decode()[-2000:]
-        # Half-way: readers still read the old run, whole.
+        # Frozen half-way (else it may finish while we read): readers read the old run.
+        child.send_signal(signal.SIGSTOP)
+        assert [r.state for r in scoring_runs(graph)] == ["current", "writing"]
         during = read_scores(graph)
         pd.testing.assert_frame_equal(during.merchants, expected.merchants)
         child.send_signal(signal.SIGKILL)
