@@ -554,7 +554,8 @@ def evaluate_cmd(
 # --- scores -----------------------------------------------------------------
 
 scores_app = typer.Typer(
-    help="The scores `guanxi score` stored in Neo4j: export them to files.\n\n"
+    help="The scores `guanxi score` stored in Neo4j: export them to files, or follow "
+    "one cluster across runs.\n\n"
     "Example: guanxi scores export --out exports/latest",
     no_args_is_help=True,
 )
@@ -638,6 +639,35 @@ def similar_cmd(
     if not as_json:
         rows = [{**r, "similarity": f"{r['similarity']:.4f}"} for r in rows]
     emit_rows(rows, as_json, title=f"merchants most like {merchant_id} ({by.value})")
+
+
+@scores_app.command("history")
+def scores_history(
+    cluster_id: Annotated[str, typer.Argument(help="The cluster to follow, e.g. from "
+                                              "clusters.csv of `guanxi scores export`.")],
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One cluster in every scoring run that scored it, oldest first: when its scores moved.
+
+    Per run: size, collusion_score, group_pd, credit_score, and how the cluster changed
+    since the run before: event (new, merged, split, changed, same), who joined and
+    left, which clusters merged into it, which split off.
+
+    Example: guanxi scores history C1a2b3c4d5e6 --json
+    """
+    from guanxi.graph.scores import cluster_history
+
+    frame = cluster_history(_graph(data_dir), cluster_id)
+    rows = frame.to_dict("records")
+    if not as_json:
+        rows = [{"run": r["run"], "state": r["state"], "size": r["size"],
+                 "collusion_score": r["collusion_score"], "group_pd": r["group_pd"],
+                 "credit_score": r["credit_score"], "event": r["event"],
+                 "joined": len(r["joined"] or []), "left": len(r["left"] or []),
+                 "merged_from": ", ".join(r["merged_from"] or []),
+                 "split_into": ", ".join(r["split_into"] or [])} for r in rows]
+    emit_rows(rows, as_json, title=f"cluster {cluster_id}")
 
 
 def main() -> None:

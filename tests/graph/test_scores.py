@@ -353,6 +353,23 @@ def test_the_cli_exports_the_stored_scores(graph: Graph, neo4j_env: dict[str, st
     assert f"written to {out}" in table.stderr
 
 
+def test_the_cli_shows_a_clusters_history(graph: Graph, neo4j_env: dict[str, str]) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    write_scores(graph, run_b())  # CA is gone from run B: one run in its history
+    result = run_cli("scores", "history", "CA", "--json", env=neo4j_env)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["run"], r["state"], r["group_pd"], r["event"]) for r in rows] == [
+        (run_id("v1", AT_A), "replaced", 0.31, "new")]
+    assert rows[0]["joined"] == ["M1", "M2", "M3"]
+    missing = run_cli("scores", "history", "nope", env=neo4j_env)
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        "error: no scoring run has a cluster 'nope'. cluster ids are listed by "
+        "`guanxi scores export`"]
+
+
 def test_the_cli_says_in_one_line_when_nothing_is_scored(graph: Graph, neo4j_env: dict[str, str],
                                                          tmp_path: Path) -> None:
     result = run_cli("scores", "export", "--out", str(tmp_path), env=neo4j_env)
