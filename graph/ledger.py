@@ -25,19 +25,18 @@ from typing import Any
 
 import neo4j
 
-from guanxi.errors import QueryError
 from guanxi.graph import lock
 from guanxi.graph.connection import Graph
 from guanxi.graph.lock import (
     CLAIM_TIMEOUT,
     HEARTBEAT_SECONDS,
     STALE_SECONDS,
-    TIMED_OUT,
     Holder,
     LockHeld,
     LockLost,
     Owner,
     brief_write,
+    claim,
     holder_gone,
 )
 from guanxi.graph.writes import Apply, Batch, run_statements, transaction_name
@@ -84,14 +83,8 @@ def claim_file(graph: Graph, key: str, owner: Owner, name: str, reload: bool = F
             return {"file": file}
         return {"file": file, "idle": idle, "held": True}
 
-    try:
-        out = graph.transaction(work, "ledger_claim_file", timeout=CLAIM_TIMEOUT)
-    except QueryError as exc:
-        # Stopped while waiting for the lock (LockClientStopped), or at its end.
-        if exc.code not in TIMED_OUT:
-            raise
-        raise LockHeld(f"another ingest of {name} keeps its ledger record locked (a frozen "
-                       "process?)", "wait for it to finish or end it, then run again") from None
+    out = claim(graph, work, "ledger_claim_file", timeout=CLAIM_TIMEOUT,
+                frozen=f"another ingest of {name} keeps its ledger record locked")
     if out.get("held"):
         holder = Holder.of(out["file"], out["idle"])
         raise LockHeld(

@@ -33,7 +33,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import neo4j
 import psutil
@@ -42,7 +42,9 @@ from guanxi.errors import GuanxiError, QueryError, ServerError
 from guanxi.graph.connection import Graph
 from guanxi.queries import load
 
-__all__ = ["Owner", "Holder", "Lease", "LockHeld", "LockLost", "Heartbeat", "acquire",
+T = TypeVar("T")
+
+__all__ = ["Owner", "Holder", "Lease", "LockHeld", "LockLost", "Heartbeat", "acquire", "claim",
            "release", "held", "holder_gone", "brief_write", "STALE_SECONDS",
            "HEARTBEAT_SECONDS", "CLAIM_TIMEOUT", "BEAT_TIMEOUT", "TIMED_OUT"]
 
@@ -196,6 +198,22 @@ class Heartbeat:
                 return
 
 
+def claim(graph: Graph, work: Callable[[neo4j.ManagedTransaction], T], tx_name: str, *,
+          timeout: float, frozen: str) -> T:
+    """Run the claim transaction ``work`` (take a record's lock, read its holder, take
+    it over or not) with a server-side ``timeout``. A record another transaction keeps
+    locked that long (a frozen process) counts as held: :class:`LockHeld` with
+    ``frozen`` as its message."""
+    try:
+        return graph.transaction(work, tx_name, timeout=timeout)
+    except QueryError as exc:
+        # Stopped while waiting for the record's lock (LockClientStopped), or at its end.
+        if exc.code not in TIMED_OUT:
+            raise
+        raise LockHeld(f"{frozen} (a frozen process?)",
+                       "wait for it to finish or end it, then run again") from None
+
+
 def acquire(graph: Graph, name: str, owner: Owner | None = None, *,
             stale_seconds: float = STALE_SECONDS, what: str | None = None) -> Holder | None:
     """Take the lock ``(:JobLock {id: name})`` for ``owner`` (default: this process).
@@ -221,14 +239,8 @@ def acquire(graph: Graph, name: str, owner: Owner | None = None, *,
             return {"lock": record, "idle": idle, "taken": True}
         return {"lock": record, "idle": idle, "taken": False}
 
-    try:
-        out = graph.transaction(work, "job_lock_acquire", timeout=CLAIM_TIMEOUT)
-    except QueryError as exc:
-        # Stopped while waiting for the record's lock (LockClientStopped), or at its end.
-        if exc.code not in TIMED_OUT:
-            raise
-        raise LockHeld(f"another {what} keeps the {name!r} lock's record locked (a frozen "
-                       "process?)", "wait for it to finish or end it, then run again") from None
+    out = claim(graph, work, "job_lock_acquire", timeout=CLAIM_TIMEOUT,
+                frozen=f"another {what} keeps the {name!r} lock's record locked")
     record = out["lock"]
     previous = Holder.of(record, out["idle"]) if record.get("owner") else None
     if not out["taken"]:
