@@ -22,7 +22,6 @@ Example (issue 14's sizes)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from ingest_bench import PeakRss  # bench/ is the script's folder, on sys.path
-from score_bench import timed
+from score_bench import emit, timed
 from scoring_report import free_port
 
 from guanxi.graph import gds, server
@@ -149,10 +148,7 @@ def main() -> None:
         "refresh_over_floor": round(best / export["seconds"], 2),
         "embeddings": embeddings,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -72,10 +72,15 @@ def main() -> None:
               "train_plus_score_seconds": round(train["seconds"] + score["seconds"], 1),
               "stages": {"train": train["report"].get("seconds"),
                          "score": score["report"].get("seconds")}}
+    emit(result, args.out)
+
+
+def emit(result: dict, out: Path | None) -> None:
+    """Print the bench's JSON, and write it to ``out`` when given."""
     text = json.dumps(result, indent=2)
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    if out:
+        out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

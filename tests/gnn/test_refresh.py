@@ -64,6 +64,18 @@ def cause(stderr: str) -> str:
     return lines[-1]
 
 
+def wait_until_it_holds_the_lock(g: Graph, child: subprocess.Popen) -> None:
+    """Return once the refresh ``child`` holds the scores lock (it is then past its model
+    check and into its run); fail if it ended first."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and child.poll() is None:
+        held = g.read("MATCH (l:JobLock {id: 'scores'}) RETURN l.owner_pid AS pid")
+        if held and held[0]["pid"] == child.pid:
+            break
+        time.sleep(0.1)
+    assert child.poll() is None, "the refresh ended before it could be stopped"
+
+
 def test_a_refresh_makes_a_new_current_run_and_logs_json_lines(job: dict) -> None:
     result = refresh(job, "--json", "--log-json")
     assert result.returncode == 0, result.stderr
@@ -142,13 +154,7 @@ def test_kill_9_of_a_refresh_keeps_the_scores_and_the_next_takes_over(job: dict)
                              env=cli_env(job["env"]),
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and child.poll() is None:
-            held = g.read("MATCH (l:JobLock {id: 'scores'}) RETURN l.owner_pid AS pid")
-            if held and held[0]["pid"] == child.pid:
-                break
-            time.sleep(0.1)
-        assert child.poll() is None, "the refresh ended before it could be killed"
+        wait_until_it_holds_the_lock(g, child)
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
     finally:
@@ -215,13 +221,7 @@ def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
                              env=cli_env(job["env"]), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and child.poll() is None:
-            held = g.read("MATCH (l:JobLock {id: 'scores'}) RETURN l.owner_pid AS pid")
-            if held and held[0]["pid"] == child.pid:
-                break
-            time.sleep(0.1)
-        assert child.poll() is None, "the refresh ended before it could be stopped"
+        wait_until_it_holds_the_lock(g, child)
         child.send_signal(signal.SIGTERM)
         _, err = child.communicate(timeout=120)
     finally:
