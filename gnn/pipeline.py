@@ -20,6 +20,7 @@ import pandas as pd
 from guanxi.gnn.artefact import Artefact, data_snapshot, load_artefact, save_artefact
 from guanxi.gnn.cluster_scores import cluster_table
 from guanxi.gnn.credit_scale import credit_score
+from guanxi.gnn.incremental import Delta, changed_only, reach
 from guanxi.gnn.prepare import Prepared, prepare
 from guanxi.gnn.scorer import NodeScores, Scorer, ScorerSettings, fit_scorer
 from guanxi.gnn.scores import ScoreSet
@@ -68,6 +69,8 @@ class ScoreReport:
     written: dict[str, Any] = field(default_factory=dict)
     """What the write did (``graph.scores.WriteSummary``): run id, counts, cluster
     events, what the prune removed; empty when not written."""
+    rescored: int = 0
+    """Merchants whose scores this run gave (all of them, unless incremental)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,18 +176,24 @@ def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
 
 def score(graph: Graph, *, version: str | None = None, models: str | None = None,
           write: bool = True, progress: ProgressFn | None = None,
-          say: Say | None = None, lease: Lease | None = None) -> tuple[ScoreSet, ScoreReport]:
+          say: Say | None = None, lease: Lease | None = None,
+          delta: Delta | None = None) -> tuple[ScoreSet, ScoreReport]:
     """Score the graph with a saved model and write the scores; see the module docstring.
 
     Writing holds the ``scores`` job lock (one writer at a time; ``LockHeld`` names
     the holder) unless the caller holds it already and passes its ``lease``, which is
     then checked between stages (``LockLost`` once another run took it over).
+
+    With ``delta`` the run is incremental (``gnn/incremental.py``): every merchant is
+    scored, but only those the ingested changes can reach, and the clusters they form,
+    are written; the rest is taken over from ``delta.base``. The returned ScoreSet is
+    then what was written.
     """
     if write and lease is None:
         with held(graph, SCORES_LOCK, what="scoring") as own:
             return score(graph, version=version, models=models, progress=progress, say=say,
-                         lease=own)
-    return _score(graph, version, models, write, progress, say, lease)
+                         lease=own, delta=delta)
+    return _score(graph, version, models, write, progress, say, lease, delta)
 
 
 def _fastrp(graph: Graph, prep: Prepared, seed: int, say: Say | None) -> np.ndarray:
@@ -197,8 +206,8 @@ def _fastrp(graph: Graph, prep: Prepared, seed: int, say: Say | None) -> np.ndar
 
 
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
-           progress: ProgressFn | None, say: Say | None, lease: Lease | None
-           ) -> tuple[ScoreSet, ScoreReport]:
+           progress: ProgressFn | None, say: Say | None, lease: Lease | None,
+           delta: Delta | None) -> tuple[ScoreSet, ScoreReport]:
     from guanxi.graph.scores import NoScores, read_scores, write_scores
     from guanxi.graph.similar import FASTRP, GNN, ensure_vector_index
 
@@ -226,12 +235,19 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
         previous = None
     scores = scores_of(prep, nodes, artefact.version, previous)
     scores.fastrp = _fastrp(graph, prep, scorer.settings.seed, say)
+    retired: list[str] = []
+    if delta is not None:
+        # Asked after the graph was read: every batch the read may have seen is here.
+        touched = graph.read(load("ingest_touched"), since=delta.since)[0]["merchants"]
+        hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
+        scores, retired = changed_only(prep, scores, previous or {}, touched, hops)
     clock["score"] = round(time.perf_counter() - t, 1)
     written: dict[str, Any] = {}
     if write:
         check()
         t = time.perf_counter()
         summary = write_scores(graph, scores, as_of=as_of, progress=progress,
+                               base=None if delta is None else delta.base, retired=retired,
                                check=check if lease is not None else None)
         # After the flip: the indexes then fit the run readers read.
         ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
@@ -245,5 +261,6 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
         notes.append("ring scores are unsupervised (no fraud labels when trained): "
                      "a ranking, not probabilities")
     report = ScoreReport(artefact.version, scores.scored_at.isoformat(), prep.m,
-                         len(scores.clusters), suspicious, clock, notes, written)
+                         written.get("clusters", len(scores.clusters)), suspicious, clock,
+                         notes, written, rescored=len(scores.merchants))
     return scores, report

@@ -11,12 +11,15 @@ lines, one line per stage with its seconds and a done line (JSON lines with
 A lock left by a dead run (its process gone, or silent for ``GUANXI_LOCK_STALE_SECONDS``)
 is taken over, and the report says from whom.
 
-**Nothing changed, nothing done.** Unless ``full``, a refresh first asks whether the
-current run is still fresh: made with the same model version, and no ingest batch
-applied since that run read the graph (``IngestBatch.at`` against ``ScoreRun.data_as_of``;
-each batch lists the merchants it touched). Then it writes no run and says so
-(``kind`` ``unchanged``). Any change re-scores everything: re-scoring only the
-neighbourhoods that changed is not built yet.
+**Incremental by default.** Unless ``full``, a refresh builds on the current run when
+it was made with the same model version: ingest records the merchants each batch
+touched (``IngestBatch.merchants``), and only the merchants those changes can reach,
+and the clusters they belong to or move between, are re-scored and written; the rest
+is taken over from the current run (``gnn/incremental.py``, ``kind`` ``incremental``).
+The changes counted are those applied after the current run read the graph
+(``ScoreRun.data_as_of``), or after ``since``, which may only be earlier. No such
+batch: the current run is still fresh, no run is written (``kind`` ``unchanged``). No
+current run, or another model version: a full run, and the report says why.
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
+from guanxi.errors import InputError
 from guanxi.gnn import pipeline
 from guanxi.gnn.artefact import load_artefact
+from guanxi.gnn.incremental import Delta
 from guanxi.graph.connection import Graph
 from guanxi.graph.lock import held
 from guanxi.graph.scores import NoScores, ScoringRun, current_run, drop_failed_runs
@@ -41,8 +47,9 @@ log = logging.getLogger("guanxi.refresh")
 
 @dataclass
 class RefreshReport:
-    """What one refresh did: the run it made current (``kind`` ``full``), or the current
-    one it left (``unchanged``: ``suspicious_clusters`` None, not recomputed); counts,
+    """What one refresh did: the run it made current (``kind`` ``full`` or
+    ``incremental``), or the current one it left (``unchanged``: ``suspicious_clusters``
+    None, not recomputed); counts,
     cluster events (new, merged, split, changed, same), clusters retired, seconds per
     stage, and the dead run whose lock it took over (None when the lock was free)."""
 
@@ -57,19 +64,30 @@ class RefreshReport:
     seconds: dict[str, float]
     took_over: str | None = None
     notes: list[str] = field(default_factory=list)
+    rescored: int = 0
+    """Merchants whose scores this run computed and wrote (0 when ``unchanged``)."""
+    kept: dict[str, int] = field(default_factory=dict)
+    """Incremental runs: merchant scores, cluster scores and memberships taken over."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def refresh(graph: Graph, *, version: str | None = None, models: str | None = None,
-            full: bool = False, progress: ProgressFn | None = None) -> RefreshReport:
-    """Run one refresh (``full``: even when nothing changed); see the module docstring.
+            full: bool = False, since: datetime | None = None,
+            progress: ProgressFn | None = None) -> RefreshReport:
+    """Run one refresh: incremental, or ``full`` (every merchant, even when nothing
+    changed); ``since`` re-scores around what was ingested after it (not later than
+    the current run's ``data_as_of``); see the module docstring.
 
     Raises ``LockHeld`` when another refresh (or ``guanxi score``) is writing,
-    ``ModelNotFound`` for a version that does not exist (listing those that do), and
-    ``ServerError`` when Neo4j cannot be reached.
+    ``ModelNotFound`` for a version that does not exist (listing those that do),
+    ``InputError`` for ``since`` with ``full`` or after the current run read the graph,
+    and ``ServerError`` when Neo4j cannot be reached.
     """
+    if since is not None and full:
+        raise InputError("--since and --full ask for different refreshes",
+                         "use one: --full re-scores every merchant anyway")
     started = time.perf_counter()
     # The model first: a version that does not exist is a mistake to say at once (exit
     # 1), not after waiting for the lock (exit 75, "try later"). The run then uses this
@@ -81,11 +99,13 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
         if took_over:
             log.warning("took over the lock left by %s", took_over,
                         extra={"event": "lock_taken_over", "previous": took_over})
-        fresh = None if full else _still_fresh(graph, version, models)
-        if fresh is not None:
+        plan = _Plan(None, None, []) if full else _plan(graph, version, since)
+        if plan.fresh is not None:
+            fresh = plan.fresh
             seconds = {"total": round(time.perf_counter() - started, 1)}
             log.info("nothing to do: run %s is current, made with model %s, and nothing "
-                     "was ingested since it started", fresh.run, fresh.model_version,
+                     "was ingested since %s", fresh.run, fresh.model_version,
+                     since or "it read the graph",
                      extra={"event": "done", "run": fresh.run, "kind": "unchanged",
                             "seconds": seconds["total"]})
             # With the lock held no run is being written: one left 'writing' died.
@@ -96,40 +116,67 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
                                   "(--full to score again anyway)"]
                                  + ([f"{failed} run(s) that died half-written cleaned up"]
                                     if failed else []))
+        for line in plan.notes:
+            log.info(line, extra={"event": "plan"})
         _, report = pipeline.score(graph, version=version, models=models,
-                                   progress=progress, say=_notice, lease=lease)
+                                   progress=progress, say=_notice, lease=lease,
+                                   delta=plan.delta)
     seconds = {**report.seconds, "total": round(time.perf_counter() - started, 1)}
     for stage, value in report.seconds.items():
         log.info("stage %s: %.1f s", stage, value,
                  extra={"event": "stage", "stage": stage, "seconds": value})
     written = report.written
-    out = RefreshReport(written["run"], report.model_version, "full", written["merchants"],
+    kind = "full" if plan.delta is None else "incremental"
+    out = RefreshReport(written["run"], report.model_version, kind, written["merchants"],
                         written["clusters"], report.suspicious_clusters,
                         written["clusters_retired"], written["events"], seconds, took_over,
-                        report.notes)
-    log.info("refresh done: run %s, %d merchants, %d clusters in %.1f s", out.run,
-             out.merchants, out.clusters, seconds["total"],
-             extra={"event": "done", "run": out.run, "merchants": out.merchants,
+                        plan.notes + report.notes, report.rescored, written.get("kept", {}))
+    log.info("refresh done (%s): run %s, %d merchants (%d re-scored), %d clusters in %.1f s",
+             kind, out.run, out.merchants, out.rescored, out.clusters, seconds["total"],
+             extra={"event": "done", "run": out.run, "kind": kind,
+                    "merchants": out.merchants, "rescored": out.rescored,
                     "clusters": out.clusters, "seconds": seconds["total"]})
     return out
 
 
-def _still_fresh(graph: Graph, version: str, models: str | None) -> ScoringRun | None:
-    """The current run when nothing calls for a new one (see the module docstring)."""
+@dataclass
+class _Plan:
+    """What a refresh will do: leave ``fresh`` current, or score (incrementally from
+    ``delta``, else in full), with ``notes`` saying why."""
+
+    fresh: ScoringRun | None
+    delta: Delta | None
+    notes: list[str]
+
+
+def _plan(graph: Graph, version: str, since: datetime | None) -> _Plan:
+    """The refresh the graph calls for (see the module docstring)."""
     try:
         current = current_run(graph)
     except NoScores:
-        return None
-    since = current.data_as_of or current.started_at
-    if current.model_version != version or since is None:
-        return None
+        return _Plan(None, None, ["no scores yet: a full run"])
+    if current.model_version != version:
+        return _Plan(None, None, [f"the current run was made with model "
+                                  f"{current.model_version}, not {version}: a full run"])
+    read_at = current.data_as_of or current.started_at
+    if read_at is None:
+        return _Plan(None, None, [f"run {current.run} does not say when it read the graph: "
+                                  "a full run"])
+    if since is not None and since > read_at:
+        raise InputError(f"--since {since.isoformat()} is after the current run read the "
+                         f"graph ({read_at.isoformat()}): what was ingested in between "
+                         "would not be re-scored",
+                         "give an earlier time, or leave --since out")
+    since = since or read_at
     changed = graph.read(load("ingest_since"), since=since)[0]
-    if changed["batches"]:
-        log.info("%d ingest batches touched %d merchants since run %s: scoring again",
-                 changed["batches"], changed["merchants"], current.run,
-                 extra={"event": "changes", **changed})
-        return None
-    return current
+    if not changed["batches"]:
+        return _Plan(current, None, [])
+    log.info("%d ingest batches touched %d merchants since %s: re-scoring around them",
+             changed["batches"], changed["merchants"], since.isoformat(),
+             extra={"event": "changes", **changed})
+    return _Plan(None, Delta(current.run, since),
+                 [f"incremental from run {current.run}: {changed['merchants']} merchants "
+                  f"touched by {changed['batches']} ingest batches since {since.isoformat()}"])
 
 
 def _notice(line: str) -> None:

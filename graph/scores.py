@@ -37,7 +37,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +117,9 @@ class WriteSummary:
     merchant_scores_pruned: int = 0
     memberships_pruned: int = 0
     failed_runs: int = 0
+    kept: dict[str, int] = field(default_factory=dict)
+    """Incremental runs: the merchant scores, cluster scores and memberships taken over
+    from the base run (empty for a full run)."""
     seconds: float = 0.0
     totals: WriteTotals = field(default_factory=WriteTotals)
 
@@ -139,19 +142,27 @@ def run_id(model_version: str, scored_at: datetime) -> str:
 
 
 def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size: int = 5_000,
-                 kind: str = "full", as_of: datetime | None = None,
-                 progress: ProgressFn | None = None,
+                 as_of: datetime | None = None, base: str | None = None,
+                 retired: Collection[str] = (), progress: ProgressFn | None = None,
                  check: Callable[[], None] | None = None) -> WriteSummary:
     """Write ``scores`` as a new run and make it the current one (see the module's
     docstring): begin, batches, flip, prune. Idempotent.
 
     Batches hold whole clusters with their members' scores, then the unclustered
     merchants, about ``batch_size`` merchants each, ``workers`` transactions at a time
-    (``graph/writes.py``). ``kind`` is recorded on the run (``full`` or
-    ``incremental``), ``as_of`` as the moment the scores read the graph (server time;
-    default: when the write begins). ``progress("write scores", rows, total)`` counts
-    merchant and cluster rows. ``check`` runs before each batch and before the flip and may raise
-    to stop the run (a job whose lock was taken over must not flip).
+    (``graph/writes.py``). ``as_of`` is recorded as the moment the scores read the
+    graph (server time; default: when the write begins).
+
+    **Incremental** (``base``, the current run's id): ``scores`` holds only what was
+    re-scored: some merchants, and whole clusters whose members are all among them. The
+    flip (``queries/scores_flip_incremental.cypher``) then hands every other merchant
+    score, membership and cluster score of ``base`` to the new run, and retires the
+    ``retired`` clusters; it fails (:class:`GuanxiError`, nothing changed) unless
+    ``base`` is still current. The run's ``kind`` is ``incremental``, else ``full``.
+
+    ``progress("write scores", rows, total)`` counts merchant and cluster rows.
+    ``check`` runs before each batch and before the flip and may raise to stop the run
+    (a job whose lock was taken over must not flip).
 
     Raises ``ValueError`` when ``scores`` contradicts itself (a duplicate id, a
     merchant in a cluster the clusters table lacks, members that disagree with the
@@ -169,19 +180,36 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     after = {cid: list(members) for cid, members in zip(clusters["cluster_id"],
                                                         clusters["members"], strict=True)}
     moves = history.changes(before, after)
+    kind = "full" if base is None else "incremental"
     graph.write(load("scores_begin_run"), kind=kind, as_of=as_of, **stamp)
     totals = write_batches(graph, _batches(merchants, clusters, vectors, moves, stamp,
                                            batch_size),
                            workers=workers, progress=progress, task="write scores",
                            total_rows=len(merchants) + len(clusters), check=check)
     summary = WriteSummary(run, scores.model_version, scored_at, totals=totals)
-    counts = graph.read(load("scores_run_counts"), run=run)[0]
+    written = graph.read(load("scores_run_counts"), run=run)[0]
     if check:
         check()
-    flipped = graph.write(load("scores_flip"), run=run, scored_at=scored_at, counts=counts)[0]
+    if base is None:
+        flipped = graph.write(load("scores_flip"), run=run, scored_at=scored_at,
+                              counts=written)[0]
+        counts = written
+    else:
+        rows = graph.write(load("scores_flip_incremental"), run=run, base=base,
+                           retired=sorted(retired), scored_at=scored_at)
+        if not rows:
+            raise GuanxiError(f"run {base} is no longer the current run: the incremental "
+                              f"run {run} built on it was not made current",
+                              "run `guanxi refresh` again")
+        flipped = rows[0]
+        summary.kept = {"merchants": flipped["merchants_kept"],
+                        "clusters": flipped["clusters_kept"],
+                        "memberships": flipped["memberships_kept"]}
+        counts = {"merchants": flipped["merchants"], "clusters": flipped["live"],
+                  "memberships": flipped["memberships"]}
     summary.merchants, summary.clusters = counts["merchants"], counts["clusters"]
     summary.memberships = counts["memberships"]
-    summary.merchants_missing = len(merchants) - summary.merchants
+    summary.merchants_missing = len(merchants) - written["merchants"]
     summary.clusters_retired = flipped["retired"]
     for change in moves.values():
         summary.events[change.event] = summary.events.get(change.event, 0) + 1

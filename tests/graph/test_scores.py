@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from helpers import run_cli
 
-from guanxi.errors import InputError
+from guanxi.errors import GuanxiError, InputError
 from guanxi.gnn.scores import ScoreSet
 from guanxi.graph.connection import Graph
 from guanxi.graph.scores import (
@@ -190,6 +190,75 @@ def test_cluster_history_records_joins_and_leaves(graph: Graph) -> None:
     assert (history.iloc[1]["joined"], history.iloc[1]["left"]) == (["M6"], ["M3"])
     with pytest.raises(NoScores, match="no scoring run has a cluster 'nope'"):
         cluster_history(graph, "nope")
+
+
+def _incremental() -> ScoreSet:
+    """After run A, re-scored: CA as M1, M2 (M3 left it), M3 alone; CB and M6 not
+    re-scored."""
+    merchants = pd.DataFrame({
+        "merchant_id": ["M1", "M2", "M3"], "cluster_id": ["CA", "CA", None],
+        "ring_score": [0.95, 0.9, 0.2], "pd": [0.3, 0.3, 0.1],
+        "credit_score": [450, 450, 650]})
+    clusters = pd.DataFrame({
+        "cluster_id": ["CA"], "size": [2], "collusion_score": [0.93], "group_pd": [0.4],
+        "credit_score": [410], "key_members": [["M1"]], "top_factors": [[]],
+        "top_links": [[]], "members": [["M1", "M2"]]})
+    embeddings = np.full((3, 4), 9.0, dtype=np.float32)
+    return ScoreSet(merchants, clusters, "v1", AT_B, embeddings)
+
+
+def test_an_incremental_run_keeps_what_it_did_not_rescore(graph: Graph) -> None:
+    _merchants_graph(graph)
+    base = run_a()
+    write_scores(graph, base)
+    summary = write_scores(graph, _incremental(), base=run_id("v1", AT_A))
+    b = run_id("v1", AT_B)
+    assert summary.kept == {"merchants": 3, "clusters": 1, "memberships": 2}
+    assert (summary.merchants, summary.clusters, summary.memberships) == (6, 2, 4)
+    assert summary.events == {"changed": 1} and summary.clusters_retired == 0
+    assert [(r.run, r.state, r.kind) for r in scoring_runs(graph)][-1] == (
+        b, "current", "incremental")
+    back = read_scores(graph, embeddings=True)
+    expected = base.merchants.set_index("merchant_id")
+    expected.loc[["M1", "M2", "M3"]] = _incremental().merchants.set_index("merchant_id")
+    pd.testing.assert_frame_equal(back.merchants.set_index("merchant_id"),
+                                  expected.astype(back.merchants.set_index(
+                                      "merchant_id").dtypes.to_dict()))
+    np.testing.assert_array_equal(back.embeddings[:3], np.full((3, 4), 9.0, np.float32))
+    np.testing.assert_array_equal(back.embeddings[3:], base.embeddings[3:])
+    clusters = back.clusters.set_index("cluster_id")
+    assert clusters.loc["CA", "members"] == ["M1", "M2"]
+    assert clusters.loc["CB", "members"] == ["M4", "M5"] and clusters.loc["CB", "group_pd"] == 0.07
+    # Nothing of the base run is left but its cluster scores (history).
+    assert graph.read("MATCH (s:MerchantScore) RETURN collect(DISTINCT s.run) AS runs") == [
+        {"runs": [b]}]
+    assert list(cluster_history(graph, "CB")["event"]) == ["new", "same"]
+    assert list(cluster_history(graph, "CA")["left"])[-1] == ["M3"]
+
+
+def test_an_incremental_run_retires_the_clusters_it_emptied(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    emptied = _incremental()
+    emptied.merchants["cluster_id"] = None
+    emptied.clusters = emptied.clusters.iloc[0:0]
+    summary = write_scores(graph, emptied, base=run_id("v1", AT_A), retired=["CA"])
+    assert summary.clusters_retired == 1 and summary.clusters == 1
+    assert list(read_scores(graph).clusters["cluster_id"]) == ["CB"]
+
+
+def test_an_incremental_run_on_a_replaced_base_changes_nothing(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    later = run_b()
+    write_scores(graph, later)
+    before = read_scores(graph)
+    with pytest.raises(GuanxiError, match="no longer the current run"):
+        write_scores(graph, _incremental(), base=run_id("v1", AT_A))
+    after = read_scores(graph)
+    pd.testing.assert_frame_equal(after.merchants, before.merchants)
+    states = {r.run: r.state for r in scoring_runs(graph)}
+    assert states[run_id("v1", AT_B)] == "writing" and states[run_id("v2", AT_B)] == "current"
 
 
 def test_writing_again_changes_nothing(graph: Graph) -> None:

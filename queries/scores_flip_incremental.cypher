@@ -1,0 +1,55 @@
+// Make an incremental run current, in one transaction (graph/scores.py): the run wrote
+// only the merchants and clusters it re-scored; everything else it takes over from
+// $base, the run that was current when it began. Merchant scores and memberships it
+// did not rewrite move to it (they are the same scores: nothing a reader of $base
+// read changes before this commits, and after it the readers read this run); cluster
+// scores it did not rewrite are copied (the base's stay, as history) with event
+// 'same'. Clusters in $retired (previous clusters whose members all moved) are
+// retired. Fails to match, and changes nothing, unless $base is still current.
+// $run; $base: the run id it builds on; $retired: [cluster id]; $scored_at: datetime
+MATCH (r:ScoreRun {id: $run}) WHERE r.state IN ['writing', 'current']
+MATCH (base:ScoreRun {id: $base, state: 'current'})
+SET base.state = 'replaced', base.replaced_at = datetime()
+SET r.state = 'current', r.finished_at = coalesce(r.finished_at, datetime()), r.base = $base
+WITH r
+CALL (r) {
+  MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = $base
+    AND NOT EXISTS { MATCH (:MerchantScore {id: r.id + '|' + s.merchant}) }
+  SET s.run = r.id, s.id = r.id + '|' + s.merchant
+  RETURN count(*) AS merchants_kept
+}
+CALL (r) {
+  MATCH (:Merchant)-[i:IN_CLUSTER]->(c:Cluster) USING INDEX i:IN_CLUSTER(run)
+  WHERE i.run = $base AND NOT c.id IN $retired
+    AND NOT EXISTS { MATCH (:ClusterScore {id: r.id + '|' + c.id}) }
+  SET i.run = r.id
+  RETURN count(*) AS memberships_kept
+}
+CALL (r) {
+  MATCH (s:ClusterScore) USING INDEX s:ClusterScore(run) WHERE s.run = $base
+    AND NOT s.cluster IN $retired
+    AND NOT EXISTS { MATCH (:ClusterScore {id: r.id + '|' + s.cluster}) }
+  CREATE (n:ClusterScore)
+  SET n = s {.*, id: r.id + '|' + s.cluster, run: r.id, event: 'same', joined: [], left: [],
+             merged_from: [], split_into: []}
+  RETURN count(*) AS clusters_kept
+}
+CALL (r) {
+  MATCH (s:ClusterScore) WHERE s.run = r.id
+  MATCH (c:Cluster {id: s.cluster})
+  SET c.last_run = r.id, c.retired_at = null
+  RETURN count(*) AS live
+}
+CALL (r) {
+  MATCH (c:Cluster) WHERE c.retired_at IS NULL AND (c.last_run IS NULL OR c.last_run <> r.id)
+  SET c.retired_at = $scored_at
+  RETURN count(*) AS retired
+}
+CALL (r) {
+  MATCH (s:MerchantScore) WHERE s.run = r.id RETURN count(s) AS merchants
+}
+CALL (r) {
+  MATCH ()-[i:IN_CLUSTER]->() WHERE i.run = r.id RETURN count(i) AS memberships
+}
+SET r.merchants = merchants, r.clusters = live, r.memberships = memberships
+RETURN merchants_kept, memberships_kept, clusters_kept, live, retired, merchants, memberships
