@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import warnings
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -434,13 +435,30 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _timestamp(text: str, option: str) -> datetime:
+    """``text`` as an aware datetime (ISO 8601; no zone: UTC), or a one-line error."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+        # In UTC, as Neo4j compares it: a time before the year 1 there is out of range.
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InputError(f"{option} {text!r} is not a timestamp",
+                         "give ISO 8601, e.g. 2026-11-30T08:00:00Z or 2026-11-30") from None
+
+
 @app.command("refresh")
 def refresh_cmd(
     model: Annotated[str | None, typer.Option("--model", help="Model version to use "
                                               "(default: the latest trained).")] = None,
     models: ModelsOpt = None,
-    full: Annotated[bool, typer.Option("--full", help="Score again even when nothing was "
-                                       "ingested since the current run.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Score every merchant again, even "
+                                       "when nothing was ingested since the current "
+                                       "run.")] = False,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="TIMESTAMP",
+        help="Re-score around what was ingested after this time (ISO 8601, e.g. "
+             "2026-11-30T08:00:00Z; no zone means UTC); not later than when the current "
+             "run read the graph. Default: since then.")] = None,
     log_json: Annotated[bool, typer.Option("--log-json", help="Log one JSON object per "
                                            "line on stderr, for a log collector.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -449,13 +467,15 @@ def refresh_cmd(
 ) -> None:
     """Refresh embeddings, clusters and scores in Neo4j: the job for cron or Kubernetes.
 
-    Scores every merchant and cluster with the model (default: the latest trained),
-    writes the new run in batches and makes it current in one step: readers see the
-    previous scores until then, and keep them if the job fails. Records each
-    cluster's changes (joined, left, merged, split). When nothing was ingested since
-    the current run and the model is the same, does nothing and says so (--full to
-    score anyway). One refresh at a time: a second
-    one exits 75 saying who holds the lock; a lock left by a dead run is taken over.
+    Incremental by default: re-scores only the merchants that what was ingested
+    since the current run can reach (the model's depth in links), and the clusters
+    they belong to or move between; everything else keeps its scores. --full (or a
+    different model, or no scores yet) scores every merchant. The new run is written
+    in batches and made current in one step: readers see the previous scores until
+    then, and keep them if the job fails. Records each cluster's changes (joined,
+    left, merged, split). When nothing was ingested since the current run and the
+    model is the same, does nothing and says so. One refresh at a time: a second one
+    exits 75 saying who holds the lock; a lock left by a dead run is taken over.
 
     Exit 0 on success; otherwise one line on stderr saying why, and exit 1 (or 75:
     try again later). Progress bars only in a terminal; log lines otherwise.
@@ -476,8 +496,10 @@ def refresh_cmd(
     # released at once instead of going stale, and the log says so.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        after = None if since is None else _timestamp(since, "--since")
         with RichProgress(enabled=bars) as progress:
             report = refresh(_graph(data_dir), version=model, models=models, full=full,
+                             since=after,
                              progress=progress if bars else
                              None if quiet else log_progress(log))
     except KeyboardInterrupt:
@@ -498,7 +520,8 @@ def refresh_cmd(
         return
     if not log_json:
         emit_record({"run": report.run, "model_version": report.model_version,
-                     "merchants": report.merchants, "clusters": report.clusters,
+                     "merchants": report.merchants, "re-scored": report.rescored,
+                     "clusters": report.clusters,
                      "suspicious clusters": report.suspicious_clusters,
                      "clusters retired": report.clusters_retired,
                      **{f"clusters {k}": v for k, v in sorted(report.events.items())},
@@ -668,6 +691,31 @@ def scores_history(
                  "merged_from": ", ".join(r["merged_from"] or []),
                  "split_into": ", ".join(r["split_into"] or [])} for r in rows]
     emit_rows(rows, as_json, title=f"cluster {cluster_id}")
+
+
+@app.command("ui")
+def ui_cmd(
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8501,
+    host: Annotated[str, typer.Option(help="Address to listen on; the default serves this "
+                                           "machine only. 0.0.0.0 serves every network.")
+                    ] = "127.0.0.1",
+    headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")
+                        ] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Serve the investigation app (Streamlit): merchant networks, cluster scores, cases.
+
+    Reads the same Neo4j as every command (NEO4J_URI, else the local server); the
+    password stays on the server side. Set GUANXI_UI_USER_HEADER to take the user's
+    name from a sign-in proxy's header (docs/operations.md, The app).
+
+    Example: guanxi ui --port 8501 --headless
+    """
+    from guanxi.ui.serve import serve
+
+    code = serve(host, port, headless=headless, data_dir=data_dir,
+                 say=lambda line: console.print(escape(line)))
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -9,20 +9,33 @@ model, GNN included, ``--train-args`` to change it), then in the same run:
   run, the second (``--full``) also replaces and prunes one, a third finds nothing
   ingested and does nothing; wall time and peak memory of the Python process (Neo4j's
   own memory is its configured heap and page cache);
+- **incremental**: payments to ``--new-share`` of the merchants (chosen at random, one
+  new payment each, a copy of one of theirs under a new id) are ingested, then
+  ``guanxi refresh`` (incremental: only what they reach) and ``guanxi refresh --full``
+  on the same graph; beside their times, how far the incremental scores are from the
+  full ones (ring score, PD: max, 99th percentile, mean absolute difference; share of
+  merchants in the same cluster);
 - **embeddings**: for every true ring member that was not a training label, its 10
   nearest merchants by cosine, with the GNN embeddings the refresh wrote and with
   FastRP (GDS, same width): the share of them in its own ring (partner precision@10)
   and the share of members with at least one ring partner among them (hit@10).
 
+``--train-merchants N`` trains on another, smaller synthetic graph (another seed) and
+scores the big one with that model, for sizes at which training alone would take
+longer than the bench can wait.
+
 Example (issue 14's sizes)::
 
     .venv/bin/python bench/refresh_bench.py --merchants 10000 --out bench/results/refresh_10k.json
+    .venv/bin/python bench/refresh_bench.py --merchants 100000 --train-merchants 10000 \
+        --out bench/results/refresh_100k.json
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from ingest_bench import PeakRss  # bench/ is the script's folder, on sys.path
-from score_bench import emit, timed
+from score_bench import clear_graph, emit, timed
 from scoring_report import free_port
 
 from guanxi.graph import gds, server
@@ -101,6 +114,34 @@ def embedding_comparison(env: dict[str, str], folder: Path) -> dict:
             "fastrp": partner_scores(ids, fast, ring_of, members)}
 
 
+def new_payments(folder: Path, out: Path, share: float, seed: int) -> int:
+    """A payments file for ``share`` of the merchants: for each, one of its payments
+    again under a new id. Returns how many merchants it touches."""
+    payments = pd.read_csv(folder / "payments.csv", dtype=str)
+    payees = payments["payee_id"].drop_duplicates()
+    chosen = payees.sample(max(1, round(share * len(payees))), random_state=seed)
+    rows = payments[payments["payee_id"].isin(set(chosen))].drop_duplicates("payee_id").copy()
+    rows["payment_id"] = [f"bench-new-{i}" for i in range(len(rows))]
+    out.mkdir(parents=True)
+    rows.to_csv(out / "payments.csv", index=False)
+    return len(rows)
+
+
+def score_gap(incremental, full) -> dict:
+    """How far ``incremental`` scores (a ScoreSet) are from ``full`` ones."""
+    a = incremental.merchants.set_index("merchant_id")
+    b = full.merchants.set_index("merchant_id").reindex(a.index)
+    out: dict = {}
+    for column in ("ring_score", "pd"):
+        gap = (a[column] - b[column]).abs()
+        out[column] = {"max": round(float(gap.max()), 4),
+                       "p99": round(float(gap.quantile(0.99)), 4),
+                       "mean": round(float(gap.mean()), 5)}
+    same = a["cluster_id"].fillna("") == b["cluster_id"].fillna("")
+    out["same_cluster_share"] = round(float(same.mean()), 4)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,6 +149,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--difficulty", default="hard")
     parser.add_argument("--train-args", default="", help="e.g. '--epochs 20'")
+    parser.add_argument("--train-merchants", type=int, default=0,
+                        help="train on a graph of this many merchants (default: the same)")
+    parser.add_argument("--new-share", type=float, default=0.01,
+                        help="share of merchants the new payments touch")
+    parser.add_argument("--keep", type=Path,
+                        help="move the bench's Neo4j folder (scored graph) here at the end, "
+                             "for bench/ui_bench.py --data-dir")
     parser.add_argument("--heap", default="2g")
     parser.add_argument("--pagecache", default="1g")
     parser.add_argument("--out", type=Path)
@@ -118,26 +166,47 @@ def main() -> None:
                "GUANXI_MODELS_DIR": str(root / "models"), "OMP_WAIT_POLICY": "PASSIVE"}
         env.pop("NEO4J_URI", None)
         folder = root / "data"
-        subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(args.merchants),
-                        "--seed", str(args.seed), "--difficulty", args.difficulty,
-                        "--out", str(folder), "--quiet"], env=env, check=True)
+
+        def synth(merchants: int, seed: int, out: Path) -> None:
+            subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(merchants),
+                            "--seed", str(seed), "--difficulty", args.difficulty,
+                            "--out", str(out), "--quiet"], env=env, check=True)
+
+        synth(args.merchants, args.seed, folder)
         server.start(server.ServerConfig(root / "neo4j", free_port(), args.heap,
                                          args.pagecache))
         try:
-            ingest = timed(["ingest", str(folder)], env)
-            train = timed(["train", *args.train_args.split()], env)
+            if args.train_merchants:
+                synth(args.train_merchants, args.seed + 1000, root / "train")
+                timed(["ingest", str(root / "train")], env)
+                train = timed(["train", *args.train_args.split()], env)
+                clear_graph(env)
+                ingest = timed(["ingest", str(folder)], env)
+            else:
+                ingest = timed(["ingest", str(folder)], env)
+                train = timed(["train", *args.train_args.split()], env)
             export = floor(env)
             first = timed(["refresh"], env)
             second = timed(["refresh", "--full"], env)
             unchanged = timed(["refresh"], env)
             embeddings = embedding_comparison(env, folder)
+            touched = new_payments(folder, root / "new", args.new_share, args.seed)
+            timed(["ingest", str(root / "new")], env)
+            incremental = timed(["refresh"], env)
+            graph = open_graph(resolve(Path(env["GUANXI_DATA_DIR"])))
+            after_incremental = read_scores(graph)
+            full = timed(["refresh", "--full"], env)
+            gap = score_gap(after_incremental, read_scores(graph))
         finally:
             server.stop(root / "neo4j")
+        if args.keep:
+            shutil.move(root / "neo4j", args.keep)
     best = min(first["seconds"], second["seconds"])
     result = {
         "merchants": args.merchants, "seed": args.seed, "difficulty": args.difficulty,
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
-        "train_args": args.train_args, "ingest_seconds": ingest["seconds"],
+        "train_args": args.train_args, "train_merchants": args.train_merchants or args.merchants,
+        "ingest_seconds": ingest["seconds"],
         "train_seconds": train["seconds"], "floor_export": export,
         "refresh_first": {k: first[k] for k in ("seconds", "peak_rss_mb")}
         | {"stages": first["report"]["seconds"]},
@@ -146,6 +215,16 @@ def main() -> None:
         "refresh_unchanged": {k: unchanged[k] for k in ("seconds", "peak_rss_mb")}
         | {"kind": unchanged["report"]["kind"]},
         "refresh_over_floor": round(best / export["seconds"], 2),
+        "incremental": {
+            "merchants_touched": touched,
+            "refresh": {k: incremental[k] for k in ("seconds", "peak_rss_mb")}
+            | {"kind": incremental["report"]["kind"],
+               "rescored": incremental["report"]["rescored"],
+               "stages": incremental["report"]["seconds"]},
+            "full_refresh": {k: full[k] for k in ("seconds", "peak_rss_mb")}
+            | {"stages": full["report"]["seconds"]},
+            "over_full": round(incremental["seconds"] / full["seconds"], 2),
+            "gap_to_full": gap},
         "embeddings": embeddings,
     }
     emit(result, args.out)

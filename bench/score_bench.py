@@ -75,6 +75,16 @@ def main() -> None:
     emit(result, args.out)
 
 
+def clear_graph(env: dict[str, str]) -> None:
+    """Empty the graph of the server ``env`` points at (a bench that trains on a small
+    graph, then scores a big one with that model)."""
+    from guanxi.graph.connection import open_graph
+    from guanxi.graph.settings import resolve
+
+    graph = open_graph(resolve(Path(env["GUANXI_DATA_DIR"])))
+    graph.autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+
+
 def emit(result: dict, out: Path | None) -> None:
     """Print the bench's JSON, and write it to ``out`` when given."""
     text = json.dumps(result, indent=2)

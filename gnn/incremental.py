@@ -62,12 +62,13 @@ more than 50 links is not re-scored for one touched neighbour."""
 
 @dataclass(frozen=True)
 class Delta:
-    """An incremental run's start: the current run it builds on (``base``, its id) and
-    the time after which ingested changes are re-scored (``since``: the base run's
-    ``data_as_of``, or earlier)."""
+    """An incremental run's start: the current run it builds on (``base``, its id); the
+    ingest batches whose changes are re-scored: those applied after ``since``, but for
+    ``seen`` (batches the base run already read)."""
 
     base: str
     since: datetime
+    seen: tuple[str, ...] = ()
 
 
 def reach(gnn_layers: int) -> int:

@@ -27,6 +27,7 @@ from guanxi.gnn.scores import ScoreSet
 from guanxi.gnn.train import Trained, TrainSettings
 from guanxi.gnn.trees import Ensemble
 from guanxi.graph.connection import Graph
+from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import Lease, held
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
@@ -220,8 +221,10 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     scorer = load_scorer(artefact)
     t = time.perf_counter()
     # Before the read: a batch ingested while the graph is read may be missed, so the
-    # run must not count as newer than it.
-    as_of = graph.read(load("server_time"))[0]["now"]
+    # run must not count as newer than it; and a batch begun before but still open is
+    # not seen: the run records the batches it saw (a batch lives BATCH_TIMEOUT at most).
+    point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
+    as_of = point["now"]
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
                    notice=say)
     clock["prepare"] = round(time.perf_counter() - t, 1)
@@ -238,7 +241,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     retired: list[str] = []
     if delta is not None:
         # Asked after the graph was read: every batch the read may have seen is here.
-        touched = graph.read(load("ingest_touched"), since=delta.since)[0]["merchants"]
+        touched = graph.read(load("ingest_touched"), since=delta.since,
+                             seen=list(delta.seen))[0]["merchants"]
         hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
         scores, retired = changed_only(prep, scores, previous or {}, touched, hops)
     clock["score"] = round(time.perf_counter() - t, 1)
@@ -246,7 +250,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     if write:
         check()
         t = time.perf_counter()
-        summary = write_scores(graph, scores, as_of=as_of, progress=progress,
+        summary = write_scores(graph, scores, as_of=as_of, seen_batches=point["seen"],
+                               progress=progress,
                                base=None if delta is None else delta.base, retired=retired,
                                check=check if lease is not None else None)
         # After the flip: the indexes then fit the run readers read.

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from guanxi.errors import InputError
@@ -35,6 +35,7 @@ from guanxi.gnn import pipeline
 from guanxi.gnn.artefact import load_artefact
 from guanxi.gnn.incremental import Delta
 from guanxi.graph.connection import Graph
+from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import held
 from guanxi.graph.scores import NoScores, ScoringRun, current_run, drop_failed_runs
 from guanxi.progress import ProgressFn
@@ -167,14 +168,19 @@ def _plan(graph: Graph, version: str, since: datetime | None) -> _Plan:
                          f"graph ({read_at.isoformat()}): what was ingested in between "
                          "would not be re-scored",
                          "give an earlier time, or leave --since out")
-    since = since or read_at
-    changed = graph.read(load("ingest_since"), since=since)[0]
+    seen: tuple[str, ...] = ()
+    if since is None:
+        # A batch that began before the run read the graph but was not yet committed
+        # is not in its scores: look back as long as a batch can live, but for the
+        # batches the run did read.
+        since, seen = read_at - timedelta(seconds=BATCH_TIMEOUT), current.seen_batches
+    changed = graph.read(load("ingest_since"), since=since, seen=list(seen))[0]
     if not changed["batches"]:
         return _Plan(current, None, [])
     log.info("%d ingest batches touched %d merchants since %s: re-scoring around them",
              changed["batches"], changed["merchants"], since.isoformat(),
              extra={"event": "changes", **changed})
-    return _Plan(None, Delta(current.run, since),
+    return _Plan(None, Delta(current.run, since, seen),
                  [f"incremental from run {current.run}: {changed['merchants']} merchants "
                   f"touched by {changed['batches']} ingest batches since {since.isoformat()}"])
 

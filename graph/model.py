@@ -127,6 +127,8 @@ NODES: tuple[NodeLabel, ...] = (
     NodeLabel("ClusterScore", None, None,
               "a cluster's scores and membership changes in one run (id: '<run>|<cluster id>')"),
     NodeLabel("Case", None, None, "an investigation opened in the app"),
+    NodeLabel("CaseEvent", None, None,
+              "one entry of a case's audit trail (id: '<case id>|<random>'), never changed"),
 )
 
 LEDGER_LABELS: tuple[str, ...] = ("IngestFile", "IngestBatch")
@@ -155,6 +157,8 @@ RELATIONS: tuple[Relation, ...] = (
              about="cluster membership in one scoring run (its ``run`` property)"),
     Relation("Case", "ABOUT", "Cluster", None, None, "membership", about="a case on a cluster"),
     Relation("Case", "ABOUT", "Merchant", None, None, "membership", about="a case on a merchant"),
+    Relation("Case", "LOGGED", "CaseEvent", None, None, "membership",
+             about="an entry of the case's audit trail"),
 )
 
 WEEKLY_FLOWS: tuple[WeeklyFlow, ...] = (

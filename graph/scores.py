@@ -87,6 +87,10 @@ class ScoringRun:
     started_at: datetime | None = None
     data_as_of: datetime | None = None
     """When the run read the graph: what was ingested later is not in its scores."""
+    seen_batches: tuple[str, ...] = ()
+    """The ingest batches that began in the window before ``data_as_of`` and were
+    committed by then (``queries/scores_read_point.cypher``): the others of that window
+    were still open, and are new to the next refresh."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -142,7 +146,8 @@ def run_id(model_version: str, scored_at: datetime) -> str:
 
 
 def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size: int = 5_000,
-                 as_of: datetime | None = None, base: str | None = None,
+                 as_of: datetime | None = None, seen_batches: Collection[str] = (),
+                 base: str | None = None,
                  retired: Collection[str] = (), progress: ProgressFn | None = None,
                  check: Callable[[], None] | None = None) -> WriteSummary:
     """Write ``scores`` as a new run and make it the current one (see the module's
@@ -151,7 +156,8 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     Batches hold whole clusters with their members' scores, then the unclustered
     merchants, about ``batch_size`` merchants each, ``workers`` transactions at a time
     (``graph/writes.py``). ``as_of`` is recorded as the moment the scores read the
-    graph (server time; default: when the write begins).
+    graph (server time; default: when the write begins), ``seen_batches`` as the
+    ingest batches of the window before it that the read saw (``ScoringRun``).
 
     **Incremental** (``base``, the current run's id): ``scores`` holds only what was
     re-scored: some merchants, and whole clusters whose members are all among them. The
@@ -181,7 +187,8 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
                                                         clusters["members"], strict=True)}
     moves = history.changes(before, after)
     kind = "full" if base is None else "incremental"
-    graph.write(load("scores_begin_run"), kind=kind, as_of=as_of, **stamp)
+    graph.write(load("scores_begin_run"), kind=kind, as_of=as_of, seen=sorted(seen_batches),
+                **stamp)
     totals = write_batches(graph, _batches(merchants, clusters, vectors, moves, stamp,
                                            batch_size),
                            workers=workers, progress=progress, task="write scores",
@@ -365,7 +372,8 @@ def scoring_runs(graph: Graph) -> list[ScoringRun]:
     """Every run the graph knows, oldest first (see :class:`ScoringRun`)."""
     return [ScoringRun(row["run"], row["model_version"], _native(row["scored_at"]),
                        row["state"], row["kind"] or "full", row["merchants"], row["clusters"],
-                       _native(row["started_at"]), _native(row["data_as_of"]))
+                       _native(row["started_at"]), _native(row["data_as_of"]),
+                       tuple(row["seen_batches"]))
             for row in graph.read(load("scores_runs"))]
 
 

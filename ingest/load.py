@@ -41,7 +41,7 @@ from guanxi.graph import ledger
 from guanxi.graph.connection import Graph
 from guanxi.graph.schema import apply_schema
 from guanxi.graph.writes import Batch, write_batches
-from guanxi.ingest.batches import statements, weekly_flows, weekly_statements
+from guanxi.ingest.batches import Prepared, statements, weekly_flows, weekly_statements
 from guanxi.ingest.mapping import KindMapping, load_mapping
 from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks, unknown_columns
 from guanxi.ingest.rejects import RejectsWriter
@@ -308,6 +308,14 @@ class _FileLoad:
                 progress(task, report.rows_read, lines)
         spool.close()
 
+    def _losing_links(self, prepared: Prepared, generation: int) -> list[str]:
+        """A reload of merchants replaces their identifier links: the merchants that
+        shared one with them may lose it, and are touched too (for the refresh job)."""
+        if self.src.kind != "merchants" or generation == 0 or not prepared.merchants:
+            return []
+        return sorted(self.graph.read(load("ingest_identifier_mates"),
+                                      ids=prepared.merchants)[0]["ids"])
+
     def _merchant_payers(self, rows: pd.DataFrame) -> np.ndarray | None:
         """Which payments rows a merchant paid (None: not payments, or no merchants known)."""
         if self.src.kind != "payments" or self.known is None:
@@ -331,7 +339,8 @@ class _FileLoad:
                     continue
                 prepared = statements(src.kind, rows, self._merchant_payers(rows),
                                       replace=generation > 0)
-                yield Batch(n, prepared.statements, len(rows), prepared.merchants)
+                yield Batch(n, prepared.statements, len(rows),
+                            prepared.merchants + self._losing_links(prepared, generation))
 
         def source_weeks():
             """The weekly flows of the sources (payments made, supply sold, shipments

@@ -4,6 +4,7 @@
 MATCH (r:ScoreRun)
 RETURN r.id AS run, r.state AS state, r.model_version AS model_version,
        r.scored_at AS scored_at, r.kind AS kind, r.started_at AS started_at,
-       r.finished_at AS finished_at, r.data_as_of AS data_as_of, coalesce(r.merchants, 0) AS merchants,
+       r.finished_at AS finished_at, r.data_as_of AS data_as_of,
+       coalesce(r.seen_batches, []) AS seen_batches, coalesce(r.merchants, 0) AS merchants,
        coalesce(r.clusters, 0) AS clusters
 ORDER BY r.id

@@ -71,3 +71,13 @@ def training_labels(manifest: dict) -> dict[str, int]:
     return {"fraud": manifest["labels"]["fraud"], "legit": manifest["labels"]["legit"],
             "defaults_observed": manifest["rows"]["defaults"],
             "defaulted": manifest["credit"]["observed_defaults"], "from_cases": 0}
+
+
+def table_with(at, *columns: str) -> pd.DataFrame:
+    """The first table a Streamlit ``AppTest`` page drew that has ``columns`` (AppTest
+    does not find a dataframe by its key)."""
+    for element in at.dataframe:
+        if set(columns) <= set(element.value.columns):
+            return element.value
+    raise AssertionError(f"no table with columns {columns}; tables: "
+                         f"{[list(e.value.columns) for e in at.dataframe]}")

@@ -23,14 +23,15 @@ PARAMS: dict[str, dict] = {
     "stats_aggregated_rows": {},
     "merchant_ids": {},
     "server_version": {},
-    "server_time": {},
+    "scores_read_point": {"window": 300},
     "export_merchants": {"after": "", "limit": 10},
     "ingest_history": {"limit": 10},
-    "ingest_since": {"since": datetime(2026, 1, 1, tzinfo=UTC)},
+    "ingest_since": {"since": datetime(2026, 1, 1, tzinfo=UTC), "seen": ["b1"]},
     "ingest_merchants": {"rows": [{"id": "M1", "props": {"name": "老王面馆"}, "phone": ["138"],
                                    "device_id": [], "bank_account": [], "address": [],
                                    "owner_id": ["P1"], "agent_id": ["SP1"]}]},
     "ingest_merchants_unlink": {"ids": ["M0"]},
+    "ingest_identifier_mates": {"ids": ["M0"]},
     "ingest_paid_by_consumer": {"rows": [_PAYMENT | {"source": "C1"}]},
     "ingest_paid_by_merchant": {"rows": [_PAYMENT | {"source": "M1"}]},
     "ingest_supplies": {"rows": [_PAIR | {"source": "M1", "target": "M1", "add": {
@@ -59,6 +60,19 @@ PARAMS: dict[str, dict] = {
     "job_lock_heartbeat": {"name": "refresh", "owner": "1@h/0.00"},
     "job_lock_release": {"name": "refresh", "owner": "1@h/0.00"},
     "case_decisions": {"decided": ["confirmed_fraud", "cleared"]},
+    "case_open": {"id": "CASE-1", "event": "CASE-1|0", "kind": "merchant", "about": "M1",
+                  "title": "老王面馆", "user": "alice", "note": None},
+    "case_lock": {"id": "CASE-1"},
+    "case_state": {"id": "CASE-1", "event": "CASE-1|1"},
+    "case_assign": {"id": "CASE-1", "event": "CASE-1|1", "from": None, "to": "bob",
+                    "user": "alice", "note": None},
+    "case_move": {"id": "CASE-1", "event": "CASE-1|2", "from": "open", "to": "in_progress",
+                  "decided": False, "members": None, "user": "bob", "note": None},
+    "case_cluster_members": {"cluster": "C1"},
+    "case_by_id": {"id": "CASE-1"},
+    "case_list": {"statuses": ["open"], "assignee": None, "kind": None, "about": None,
+                  "limit": 10},
+    "case_events": {"id": "CASE-1"},
     "embedding_index": {"name": "merchant_embedding", "prop": "embedding"},
     "fastrp_index_create": {"name": "merchant_fastrp", "options": {"indexConfig": {
         "vector.dimensions": 2, "vector.similarity_function": "cosine",
@@ -78,10 +92,13 @@ PARAMS: dict[str, dict] = {
     "scores_write_merchants": _RUN | {"rows": [{
         "id": "M1", "cluster_id": "C1", "ring_score": 0.5, "pd": 0.1, "credit_score": 700,
         "embedding": [0.1, 0.2], "fastrp": [0.3, 0.4]}]},
-    "scores_begin_run": _RUN | {"kind": "full", "as_of": _RUN["scored_at"]},
+    "scores_begin_run": _RUN | {"kind": "full", "as_of": _RUN["scored_at"], "seen": []},
     "scores_previous_members": {"run": _RUN["run"]},
     "scores_flip": {"run": _RUN["run"], "scored_at": _RUN["scored_at"],
                     "counts": {"merchants": 1, "clusters": 1, "memberships": 1}},
+    "scores_flip_incremental": {"run": _RUN["run"], "base": "no-such-run", "retired": [],
+                                "scored_at": _RUN["scored_at"]},
+    "ingest_touched": {"since": datetime(2026, 1, 1, tzinfo=UTC), "seen": []},
     "scores_prune": {"run": _RUN["run"], "limit": 10},
     "scores_drop_failed": {"run": _RUN["run"], "limit": 10},
     "scores_cluster_history": {"cluster": "C1"},
@@ -90,11 +107,24 @@ PARAMS: dict[str, dict] = {
     "scores_merchants_page": {"run": _RUN["run"], "embeddings": True, "after": "", "limit": 10},
     "scores_clusters_page": {"run": _RUN["run"], "after": "", "limit": 10},
     "scores_training_data": {},
+    "ui_cluster_table": {"run": _RUN["run"]},
+    "ui_score_histogram": {"run": _RUN["run"], "field": "ring_score", "bins": 20},
+    "ui_merchant": {"id": "M1", "run": _RUN["run"]},
+    "ui_merchant_search": {"id": "M1", "text": "面馆", "limit": 5},
+    "ui_ego_start": {"id": "M1"},
+    "ui_ego_expand": {"frontier": ["4:x:0"], "types": ["PAID", "USES"], "cap": 5},
+    "ui_node_details": {"ids": ["M1"], "run": _RUN["run"]},
+    "ui_shortest_paths": {"a": "M1", "b": "M1", "types": ["PAID"], "limit": 5},
+    "ui_cluster_score": {"cluster": "C1", "run": _RUN["run"]},
+    "ui_member_links": {"ids": ["M1"]},
+    "ui_weekly_flows": {"ids": ["M1"]},
+    "ui_riskiest_merchants": {"min_score": 0.1, "limit": 5},
+    "ui_shared_identifiers": {"id": "M1", "limit": 5},
 }
 
 
 _FIRST = ("ingest_merchants", "ledger_lock_file", "ledger_take_file", "job_lock_merge",
-          "job_lock_take", "embedding_index_create", "fastrp_index_create")
+          "job_lock_take", "embedding_index_create", "fastrp_index_create", "case_open")
 _LAST = ("ledger_release_file", "job_lock_release", "embedding_index_drop")
 
 

@@ -186,6 +186,7 @@ def test_since_rescored_around_everything_ingested_after_it(job: dict) -> None:
 
 @pytest.mark.parametrize("args, says", [
     (("--since", "yesterday"), "is not a timestamp"),
+    (("--since", "0001-01-01T00:00:00+08:00"), "is not a timestamp"),
     (("--since", "2999-01-01T00:00:00+08:00"), "is after the current run read the graph"),
     (("--since", "2000-01-01", "--full"), "--since and --full"),
 ])
@@ -260,6 +261,23 @@ def test_a_batch_ingested_after_the_run_read_the_graph_is_not_skipped(job: dict)
             "WITH r, max(b.at) AS last SET r.data_as_of = last - duration('PT1S')")
     report = json.loads(refresh(job, "--json").stdout)
     assert report["kind"] == "incremental" and report["rescored"] > 0
+
+
+def test_a_batch_still_open_when_the_run_read_the_graph_is_not_skipped(job: dict) -> None:
+    g = job["graph"]
+    assert refresh(job, "--json", "--full").returncode == 0
+    # As when a batch began before the run read the graph and committed after it: its
+    # `at` is earlier than the read, but the run did not see it.
+    g.write("MATCH (r:ScoreRun {state: 'current'}) MATCH (b:IngestBatch) "
+            "WITH r, max(b.at) AS last "
+            "SET r.data_as_of = last + duration('PT1S'), r.seen_batches = []")
+    report = json.loads(refresh(job, "--json").stdout)
+    assert report["kind"] == "incremental" and report["rescored"] > 0
+    # The same, but the run saw every batch: nothing to do.
+    g.write("MATCH (r:ScoreRun {state: 'current'}) MATCH (b:IngestBatch) "
+            "WITH r, max(b.at) AS last, collect(b.id) AS ids "
+            "SET r.data_as_of = last + duration('PT1S'), r.seen_batches = ids")
+    assert json.loads(refresh(job, "--json").stdout)["kind"] == "unchanged"
 
 
 def test_a_damaged_model_file_is_one_line(job: dict, tmp_path: Path) -> None:

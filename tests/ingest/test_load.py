@@ -347,6 +347,23 @@ def test_reload_replaces_merchants_and_never_adds_payments_twice(graph: Graph,
     assert {f["status"] for f in load(graph, folder, mapping=mapping)["files"]} == {"skipped"}
 
 
+def test_a_reload_touches_the_merchants_that_shared_an_identifier(graph: Graph,
+                                                                  tmp_path: Path) -> None:
+    # M4, M5 first, then M1-M3, which share agents with them (SP1: M1, M2, M5; SP2: M3, M4).
+    load(graph, write_folder(tmp_path / "first", merchants=MERCHANTS.iloc[3:]))
+    folder = write_folder(tmp_path / "in", merchants=MERCHANTS.iloc[:3])
+    load(graph, folder)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[merchants.columns]\nphone = "device_id"\ndevice_id = "phone"\n',
+                       encoding="utf-8")
+    assert load(graph, folder, mapping=mapping, reload=True)["error"] is None
+    # The reload replaced M1-M3's links: the refresh job must also re-score the
+    # merchants that shared an identifier with them (they may have lost the link).
+    touched = graph.read("MATCH (b:IngestBatch) WITH b ORDER BY b.at DESC LIMIT 1 "
+                         "RETURN b.merchants AS ids")[0]["ids"]
+    assert sorted(touched) == ["M1", "M2", "M3", "M4", "M5"]
+
+
 def test_option_values_out_of_range_are_refused_by_name(graph: Graph, tmp_path: Path,
                                                          neo4j_env: dict) -> None:
     folder = full_folder(tmp_path / "in")

@@ -1,0 +1,220 @@
+"""The app's speed on one synthetic graph (issue 15: on 100k merchants, a capped 2-hop
+ego network query p95 <= 200 ms, every page ready within 1 s, 300 nodes drawn frozen).
+Prints JSON.
+
+Synthesises the graph, loads it into a fresh local Neo4j, trains (trees only, ``--no-gnn``:
+the app reads scores, not how they were made) and scores it, then measures:
+
+- ``ego_2hop``: ``ui.ego.ego_network`` (2 hops, all link types but the agent, cap 25 per
+  node, at most 300 nodes; the expansion queries plus the scores and volumes of the
+  merchants drawn) around ``--samples`` random merchants, and around the merchant with
+  the most payers;
+- ``paths``: shortest paths between random pairs of merchants linked within 2 hops;
+- ``render``: ``ui.network.network_html`` (layout and HTML) of the ego networks, and of
+  a 300-node picture;
+- ``pages``: each page run by Streamlit's ``AppTest`` (the script's own time: queries,
+  layout and HTML, not the browser's drawing), first run and the median of later runs.
+
+Example:
+
+    .venv/bin/python bench/ui_bench.py --merchants 10000 --out bench/results/ui_10k.json
+
+At 100k merchants, measure the graph that bench/refresh_bench.py scored and kept::
+
+    .venv/bin/python bench/refresh_bench.py --merchants 100000 --train-merchants 10000 \
+        --keep /tmp/g100k --out bench/results/refresh_100k.json
+    .venv/bin/python bench/ui_bench.py --data-dir /tmp/g100k --out bench/results/ui_100k.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from score_bench import clear_graph, emit  # bench/ is the script's folder, on sys.path
+from scoring_report import free_port
+
+from guanxi.graph import server
+from guanxi.graph.connection import open_graph
+from guanxi.graph.scores import NoScores, current_run
+from guanxi.graph.settings import resolve
+
+BIN = Path(sys.executable).parent
+APP = Path(__file__).resolve().parents[1] / "ui"
+
+
+def stats(seconds: list[float]) -> dict:
+    """p50, p95 and max of ``seconds``, in milliseconds."""
+    ms = sorted(1000 * s for s in seconds)
+    p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(p95, 1),
+            "max_ms": round(ms[-1], 1)}
+
+
+def clock(work, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = work(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def bench_queries(graph, run: str, samples: int, seed: int) -> dict:
+    from guanxi.ui.ego import EGO_TYPES, ego_network, paths_between
+    from guanxi.ui.network import network_html
+
+    types = [t for t in EGO_TYPES if t != "ONBOARDED_BY"]
+    ids = [r["id"] for r in graph.read("MATCH (m:Merchant) RETURN m.id AS id ORDER BY id")]
+    rng = random.Random(seed)
+    chosen = rng.sample(ids, min(samples, len(ids)))
+    _warm(graph, run, chosen[:5], types)  # warm the page cache and the query plans
+    ego_times, render_times, sizes = [], [], []
+    for mid in chosen:
+        seconds, ego = clock(ego_network, graph, run, mid, hops=2, types=types, cap=25)
+        ego_times.append(seconds)
+        sizes.append(len(ego.nodes))
+        if len(render_times) < 50:
+            nodes, edges = ego.picture()
+            render_times.append(clock(network_html, nodes, edges)[0])
+    dense = graph.read("MATCH (m:Merchant) RETURN m.id AS id, COUNT { (m)<-[:PAID]-() } AS n "
+                       "ORDER BY n DESC LIMIT 1")[0]
+    dense_times = [clock(ego_network, graph, run, dense["id"], hops=2, types=types,
+                         cap=25)[0] for _ in range(5)]
+    pairs = graph.read("MATCH (a:Merchant)-[:SUPPLIES|PAID]-(:Merchant)-[:SUPPLIES|PAID]-"
+                       "(b:Merchant) WHERE a.id < b.id RETURN a.id AS a, b.id AS b "
+                       "ORDER BY a, b LIMIT 2000")
+    pairs = rng.sample(pairs, min(len(pairs), max(20, samples // 4)))
+    path_times = [clock(paths_between, graph, run, p["a"], p["b"], types=types)[0]
+                  for p in pairs]
+    big = ego_network(graph, run, dense["id"], hops=3, types=types, cap=100, max_nodes=300)
+    nodes, edges = big.picture()
+    big_render = [clock(network_html, nodes, edges)[0] for _ in range(3)]
+    return {"ego_2hop": {**stats(ego_times), "nodes_p50": statistics.median(sizes),
+                         "nodes_max": max(sizes)},
+            "ego_2hop_densest": {**stats(dense_times), "merchant": dense["id"],
+                                 "payers": dense["n"]},
+            "paths": stats(path_times) if path_times else None,
+            "render": stats(render_times),
+            "render_300": {**stats(big_render), "nodes": len(big.nodes),
+                           "edges": len(big.edges)}}
+
+
+def _warm(graph, run: str, ids: list[str], types: list[str]) -> None:
+    """Ego networks whose time is not counted: the first queries compile their plans."""
+    from guanxi.ui.ego import ego_network
+
+    for mid in ids:
+        ego_network(graph, run, mid, hops=2, types=types, cap=25)
+
+
+def bench_pages(graph, run: str, repeats: int) -> dict:
+    from streamlit.testing.v1 import AppTest
+
+    top = graph.read("MATCH (s:ClusterScore {run: $run}) RETURN s.cluster AS c "
+                     "ORDER BY s.collusion_score DESC LIMIT 1", run=run)
+    merchant = graph.read("MATCH (m:Merchant) RETURN m.id AS id ORDER BY id LIMIT 1")[0]["id"]
+    params = {"overview": {}, "cluster": {"cluster": top[0]["c"]} if top else {},
+              "merchant": {"merchant": merchant}, "credit": {}, "saved_queries": {}}
+    out = {}
+    for page, query in params.items():
+        times = []
+        for _ in range(repeats + 1):
+            at = AppTest.from_file(str(APP / "screens" / f"{page}.py"), default_timeout=300)
+            for k, v in query.items():
+                at.query_params[k] = v
+            seconds, _ = clock(at.run)
+            if at.exception:
+                raise RuntimeError(f"page {page} failed: {at.exception[0].message}")
+            times.append(seconds)
+        out[page] = {"first_s": round(times[0], 3),
+                     "median_s": round(statistics.median(times[1:]), 3)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--merchants", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--difficulty", default="medium")
+    parser.add_argument("--samples", type=int, default=200,
+                        help="merchants whose ego network is timed")
+    parser.add_argument("--repeats", type=int, default=5, help="warm runs of each page")
+    parser.add_argument("--no-score", action="store_true",
+                        help="skip train and score (ego and path timings only)")
+    parser.add_argument("--train-merchants", type=int, default=0,
+                        help="train on another synthetic graph of this many merchants and "
+                             "score the big one with that model (training at 100k takes "
+                             "longer than the bench can wait)")
+    parser.add_argument("--data-dir", type=Path,
+                        help="a local Neo4j folder that already holds a scored graph (e.g. "
+                             "kept by bench/refresh_bench.py --keep): started and measured, "
+                             "nothing loaded")
+    parser.add_argument("--heap", default="2g")
+    parser.add_argument("--pagecache", default="1g")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="guanxi-ui-bench-") as tmp:
+        root = Path(tmp)
+        neo4j = args.data_dir.resolve() if args.data_dir else root / "neo4j"
+        env = {**os.environ, "GUANXI_DATA_DIR": str(neo4j),
+               "GUANXI_MODELS_DIR": str(root / "models")}
+        env.pop("NEO4J_URI", None)
+        os.environ.update(GUANXI_DATA_DIR=env["GUANXI_DATA_DIR"])
+        os.environ.pop("NEO4J_URI", None)
+        server.start(server.ServerConfig(neo4j, free_port(), args.heap, args.pagecache))
+        try:
+            prepared = {} if args.data_dir else load(args, root, env)
+            graph = open_graph(resolve(neo4j))
+            merchants = graph.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"]
+            try:
+                run = current_run(graph).run
+            except NoScores:
+                run = ""
+            queries = bench_queries(graph, run, args.samples, args.seed)
+            pages = bench_pages(graph, run, args.repeats) if run else None
+        finally:
+            server.stop(neo4j)
+    result = {"merchants": merchants, "seed": args.seed, "difficulty": args.difficulty,
+              "train_merchants": args.train_merchants or merchants,
+              "graph": "kept by another bench" if args.data_dir else "synthesised here",
+              "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "prepare_s": prepared,
+              **queries, "pages": pages}
+    emit(result, args.out)
+
+
+def load(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dict[str, float]:
+    """Synthesise the graph, ingest, train (``--train-merchants``: on another, smaller
+    graph) and score; seconds per step."""
+    prepared: dict[str, float] = {}
+
+    def step(*words: str) -> None:
+        seconds, _ = clock(subprocess.run, [str(BIN / "guanxi"), *words], env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+        prepared[words[0]] = round(seconds, 1)
+
+    def synth(merchants: int, seed: int, out: Path) -> None:
+        subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(merchants),
+                        "--seed", str(seed), "--difficulty", args.difficulty,
+                        "--out", str(out), "--quiet"], env=env, check=True)
+
+    if args.train_merchants and not args.no_score:
+        synth(args.train_merchants, args.seed + 1000, root / "train")
+        step("ingest", str(root / "train"), "--quiet")
+        step("train", "--no-gnn")
+        clear_graph(env)
+    synth(args.merchants, args.seed, root / "data")
+    step("ingest", str(root / "data"), "--quiet")
+    if not args.no_score:
+        if not args.train_merchants:
+            step("train", "--no-gnn")
+        step("score")
+    return prepared
+
+if __name__ == "__main__":
+    main()

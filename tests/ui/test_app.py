@@ -1,0 +1,128 @@
+"""The app as a whole: routing, the banner when Neo4j is not there, the user's name,
+and ``guanxi ui`` as a real process."""
+
+from __future__ import annotations
+
+import getpass
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from helpers import GUANXI, cli_env, free_port, run_cli
+from streamlit.testing.v1 import AppTest
+
+from guanxi.ui.serve import APP
+
+PAGES = ("overview", "cluster", "merchant", "credit", "cases", "saved_queries")
+
+
+def test_the_entry_script_routes_to_the_overview(app_env: dict) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not at.exception
+    assert at.title[0].value == "Overview"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_an_unreachable_neo4j_gives_a_banner_not_a_trace(page: str,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{port}")
+    monkeypatch.setenv("NEO4J_PASSWORD", "s3cret-never-shown")
+    at = AppTest.from_file(str(APP.parent / "screens" / f"{page}.py"), default_timeout=60).run()
+    assert not at.exception
+    banner = [e.value for e in at.error]
+    assert banner == [f"Neo4j is not reachable at bolt://127.0.0.1:{port}: start it with "
+                      f"`guanxi db start`, or set NEO4J_URI"]
+
+
+def test_no_local_server_gives_the_banner_too(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("GUANXI_DATA_DIR", str(tmp_path / "none"))
+    at = AppTest.from_file(str(APP.parent / "screens" / "overview.py"), default_timeout=60).run()
+    assert not at.exception
+    assert "Neo4j is not reachable" in at.error[0].value
+    assert "guanxi db start" in at.error[0].value
+
+
+def _show_user() -> None:
+    import streamlit as st
+
+    from guanxi.ui.common import current_user
+
+    st.markdown(current_user())
+
+
+def test_the_user_is_the_os_user_unless_a_header_is_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GUANXI_UI_USER_HEADER", raising=False)
+    at = AppTest.from_function(_show_user).run()
+    assert at.markdown[0].value == getpass.getuser()
+    monkeypatch.setenv("GUANXI_UI_USER_HEADER", "X-Forwarded-User")
+    at = AppTest.from_function(_show_user).run()
+    assert not at.markdown  # no header in this request: nobody is assumed
+    assert "X-Forwarded-User" in at.error[0].value
+
+
+def test_ui_help() -> None:
+    result = run_cli("ui", "--help")
+    assert result.returncode == 0
+    for option in ("--port", "--host", "--headless", "Example: guanxi ui"):
+        assert option in result.stdout
+
+
+def _listening(port: int) -> set[str]:
+    """Local addresses (hex, as /proc/net/tcp writes them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.rsplit(":", 1)
+            if state == "0A" and int(hex_port, 16) == port:
+                found.add(address)
+    return found
+
+
+def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
+    port = free_port()
+    proc = subprocess.Popen([*GUANXI, "ui", "--headless", "--port", str(port)],
+                            env=cli_env(app_env["env"]), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        status = None
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                    status = r.status
+                    page = r.read().decode("utf-8", "replace")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.5)
+        assert status == 200
+        assert app_env["settings"].password not in page
+        assert _listening(port) == {"0100007F"}  # 127.0.0.1, and nothing else
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    assert f"http://127.0.0.1:{port}" in proc.stdout.read()
+
+
+def test_a_taken_port_is_one_line(app_env: dict) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_cli("ui", "--headless", "--port", str(port), env=app_env["env"])
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,61 @@
+"""The Overview page with AppTest against the scored session graph."""
+
+from __future__ import annotations
+
+from helpers import table_with
+from streamlit.testing.v1 import AppTest
+
+from guanxi.graph.scores import current_run, read_scores
+from guanxi.ui.serve import APP
+from guanxi.ui.views import cluster_table, score_histogram
+
+PAGE = str(APP.parent / "screens" / "overview.py")
+
+
+def _page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=120).run()
+
+
+def test_the_leaderboard_starts_with_the_top_cluster(app_env: dict) -> None:
+    at = _page()
+    assert not at.exception
+    board = table_with(at, "open", "cluster_id", "collusion_score")
+    clusters = read_scores(app_env["graph"], merchants=False).clusters
+    top = clusters.sort_values(["collusion_score", "cluster_id"], ascending=[False, True])
+    assert board["cluster_id"].iloc[0] == top["cluster_id"].iloc[0]
+    assert len(board) == len(clusters)
+    run = current_run(app_env["graph"])
+    assert any(run.model_version in c.value for c in at.caption)
+    assert at.metric[0].label == "Merchants" and at.metric[0].value == "400"
+
+
+def test_sorting_and_filtering_change_the_leaderboard(app_env: dict) -> None:
+    at = _page()
+    at.selectbox(key="sort").set_value("group_pd").run()
+    board = table_with(at, "open", "cluster_id", "collusion_score")
+    pds = board["group_pd"].dropna().tolist()
+    assert pds == sorted(pds, reverse=True) and pds[0] > pds[-1]
+    city = board["city"].dropna().iloc[-1]
+    at.multiselect(key="city").set_value([city]).run()
+    filtered = table_with(at, "open", "cluster_id", "collusion_score")
+    assert 1 <= len(filtered) < len(board) and set(filtered["city"]) == {city}
+    at.number_input(key="min_size").set_value(int(filtered["size"].max()) + 1).run()
+    assert table_with(at, "open", "cluster_id", "collusion_score").empty
+    assert not at.exception
+
+
+def test_the_histograms_and_cluster_table_count_every_score(app_env: dict) -> None:
+    g = app_env["graph"]
+    run = current_run(g).run
+    scores = read_scores(g)
+    ring = score_histogram(g, run, "ring_score")
+    assert len(ring) == 20
+    assert ring["merchants"].sum() == scores.merchants["ring_score"].notna().sum()
+    table = cluster_table(g, run)
+    assert sorted(table["cluster_id"]) == sorted(scores.clusters["cluster_id"])
+    # The main city is one of the members' cities.
+    row = table.iloc[0]
+    members = scores.clusters.set_index("cluster_id").loc[row["cluster_id"], "members"]
+    cities = {r["city"] for r in g.read("MATCH (m:Merchant) WHERE m.id IN $ids "
+                                        "RETURN m.city AS city", ids=members)}
+    assert row["city"] in cities

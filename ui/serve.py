@@ -1,0 +1,79 @@
+"""``guanxi ui``: run the Streamlit app as a child process and say where it is.
+
+The app reads Neo4j with the same settings as every command (``NEO4J_URI`` and its
+companions, else the local server of ``GUANXI_DATA_DIR``), passed through the
+environment; the password stays in the server process and never reaches a page, a
+URL or the command line. It listens on 127.0.0.1 unless ``host`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from guanxi.errors import InputError
+
+__all__ = ["APP", "DEFAULT_HOST", "DEFAULT_PORT", "command", "serve"]
+
+APP = Path(__file__).resolve().parent / "app.py"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8501
+
+
+def command(host: str, port: int, headless: bool) -> list[str]:
+    """The Streamlit command line that serves the app."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.address", host, "--server.port", str(port),
+            "--server.headless", "true" if headless else "false",
+            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]
+
+
+def _check_port(host: str, port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise InputError(f"--port {port} is not a TCP port", "give a port from 1 to 65535")
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                             "choose another port with --port, or another address with "
+                             "--host") from None
+
+
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool = False,
+          data_dir: Path | None = None, say: Callable[[str], None] = print) -> int:
+    """Serve the app until it stops (Ctrl-C); its exit code.
+
+    ``data_dir`` is the local server's folder (``GUANXI_DATA_DIR``) when ``NEO4J_URI``
+    is not set. Raises ``InputError`` when the port is taken or not a port.
+    """
+    _check_port(host, port)
+    env = dict(os.environ)
+    if data_dir is not None:
+        env["GUANXI_DATA_DIR"] = str(Path(data_dir).expanduser().absolute())
+    shown = f"[{host}]" if ":" in host else host
+    say(f"guanxi app: http://{shown}:{port}  (Ctrl-C stops it)")
+    child = subprocess.Popen(command(host, port, headless), env=env)
+    # SIGTERM (a service manager, kill) stops the app as Ctrl-C does, Streamlit with it.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        try:
+            return child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
