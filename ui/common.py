@@ -13,20 +13,22 @@ from __future__ import annotations
 import getpass
 import math
 import os
+import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import neo4j
 import pandas as pd
 import streamlit as st
 
-from guanxi.errors import GuanxiError
+from guanxi.errors import GuanxiError, ServerError
 from guanxi.graph.connection import Graph, open_graph
 from guanxi.graph.scores import NoScores, ScoringRun, current_run
 from guanxi.graph.settings import Settings, resolve
 from guanxi.ui import views
 from guanxi.ui.network import network_html
 
-__all__ = ["USER_HEADER_ENV", "cluster_table_of", "current_user", "fmt_pd", "fmt_score",
+__all__ = ["USER_HEADER_ENV", "cluster_table_of", "current_user", "fmt_pd", "fmt_score", "md",
            "page_param", "picture", "public_uri", "require_graph", "require_run",
            "unreachable_message"]
 
@@ -45,6 +47,20 @@ def public_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|<>~$])")
+
+
+def md(text: object) -> str:
+    """``text`` (a URL parameter, a name, a case title: anything a user or a file
+    wrote) as Markdown that shows it as typed: the marks that make links, images,
+    headings, emphasis, HTML, maths and ``:red[...]`` escaped; on one line.
+
+    >>> print(md("![x](http://e.example) :red[hi] C-1.2"))
+    \\!\\[x\\]\\(http://e.example\\) :red\\[hi\\] C-1.2
+    """
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+
+
 def unreachable_message(where: str) -> str:
     """The banner's text when no Neo4j answers at ``where``."""
     return (f"Neo4j is not reachable at {where}: start it with `guanxi db start`, "
@@ -59,20 +75,32 @@ def _open(key: tuple[str, str, str], _settings: Settings) -> Graph:
 
 
 def require_graph() -> Graph:
-    """The app's Graph, checked to answer; otherwise a banner and ``st.stop()``."""
+    """The app's Graph, checked to answer; otherwise a banner and ``st.stop()``.
+
+    The banner never shows the URI as given (it may hold a user and password) nor an
+    error's text that quotes it: only the URI without them, and what failed."""
+    where = public_uri(os.environ.get("NEO4J_URI") or "") or "the local server"
     try:
         settings = resolve()
-    except GuanxiError as exc:
-        where = os.environ.get("NEO4J_URI") or "the local server"
-        st.error(unreachable_message(public_uri(where)) + f" ({exc.message})")
-        st.stop()
-    graph = _open((settings.uri, settings.user, settings.database), settings)
-    try:
+        where = public_uri(settings.uri)
+        graph = _open((settings.uri, settings.user, settings.database), settings)
         graph.verify()
-    except GuanxiError:
-        st.error(unreachable_message(public_uri(settings.uri)))
+    except (GuanxiError, ValueError, neo4j.exceptions.Neo4jError,
+            neo4j.exceptions.DriverError) as exc:
+        reason = _reason(exc)
+        st.error(unreachable_message(where) + (f" ({reason})" if reason else ""))
         st.stop()
     return graph
+
+
+def _reason(exc: Exception) -> str:
+    """What failed besides the server not answering (empty then), without the text of
+    the error: it may quote a URI with its password."""
+    if isinstance(exc, ServerError) and " refused user " in exc.message:
+        return "the user name or password was refused: check NEO4J_USERNAME and NEO4J_PASSWORD"
+    if isinstance(exc, ServerError):
+        return ""
+    return f"{type(exc).__name__}: check NEO4J_URI and NEO4J_DATABASE"
 
 
 def require_run(graph: Graph) -> ScoringRun:

@@ -53,6 +53,11 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool 
     ``data_dir`` is the local server's folder (``GUANXI_DATA_DIR``) when ``NEO4J_URI``
     is not set. Raises ``InputError`` when the port is taken or not a port.
     """
+    if not host.strip():
+        # Streamlit would take an empty address for every network interface.
+        raise InputError("--host is empty",
+                         "give an address: 127.0.0.1 (this machine only, the default) or "
+                         "0.0.0.0 (every network)")
     _check_port(host, port)
     env = dict(os.environ)
     if data_dir is not None:

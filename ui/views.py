@@ -28,6 +28,11 @@ WEEKLY_COLUMNS = ("paid_in_amount", "paid_out_amount", "bought_amount", "sold_am
 """The flows the timelines draw: money in and out, goods bought and sold, shipments."""
 
 _LUCENE_SPECIAL = re.compile(r'([+\-!(){}\[\]^"~*?:\\/]|&&|\|\|)')
+_LUCENE_KEYWORDS = frozenset({"AND", "OR", "NOT", "TO"})
+
+SEARCH_MAX = 100
+"""Longest search text used (characters): a name is shorter, and Lucene refuses a query
+of more than 1,024 words (a long Chinese text is one word per two characters)."""
 
 
 def cluster_table(graph: Graph, run: str) -> pd.DataFrame:
@@ -110,14 +115,18 @@ def lucene_text(text: str) -> str:
     >>> lucene_text('老王面馆 (人民路店)')
     '老王面馆 \\\\(人民路店\\\\)'
     """
-    return _LUCENE_SPECIAL.sub(r"\\\1", text)
+    # AND, OR, NOT in capitals are operators to Lucene ("a AND" is a syntax error); the
+    # index's analyzer lowercases words anyway, so lowercase ones match the same.
+    words = [w.lower() if w in _LUCENE_KEYWORDS else w for w in text.split(" ")]
+    return _LUCENE_SPECIAL.sub(r"\\\1", " ".join(words))
 
 
 def search_merchants(graph: Graph, text: str, limit: int = 20) -> pd.DataFrame:
     """Merchants whose id is ``text`` or whose name matches it (the full-text index
     ``merchant_name``: Chinese names match on parts of two characters or more), best
-    first: ``id``, ``name``, ``city``, ``category``. Empty for blank text."""
-    text = text.strip()
+    first: ``id``, ``name``, ``city``, ``category``. Empty for blank text; only the
+    first ``SEARCH_MAX`` characters count."""
+    text = text.strip()[:SEARCH_MAX]
     columns = ["id", "name", "city", "category"]
     if not text:
         return pd.DataFrame(columns=columns)

@@ -85,8 +85,8 @@ def test_train_prints_its_report(trained: dict, cli: dict, manifest: dict) -> No
 def test_score_prints_its_report_and_writes_the_scores(scored: dict, trained: dict, cli: dict,
                                                         manifest: dict) -> None:
     assert set(scored) == {"model_version", "scored_at", "merchants", "clusters",
-                           "suspicious_clusters", "seconds", "notes", "written"}
-    assert scored["written"]["merchants"] == scored["merchants"]
+                           "suspicious_clusters", "seconds", "notes", "written", "rescored"}
+    assert scored["written"]["merchants"] == scored["merchants"] == scored["rescored"]
     assert scored["written"]["run"].endswith(f"/{trained['version']}")
     assert scored["model_version"] == trained["version"]
     assert scored["merchants"] == manifest["rows"]["merchants"]

@@ -257,8 +257,12 @@ def test_a_batch_ingested_after_the_run_read_the_graph_is_not_skipped(job: dict)
     assert refresh(job, "--json", "--full").returncode == 0
     # As when a batch lands while the run reads the graph: the run's data is older
     # than the batch, although the run started writing after it.
+    # The run could not have seen that batch.
     g.write("MATCH (r:ScoreRun {state: 'current'}) MATCH (b:IngestBatch) "
-            "WITH r, max(b.at) AS last SET r.data_as_of = last - duration('PT1S')")
+            "WITH r, max(b.at) AS last SET r.data_as_of = last - duration('PT1S') "
+            "WITH r MATCH (b:IngestBatch) WHERE b.at <= r.data_as_of "
+            "WITH r, collect(b.id) AS before "
+            "SET r.seen_batches = [x IN r.seen_batches WHERE x IN before]")
     report = json.loads(refresh(job, "--json").stdout)
     assert report["kind"] == "incremental" and report["rescored"] > 0
 

@@ -38,6 +38,17 @@ def test_an_unreachable_neo4j_gives_a_banner_not_a_trace(page: str,
                       f"`guanxi db start`, or set NEO4J_URI"]
 
 
+@pytest.mark.parametrize("uri", ["bolt://neo4j:s3cret-in-uri@127.0.0.1:{port}",
+                                 "http://neo4j:s3cret-in-uri@127.0.0.1:{port}"])
+def test_a_password_in_the_uri_never_reaches_the_page(uri: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEO4J_URI", uri.format(port=free_port()))
+    at = AppTest.from_file(str(APP.parent / "screens" / "overview.py"), default_timeout=60).run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "Neo4j is not reachable" in shown and "s3cret" not in shown
+
+
 def test_no_local_server_gives_the_banner_too(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEO4J_URI", raising=False)
@@ -113,6 +124,12 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
             proc.kill()
             proc.wait()
     assert f"http://127.0.0.1:{port}" in proc.stdout.read()
+
+
+def test_an_empty_host_is_refused(app_env: dict) -> None:
+    result = run_cli("ui", "--host", " ", "--port", str(free_port()), env=app_env["env"])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error: --host is empty")
 
 
 def test_a_taken_port_is_one_line(app_env: dict) -> None:

@@ -3,6 +3,7 @@ capped ego network around a dense merchant, and how two linked merchants connect
 
 from __future__ import annotations
 
+import pytest
 from helpers import table_with
 from streamlit.testing.v1 import AppTest
 
@@ -38,6 +39,17 @@ def test_a_chinese_name_fragment_finds_the_merchant(app_env: dict) -> None:
         row["id"] in o for o in at.selectbox(key="pick").options)
     at.selectbox(key="pick").set_value(row["id"]).run()
     assert {m.label: m.value for m in at.metric}["Id"] == row["id"]
+
+
+@pytest.mark.parametrize("text", ["AND", "a OR", "![x](http://e.example)", "面" * 1100])
+def test_search_text_that_is_query_syntax_or_too_long_is_a_message(app_env: dict,
+                                                                   text: str) -> None:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.query_params["merchant"] = text
+    at.run()
+    assert not at.exception
+    # Shown as typed: no link or image from the URL takes effect.
+    assert all("](" not in w.value for w in at.warning)
 
 
 def test_an_unknown_id_shows_a_message(app_env: dict) -> None:

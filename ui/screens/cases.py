@@ -7,6 +7,7 @@ someone else moved the case meanwhile the change is refused and the page says so
 """
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
@@ -24,13 +25,13 @@ from guanxi.graph.cases import (
     move,
     open_case,
 )
-from guanxi.ui.common import current_user, page_param, require_graph
+from guanxi.ui.common import current_user, md, page_param, require_graph
 from guanxi.ui.report import case_report, report_name
 
 graph = require_graph()
 user = current_user()
 st.title("Cases")
-st.caption(f"You are **{user}**: your changes are recorded under this name.")
+st.caption(f"You are **{md(user)}**: your changes are recorded under this name.")
 
 NAMES = {"open": "Open", "in_progress": "In progress", "confirmed_fraud": "Confirmed fraud",
          "cleared": "Cleared"}
@@ -91,7 +92,7 @@ def _report(case_id: str) -> None:
 
 said = st.session_state.pop("said", None)
 if said:
-    (st.error if said[0] == "error" else st.success)(said[1])
+    (st.error if said[0] == "error" else st.success)(md(said[1]))
 
 # --- open ---------------------------------------------------------------------------
 asked_cluster, asked_merchant = page_param("cluster"), page_param("merchant")
@@ -107,9 +108,14 @@ with st.expander("Open a case", expanded=bool(asked_cluster or asked_merchant)):
     c2.text_input("Cluster or merchant id", key="open_about")
     about = st.session_state["open_about"].strip()
     if about:
-        earlier = list_cases(graph, kind=st.session_state["open_kind"], about=about, limit=20)
+        try:
+            earlier = list_cases(graph, kind=st.session_state["open_kind"], about=about,
+                                 limit=20)
+        except GuanxiError as exc:
+            st.warning(md(exc.one_line()))
+            earlier = []
         if earlier:
-            st.info(f"{len(earlier)} case(s) already about {about}: "
+            st.info(f"{len(earlier)} case(s) already about {md(about)}: "
                     + ", ".join(f"{c.id} ({NAMES[c.status].lower()})" for c in earlier))
     st.text_input("Title (optional)", key="open_title")
     st.text_input("Assign to (optional)", key="open_assignee")
@@ -123,8 +129,12 @@ statuses = f1.multiselect("Status", STATUSES, default=["open", "in_progress"],
                           format_func=NAMES.get, key="filter_status")
 assignee = f2.text_input("Assigned to", key="filter_assignee")
 kind = f3.selectbox("About", ["any", *KINDS], key="filter_kind")
-found = list_cases(graph, statuses=statuses or None, assignee=assignee or None,
-                   kind=None if kind == "any" else kind)
+try:
+    found = list_cases(graph, statuses=statuses or None, assignee=assignee or None,
+                       kind=None if kind == "any" else kind)
+except GuanxiError as exc:
+    st.warning(md(exc.one_line()))
+    st.stop()
 listed = pd.DataFrame([{"case": c.id, "status": NAMES[c.status], "title": c.title,
                         "about": f"{c.about_kind} {c.about_id}", "assignee": c.assignee,
                         "opened by": c.opened_by, "updated (UTC)": c.updated_at,
@@ -149,19 +159,20 @@ chosen = st.selectbox("Show case", ids, key="show_case")
 try:
     case = get_case(graph, chosen)
 except GuanxiError as exc:
-    st.warning(exc.one_line())
+    st.warning(md(exc.one_line()))
     st.stop()
 
-st.header(f"{case.id}: {case.title}")
+st.header(f"{md(case.id)}: {md(case.title)}")
 page = "cluster" if case.about_kind == "cluster" else "merchant"
 m = st.columns([3, 2, 2])
 m[0].metric("Status", NAMES[case.status])
 m[1].metric("Assignee", case.assignee or "nobody")
 m[2].metric("Opened by", case.opened_by)
-st.markdown(f"About {case.about_kind} [{case.about_id}]({page}?{page}={case.about_id}) · "
+st.markdown(f"About {case.about_kind} [{md(case.about_id)}]"
+            f"({page}?{page}={quote(case.about_id)}) · "
             f"opened {case.opened_at:%Y-%m-%d %H:%M} UTC")
 if case.decided:
-    st.markdown(f"**Decision: {NAMES[case.status]}** by {case.decided_by} on "
+    st.markdown(f"**Decision: {NAMES[case.status]}** by {md(case.decided_by)} on "
                 f"{case.decided_at:%Y-%m-%d %H:%M} UTC. Note:")
     st.text(case.decision_note)  # as typed: a note is not Markdown
     if case.members:

@@ -11,6 +11,7 @@ from guanxi.ui.common import (
     cluster_table_of,
     fmt_pd,
     fmt_score,
+    md,
     page_param,
     picture,
     require_graph,
@@ -29,20 +30,23 @@ if table.empty:
 
 ids = table["cluster_id"].tolist()
 asked = page_param("cluster")
-if asked and asked not in ids:
+unknown = bool(asked) and asked not in ids
+if unknown:
     try:
         past = cluster_history(graph, asked)
     except NoScores:
-        st.warning(f"no cluster {asked} in the graph: pick one below, or from the Overview's "
-                   f"leaderboard")
+        st.warning(f"no cluster {md(asked)} in the graph: pick one below, or from the "
+                   f"Overview's leaderboard")
     else:
-        st.warning(f"cluster {asked} is not in the current scoring run (last scored "
+        st.warning(f"cluster {md(asked)} is not in the current scoring run (last scored "
                    f"{past['scored_at'].iloc[-1]:%Y-%m-%d}); its history:")
         st.dataframe(past, hide_index=True)
-    asked = None
 chosen = st.selectbox("Cluster (highest collusion score first)", ids,
-                      index=ids.index(asked) if asked else 0, key="cluster")
-st.query_params["cluster"] = chosen
+                      index=0 if unknown or not asked else ids.index(asked), key="cluster")
+if not unknown or chosen != ids[0]:
+    # A link to an unknown cluster keeps its id until another is picked: a reload must
+    # not show some other cluster under it.
+    st.query_params["cluster"] = chosen
 
 score = views.cluster_score(graph, run.run, chosen)
 members = views.node_details(graph, run.run, score["members"])

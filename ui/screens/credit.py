@@ -4,7 +4,7 @@ cluster's risk, and the group PD if a chosen member fails (method: ``ui/credit.p
 import streamlit as st
 
 from guanxi.ui import views
-from guanxi.ui.common import cluster_table_of, fmt_pd, page_param, require_graph, require_run
+from guanxi.ui.common import cluster_table_of, fmt_pd, md, page_param, require_graph, require_run
 from guanxi.ui.credit import PEER_KEYS, exposure, peer_rank
 
 graph = require_graph()
@@ -20,14 +20,15 @@ if rated.empty:
 
 ids = rated["cluster_id"].tolist()
 asked = page_param("cluster")
-if asked and asked not in ids:
-    st.warning(f"no rated cluster {asked} in the current run: pick one below")
-    asked = None
+unknown = bool(asked) and asked not in ids
+if unknown:
+    st.warning(f"no rated cluster {md(asked)} in the current run: pick one below")
 f1, f2 = st.columns([3, 1])
 chosen = f1.selectbox("Cluster (highest group PD first)", ids,
-                      index=ids.index(asked) if asked else 0, key="cluster")
+                      index=0 if unknown or not asked else ids.index(asked), key="cluster")
 by = f2.radio("Peers: same", PEER_KEYS, horizontal=True, key="peers")
-st.query_params["cluster"] = chosen
+if not unknown or chosen != ids[0]:
+    st.query_params["cluster"] = chosen  # an unknown id stays in the URL until a pick
 row = rated.set_index("cluster_id").loc[chosen]
 rank = peer_rank(rated, chosen, by)
 

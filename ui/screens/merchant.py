@@ -10,7 +10,7 @@ from guanxi.errors import GuanxiError
 from guanxi.graph.scores import NoScores, current_run
 from guanxi.graph.similar import FASTRP, similar
 from guanxi.ui import views
-from guanxi.ui.common import fmt_pd, fmt_score, page_param, picture, require_graph
+from guanxi.ui.common import fmt_pd, fmt_score, md, page_param, picture, require_graph
 from guanxi.ui.ego import DEFAULT_CAP, EGO_TYPES, MAX_HOPS, ego_network, expand, paths_between
 from guanxi.ui.network import legend_markdown
 
@@ -28,7 +28,7 @@ if not text.strip():
     st.stop()
 found = views.search_merchants(graph, text)
 if found.empty:
-    st.warning(f"no merchant with id or name {text.strip()!r}: check the id, or try "
+    st.warning(f"no merchant with id or name '{md(text.strip())}': check the id, or try "
                f"another part of the name")
     st.stop()
 labels = {r.id: f"{r.id} · {r.name or ''} · {r.city or ''}" for r in found.itertuples()}
@@ -36,7 +36,7 @@ chosen = st.selectbox(f"{len(found)} found", list(labels), format_func=labels.ge
 st.query_params["merchant"] = chosen
 m = views.merchant(graph, run, chosen)
 
-st.header(f"{m['name'] or m['id']}")
+st.header(md(m["name"] or m["id"]))
 c = st.columns(6)
 c[0].metric("Id", m["id"])
 c[1].metric("City", m["city"] or "–")
@@ -88,7 +88,7 @@ st.subheader("How are these two connected")
 other = st.text_input("Another merchant id", key="other")
 if other.strip():
     if views.merchant(graph, run, other.strip()) is None:
-        st.warning(f"no merchant {other.strip()} in the graph: check the id")
+        st.warning(f"no merchant {md(other.strip())} in the graph: check the id")
     else:
         p_nodes, p_edges, found_paths = paths_between(graph, run, chosen, other.strip(),
                                                       types=types)
