@@ -105,6 +105,10 @@ def test_a_case_someone_else_moved_meanwhile_is_not_overwritten(app_env: dict,
     assert f"case {case_id} moved to cleared meanwhile" in _said(at)
     assert get_case(g, case_id).status == CLEARED
     assert at.metric[0].value == "Cleared"  # the page now shows what it is
+    # The note written for the old state is gone: one more click reopens nothing.
+    assert at.text_area(key="move_note").value == ""
+    at.button(key="move").click().run()
+    assert get_case(g, case_id).status == CLEARED
 
 
 def test_a_case_on_an_unknown_cluster_says_so(app_env: dict) -> None:

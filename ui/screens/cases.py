@@ -16,6 +16,7 @@ from guanxi.errors import GuanxiError
 from guanxi.graph.cases import (
     KINDS,
     STATUSES,
+    CaseMoved,
     allowed_moves,
     assign,
     case_events,
@@ -73,6 +74,12 @@ def _move(case_id: str, seen: str) -> None:
     to = s[f"move_to_{seen}"]
     try:
         case = move(graph, case_id, to, expected=seen, user=user, note=s["move_note"])
+    except CaseMoved as exc:
+        # The note was written for the case as it was: kept, one more click would
+        # apply it to the case as someone else left it (reopening their decision).
+        s["move_note"] = ""
+        _said("error", exc.one_line() + " Your note was not recorded: read the case again.")
+        return
     except GuanxiError as exc:
         _said("error", exc.one_line())
         return
