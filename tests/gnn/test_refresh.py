@@ -15,13 +15,16 @@ import os
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from helpers import GUANXI, cli_env, free_port, run_cli
 
+from guanxi.errors import InputError
 from guanxi.gnn import pipeline
+from guanxi.gnn.refresh import refresh as refresh_job
 from guanxi.gnn.scorer import ScorerSettings
 from guanxi.gnn.train import TrainSettings
 from guanxi.graph.connection import Graph, open_graph
@@ -186,15 +189,29 @@ def test_since_rescored_around_everything_ingested_after_it(job: dict) -> None:
 
 @pytest.mark.parametrize("args, says", [
     (("--since", "yesterday"), "is not a timestamp"),
-    (("--since", "0001-01-01T00:00:00+08:00"), "is not a timestamp"),
     (("--since", "2999-01-01T00:00:00+08:00"), "is after the current run read the graph"),
-    (("--since", "2000-01-01", "--full"), "--since and --full"),
 ])
 def test_a_bad_since_is_one_line(job: dict, args: tuple[str, ...], says: str) -> None:
     before = current_run(job["graph"]).run
     result = refresh(job, *args)
     assert result.returncode == 1 and says in cause(result.stderr)
     assert current_run(job["graph"]).run == before
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "0001-01-01T00:00:00+08:00", ""])
+def test_since_that_is_not_a_time_is_refused(text: str) -> None:
+    from guanxi.cli import _timestamp
+
+    with pytest.raises(InputError, match="is not a timestamp"):
+        _timestamp(text, "--since")
+    assert _timestamp("2026-11-30T08:00:00+08:00", "--since").isoformat() == \
+        "2026-11-30T00:00:00+00:00"
+
+
+def test_since_with_full_is_refused(job: dict) -> None:
+    with pytest.raises(InputError, match="--since and --full"):
+        refresh_job(job["graph"], full=True, since=datetime(2000, 1, 1, tzinfo=UTC),
+                    models=job["env"]["GUANXI_MODELS_DIR"])
 
 
 def test_two_refreshes_started_together_one_runs_the_other_names_it(job: dict) -> None:
