@@ -180,9 +180,10 @@ def main() -> None:
             pages = bench_pages(graph, run, args.repeats) if run else None
         finally:
             server.stop(neo4j)
-    result = {"merchants": merchants, "seed": args.seed, "difficulty": args.difficulty,
-              "train_merchants": args.train_merchants or merchants,
-              "graph": "kept by another bench" if args.data_dir else "synthesised here",
+    made = {"graph": f"kept in {args.data_dir} by another bench"} if args.data_dir else {
+        "graph": "synthesised here", "seed": args.seed, "difficulty": args.difficulty,
+        "train_merchants": args.train_merchants or merchants}
+    result = {"merchants": merchants, **made,
               "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "prepare_s": prepared,
               **queries, "pages": pages}
     emit(result, args.out)
