@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from ingest_bench import PeakRss  # bench/ is the script's folder, on sys.path
-from score_bench import clear_graph, emit, timed
+from score_bench import clear_graph, emit, synth, timed
 from scoring_report import free_port
 
 from guanxi.graph import gds, server
@@ -166,18 +166,13 @@ def main() -> None:
                "GUANXI_MODELS_DIR": str(root / "models"), "OMP_WAIT_POLICY": "PASSIVE"}
         env.pop("NEO4J_URI", None)
         folder = root / "data"
-
-        def synth(merchants: int, seed: int, out: Path) -> None:
-            subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(merchants),
-                            "--seed", str(seed), "--difficulty", args.difficulty,
-                            "--out", str(out), "--quiet"], env=env, check=True)
-
-        synth(args.merchants, args.seed, folder)
+        synth(args.merchants, args.seed, args.difficulty, folder, env)
         server.start(server.ServerConfig(root / "neo4j", free_port(), args.heap,
                                          args.pagecache))
         try:
             if args.train_merchants:
-                synth(args.train_merchants, args.seed + 1000, root / "train")
+                synth(args.train_merchants, args.seed + 1000, args.difficulty, root / "train",
+                      env)
                 timed(["ingest", str(root / "train")], env)
                 train = timed(["train", *args.train_args.split()], env)
                 clear_graph(env)

@@ -54,9 +54,7 @@ def main() -> None:
                "GUANXI_MODELS_DIR": str(root / "models")}
         env.pop("NEO4J_URI", None)
         folder = root / "data"
-        subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(args.merchants),
-                        "--seed", str(args.seed), "--difficulty", args.difficulty,
-                        "--out", str(folder), "--quiet"], env=env, check=True)
+        synth(args.merchants, args.seed, args.difficulty, folder, env)
         server.start(server.ServerConfig(root / "neo4j", free_port(), "4g", "2g"))
         try:
             ingest = timed(["ingest", str(folder)], env)
@@ -73,6 +71,13 @@ def main() -> None:
               "stages": {"train": train["report"].get("seconds"),
                          "score": score["report"].get("seconds")}}
     emit(result, args.out)
+
+
+def synth(merchants: int, seed: int, difficulty: str, out: Path, env: dict[str, str]) -> None:
+    """``guanxi synth`` of a graph into ``out`` (quietly)."""
+    subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(merchants),
+                    "--seed", str(seed), "--difficulty", difficulty, "--out", str(out),
+                    "--quiet"], env=env, check=True)
 
 
 def clear_graph(env: dict[str, str]) -> None:

@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from score_bench import clear_graph, emit  # bench/ is the script's folder, on sys.path
+from score_bench import clear_graph, emit, synth  # bench/ is the script's folder, on sys.path
 from scoring_report import free_port
 
 from guanxi.graph import server
@@ -199,17 +199,12 @@ def load(args: argparse.Namespace, root: Path, env: dict[str, str]) -> dict[str,
                            check=True, stdout=subprocess.DEVNULL)
         prepared[words[0]] = round(seconds, 1)
 
-    def synth(merchants: int, seed: int, out: Path) -> None:
-        subprocess.run([str(BIN / "guanxi"), "synth", "--merchants", str(merchants),
-                        "--seed", str(seed), "--difficulty", args.difficulty,
-                        "--out", str(out), "--quiet"], env=env, check=True)
-
     if args.train_merchants and not args.no_score:
-        synth(args.train_merchants, args.seed + 1000, root / "train")
+        synth(args.train_merchants, args.seed + 1000, args.difficulty, root / "train", env)
         step("ingest", str(root / "train"), "--quiet")
         step("train", "--no-gnn")
         clear_graph(env)
-    synth(args.merchants, args.seed, root / "data")
+    synth(args.merchants, args.seed, args.difficulty, root / "data", env)
     step("ingest", str(root / "data"), "--quiet")
     if not args.no_score:
         if not args.train_merchants:
