@@ -50,7 +50,7 @@ import torch
 from guanxi import __version__
 from guanxi.errors import GuanxiError
 from guanxi.graph.connection import Graph
-from guanxi.graph.stats import graph_stats
+from guanxi.graph.stats import graph_counts
 from guanxi.queries import load
 
 __all__ = ["Artefact", "ArtefactInfo", "ModelNotFound", "models_dir", "new_version",
@@ -244,7 +244,7 @@ def data_snapshot(graph: Graph) -> dict[str, Any]:
     """What the graph holds now, to keep beside a model trained on it: nodes per label,
     relationships per type, merchants, label counts (``fraud``/``legit``), credit
     outcome counts (``defaulted`` 0/1) and the time of the last ingest batch."""
-    stats = graph_stats(graph)
+    stats = graph_counts(graph)
     row = graph.read(load("scores_training_data"))[0]
     last = row["last_ingest_at"]
     return {"nodes": stats["nodes"], "relationships": stats["relationships"],

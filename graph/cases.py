@@ -171,9 +171,16 @@ def open_case(graph: Graph, *, kind: Kind, about: str, user: str, title: str | N
     return get_case(graph, case_id)
 
 
+_ANYONE = object()
+
+
 def assign(graph: Graph, case_id: str, assignee: str, *, user: str,
-           note: str | None = None) -> Case:
-    """Give case ``case_id`` to ``assignee``; a decided case cannot be reassigned."""
+           note: str | None = None, expected: str | None | object = _ANYONE) -> Case:
+    """Give case ``case_id`` to ``assignee``; a decided case cannot be reassigned.
+
+    With ``expected`` (the assignee the user saw, None for nobody), raises
+    :class:`CaseMoved` when someone else reassigned the case meanwhile.
+    """
     assignee = _text(assignee, "assignee", required=True)
     user = _text(user, "user", required=True)
     event = _event_id(case_id)
@@ -182,6 +189,10 @@ def assign(graph: Graph, case_id: str, assignee: str, *, user: str,
         state = _locked_state(tx, case_id, event)
         if state["logged"] or state["assignee"] == assignee:
             return
+        if expected is not _ANYONE and state["assignee"] != expected:
+            raise CaseMoved(f"case {case_id} was assigned to {state['assignee'] or 'nobody'} "
+                            f"meanwhile (expected {expected or 'nobody'})",
+                            "look at the case again and assign it if it still needs it")
         if state["status"] in DECISIONS:
             raise InputError(f"case {case_id} is decided ({state['status']}) and can no "
                              "longer be reassigned", "reopen it first")

@@ -1,7 +1,8 @@
 // The weekly flows of merchants $ids summed per week (ui/views.py): one merchant's
 // timeline, or a cluster's. Amounts in yuan; shipments by count and weight (kg).
-// $ids: merchant ids
+// $ids: merchant ids (one named twice counts once)
 UNWIND $ids AS id
+WITH DISTINCT id
 MATCH (w:MerchantWeek {merchant: id})
 RETURN w.week AS week,
        sum(w.paid_in_count) AS paid_in_count, sum(w.paid_in_amount) AS paid_in_amount,

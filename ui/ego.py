@@ -60,13 +60,14 @@ class Ego:
         nodes = list(self.nodes.values())
         edges = list(self.edges.values())
         for node_id, counts in self.hidden.items():
-            for noun, n in counts.items():
-                key = f"{node_id} +{noun}"
-                nodes.append({"id": key, "kind": "Summary", "label": f"+{n:,} more {noun}",
-                              "title": f"{n:,} more {noun} of {node_id}: expand it to see "
-                                       f"the strongest"})
-                edges.append({"source": node_id, "target": key, "type": "SUMMARY_" + noun,
-                              "title": f"{n:,} {noun} not drawn"})
+            # One box per node, a line per kind: "+812 more payers\n+3 more suppliers".
+            lines = [f"+{n:,} more {noun}" for noun, n in counts.items()]
+            key = f"{node_id} +more"
+            nodes.append({"id": key, "kind": "Summary", "label": "\n".join(lines),
+                          "title": f"{', '.join(lines)} of {node_id}: expand it to see "
+                                   f"the strongest"})
+            edges.append({"source": node_id, "target": key, "type": "SUMMARY",
+                          "title": f"{sum(counts.values()):,} links not drawn"})
         return nodes, edges
 
 

@@ -105,7 +105,7 @@ def network_html(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]
         links between one pair are all drawn.
     highlight : collection of (source, target, type)
         Links drawn thick and red (a cluster's top links); either direction matches.
-        A ``SUMMARY_...`` edge (to a summary node) is drawn grey and dashed.
+        A ``SUMMARY`` edge (to a summary node) is drawn grey and dashed.
     height : int
         Pixels.
     seed : int
@@ -117,11 +117,16 @@ def network_html(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]
                   cdn_resources="in_line")
     volumes = [float(n["volume"]) for n in nodes if n.get("volume")]
     top = max(volumes, default=1.0)
-    for n in nodes:
+    titles = [str(n.get("title", n.get("label", n["id"]))) for n in nodes]
+    # vis-network shows a title as text, so "A&B" must stay as it is; but when any node's
+    # title holds "href", pyvis shows every node title as HTML instead: then they are
+    # all escaped, and a name cannot become markup.
+    as_html = any("href" in t for t in titles)
+    for n, title in zip(nodes, titles, strict=True):
         x, y = positions[n["id"]]
         kind = n.get("kind", "Merchant")
         net.add_node(str(n["id"]), label=str(n.get("label", n["id"])),
-                     title=html.escape(str(n.get("title", n.get("label", n["id"])))),
+                     title=html.escape(title) if as_html else title,
                      color=score_colour(n.get("score")) if kind == "Merchant" else _PLAIN,
                      shape=_SHAPES.get(kind, "square"), size=_size(n, top),
                      x=round(1000 * x, 1), y=round(1000 * y, 1))
@@ -131,7 +136,7 @@ def network_html(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]
         summary = rtype.startswith("SUMMARY")
         colour = _HIGHLIGHT if hot else _PLAIN if summary else FAMILY_COLOURS[family_of(rtype)]
         net.add_edge(str(e["source"]), str(e["target"]),
-                     title=html.escape(str(e.get("title", rtype))), color=colour,
+                     title=str(e.get("title", rtype)), color=colour,
                      width=6 if hot else _width(e.get("weight")),
                      arrows="to" if rtype in _DIRECTED else "",
                      dashes=summary or rtype.startswith("SHARED_"))
@@ -141,14 +146,29 @@ def network_html(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]
 
 def _layout(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]],
             seed: int) -> dict[Any, tuple[float, float]]:
+    # Summary boxes ("+812 more payers") are left out of the spring layout and set
+    # beside their node: a 300-node picture can carry 300 of them, and 600 nodes would
+    # take networkx's slower sparse path (seconds instead of a fraction of one).
+    summary = {n["id"] for n in nodes if n.get("kind") == "Summary"}
     g = nx.Graph()
-    g.add_nodes_from(n["id"] for n in nodes)
+    g.add_nodes_from(n["id"] for n in nodes if n["id"] not in summary)
     g.add_edges_from((e["source"], e["target"]) for e in edges
                      if e["source"] in g and e["target"] in g)
-    if len(g) == 0:
-        return {}
     # k spreads nodes a little wider than the default 1/sqrt(n): labels need room.
-    return nx.spring_layout(g, seed=seed, k=1.6 / math.sqrt(len(g)), iterations=40)
+    positions = (nx.spring_layout(g, seed=seed, k=1.6 / math.sqrt(len(g)), iterations=40)
+                 if len(g) else {})
+    owner = {e["target"]: e["source"] for e in edges
+             if e["target"] in summary and e["source"] in positions}
+    placed: dict[Any, int] = {}
+    for n in nodes:
+        if n["id"] in summary:
+            at = owner.get(n["id"])
+            x, y = positions[at] if at is not None else (0.0, 0.0)
+            # Outwards from the centre, the next summary of one node turned 40 degrees.
+            turn = math.atan2(y, x) + math.radians(40) * placed.get(at, 0)
+            placed[at] = placed.get(at, 0) + 1
+            positions[n["id"]] = (x + 0.08 * math.cos(turn), y + 0.08 * math.sin(turn))
+    return positions
 
 
 def _size(node: dict[str, Any], top: float) -> float:

@@ -9,6 +9,7 @@ parameter needs or says, in one line, what is wrong with it. A query whose rows 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,8 @@ def _value(p: Param, text: str) -> Any:
         except ValueError:
             what = "a whole number" if p.kind == "int" else "a number"
             raise ValueError(f"{text!r} is not {what}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{text!r} is not a finite number")
         if (p.low is not None and number < p.low) or (p.high is not None and number > p.high):
             raise ValueError(f"{text} is out of range: give {p.low:g} to {p.high:g}")
         return number

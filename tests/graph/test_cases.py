@@ -93,6 +93,11 @@ def test_the_workflow_records_who_did_what_and_a_cluster_decision_keeps_its_memb
         scored: Graph) -> None:
     case = open_case(scored, kind="cluster", about="CA", user="alice", title="刷单团伙?")
     assert assign(scored, case.id, "bob", user="alice").assignee == "bob"
+    # dave saw the case unassigned: bob's assignment is not overwritten behind his back.
+    with pytest.raises(CaseMoved, match=f"case {case.id} was assigned to bob meanwhile "
+                                        r"\(expected nobody\)"):
+        assign(scored, case.id, "dave", user="dave", expected=None)
+    assert assign(scored, case.id, "bob", user="bob", expected=None).assignee == "bob"
     move(scored, case.id, IN_PROGRESS, expected=OPEN, user="bob")
     done = move(scored, case.id, CONFIRMED, expected=IN_PROGRESS, user="bob",
                 note="  同一设备, circular payments  ")

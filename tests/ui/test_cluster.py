@@ -66,3 +66,39 @@ def test_the_network_is_self_contained_frozen_and_highlights_top_links() -> None
     assert page.count('"from": "a"') == 3  # both typed links between a and b are kept
     assert "#d62728" in page  # the highlighted top link
     assert network_html(nodes, edges) == network_html(nodes, edges)  # seeded layout
+
+
+def test_hover_text_shows_names_as_written_and_never_as_markup() -> None:
+    def titles(page: str) -> list[str]:
+        drawn = json.loads(re.search(r"nodes = new vis.DataSet\((\[.*?\])\);", page).group(1))
+        return [n["title"] for n in drawn]
+
+    plain = [{"id": "a", "title": "张记 & 李记 <批发>"}, {"id": "b", "title": "b"}]
+    page = network_html(plain, [])
+    assert titles(page) == ["张记 & 李记 <批发>", "b"]  # drawn as text by vis-network
+    assert "popup.innerHTML" not in page
+    # A title with "href" makes pyvis draw every node's title as HTML: all are escaped.
+    linky = [{"id": "a", "title": '<a href="javascript:alert(1)">x</a>'},
+             {"id": "b", "title": "<img src=x onerror=alert(1)>"}]
+    page = network_html(linky, [])
+    assert "popup.innerHTML" in page
+    assert titles(page) == ['&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;',
+                            "&lt;img src=x onerror=alert(1)&gt;"]
+
+
+
+def test_a_summary_box_sits_beside_its_node() -> None:
+    from guanxi.ui.ego import Ego
+
+    ego = Ego("a", nodes={k: {"id": k, "kind": "Merchant"} for k in "abc"},
+              edges={("a", "b", "PAID"): {"source": "a", "target": "b", "type": "PAID"},
+                     ("b", "c", "PAID"): {"source": "b", "target": "c", "type": "PAID"}},
+              hidden={"b": {"payers": 812, "suppliers": 3}})
+    nodes, edges = ego.picture()
+    box = next(n for n in nodes if n["kind"] == "Summary")
+    assert box["label"] == "+812 more payers\n+3 more suppliers"  # one box per node
+    page = network_html(nodes, edges)
+    drawn = {n["id"]: n for n in json.loads(
+        re.search(r"nodes = new vis.DataSet\((\[.*?\])\);", page).group(1))}
+    gap = [abs(drawn[box["id"]][k] - drawn["b"][k]) for k in ("x", "y")]
+    assert 0 < max(gap) <= 80  # 0.08 of the layout's unit, drawn x1000

@@ -8,7 +8,7 @@ from helpers import table_with
 from streamlit.testing.v1 import AppTest
 
 from guanxi.graph.scores import current_run
-from guanxi.ui.ego import ego_network, expand, paths_between
+from guanxi.ui.ego import MAX_NODES, ego_network, expand, paths_between
 from guanxi.ui.serve import APP
 
 PAGE = str(APP.parent / "screens" / "merchant.py")
@@ -104,3 +104,13 @@ def test_how_two_linked_merchants_are_connected(app_env: dict) -> None:
     at.text_input(key="other").input(pair["b"]).run()
     assert not at.exception
     assert int({m.label: m.value for m in at.metric}["Shortest paths"]) >= 1
+
+
+def test_expanding_a_full_picture_says_why_nothing_is_added(app_env: dict) -> None:
+    at = _page(_densest(app_env["graph"])["id"])
+    at.slider(key="hops").set_value(3)
+    at.number_input(key="cap").set_value(100).run()
+    assert {m.label: m.value for m in at.metric}["Nodes drawn"] == str(MAX_NODES)
+    at.button(key="expand").click().run()
+    assert not at.exception
+    assert any(f"already holds {MAX_NODES} nodes" in w.value for w in at.warning)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from helpers import table_with
 from streamlit.testing.v1 import AppTest
 
 from guanxi.graph.scores import current_run, read_scores
 from guanxi.ui.serve import APP
-from guanxi.ui.views import cluster_table, score_histogram
+from guanxi.ui.views import cluster_table, score_histogram, weekly_flows
 
 PAGE = str(APP.parent / "screens" / "overview.py")
 
@@ -53,9 +54,18 @@ def test_the_histograms_and_cluster_table_count_every_score(app_env: dict) -> No
     assert ring["merchants"].sum() == scores.merchants["ring_score"].notna().sum()
     table = cluster_table(g, run)
     assert sorted(table["cluster_id"]) == sorted(scores.clusters["cluster_id"])
-    # The main city is one of the members' cities.
-    row = table.iloc[0]
-    members = scores.clusters.set_index("cluster_id").loc[row["cluster_id"], "members"]
-    cities = {r["city"] for r in g.read("MATCH (m:Merchant) WHERE m.id IN $ids "
-                                        "RETURN m.city AS city", ids=members)}
-    assert row["city"] in cities
+    # Each cluster's city is its members' most common one, ties to the first in text order.
+    city_of = {r["id"]: r["city"] for r in g.read("MATCH (m:Merchant) RETURN m.id AS id, "
+                                                  "m.city AS city")}
+    members = scores.clusters.set_index("cluster_id")["members"]
+    for cid, city in zip(table["cluster_id"], table["city"], strict=True):
+        counts = pd.Series([city_of[m] for m in members[cid] if city_of[m]]).value_counts()
+        assert city == min(counts[counts == counts.max()].index)
+
+
+def test_a_merchant_named_twice_counts_once_in_weekly_flows(app_env: dict) -> None:
+    g = app_env["graph"]
+    mid = g.read("MATCH (w:MerchantWeek) RETURN w.merchant AS id ORDER BY id LIMIT 1")[0]["id"]
+    once = weekly_flows(g, [mid])
+    assert not once.empty
+    pd.testing.assert_frame_equal(weekly_flows(g, [mid, mid, mid]), once)

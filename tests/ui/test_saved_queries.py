@@ -14,7 +14,7 @@ PAGE = str(APP.parent / "screens" / "saved_queries.py")
 def _submit(at: AppTest, query: str, **fields: str) -> AppTest:
     at.selectbox(key="query").set_value(query).run()
     for name, text in fields.items():
-        at.text_input(key=f"p_{name}").input(text)
+        at.text_input(key=f"p_{query}_{name}").input(text)
     at.button[0].click()
     return at.run()
 
@@ -43,7 +43,11 @@ def test_a_path_query_is_drawn(app_env: dict) -> None:
     pair = g.read("MATCH (a:Merchant)-[:SUPPLIES]->(b:Merchant) WHERE a <> b "
                   "RETURN a.id AS a, b.id AS b ORDER BY a, b LIMIT 1")[0]
     at = AppTest.from_file(PAGE, default_timeout=120).run()
+    # Both queries have a "limit"; the paths' own (default 10, at most 100) is used, not
+    # the 500 rows just asked of the other one.
+    _submit(at, "ui_riskiest_merchants", limit="500", min_score="0")
     _submit(at, "ui_shortest_paths", a=pair["a"], b=pair["b"])
+    assert not at.error
     assert not at.exception
     rows = table_with(at, "nodes", "links")
     assert len(rows) >= 1
@@ -58,3 +62,5 @@ def test_parse_checks_every_kind() -> None:
     _, problems = parse(paths, {"a": "", "b": "M2", "types": "PAID, LIKES", "limit": "0"})
     assert [p.split(":")[0] for p in problems] == [
         "First merchant id", "Link types (comma-separated)", "Paths at most"]
+    _, problems = parse(SAVED["ui_riskiest_merchants"], {"min_score": "nan", "limit": "5"})
+    assert problems == ["Ring score at least (0-1): 'nan' is not a finite number"]

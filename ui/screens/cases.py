@@ -57,9 +57,12 @@ def _open() -> None:
     _said("success", f"Opened {case.id} on {case.about_kind} {case.about_id}.")
 
 
-def _assign(case_id: str) -> None:
+def _assign(case_id: str, seen: str | None) -> None:
+    # ``seen`` is the assignee the page showed: if someone reassigned the case since,
+    # this one is refused rather than silently overwriting theirs.
     try:
-        case = assign(graph, case_id, st.session_state[f"assignee_{case_id}"], user=user)
+        case = assign(graph, case_id, st.session_state[f"assignee_{case_id}"], user=user,
+                      expected=seen)
     except GuanxiError as exc:
         _said("error", exc.one_line())
         return
@@ -193,7 +196,8 @@ with a1:
     st.markdown("**Assign**")
     st.session_state.setdefault(f"assignee_{case.id}", case.assignee or "")
     st.text_input("Investigator", key=f"assignee_{case.id}", disabled=case.decided)
-    st.button("Assign", key="assign", on_click=_assign, args=(case.id,), disabled=case.decided)
+    st.button("Assign", key="assign", on_click=_assign, args=(case.id, case.assignee),
+              disabled=case.decided)
 with a2:
     st.markdown("**Move**")
     moves = allowed_moves(case.status)

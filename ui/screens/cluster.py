@@ -3,7 +3,6 @@ flows and its history across refreshes. Opened as ``cluster?cluster=<id>``."""
 
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from guanxi.graph.scores import NoScores, cluster_history, format_factors
 from guanxi.ui import views
@@ -67,7 +66,7 @@ with left:
     st.caption(legend_markdown() + " · thick red: the top links behind the score")
     nodes, edges = cluster_picture(members, links)
     top = [(t["source"], t["target"], t["type"]) for t in score["top_links"]]
-    components.html(picture(nodes, edges, tuple(top)), height=580)
+    st.iframe(picture(nodes, edges, tuple(top)), height=580)
 with right:
     st.subheader("Why it scores so")
     factors = pd.DataFrame(score["top_factors"], columns=["score", "name", "value", "weight"])

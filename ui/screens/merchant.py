@@ -4,14 +4,21 @@ connected to another merchant, merchants like it, its weekly timeline. Opened as
 
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from guanxi.errors import GuanxiError
 from guanxi.graph.scores import NoScores, current_run
 from guanxi.graph.similar import FASTRP, similar
 from guanxi.ui import views
 from guanxi.ui.common import fmt_pd, fmt_score, md, page_param, picture, require_graph
-from guanxi.ui.ego import DEFAULT_CAP, EGO_TYPES, MAX_HOPS, ego_network, expand, paths_between
+from guanxi.ui.ego import (
+    DEFAULT_CAP,
+    EGO_TYPES,
+    MAX_HOPS,
+    MAX_NODES,
+    ego_network,
+    expand,
+    paths_between,
+)
 from guanxi.ui.network import legend_markdown
 
 graph = require_graph()
@@ -67,8 +74,12 @@ for node in opened:
 e1, e2 = st.columns([3, 1])
 target = e1.selectbox("Expand a node", sorted(ego.nodes), key="expand_node")
 if e2.button("Expand", key="expand") and target not in opened:
-    opened.append(target)
-    expand(graph, run, ego, target, types=types, cap=cap)
+    if len(ego.nodes) >= MAX_NODES:
+        st.warning(f"the picture already holds {MAX_NODES} nodes, the most it draws: "
+                   f"lower the hops or the links per node, or open {md(target)} itself")
+    else:
+        opened.append(target)
+        expand(graph, run, ego, target, types=types, cap=cap)
 nodes, edges = ego.picture()
 drawn = len(ego.nodes)
 hidden = sum(sum(v.values()) for v in ego.hidden.values())
@@ -78,7 +89,7 @@ c[1].metric("Links drawn", len(ego.edges))
 c[2].metric("Links summarised", f"{hidden:,}")
 st.caption(legend_markdown() + " · grey boxes: links not drawn (expand the node to see "
                                "its strongest)")
-components.html(picture(nodes, edges), height=580)
+st.iframe(picture(nodes, edges), height=580)
 summary = pd.DataFrame([{"node": k, "not drawn": n, "what": noun}
                         for k, v in ego.hidden.items() for noun, n in v.items()],
                        columns=["node", "not drawn", "what"])
@@ -94,7 +105,7 @@ if other.strip():
                                                       types=types)
         st.metric("Shortest paths", found_paths)
         if found_paths:
-            components.html(picture(p_nodes, p_edges), height=420)
+            st.iframe(picture(p_nodes, p_edges), height=420)
         else:
             st.info(f"not connected within 6 steps over {', '.join(types)}")
 

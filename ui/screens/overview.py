@@ -3,14 +3,14 @@
 import streamlit as st
 
 from guanxi.graph.scores import scoring_runs
-from guanxi.graph.stats import graph_stats
+from guanxi.graph.stats import graph_counts
 from guanxi.ui import views
-from guanxi.ui.common import cluster_table_of, require_graph, require_run
+from guanxi.ui.common import cluster_table_of, require_graph, require_run, score_histogram_of
 
 graph = require_graph()
 st.title("Overview")
 
-stats = graph_stats(graph)
+stats = graph_counts(graph)
 nodes, rels = stats["nodes"], stats["relationships"]
 cols = st.columns(5)
 cols[0].metric("Merchants", f"{nodes.get('Merchant', 0):,}")
@@ -32,14 +32,15 @@ st.subheader("How the scores spread")
 left, right = st.columns(2)
 with left:
     st.markdown("Merchants by ring score")
-    st.bar_chart(views.score_histogram(graph, run.run, "ring_score"), x="from",
-                 y="merchants")
+    st.bar_chart(score_histogram_of(graph.settings.uri, run.run, "ring_score", graph),
+                 x="from", y="merchants")
     st.markdown("Clusters by collusion score")
     st.bar_chart(views.binned(table["collusion_score"], [i / 20 for i in range(21)],
                               "clusters"), x="from", y="clusters")
 with right:
     st.markdown("Merchants by probability of default")
-    st.bar_chart(views.score_histogram(graph, run.run, "pd"), x="from", y="merchants")
+    st.bar_chart(score_histogram_of(graph.settings.uri, run.run, "pd", graph), x="from",
+                 y="merchants")
     st.markdown("Clusters by credit score (350-950)")
     st.bar_chart(views.binned(table["credit_score"], list(range(350, 951, 50)), "clusters"),
                  x="from", y="clusters")

@@ -2,7 +2,6 @@
 form (checked first), as a table, as a graph where they return paths, and as CSV."""
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from guanxi.ui.common import picture, require_graph
 from guanxi.ui.ego import paths_picture
@@ -15,7 +14,7 @@ name = st.selectbox("Query", list(SAVED), format_func=lambda n: SAVED[n].title, 
 query = SAVED[name]
 st.caption(f"{query.about} (queries/{query.name}.cypher)")
 with st.form(f"form_{name}"):
-    form = {p.name: st.text_input(p.label, value=p.default, key=f"p_{p.name}")
+    form = {p.name: st.text_input(p.label, value=p.default, key=f"p_{name}_{p.name}")
             for p in query.params}
     submitted = st.form_submit_button("Run")
 if not submitted:
@@ -29,7 +28,7 @@ rows = run_saved(graph, query, values)
 st.caption(f"{len(rows):,} rows")
 if {"nodes", "links"} <= set(rows.columns) and len(rows):
     nodes, edges = paths_picture(rows.to_dict("records"))
-    components.html(picture(nodes, edges), height=460)
+    st.iframe(picture(nodes, edges), height=460)
 st.dataframe(rows, hide_index=True, key="rows")
 st.download_button("Download CSV", rows.to_csv(index=False).encode("utf-8"),
                    file_name=f"{query.name}.csv", mime="text/csv", key="csv")
