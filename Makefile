@@ -10,6 +10,8 @@ DEMO_DIR ?= data/demo
 # (20k took 10.5 CPU-minutes, 21 minutes on a loaded machine); DEMO_MERCHANTS=20000 for more.
 DEMO_MERCHANTS ?= 10000
 UI_PORT ?= 8501
+# Bolt port of the demo's local Neo4j (another Neo4j on 7687: make demo NEO4J_PORT=7688)
+NEO4J_PORT ?= 7687
 
 .PHONY: install neo4j browser test demo lint clean
 
@@ -54,7 +56,7 @@ test: lint neo4j browser
 	$(BIN)/python -m pytest
 
 demo: neo4j
-	$(BIN)/guanxi db start
+	$(BIN)/guanxi db start --port $(NEO4J_PORT)
 	$(BIN)/guanxi db init
 	$(BIN)/guanxi synth --merchants $(DEMO_MERCHANTS) --seed 7 --out $(DEMO_DIR) --force
 	$(BIN)/guanxi ingest $(DEMO_DIR)
@@ -62,7 +64,7 @@ demo: neo4j
 	$(BIN)/guanxi train
 	$(BIN)/guanxi score
 	$(BIN)/guanxi refresh
-	@echo "Neo4j keeps running after the app stops: bolt://127.0.0.1:7687 (guanxi db status; guanxi db stop)"
+	@echo "Neo4j keeps running after the app stops: bolt://127.0.0.1:$(NEO4J_PORT) (guanxi db status; guanxi db stop)"
 	$(BIN)/guanxi ui --headless --port $(UI_PORT)
 
 clean:

@@ -42,6 +42,7 @@ from guanxi.graph.connection import Graph
 from guanxi.graph.schema import apply_schema
 from guanxi.graph.writes import Batch, write_batches
 from guanxi.ingest.batches import Prepared, statements, weekly_flows, weekly_statements
+from guanxi.ingest.extends import find_base
 from guanxi.ingest.mapping import KindMapping, load_mapping
 from guanxi.ingest.reader import SourceFile, count_rows, discover, read_chunks, unknown_columns
 from guanxi.ingest.rejects import RejectsWriter
@@ -104,6 +105,8 @@ class FileReport:
     properties_set: int = 0
     seconds: float = 0.0
     note: str = ""
+    after_line: int = 0
+    """Lines before this one were another file already loaded (``ingest/extends.py``)."""
 
 
 @dataclass
@@ -256,13 +259,22 @@ class _FileLoad:
                 f"{src.name} is partly loaded under other reading settings "
                 f"{record.get('reading_settings')}",
                 "finish it with the mapping it started with, then change the mapping")
-        lines = count_rows(src, km)
+        generation = int(record.get("generation") or 0) + (record["status"] == "done")
+        # Rows of an earlier file this one extends are loaded already: only the lines
+        # after them are read. A resumed file keeps the start it was given.
+        base = None if resuming or generation else find_base(self.graph, src)
+        if base is not None:
+            base.check(src.name, self.reading["digest"])
+        report.after_line = base.lines if base else int(record.get("base_lines") or 0)
+        lines = max(count_rows(src, km) - report.after_line, 0)
         # A resumed file keeps the batching it started with, whatever the options say now.
         batch_size = int(record["batch_size"]) if resuming else options.batch_size
         buckets = int(record["buckets"]) if resuming else max(1, math.ceil(lines / batch_size))
-        generation = int(record.get("generation") or 0) + (record["status"] == "done")
         if resuming and batch_size != options.batch_size:
             report.note = f"resumed with the batch size it started with ({batch_size})"
+        if base is not None:
+            report.note = (f"rows after line {base.lines:,} only: the lines before are "
+                           f"{base.name}, loaded {base.finished}")
         with tempfile.TemporaryDirectory(prefix=f"guanxi-spool-{os.getpid()}-") as tmp:
             spool = Spool(Path(tmp), _BUCKET_KEYS.get(src.kind), buckets)
             self._check(spool, lines)
@@ -279,7 +291,8 @@ class _FileLoad:
                 "kind": src.kind, "name": src.name, "sha256": src.sha256,
                 "mapping": km.digest(), "reading": self.reading["digest"],
                 "reading_settings": self.reading["settings"], "batch_size": batch_size,
-                "buckets": buckets})
+                "buckets": buckets, "size": src.size_bytes, "head_sha256": src.head_sha256,
+                "base": base.key if base else None, "base_lines": report.after_line})
             self._write(spool, batch_size, int(begun["generation"]))
         summary = {"rows_read": report.rows_read, "rejected": report.rejected,
                    "rows_written": report.rows_written, "batches": report.batches}
@@ -292,6 +305,10 @@ class _FileLoad:
         validator = Validator(src.kind, self.km, self.options.now)
         task = f"check {src.name}"
         for chunk in read_chunks(src, self.km, self.options.chunk_rows):
+            if report.after_line:
+                chunk = chunk[chunk["_line"] > report.after_line]
+                if chunk.empty:
+                    continue
             result = validator.validate(chunk)
             valid, bad = _check_references(src.kind, result.valid, self.known)
             bad = pd.concat([result.rejects, bad], ignore_index=True) if len(bad) \

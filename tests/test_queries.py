@@ -53,6 +53,7 @@ PARAMS: dict[str, dict] = {
     "ledger_applied_batches": {"key": "k", "generation": 0},
     "ledger_finish_file": {"key": "k", "owner": "1@h/0.00", "summary": {"rows_read": 1}},
     "ledger_release_file": {"key": "k", "owner": "1@h/0.00"},
+    "ledger_prefix_candidates": {"kind": "payments", "size": 10, "head": "h", "head_bytes": 4096},
     "job_lock_merge": {"name": "refresh"},
     "job_lock": {"name": "refresh"},
     "job_lock_take": {"name": "refresh", "owner": {"id": "1@h/0.00", "pid": 1, "host": "h"},

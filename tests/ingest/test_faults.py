@@ -3,7 +3,9 @@ process, and a real ``kill -9`` of the Neo4j server, in the middle of a load."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -61,9 +63,9 @@ def graph_pairs(graph: Graph) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["payer_id", "payee_id"], ignore_index=True)
 
 
-def assert_graph_equals_file(graph: Graph, folder: Path) -> None:
+def assert_graph_equals_file(graph: Graph, folder: Path, files: int = 2) -> None:
     """PAID pairs and the weekly flows received and made equal pandas' aggregation of the
-    file."""
+    file; ``files`` ledger files are done."""
     want, got = expected_pairs(folder), graph_pairs(graph)
     assert len(got) == len(want)
     assert got["n"].sum() == PAYMENT_ROWS
@@ -85,8 +87,8 @@ def assert_graph_equals_file(graph: Graph, folder: Path) -> None:
     assert paid_out["amount"] == pytest.approx(by_merchants["amount"].sum(), rel=1e-9)
     payers = graph.read("MATCH (c:Consumer) RETURN count(c) AS n")[0]["n"]
     assert payers == want.loc[~want["payer_id"].str.startswith("M"), "payer_id"].nunique()
-    files = graph.read("MATCH (f:IngestFile) RETURN f.status AS s, count(*) AS n")
-    assert files == [{"s": "done", "n": 2}]
+    assert graph.read("MATCH (f:IngestFile) RETURN f.status AS s, count(*) AS n"
+                      ) == [{"s": "done", "n": files}]
     # Nobody holds a claim once loads have ended, however they ended.
     assert graph.read("MATCH (f:IngestFile) WHERE f.owner IS NOT NULL RETURN count(f) AS n"
                       )[0]["n"] == 0
@@ -219,3 +221,34 @@ def test_a_stopped_ingest_taken_over_cannot_add_its_batches_later(
     assert first.returncode == 75, err
     assert "taken over" in err.strip().splitlines()[-1]
     assert_graph_equals_file(graph, folder)
+
+
+def test_kill_9_while_loading_appended_rows_then_resume_counts_each_row_once(
+        graph: Graph, folder: Path, neo4j_env: dict, tmp_path: Path) -> None:
+    """Monday's file (the first half of the rows) is loaded; the whole file, Monday's rows
+    and more, is killed mid-load and resumed: every row counts once."""
+    monday = tmp_path / "monday"
+    monday.mkdir()
+    shutil.copy(folder / "merchants.csv", monday)
+    data = (folder / "payments.csv").read_bytes()
+    half = PAYMENT_ROWS // 2
+    cut = [i for i, byte in enumerate(data) if byte == ord("\n")][half] + 1  # header + half
+    (monday / "payments.csv").write_bytes(data[:cut])
+    assert run_cli("ingest", str(monday), "--quiet", env=neo4j_env).returncode == 0
+    before = graph.read("MATCH (b:IngestBatch) RETURN count(b) AS n")[0]["n"]
+
+    proc = start_ingest(folder, neo4j_env, tmp_path)
+    wait_for_batches(graph, proc, at_least=before + 3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = graph.read("MATCH ()-[p:PAID]->() RETURN sum(p.count) AS n")[0]["n"]
+    assert half < partial < PAYMENT_ROWS
+    record = graph.read("MATCH (f:IngestFile {status: 'loading'}) RETURN f.base_lines AS n")
+    assert record == [{"n": half + 1}]
+
+    resumed = run_cli("ingest", str(folder), "--batch-size", "2000", "--json", env=neo4j_env)
+    assert resumed.returncode == 0, resumed.stderr
+    payments = json.loads(resumed.stdout)["files"][1]
+    assert payments["after_line"] == half + 1 and payments["batches_resumed"] >= 3
+    assert_graph_equals_file(graph, folder, files=3)
+

@@ -386,3 +386,96 @@ def test_columns_no_kind_knows_are_named_once_per_file(graph: Graph, tmp_path: P
                       "they are needed)",
                       "payments.csv: columns not used: memo, Terminal (rename them in a mapping "
                       "file if they are needed)"]
+
+
+# --- a file that extends one already loaded ---------------------------------------------
+
+def _wipe(graph: Graph) -> None:
+    graph.autocommit("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+
+
+def _many_payments(n: int) -> pd.DataFrame:
+    """``n`` payments among the five merchants (enough bytes to pass HEAD_BYTES)."""
+    base = pd.concat([PAYMENTS] * (n // len(PAYMENTS) + 1), ignore_index=True).iloc[:n]
+    return base.assign(amount=[f"{10 + i * 0.37:.2f}" for i in range(n)])
+
+
+@pytest.mark.parametrize("rows", [8, 400])
+def test_a_file_with_rows_appended_loads_only_the_new_rows(graph: Graph, tmp_path: Path,
+                                                           rows: int) -> None:
+    """Monday's exports, then the same files with rows appended (Tuesday's plain,
+    Wednesday's gzipped): the graph equals one load of Wednesday's files."""
+    payments = PAYMENTS if rows == 8 else _many_payments(rows)
+    days = {"monday": rows * 5 // 8, "tuesday": rows * 7 // 8, "wednesday": rows}
+    whole = write_folder(tmp_path / "whole", merchants=MERCHANTS, payments=payments,
+                         supply=SUPPLY, shipments=SHIPMENTS)
+    assert load(graph, whole)["error"] is None
+    want = snapshot(graph)
+    _wipe(graph)
+
+    assert load(graph, write_folder(tmp_path / "monday", merchants=MERCHANTS,
+                                    payments=payments.iloc[:days["monday"]],
+                                    supply=SUPPLY.iloc[:1], shipments=SHIPMENTS.iloc[:1])
+                )["error"] is None
+    tuesday = load(graph, write_folder(tmp_path / "tuesday",
+                                       payments=payments.iloc[:days["tuesday"]],
+                                       supply=SUPPLY, shipments=SHIPMENTS))
+    assert tuesday["error"] is None
+    files = {f["kind"]: f for f in tuesday["files"]}
+    assert files["payments"]["rows_read"] == days["tuesday"] - days["monday"]
+    assert files["payments"]["after_line"] == days["monday"] + 1  # the header and Monday's
+    assert files["payments"]["note"].startswith(
+        f"rows after line {days['monday'] + 1:,} only: the lines before are payments.csv")
+    assert files["supply"]["rows_read"] == 2 and files["shipments"]["rows_read"] == 1
+
+    wednesday = tmp_path / "wednesday"
+    wednesday.mkdir()
+    payments.to_csv(wednesday / "payments.csv.gz", index=False, compression="gzip")
+    report = load(graph, wednesday)
+    assert report["error"] is None
+    assert report["files"][0]["rows_read"] == rows - days["tuesday"]
+    assert report["files"][0]["after_line"] == days["tuesday"] + 1  # the longest loaded start
+    assert snapshot(graph) == want
+    assert paid_rows(graph) == rows
+    # Monday's and Tuesday's files again: already loaded, nothing counted twice.
+    for day in ("monday", "tuesday"):
+        again = load(graph, tmp_path / day)
+        assert {f["status"] for f in again["files"]} == {"skipped"}
+    assert snapshot(graph) == want
+
+
+def test_a_start_whose_last_line_has_no_line_end_is_refused(graph: Graph,
+                                                            tmp_path: Path) -> None:
+    monday = write_folder(tmp_path / "monday", merchants=MERCHANTS, payments=PAYMENTS.iloc[:5])
+    cut = (monday / "payments.csv").read_bytes().rstrip(b"\n")
+    (monday / "payments.csv").write_bytes(cut)  # its last row may have been cut short
+    assert load(graph, monday)["error"] is None
+    before = snapshot(graph)
+    tuesday = tmp_path / "tuesday"
+    tuesday.mkdir()
+    (tuesday / "payments.csv").write_bytes(cut + b"0\n" + b"C9,M1,5,2025-01-09\n")
+    report = load(graph, tuesday)
+    assert report["error"]["message"] == (
+        "payments.csv begins with all of payments.csv (loaded "
+        f"{_finished(graph)}), whose last line has no line end: that row may have changed, "
+        "so the rows that are new are not known")
+    assert report["files"][0]["status"] == "failed"
+    assert snapshot(graph) == before and paid_rows(graph) == 5
+
+
+def test_an_extension_read_under_other_settings_is_refused(graph: Graph,
+                                                           tmp_path: Path) -> None:
+    assert load(graph, write_folder(tmp_path / "monday", merchants=MERCHANTS,
+                                    payments=PAYMENTS.iloc[:5]))["error"] is None
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[payments]\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
+    report = load(graph, write_folder(tmp_path / "tuesday", payments=PAYMENTS),
+                  mapping=mapping)
+    assert "which was loaded under other reading settings" in report["error"]["message"]
+    assert paid_rows(graph) == 5
+
+
+def _finished(graph: Graph) -> str:
+    row = graph.read("MATCH (f:IngestFile {kind: 'payments'}) "
+                     "RETURN toString(f.finished_at) AS at")[0]
+    return row["at"][:19].replace("T", " ")
