@@ -246,7 +246,7 @@ def test_neo4j_uri_override_is_used_by_every_command(neo4j_dir: Path, tmp_path: 
     status = run_cli("db", "status", "--json", env=env)
     assert json.loads(status.stdout)["version"].startswith("5.26.")
 
-    down = {**env, "NEO4J_URI": f"bolt://127.0.0.1:{free_port()}"}
+    down = {**env, "NEO4J_URI": f"bolt://127.0.0.1:{free_port()}", "GUANXI_RETRY_SECONDS": "2"}
     result = run_cli("db", "query", "RETURN 1", env=down)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: cannot reach Neo4j")
