@@ -78,9 +78,11 @@ def find_base(graph: Graph, src: SourceFile) -> Base | None:
     """The longest file of ``src``'s kind in the ledger whose whole content is the
     start of ``src``'s, or None.
 
-    Raises ``InputError`` when that file's last line has no line end: the row it ends
-    with may have been cut short there and completed here, so which rows are new is
-    not known.
+    Raises ``InputError`` when ``src`` would count rows twice without a base that
+    says which: a loaded file with the same first :data:`HEAD_BYTES` bytes (the header
+    and the first rows) that is not its start (an export edited or cut, or diverging
+    from one loaded), or a base whose last line has no line end (the row it ends with
+    may have been cut short there and completed here).
     """
     if (src.kind not in ADDITIVE or src.format != "csv" or not src.head_sha256
             or not line_end_is_a_byte(src.encoding)):
@@ -89,7 +91,15 @@ def find_base(graph: Graph, src: SourceFile) -> Base | None:
                       head=src.head_sha256, head_bytes=HEAD_BYTES)
     if not rows:
         return None
-    found = _prefixes(src, rows)
+    found = _prefixes(src, [r for r in rows if r["size"] < src.size_bytes])
+    starts = {row["key"] for row, _, _ in found}
+    for row in rows:
+        if row["same_head"] and row["key"] not in starts:
+            raise InputError(f"{src.name} begins with the same rows as {row['name']} (loaded "
+                             f"{_when(row)}) but is not that file with rows appended: "
+                             "loading it would count those rows twice",
+                             "give a file of only the rows not loaded yet (with the header "
+                             "line), or load it into an empty graph")
     if not found:
         return None
     row, lines, ends_line = found[-1]

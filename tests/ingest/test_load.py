@@ -475,6 +475,30 @@ def test_an_extension_read_under_other_settings_is_refused(graph: Graph,
     assert paid_rows(graph) == 5
 
 
+@pytest.mark.parametrize("second", ["edited", "older"])
+def test_a_file_repeating_loaded_rows_without_extending_them_is_refused(
+        graph: Graph, tmp_path: Path, second: str) -> None:
+    """Same header and first rows as a loaded file (well past HEAD_BYTES), but not that
+    file with rows appended: a re-export with one row edited, or an older, shorter
+    export loaded after the longer one."""
+    payments = _many_payments(400)
+    first = payments.iloc[:300] if second == "edited" else payments
+    assert load(graph, write_folder(tmp_path / "first", merchants=MERCHANTS,
+                                    payments=first))["error"] is None
+    before = snapshot(graph)
+    if second == "edited":
+        again = payments.copy()
+        again.loc[200, "amount"] = "99.99"
+    else:
+        again = payments.iloc[:300]
+    report = load(graph, write_folder(tmp_path / "second", payments=again))
+    assert report["error"]["message"] == (
+        "payments.csv begins with the same rows as payments.csv (loaded "
+        f"{_finished(graph)}) but is not that file with rows appended: loading it would "
+        "count those rows twice")
+    assert snapshot(graph) == before
+
+
 def _finished(graph: Graph) -> str:
     row = graph.read("MATCH (f:IngestFile {kind: 'payments'}) "
                      "RETURN toString(f.finished_at) AS at")[0]
