@@ -48,7 +48,7 @@ from neo4j.exceptions import (
 from neo4j.graph import Node
 
 from guanxi.errors import GuanxiError, QueryError, ServerError
-from guanxi.graph.settings import Settings, resolve
+from guanxi.graph.settings import Settings, public_uri, resolve
 from guanxi.queries import Query
 
 __all__ = ["Graph", "connect", "open_graph"]
@@ -86,8 +86,10 @@ def connect(settings: Settings) -> neo4j.Driver:
                 notifications_min_severity="OFF",
             )
         except (ConfigurationError, ValueError) as exc:
-            reason = str(exc).strip().rstrip(".")
-            raise ServerError(f"Neo4j URI {settings.uri!r} is not usable: {reason}",
+            # The driver's text quotes the URI as given: shown without any user or password.
+            shown = public_uri(settings.uri)
+            reason = str(exc).strip().rstrip(".").replace(settings.uri, shown)
+            raise ServerError(f"Neo4j URI {shown!r} is not usable: {reason}",
                               "use bolt://HOST:7687 or neo4j://HOST:7687 "
                               "(neo4j+s:// for Aura)") from None
         _drivers[_key(settings)] = driver

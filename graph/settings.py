@@ -17,12 +17,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from guanxi.errors import InputError, ServerError
 
-__all__ = ["Settings", "default_data_dir", "external_uri", "resolve", "retry_seconds",
-           "password_file", "state_file"]
+__all__ = ["Settings", "default_data_dir", "external_uri", "public_uri", "resolve",
+           "retry_seconds", "password_file", "state_file"]
 
 DEFAULT_PORT = 7687
 BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
@@ -71,19 +71,40 @@ def state_file(data_dir: Path) -> Path:
     return data_dir / "server.json"
 
 
+def public_uri(uri: str) -> str:
+    """``uri`` without a user name or password (``bolt://u:p@h:7687`` -> ``bolt://h:7687``):
+    what a message may show.
+
+    >>> public_uri("neo4j+s://neo4j:secret@db.example.com:7687")
+    'neo4j+s://db.example.com:7687'
+    """
+    parts = urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def external_uri() -> str | None:
-    """``NEO4J_URI`` when set; ``ServerError`` unless it is a Bolt URI with a valid port."""
+    """``NEO4J_URI`` when set; ``ServerError`` unless it is a Bolt URI with a valid port
+    and no user name or password in it (messages never show them)."""
     uri = os.environ.get("NEO4J_URI") or None
     if uri is None:
         return None
     fix = "use bolt://HOST:7687 or neo4j://HOST:7687 (neo4j+s:// for Aura)"
     try:
+        shown = public_uri(uri)
+    except ValueError:
+        shown = "(unparsable)"
+    try:
         parts = urlsplit(uri)
         parts.port  # noqa: B018 -- parsed on access: raises for a port that is not a number
     except ValueError as exc:
-        raise ServerError(f"NEO4J_URI {uri!r} is not a valid URI ({exc})", fix) from None
+        raise ServerError(f"NEO4J_URI {shown!r} is not a valid URI ({exc})", fix) from None
+    if "@" in parts.netloc:
+        raise ServerError(f"NEO4J_URI {shown!r} holds a user name or password",
+                          "give the URI without them, and set NEO4J_USERNAME and "
+                          "NEO4J_PASSWORD")
     if parts.scheme.lower() not in BOLT_SCHEMES or not parts.netloc:
-        raise ServerError(f"NEO4J_URI {uri!r} is not a Bolt URI", fix)
+        raise ServerError(f"NEO4J_URI {shown!r} is not a Bolt URI", fix)
     return uri
 
 

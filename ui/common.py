@@ -15,7 +15,6 @@ import math
 import os
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import neo4j
 import pandas as pd
@@ -24,41 +23,41 @@ import streamlit as st
 from guanxi.errors import GuanxiError, ServerError
 from guanxi.graph.connection import Graph, open_graph
 from guanxi.graph.scores import NoScores, ScoringRun, current_run
-from guanxi.graph.settings import Settings, resolve
+from guanxi.graph.settings import Settings, public_uri, resolve
+from guanxi.queries import load
 from guanxi.ui import views
 from guanxi.ui.network import network_html
 
 __all__ = ["USER_HEADER_ENV", "cluster_table_of", "current_user", "fmt_pd", "fmt_score", "md",
-           "page_param", "picture", "public_uri", "require_graph", "require_run",
+           "page_param", "picture", "require_graph", "require_run",
            "score_histogram_of", "unreachable_message"]
 
 USER_HEADER_ENV = "GUANXI_UI_USER_HEADER"
 """Names the request header (set by an SSO proxy) that holds the user's name."""
 
 
-def public_uri(uri: str) -> str:
-    """``uri`` without a user name or password (``bolt://u:p@h:7687`` -> ``bolt://h:7687``).
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+"""Every ASCII punctuation mark: Markdown shows each as itself when escaped, and with
+all escaped nothing is markup (links, images, emphasis, HTML, maths, ``&amp;``
+entities, ``:red[...]``)."""
 
-    >>> public_uri("neo4j+s://neo4j:secret@db.example.com:7687")
-    'neo4j+s://db.example.com:7687'
-    """
-    parts = urlsplit(uri)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|<>~$])")
+_AUTOLINK = re.compile(r"(://|(?<![^\W_])www(?=\.)|@)", re.IGNORECASE)
+"""Where Streamlit's Markdown makes a bare URL, ``www.`` address or e-mail address a
+link, whatever is escaped: a word joiner (U+2060, invisible) after each stops it."""
 
 
 def md(text: object) -> str:
     """``text`` (a URL parameter, a name, a case title: anything a user or a file
-    wrote) as Markdown that shows it as typed: the marks that make links, images,
-    headings, emphasis, HTML, maths and ``:red[...]`` escaped; on one line.
+    wrote) as Markdown that shows it as typed, on one line: every punctuation mark
+    escaped (:data:`_PUNCTUATION`).
 
-    >>> print(md("![x](http://e.example) :red[hi] C-1.2"))
-    \\!\\[x\\]\\(http://e.example\\) :red\\[hi\\] C-1.2
+    >>> print(md("![x](e.example) 张记 & C-1"))
+    \\!\\[x\\]\\(e\\.example\\) 张记 \\& C\\-1
+    >>> md("www.e.example").startswith("www" + chr(0x2060))  # no link: an invisible mark
+    True
     """
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+    plain = _AUTOLINK.sub("\\1\u2060", " ".join(str(text).split()))
+    return _PUNCTUATION.sub(r"\\\1", plain)
 
 
 def unreachable_message(where: str) -> str:
@@ -77,30 +76,31 @@ def _open(key: tuple[str, str, str], _settings: Settings) -> Graph:
 def require_graph() -> Graph:
     """The app's Graph, checked to answer; otherwise a banner and ``st.stop()``.
 
-    The banner never shows the URI as given (it may hold a user and password) nor an
-    error's text that quotes it: only the URI without them, and what failed."""
-    where = public_uri(os.environ.get("NEO4J_URI") or "") or "the local server"
+    The banner never shows a password: settings refuse a URI with a user or password
+    in it (saying so without them), and other errors name the URI without them. A
+    server that answers without the database (``NEO4J_DATABASE``) gets its own line."""
+    where = "the local server"
     try:
+        where = public_uri(os.environ.get("NEO4J_URI") or "") or where
         settings = resolve()
         where = public_uri(settings.uri)
         graph = _open((settings.uri, settings.user, settings.database), settings)
         graph.verify()
-    except (GuanxiError, ValueError, neo4j.exceptions.Neo4jError,
-            neo4j.exceptions.DriverError) as exc:
-        reason = _reason(exc)
-        st.error(unreachable_message(where) + (f" ({reason})" if reason else ""))
+        graph.read(load("server_version"))  # in the database the app reads: it exists
+    except GuanxiError as exc:
+        if isinstance(exc, ServerError) and exc.message.startswith("cannot reach"):
+            st.error(unreachable_message(where))
+        elif isinstance(exc, ServerError) and " refused user " in exc.message:
+            st.error(unreachable_message(where) + " (the user name or password was refused: "
+                     "check NEO4J_USERNAME and NEO4J_PASSWORD)")
+        else:
+            st.error(f"Neo4j at {where} cannot be used: {exc.one_line()}")
+        st.stop()
+    except (ValueError, neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as exc:
+        st.error(unreachable_message(where) + f" ({type(exc).__name__}: check NEO4J_URI "
+                 "and NEO4J_DATABASE)")
         st.stop()
     return graph
-
-
-def _reason(exc: Exception) -> str:
-    """What failed besides the server not answering (empty then), without the text of
-    the error: it may quote a URI with its password."""
-    if isinstance(exc, ServerError) and " refused user " in exc.message:
-        return "the user name or password was refused: check NEO4J_USERNAME and NEO4J_PASSWORD"
-    if isinstance(exc, ServerError):
-        return ""
-    return f"{type(exc).__name__}: check NEO4J_URI and NEO4J_DATABASE"
 
 
 def require_run(graph: Graph) -> ScoringRun:

@@ -34,6 +34,19 @@ def test_other_uris_are_one_line_with_the_fix(monkeypatch: pytest.MonkeyPatch, u
     assert info.value.one_line() == f"{message}. {FIX}"
 
 
+@pytest.mark.parametrize("uri", ["bolt://neo4j:s3cret@db.example:7687",
+                                 "http://neo4j:s3cret@db.example:7474", "bolt://s3cret@h:99999"])
+def test_a_user_or_password_in_the_uri_is_refused_without_showing_them(
+        monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
+    monkeypatch.setenv("NEO4J_URI", uri)
+    with pytest.raises(ServerError) as info:
+        external_uri()
+    line = info.value.one_line()
+    assert "s3cret" not in line
+    assert "holds a user name or password" in line or "is not a valid URI" in line
+    assert "neo4j:s3cret" not in line and "@" not in line
+
+
 def test_no_uri_means_the_local_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEO4J_URI", "")
     assert external_uri() is None

@@ -4,6 +4,7 @@ and ``guanxi ui`` as a real process."""
 from __future__ import annotations
 
 import getpass
+import json
 import subprocess
 import time
 import urllib.request
@@ -46,7 +47,23 @@ def test_a_password_in_the_uri_never_reaches_the_page(uri: str,
     at = AppTest.from_file(str(APP.parent / "screens" / "overview.py"), default_timeout=60).run()
     assert not at.exception
     shown = " ".join(e.value for e in at.error)
-    assert "Neo4j is not reachable" in shown and "s3cret" not in shown
+    assert "s3cret" not in shown
+    assert "holds a user name or password. give the URI without them" in shown
+
+
+def test_a_database_the_server_lacks_is_named_in_the_banner(neo4j_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    port = json.loads((neo4j_dir / "server.json").read_text())["port"]
+    monkeypatch.setenv("NEO4J_URI", f"bolt://127.0.0.1:{port}")
+    monkeypatch.setenv("NEO4J_PASSWORD", (neo4j_dir / "password").read_text().strip())
+    monkeypatch.setenv("NEO4J_DATABASE", "nosuchdb")
+    at = AppTest.from_file(str(APP.parent / "screens" / "overview.py"), default_timeout=60).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"Neo4j at bolt://127.0.0.1:{port} cannot be used: Neo4j at bolt://127.0.0.1:{port} "
+        "has no database 'nosuchdb'. set NEO4J_DATABASE to one that exists (SHOW DATABASES "
+        "lists them)"]
 
 
 def test_no_local_server_gives_the_banner_too(tmp_path: Path,

@@ -30,6 +30,7 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 ARTEFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 WAIT = 120  # seconds a step may take on a loaded 2-core machine before it counts as stuck
 NOTE = "同一设备 and circular payments: confirmed by phone"
+TITLE = "张记 & 李记 <刷单> see http://evil.example and www.evil.example, a@evil.example"
 
 
 def _missing() -> list[str]:
@@ -171,6 +172,7 @@ def _searchable(graph: Any) -> tuple[str, str, str]:
 
 def test_search_open_the_cluster_and_record_a_decision_in_chromium(
         scored_graph: dict, app: str, browser: Any, downloads: Path) -> None:
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     g = scored_graph["graph"]
@@ -202,9 +204,15 @@ def test_search_open_the_cluster_and_record_a_decision_in_chromium(
     browser.get(case_link.get_attribute("href"))
     about = _find(browser, "//input[@aria-label='Cluster or merchant id']", "the case form")
     assert about.get_attribute("value") == cluster
+    # A title as someone might type it: shown as typed, and no address in it is a link.
+    _find(browser, "//input[@aria-label='Title (optional)']", "the title").send_keys(TITLE)
     _button(browser, "Open the case").click()
     _text_seen(browser, f"on cluster {cluster}.")
     [case] = list_cases(g, about=cluster)
+    heading = _find(browser, f"//h2[contains(., '{case.id}')]", "the case's heading")
+    assert heading.text.replace("\u2060", "") == f"{case.id}: {TITLE}"
+    assert not [a for a in browser.find_elements(By.TAG_NAME, "a")
+                if "evil.example" in (a.get_attribute("href") or "")]
     _find(browser, "//div[@role='radiogroup']//label[normalize-space(.)='In progress']",
           "the move to in progress").click()
     _button(browser, "Record").click()
