@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -81,3 +82,8 @@ def table_with(at, *columns: str) -> pd.DataFrame:
             return element.value
     raise AssertionError(f"no table with columns {columns}; tables: "
                          f"{[list(e.value.columns) for e in at.dataframe]}")
+
+
+def as_shown(markdown: str) -> str:
+    """What a page's Markdown shows: ``ui.common.md``'s escapes and word joiners gone."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

@@ -88,7 +88,8 @@ def require_graph() -> Graph:
         graph.verify()
         graph.read(load("server_version"))  # in the database the app reads: it exists
     except GuanxiError as exc:
-        if isinstance(exc, ServerError) and exc.message.startswith("cannot reach"):
+        if isinstance(exc, ServerError) and exc.message.startswith(("cannot reach",
+                                                                    "no local Neo4j")):
             st.error(unreachable_message(where))
         elif isinstance(exc, ServerError) and " refused user " in exc.message:
             st.error(unreachable_message(where) + " (the user name or password was refused: "

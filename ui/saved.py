@@ -113,4 +113,6 @@ def _value(p: Param, text: str) -> Any:
 def run_saved(graph: Graph, query: SavedQuery, values: dict[str, Any]) -> pd.DataFrame:
     """The rows of ``query`` run with ``values``, as a frame (columns in query order)."""
     rows = graph.read(load(query.name), **values)
-    return pd.DataFrame(rows)
+    # Neo4j's dates and times as Python's, which a table (Arrow) can hold.
+    return pd.DataFrame([{k: v.to_native() if hasattr(v, "to_native") else v
+                          for k, v in row.items()} for row in rows])

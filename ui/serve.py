@@ -65,8 +65,9 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool 
     shown = f"[{host}]" if ":" in host else host
     say(f"guanxi app: http://{shown}:{port}  (Ctrl-C stops it)")
     child = subprocess.Popen(command(host, port, headless), env=env)
-    # SIGTERM (a service manager, kill) stops the app as Ctrl-C does, Streamlit with it.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (a service manager, kill) and SIGHUP (the terminal closed) stop the app as
+    # Ctrl-C does, Streamlit with it: it must not go on serving with nobody to stop it.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return child.wait()
     except KeyboardInterrupt:
@@ -77,7 +78,8 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool 
             child.kill()
             return child.wait()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import signal
 import subprocess
 import time
 import urllib.request
@@ -134,13 +135,14 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
         assert app_env["settings"].password not in page
         assert _listening(port) == {"0100007F"}  # 127.0.0.1, and nothing else
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGHUP)  # its terminal closed: Streamlit stops with it
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
     assert f"http://127.0.0.1:{port}" in proc.stdout.read()
+    assert _listening(port) == set()
 
 
 def test_an_empty_host_is_refused(app_env: dict) -> None:

@@ -10,9 +10,18 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import as_shown
 from streamlit.testing.v1 import AppTest
 
-from guanxi.graph.cases import CLEARED, CONFIRMED, IN_PROGRESS, get_case, list_cases, move
+from guanxi.graph.cases import (
+    CLEARED,
+    CONFIRMED,
+    IN_PROGRESS,
+    assign,
+    get_case,
+    list_cases,
+    move,
+)
 from guanxi.graph.scores import read_scores
 
 PAGE = str(Path(__file__).resolve().parents[2] / "ui" / "screens" / "cases.py")
@@ -27,7 +36,8 @@ def _page(**query: str) -> AppTest:
 def _said(at: AppTest) -> str:
     """The page's message after a change: its error, or else its success line."""
     assert not at.exception, at.exception
-    return " ".join(e.value for e in at.error) or " ".join(s.value for s in at.success)
+    return as_shown(" ".join(e.value for e in at.error)
+                    or " ".join(s.value for s in at.success))
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +119,24 @@ def test_a_case_someone_else_moved_meanwhile_is_not_overwritten(app_env: dict,
     assert at.text_area(key="move_note").value == ""
     at.button(key="move").click().run()
     assert get_case(g, case_id).status == CLEARED
+
+
+def test_a_reassignment_made_meanwhile_is_refused_even_after_the_page_redrew(
+        app_env: dict, top_cluster: dict) -> None:
+    g = app_env["graph"]
+    at = _page(merchant=top_cluster["members"][-1])
+    at.button(key="open").click().run()
+    case_id = at.selectbox(key="show_case").value
+    assign(g, case_id, "alice-team", user="alice")  # in another session, meanwhile
+    # Bob types his team and presses Enter: the page redraws, showing alice-team.
+    at.text_input(key=f"assignee_{case_id}").input("bob-team").run()
+    assert at.metric[1].value == "alice-team"
+    at.button(key="assign").click().run()
+    assert _said(at) == (f"case {case_id} was assigned to alice-team meanwhile (expected "
+                         "nobody). look at the case again and assign it if it still needs it")
+    assert get_case(g, case_id).assignee == "alice-team"
+    at.button(key="assign").click().run()  # told, he still means it
+    assert get_case(g, case_id).assignee == "bob-team"
 
 
 def test_a_case_on_an_unknown_cluster_says_so(app_env: dict) -> None:

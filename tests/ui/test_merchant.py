@@ -4,7 +4,7 @@ capped ego network around a dense merchant, and how two linked merchants connect
 from __future__ import annotations
 
 import pytest
-from helpers import table_with
+from helpers import as_shown, table_with
 from streamlit.testing.v1 import AppTest
 
 from guanxi.graph.scores import current_run
@@ -55,7 +55,8 @@ def test_search_text_that_is_query_syntax_or_too_long_is_a_message(app_env: dict
 def test_an_unknown_id_shows_a_message(app_env: dict) -> None:
     at = _page("NO-SUCH-MERCHANT")
     assert not at.exception
-    assert any("no merchant with id or name 'NO-SUCH-MERCHANT'" in w.value for w in at.warning)
+    assert any("no merchant with id or name 'NO-SUCH-MERCHANT'" in as_shown(w.value)
+               for w in at.warning)
 
 
 def test_the_ego_network_respects_the_cap_on_a_dense_merchant(app_env: dict) -> None:
@@ -114,3 +115,22 @@ def test_expanding_a_full_picture_says_why_nothing_is_added(app_env: dict) -> No
     at.button(key="expand").click().run()
     assert not at.exception
     assert any(f"already holds {MAX_NODES} nodes" in w.value for w in at.warning)
+
+
+def test_expanding_a_node_with_nothing_more_to_draw_says_so(app_env: dict) -> None:
+    dense = _densest(app_env["graph"])["id"]
+    at = _page(dense)
+    at.slider(key="hops").set_value(1).run()
+    at.selectbox(key="expand_node").set_value(dense)  # its strongest links are drawn
+    at.button(key="expand").click().run()
+    assert not at.exception
+    assert any("has no more links to draw" in i.value for i in at.info)
+
+
+def test_a_merchant_is_not_asked_how_it_connects_to_itself(app_env: dict) -> None:
+    dense = _densest(app_env["graph"])["id"]
+    at = _page(dense)
+    at.text_input(key="other").input(f" {dense} ").run()
+    assert not at.exception
+    assert any("that is this merchant" in i.value for i in at.info)
+

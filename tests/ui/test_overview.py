@@ -45,6 +45,13 @@ def test_sorting_and_filtering_change_the_leaderboard(app_env: dict) -> None:
     assert not at.exception
 
 
+def test_credit_scores_sort_riskiest_first_after_another_sort(app_env: dict) -> None:
+    at = _page()
+    at.selectbox(key="sort").set_value("credit_score").run()
+    scores = table_with(at, "open", "cluster_id", "collusion_score")["credit_score"].dropna()
+    assert scores.tolist() == sorted(scores) and scores.iloc[0] < scores.iloc[-1]
+
+
 def test_the_histograms_and_cluster_table_count_every_score(app_env: dict) -> None:
     g = app_env["graph"]
     run = current_run(g).run

@@ -36,6 +36,18 @@ def test_the_riskiest_merchants_as_a_table_and_csv(app_env: dict) -> None:
     rows = table_with(at, "merchant_id", "ring_score")
     assert len(rows) == 7
     assert rows["ring_score"].is_monotonic_decreasing
+    at.run()  # a rerun without Run (the CSV download is one) keeps the rows
+    assert len(table_with(at, "merchant_id", "ring_score")) == 7
+
+
+def test_weekly_flows_come_back_as_a_table_with_their_weeks(app_env: dict) -> None:
+    g = app_env["graph"]
+    mid = g.read("MATCH (w:MerchantWeek) RETURN w.merchant AS id ORDER BY id LIMIT 1")[0]["id"]
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    _submit(at, "ui_weekly_flows", ids=f"{mid}, {mid}")
+    assert not at.exception
+    weeks = table_with(at, "week", "paid_in_amount")
+    assert len(weeks) >= 1 and weeks["week"].is_monotonic_increasing
 
 
 def test_a_path_query_is_drawn(app_env: dict) -> None:

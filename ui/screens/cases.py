@@ -29,6 +29,9 @@ from guanxi.graph.cases import (
 from guanxi.ui.common import current_user, md, page_param, require_graph
 from guanxi.ui.report import case_report, report_name
 
+# A message kept by a change made on the last run: taken now, so that a page stopped by
+# the banner (Neo4j away) does not show it later, when it no longer holds.
+said = st.session_state.pop("said", None)
 graph = require_graph()
 user = current_user()
 st.title("Cases")
@@ -57,15 +60,23 @@ def _open() -> None:
     _said("success", f"Opened {case.id} on {case.about_kind} {case.about_id}.")
 
 
-def _assign(case_id: str, seen: str | None) -> None:
-    # ``seen`` is the assignee the page showed: if someone reassigned the case since,
-    # this one is refused rather than silently overwriting theirs.
+def _assign(case_id: str) -> None:
+    # The assignee this session first saw (or last set, or was told of): if someone
+    # reassigned the case since, this one is refused rather than silently overwriting
+    # theirs, even after reruns (Enter in a field) that redraw the page.
+    s = st.session_state
+    seen = f"assignee_seen_{case_id}"
     try:
-        case = assign(graph, case_id, st.session_state[f"assignee_{case_id}"], user=user,
-                      expected=seen)
+        case = assign(graph, case_id, s[f"assignee_{case_id}"], user=user, expected=s[seen])
+    except CaseMoved as exc:
+        s[seen] = get_case(graph, case_id).assignee  # told now: the next click may go
+        _said("error", exc.one_line())
+        return
     except GuanxiError as exc:
         _said("error", exc.one_line())
         return
+    s[seen] = case.assignee
+    s.pop("report", None)  # it named the previous assignee
     _said("success", f"{case.id} is assigned to {case.assignee}.")
 
 
@@ -100,7 +111,6 @@ def _report(case_id: str) -> None:
     st.session_state["report"] = (case_id, text)
 
 
-said = st.session_state.pop("said", None)
 if said:
     (st.error if said[0] == "error" else st.success)(md(said[1]))
 
@@ -195,8 +205,9 @@ a1, a2 = st.columns(2)
 with a1:
     st.markdown("**Assign**")
     st.session_state.setdefault(f"assignee_{case.id}", case.assignee or "")
+    st.session_state.setdefault(f"assignee_seen_{case.id}", case.assignee)
     st.text_input("Investigator", key=f"assignee_{case.id}", disabled=case.decided)
-    st.button("Assign", key="assign", on_click=_assign, args=(case.id, case.assignee),
+    st.button("Assign", key="assign", on_click=_assign, args=(case.id,),
               disabled=case.decided)
 with a2:
     st.markdown("**Move**")

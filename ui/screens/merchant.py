@@ -35,8 +35,8 @@ if not text.strip():
     st.stop()
 found = views.search_merchants(graph, text)
 if found.empty:
-    st.warning(f"no merchant with id or name '{md(text.strip())}': check the id, or try "
-               f"another part of the name")
+    st.warning(f"no merchant with id or name '{md(text.strip()[:views.SEARCH_MAX])}': "
+               "check the id, or try another part of the name")
     st.stop()
 labels = {r.id: f"{r.id} · {r.name or ''} · {r.city or ''}" for r in found.itertuples()}
 chosen = st.selectbox(f"{len(found)} found", list(labels), format_func=labels.get, key="pick")
@@ -73,13 +73,19 @@ for node in opened:
         expand(graph, run, ego, node, types=types, cap=cap)
 e1, e2 = st.columns([3, 1])
 target = e1.selectbox("Expand a node", sorted(ego.nodes), key="expand_node")
-if e2.button("Expand", key="expand") and target not in opened:
+if e2.button("Expand", key="expand"):
+    opens = f", or open {md(target)} itself" if ego.nodes[target]["kind"] == "Merchant" else ""
+    before = len(ego.edges)
     if len(ego.nodes) >= MAX_NODES:
         st.warning(f"the picture already holds {MAX_NODES} nodes, the most it draws: "
-                   f"lower the hops or the links per node, or open {md(target)} itself")
+                   f"lower the hops or the links per node{opens}")
     else:
-        opened.append(target)
+        if target not in opened:
+            opened.append(target)
         expand(graph, run, ego, target, types=types, cap=cap)
+        if len(ego.edges) == before:
+            st.info(f"{md(target)} has no more links to draw among its {cap} strongest: "
+                    f"raise the links per node to see more")
 nodes, edges = ego.picture()
 drawn = len(ego.nodes)
 hidden = sum(sum(v.values()) for v in ego.hidden.values())
@@ -97,7 +103,9 @@ st.dataframe(summary, hide_index=True, key="summarised")
 
 st.subheader("How are these two connected")
 other = st.text_input("Another merchant id", key="other")
-if other.strip():
+if other.strip() == chosen:
+    st.info("that is this merchant: give another merchant's id")
+elif other.strip():
     if views.merchant(graph, run, other.strip()) is None:
         st.warning(f"no merchant {md(other.strip())} in the graph: check the id")
     else:

@@ -50,7 +50,9 @@ sort_labels = {"collusion_score": "Collusion score", "group_pd": "Group PD",
                "credit_score": "Credit score", "size": "Size"}
 f1, f2, f3, f4, f5 = st.columns([2, 1, 2, 2, 2])
 sort = f1.selectbox("Sort by", list(sort_labels), format_func=sort_labels.get, key="sort")
-descending = f2.toggle("Highest first", value=sort != "credit_score", key="descending")
+# Credit scores read riskiest (lowest) first, the rest highest first; a key per sort so
+# that choosing another sort starts from its own default.
+descending = f2.toggle("Highest first", value=sort != "credit_score", key=f"descending_{sort}")
 cities = f3.multiselect("City", sorted(table["city"].dropna().unique()), key="city")
 categories = f4.multiselect("Category", sorted(table["category"].dropna().unique()),
                             key="category")

@@ -17,14 +17,18 @@ with st.form(f"form_{name}"):
     form = {p.name: st.text_input(p.label, value=p.default, key=f"p_{name}_{p.name}")
             for p in query.params}
     submitted = st.form_submit_button("Run")
-if not submitted:
+if submitted:
+    values, problems = parse(query, form)
+    for problem in problems:
+        st.error(problem)
+    if problems:
+        st.stop()
+    # Kept for this session: a later rerun (the CSV download is one) shows them again.
+    st.session_state["saved_rows"] = (name, run_saved(graph, query, values))
+last = st.session_state.get("saved_rows")
+if not last or last[0] != name:
     st.stop()
-values, problems = parse(query, form)
-for problem in problems:
-    st.error(problem)
-if problems:
-    st.stop()
-rows = run_saved(graph, query, values)
+rows = last[1]
 st.caption(f"{len(rows):,} rows")
 if {"nodes", "links"} <= set(rows.columns) and len(rows):
     nodes, edges = paths_picture(rows.to_dict("records"))
