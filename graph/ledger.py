@@ -25,6 +25,7 @@ from typing import Any
 
 import neo4j
 
+from guanxi.errors import QueryError
 from guanxi.graph import lock
 from guanxi.graph.connection import Graph
 from guanxi.graph.lock import (
@@ -62,10 +63,12 @@ def file_key(sha256: str, kind: str) -> str:
 
 
 def claim_file(graph: Graph, key: str, owner: Owner, name: str, reload: bool = False,
-               stale_seconds: float = STALE_SECONDS) -> dict[str, Any]:
+               stale_seconds: float = STALE_SECONDS,
+               content: dict[str, Any] | None = None) -> dict[str, Any]:
     """Claim file ``key`` for ``owner`` and return its record as it was (``status``:
     ``new``, ``loading`` or ``done``). A done file is returned without being claimed,
-    unless ``reload``.
+    unless ``reload``. ``content`` (``kind``, ``name``, ``path``, ``sha256``, ``size``,
+    ``head``) is recorded on a new record.
 
     Raises :class:`LockHeld` while another live process holds it.
     """
@@ -73,7 +76,7 @@ def claim_file(graph: Graph, key: str, owner: Owner, name: str, reload: bool = F
     def work(tx: neo4j.ManagedTransaction) -> dict[str, Any]:
         # The first statement writes the node, which takes its lock for the rest of the
         # transaction; only then is the holder read, so two claims cannot both succeed.
-        tx.run(load("ledger_lock_file").text, key=key).consume()
+        tx.run(load("ledger_lock_file").text, key=key, content=content or {}).consume()
         row = tx.run(load("ledger_file").text, key=key).single()
         file, idle = dict(row["file"]), row["idle_seconds"]
         if file["status"] == "done" and not reload:
@@ -144,7 +147,18 @@ def recorded(key: str, generation: int, owner: Owner) -> Apply:
                                "run the command again once that ingest has ended")
             return run_statements(tx, batch.statements) if row["fresh"] else None
 
-        return graph.transaction(work, transaction_name(batch), timeout=BATCH_TIMEOUT)
+        try:
+            return graph.transaction(work, transaction_name(batch), timeout=BATCH_TIMEOUT)
+        except QueryError as exc:
+            # Frozen (SIGSTOP, a paused VM) inside this batch, the server ended it after
+            # BATCH_TIMEOUT; meanwhile another ingest may have taken the claim over. Then
+            # that is the cause to report (exit 75), not the ended transaction.
+            row = graph.read(load("ledger_file"), key=key)
+            if row and (row[0]["file"] or {}).get("owner") != owner.id:
+                raise LockLost("the claim on this file was taken over by another ingest "
+                               f"while this one was stopped ({exc.code})",
+                               "run the command again once that ingest has ended") from None
+            raise
 
     return apply
 

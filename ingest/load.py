@@ -213,7 +213,11 @@ class _FileLoad:
         self.reading = _reading(src, self.km)
         self.owner = ledger.Owner.me()
         reload = self.options.reload and src.kind in RELOADABLE
-        record = ledger.claim_file(self.graph, self.key, self.owner, src.name, reload=reload)
+        record = ledger.claim_file(self.graph, self.key, self.owner, src.name, reload=reload,
+                                   content={"kind": src.kind, "name": src.name,
+                                            "path": str(src.path.resolve()),
+                                            "sha256": src.sha256, "size": src.size_bytes,
+                                            "head": src.head})
         if record["status"] == "done" and not reload:
             self._skip(record)
             return
@@ -262,9 +266,12 @@ class _FileLoad:
         generation = int(record.get("generation") or 0) + (record["status"] == "done")
         # Rows of an earlier file this one extends are loaded already: only the lines
         # after them are read. A resumed file keeps the start it was given.
-        base = None if resuming or generation else find_base(self.graph, src)
-        if base is not None:
-            base.check(src.name, self.reading["digest"])
+        base, unrecorded = (None, 0) if resuming or generation else find_base(
+            self.graph, src, self.key, self.reading)
+        if base is None and unrecorded:
+            self.warnings.append(
+                f"{unrecorded} {src.kind} file(s) were loaded by a guanxi that did not record "
+                f"how files start: if {src.name} repeats their rows, they now count twice")
         report.after_line = base.lines if base else int(record.get("base_lines") or 0)
         lines = max(count_rows(src, km) - report.after_line, 0)
         # A resumed file keeps the batching it started with, whatever the options say now.
@@ -274,7 +281,10 @@ class _FileLoad:
             report.note = f"resumed with the batch size it started with ({batch_size})"
         if base is not None:
             report.note = (f"rows after line {base.lines:,} only: the lines before are "
-                           f"{base.name}, loaded {base.finished}")
+                           f"{base.named}, loaded {base.finished}")
+        elif resuming and report.after_line:
+            report.note = (f"rows after line {report.after_line:,} only (the lines before "
+                           f"are a file already loaded); {report.note or 'resumed'}")
         with tempfile.TemporaryDirectory(prefix=f"guanxi-spool-{os.getpid()}-") as tmp:
             spool = Spool(Path(tmp), _BUCKET_KEYS.get(src.kind), buckets)
             self._check(spool, lines)
@@ -291,8 +301,8 @@ class _FileLoad:
                 "kind": src.kind, "name": src.name, "sha256": src.sha256,
                 "mapping": km.digest(), "reading": self.reading["digest"],
                 "reading_settings": self.reading["settings"], "batch_size": batch_size,
-                "buckets": buckets, "size": src.size_bytes, "head_sha256": src.head_sha256,
-                "base": base.key if base else None, "base_lines": report.after_line})
+                "buckets": buckets, "base": base.key if base else None,
+                "base_lines": report.after_line})
             self._write(spool, batch_size, int(begun["generation"]))
         summary = {"rows_read": report.rows_read, "rejected": report.rejected,
                    "rows_written": report.rows_written, "batches": report.batches}

@@ -44,8 +44,8 @@ __all__ = ["HEAD_BYTES", "SourceFile", "discover", "read_chunks", "count_rows",
            "unknown_columns"]
 
 HEAD_BYTES = 4096
-"""The first bytes of a file's content hashed apart (``SourceFile.head_sha256``), so that
-only ledger files starting alike are read to compare (``ingest/extends.py``)."""
+"""The first bytes of a file's content, kept in the ingest ledger (``SourceFile.head``),
+so that files starting alike are found without reading them (``ingest/extends.py``)."""
 
 _SUFFIXES = (".csv", ".csv.gz", ".parquet")
 _NOT_CSV = {b"PK\x03\x04": "an Excel workbook or zip archive",
@@ -59,7 +59,7 @@ class SourceFile:
     ``encoding`` is the resolved text encoding of a CSV (from the mapping or detected),
     ``None`` for Parquet; ``sha256`` and ``size_bytes`` describe its content (a gzipped
     CSV's bytes once gunzipped, so a compressed copy of a file has its hash), and
-    ``head_sha256`` its first :data:`HEAD_BYTES` bytes (``ingest/extends.py``).
+    ``head`` is its first :data:`HEAD_BYTES` bytes (``ingest/extends.py``).
     """
 
     kind: str
@@ -68,7 +68,7 @@ class SourceFile:
     encoding: str | None
     sha256: str
     size_bytes: int
-    head_sha256: str = ""
+    head: bytes = b""
 
     @property
     def name(self) -> str:
@@ -232,15 +232,14 @@ def _inspect(kind: str, path: Path, km: KindMapping) -> SourceFile:
         encoding = km.encoding or detect_encoding(src, sample, at_eof)
         src = SourceFile(kind, path, "csv", encoding, "", 0)
     # The content, not its packaging: a gzipped copy of a file hashes like the file.
-    digest, size, head = hashlib.sha256(), 0, hashlib.sha256()
+    digest, size, head = hashlib.sha256(), 0, b""
     with open_bytes(src) as f:
         while block := read_block(f, src):
             if size < HEAD_BYTES:
-                head.update(block[:HEAD_BYTES - size])
+                head += block[:HEAD_BYTES - size]
             digest.update(block)
             size += len(block)
-    return SourceFile(kind, path, src.format, src.encoding, digest.hexdigest(), size,
-                      head.hexdigest())
+    return SourceFile(kind, path, src.format, src.encoding, digest.hexdigest(), size, head)
 
 
 # --- Parquet -----------------------------------------------------------------------

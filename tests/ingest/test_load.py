@@ -425,7 +425,8 @@ def test_a_file_with_rows_appended_loads_only_the_new_rows(graph: Graph, tmp_pat
     assert files["payments"]["rows_read"] == days["tuesday"] - days["monday"]
     assert files["payments"]["after_line"] == days["monday"] + 1  # the header and Monday's
     assert files["payments"]["note"].startswith(
-        f"rows after line {days['monday'] + 1:,} only: the lines before are payments.csv")
+        f"rows after line {days['monday'] + 1:,} only: the lines before are "
+        f"{(tmp_path / 'monday' / 'payments.csv').resolve()}")
     assert files["supply"]["rows_read"] == 2 and files["shipments"]["rows_read"] == 1
 
     wednesday = tmp_path / "wednesday"
@@ -456,9 +457,9 @@ def test_a_start_whose_last_line_has_no_line_end_is_refused(graph: Graph,
     (tuesday / "payments.csv").write_bytes(cut + b"0\n" + b"C9,M1,5,2025-01-09\n")
     report = load(graph, tuesday)
     assert report["error"]["message"] == (
-        "payments.csv begins with all of payments.csv (loaded "
-        f"{_finished(graph)}), whose last line has no line end: that row may have changed, "
-        "so the rows that are new are not known")
+        f"payments.csv begins with all of {(monday / 'payments.csv').resolve()} (loaded "
+        f"{_finished(graph)}), which ends without a line end after its last row: that row "
+        "may have changed, so the rows that are new are not known")
     assert report["files"][0]["status"] == "failed"
     assert snapshot(graph) == before and paid_rows(graph) == 5
 
@@ -471,7 +472,9 @@ def test_an_extension_read_under_other_settings_is_refused(graph: Graph,
     mapping.write_text('[payments]\ntimezone = "Asia/Shanghai"\n', encoding="utf-8")
     report = load(graph, write_folder(tmp_path / "tuesday", payments=PAYMENTS),
                   mapping=mapping)
-    assert "which was loaded under other reading settings" in report["error"]["message"]
+    said = report["error"]["message"]
+    assert "which was read with" in said and "would now be read with" in said
+    assert said.index("UTC") < said.index("would now") < said.index("Asia/Shanghai")
     assert paid_rows(graph) == 5
 
 
@@ -492,11 +495,76 @@ def test_a_file_repeating_loaded_rows_without_extending_them_is_refused(
     else:
         again = payments.iloc[:300]
     report = load(graph, write_folder(tmp_path / "second", payments=again))
+    loaded = (tmp_path / "first" / "payments.csv").resolve()
     assert report["error"]["message"] == (
-        "payments.csv begins with the same rows as payments.csv (loaded "
+        f"payments.csv begins with the same rows as {loaded} (loaded "
         f"{_finished(graph)}) but is not that file with rows appended: loading it would "
         "count those rows twice")
     assert snapshot(graph) == before
+
+
+def test_small_exports_loaded_out_of_order_count_each_row_once(graph: Graph,
+                                                               tmp_path: Path) -> None:
+    """Files under HEAD_BYTES: Monday's, Wednesday's, then Tuesday's (which Wednesday's
+    holds): Tuesday's is refused, not loaded again after Monday's rows."""
+    for day, rows in (("monday", 3), ("wednesday", 8)):
+        assert load(graph, write_folder(tmp_path / day, merchants=MERCHANTS,
+                                        payments=PAYMENTS.iloc[:rows]))["error"] is None
+    report = load(graph, write_folder(tmp_path / "tuesday", payments=PAYMENTS.iloc[:5]))
+    assert "begins with the same rows as" in report["error"]["message"]
+    assert paid_rows(graph) == 8
+
+
+@pytest.mark.parametrize("ending", [b"\r", b"\r\n"])
+def test_rows_appended_to_a_file_with_other_line_ends(graph: Graph, tmp_path: Path,
+                                                      ending: bytes) -> None:
+    lines = (PAYMENTS.to_csv(index=False)).encode().splitlines()
+    whole = ending.join(lines) + ending
+    monday = ending.join(lines[:4]) + ending  # the header and three rows
+    for day, data in (("monday", monday), ("tuesday", whole)):
+        folder = write_folder(tmp_path / day, merchants=MERCHANTS)
+        (folder / "payments.csv").write_bytes(data)
+        report = load(graph, folder)
+        assert report["error"] is None
+    assert report["files"][1]["after_line"] == 4 and report["files"][1]["rows_read"] == 5
+    assert paid_rows(graph) == 8
+
+
+def test_a_start_that_ends_inside_a_quoted_field_is_refused(graph: Graph,
+                                                            tmp_path: Path) -> None:
+    """Monday's file stops inside a quoted field (its last row was rejected); Tuesday's
+    completes that row: which rows are new is not known."""
+    lines = PAYMENTS.to_csv(index=False).splitlines(keepends=True)
+    monday = "".join(lines[:4]) + 'C3,M4,8.8,"2025-\n'
+    folder = write_folder(tmp_path / "monday", merchants=MERCHANTS)
+    (folder / "payments.csv").write_text(monday)
+    assert load(graph, folder, max_reject_rate=1.0)["error"] is None
+    folder = write_folder(tmp_path / "tuesday")
+    (folder / "payments.csv").write_text(monday + '01-03T18:00"\n' + "".join(lines[5:]))
+    said = load(graph, folder)["error"]["message"]
+    assert "which ends inside a quoted field: that row may have changed" in said
+    assert paid_rows(graph) == 3
+
+
+def test_rows_of_a_file_another_ingest_is_loading_wait_for_it(graph: Graph,
+                                                            tmp_path: Path) -> None:
+    from guanxi.graph import ledger
+    from guanxi.ingest.mapping import load_mapping
+    from guanxi.ingest.reader import discover
+
+    monday = write_folder(tmp_path / "monday", merchants=MERCHANTS, payments=PAYMENTS.iloc[:5])
+    assert load(graph, write_folder(tmp_path / "m", merchants=MERCHANTS))["error"] is None
+    # Another ingest (this live process) has claimed Monday's payments and is checking them.
+    [src] = [s for s in discover(monday, load_mapping(None)) if s.kind == "payments"]
+    ledger.claim_file(graph, ledger.file_key(src.sha256, src.kind), ledger.Owner.me(),
+                      src.name, content={"kind": src.kind, "name": src.name, "path": "mon",
+                                         "sha256": src.sha256, "size": src.size_bytes,
+                                         "head": src.head})
+    report = load(graph, write_folder(tmp_path / "tuesday", payments=PAYMENTS))
+    assert report["error"]["exit_code"] == 75
+    assert "repeats rows of mon, which another ingest is loading: pid" in \
+        report["error"]["message"]
+    assert paid_rows(graph) in (0, None)
 
 
 def _finished(graph: Graph) -> str:
