@@ -20,12 +20,13 @@ Three rules make a load exactly-once, whatever runs at the same time or dies hal
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from typing import Any
 
 import neo4j
 
-from guanxi.errors import QueryError
+from guanxi.errors import InputError, QueryError
 from guanxi.graph import lock
 from guanxi.graph.connection import Graph
 from guanxi.graph.lock import (
@@ -48,7 +49,19 @@ __all__ = ["Owner", "LockHeld", "LockLost", "file_key", "claim_file", "release_f
 
 BATCH_TIMEOUT = 300.0
 """Server-side limit on a batch: a process frozen inside one (SIGSTOP, a hung VM) must not
-hold the pairs it writes locked for ever (heartbeats: ``lock.BEAT_TIMEOUT``)."""
+hold the pairs it writes locked for ever (heartbeats: ``lock.BEAT_TIMEOUT``). The refresh
+job looks back this long for batches still open when it read the graph."""
+
+
+def batch_timeout() -> float:
+    """:data:`BATCH_TIMEOUT`, or less when ``GUANXI_BATCH_TIMEOUT`` says so (never more:
+    the refresh job's look-back must cover every batch)."""
+    raw = os.environ.get("GUANXI_BATCH_TIMEOUT", "")
+    try:
+        return min(BATCH_TIMEOUT, max(1.0, float(raw))) if raw.strip() else BATCH_TIMEOUT
+    except ValueError:
+        raise InputError(f"GUANXI_BATCH_TIMEOUT={raw!r} is not a number of seconds",
+                         "give seconds, at most 300, or unset it") from None
 
 
 def file_key(sha256: str, kind: str) -> str:
@@ -134,6 +147,8 @@ def recorded(key: str, generation: int, owner: Owner) -> Apply:
     :class:`LockLost` when ``owner`` no longer holds the file.
     """
 
+    limit = batch_timeout()
+
     def apply(graph: Graph, batch: Batch) -> dict[str, int] | None:
         bid = batch_id(key, generation, batch.n)
 
@@ -148,10 +163,10 @@ def recorded(key: str, generation: int, owner: Owner) -> Apply:
             return run_statements(tx, batch.statements) if row["fresh"] else None
 
         try:
-            return graph.transaction(work, transaction_name(batch), timeout=BATCH_TIMEOUT)
+            return graph.transaction(work, transaction_name(batch), timeout=limit)
         except QueryError as exc:
             # Frozen (SIGSTOP, a paused VM) inside this batch, the server ended it after
-            # BATCH_TIMEOUT; meanwhile another ingest may have taken the claim over. Then
+            # its timeout; meanwhile another ingest may have taken the claim over. Then
             # that is the cause to report (exit 75), not the ended transaction.
             row = graph.read(load("ledger_file"), key=key)
             if row and (row[0]["file"] or {}).get("owner") != owner.id:
