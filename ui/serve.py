@@ -26,8 +26,9 @@ DEFAULT_PORT = 8501
 
 
 def command(host: str, port: int, headless: bool) -> list[str]:
-    """The Streamlit command line that serves the app."""
-    return [sys.executable, "-m", "streamlit", "run", str(APP),
+    """The Streamlit command line that serves the app (through ``ui/preload.py``, which
+    imports the pages' libraries before the first page is asked for)."""
+    return [sys.executable, "-m", "guanxi.ui.preload", "run", str(APP),
             "--server.address", host, "--server.port", str(port),
             "--server.headless", "true" if headless else "false",
             "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"]

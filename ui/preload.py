@@ -1,0 +1,33 @@
+"""What the app's pages import, loaded once when ``guanxi ui`` starts the server.
+
+Streamlit runs a page's script in its server process; the first script to import pandas,
+Altair (the charts), networkx, pyvis and the Neo4j driver pays for it, which made the
+first page after a start take about two seconds. ``guanxi ui`` starts Streamlit through
+:func:`main`, which imports them first. Only libraries: the app's own modules define
+Streamlit caches, which must be made inside the running server.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["LIBRARIES", "main"]
+
+LIBRARIES = ("pandas", "pyarrow", "numpy", "altair", "networkx", "pyvis.network", "neo4j",
+             "jinja2")
+
+
+def main() -> None:
+    """Import :data:`LIBRARIES`, then run Streamlit's command line (``sys.argv``)."""
+    import importlib
+
+    for name in LIBRARIES:
+        importlib.import_module(name)
+    from streamlit.web.cli import main as streamlit
+
+    sys.argv[0] = "streamlit"
+    streamlit()
+
+
+if __name__ == "__main__":
+    main()
