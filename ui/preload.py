@@ -3,8 +3,9 @@
 Streamlit runs a page's script in its server process; the first script to import pandas,
 Altair (the charts), networkx, pyvis and the Neo4j driver pays for it, which made the
 first page after a start take about two seconds. ``guanxi ui`` starts Streamlit through
-:func:`main`, which imports them first. Only libraries: the app's own modules define
-Streamlit caches, which must be made inside the running server.
+:func:`main`, which imports them first and warms the server (``ui/warm.py``). Only
+libraries and modules without Streamlit: the pages' caches must be made inside the
+running server.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ LIBRARIES = ("pandas", "pyarrow", "numpy", "altair", "networkx", "pyvis.network"
 
 
 def main() -> None:
-    """Import :data:`LIBRARIES`, then run Streamlit's command line (``sys.argv``)."""
+    """Import :data:`LIBRARIES`, start the warm-up (``ui/warm.py``) in the background,
+    then run Streamlit's command line (``sys.argv``)."""
     import importlib
+    import threading
 
     for name in LIBRARIES:
         importlib.import_module(name)
+    from guanxi.ui.warm import warm_quietly
+
+    threading.Thread(target=warm_quietly, name="guanxi-warm-up", daemon=True).start()
     from streamlit.web.cli import main as streamlit
 
     sys.argv[0] = "streamlit"

@@ -1,0 +1,73 @@
+"""Warm-up: read once what the first views read, when the app starts.
+
+The first view of a page after ``guanxi ui`` starts took about two seconds where later
+ones took a third of that: the app's modules were imported, Neo4j planned each query
+for the first time, and the store's pages were read from disk. :func:`warm` does that
+work once, in the background of the server process (``ui/preload.py``), before anyone
+asks. No Streamlit here: the pages' own caches are made when they run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+import altair as alt
+import pandas as pd
+
+from guanxi.errors import GuanxiError
+from guanxi.graph.connection import open_graph
+from guanxi.graph.scores import current_run, scoring_runs
+from guanxi.graph.settings import resolve
+from guanxi.graph.similar import FASTRP, similar
+from guanxi.graph.stats import graph_counts
+from guanxi.ui import views
+from guanxi.ui.ego import ego_network
+from guanxi.ui.network import network_html
+from guanxi.ui.report import cluster_picture
+
+__all__ = ["warm"]
+
+log = logging.getLogger(__name__)
+
+
+def warm() -> float:
+    """Run the Overview's, the Cluster page's and the Merchant page's reads once (the
+    top cluster, its first member's network and look-alikes), lay out that cluster's
+    picture and build a chart; the seconds it took. Nothing is kept: pages read again,
+    now from a warm server."""
+    started = time.monotonic()
+    graph = open_graph(resolve())
+    graph_counts(graph)
+    scoring_runs(graph)
+    run = current_run(graph).run
+    table = views.cluster_table(graph, run)
+    for field in ("ring_score", "pd"):
+        views.score_histogram(graph, run, field)
+    if not table.empty:
+        score = views.cluster_score(graph, run, table["cluster_id"].iloc[0])
+        members = views.node_details(graph, run, score["members"])
+        network_html(*cluster_picture(members, views.member_links(graph, score["members"])))
+        views.weekly_flows(graph, score["members"])
+        first = score["members"][0]
+        views.search_merchants(graph, first)
+        views.merchant(graph, run, first)
+        ego_network(graph, run, first)
+        views.weekly_flows(graph, [first])
+        with contextlib.suppress(GuanxiError):  # no embeddings yet: the page says so
+            similar(graph, first, k=10, by=FASTRP)
+    # The Overview's charts: Altair loads and checks against its Vega-Lite schema the
+    # first time a chart is built.
+    alt.Chart(pd.DataFrame({"from": [0.0], "n": [1]})).mark_bar().encode(
+        x="from", y="n").to_dict()
+    return time.monotonic() - started
+
+
+def warm_quietly() -> None:
+    """:func:`warm`, for a background thread: a server that is not there yet, or holds
+    no scores, is the pages' to report, not the warm-up's."""
+    try:
+        log.info("warmed the app in %.1f s", warm())
+    except Exception as exc:  # noqa: BLE001 -- best effort: any failure only means a colder first view
+        log.info("no warm-up: %s", exc)
