@@ -123,15 +123,12 @@ def bench_pages(graph, run: str, repeats: int) -> dict:
     the libraries ``guanxi ui`` preloads are imported, its warm-up has run, and
     Streamlit has run a script (its own first-run set-up) before the first page is
     timed."""
-    import importlib
-
     from streamlit.testing.v1 import AppTest
 
-    from guanxi.ui.preload import LIBRARIES
+    from guanxi.ui.preload import import_libraries
     from guanxi.ui.warm import warm
 
-    for name in LIBRARIES:
-        importlib.import_module(name)
+    import_libraries()
     AppTest.from_string("import streamlit as st\nst.write('up')").run()
     warm()  # what guanxi ui does in the background as it starts
 

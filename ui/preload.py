@@ -12,20 +12,26 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["LIBRARIES", "main"]
+__all__ = ["LIBRARIES", "import_libraries", "main"]
 
 LIBRARIES = ("pandas", "pyarrow", "numpy", "altair", "networkx", "pyvis.network", "neo4j",
              "jinja2")
 
 
-def main() -> None:
-    """Import :data:`LIBRARIES`, start the warm-up (``ui/warm.py``) in the background,
-    then run Streamlit's command line (``sys.argv``)."""
+def import_libraries() -> None:
+    """Import :data:`LIBRARIES` (``bench/ui_bench.py`` does it too, as the app does)."""
     import importlib
-    import threading
 
     for name in LIBRARIES:
         importlib.import_module(name)
+
+
+def main() -> None:
+    """Import :data:`LIBRARIES`, start the warm-up (``ui/warm.py``) in the background,
+    then run Streamlit's command line (``sys.argv``)."""
+    import threading
+
+    import_libraries()
     from guanxi.ui.warm import warm_quietly
 
     threading.Thread(target=warm_quietly, name="guanxi-warm-up", daemon=True).start()
