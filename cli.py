@@ -701,6 +701,11 @@ def ui_cmd(
                     ] = "127.0.0.1",
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")
                         ] = False,
+    warm_up: Annotated[bool, typer.Option(
+        "--warm-up/--no-warm-up",
+        help="As it starts, read once in the background what the first pages read, and "
+             "every merchant's links, so that Neo4j has them in memory (100k merchants: "
+             "about 10 s of reads). --no-warm-up spares a shared server that read.")] = True,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Serve the investigation app (Streamlit): merchant networks, cluster scores, cases.
@@ -713,7 +718,7 @@ def ui_cmd(
     """
     from guanxi.ui.serve import serve
 
-    code = serve(host, port, headless=headless, data_dir=data_dir,
+    code = serve(host, port, headless=headless, warm_up=warm_up, data_dir=data_dir,
                  say=lambda line: console.print(escape(line)))
     raise typer.Exit(code)
 

@@ -30,7 +30,7 @@ from guanxi.ui.network import network_html
 
 __all__ = ["USER_HEADER_ENV", "cluster_table_of", "current_user", "fmt_pd", "fmt_score", "md",
            "page_param", "picture", "require_graph", "require_run",
-           "score_histogram_of", "unreachable_message"]
+           "score_histograms_of", "unreachable_message"]
 
 USER_HEADER_ENV = "GUANXI_UI_USER_HEADER"
 """Names the request header (set by an SSO proxy) that holds the user's name."""
@@ -150,10 +150,10 @@ def cluster_table_of(uri: str, run: str, _graph: Graph) -> pd.DataFrame:
     return views.cluster_table(_graph, run)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def score_histogram_of(uri: str, run: str, field: str, _graph: Graph) -> pd.DataFrame:
-    """:func:`views.score_histogram` of run ``run``, read once per run and server."""
-    return views.score_histogram(_graph, run, field)
+@st.cache_data(show_spinner=False, max_entries=4)
+def score_histograms_of(uri: str, run: str, _graph: Graph) -> dict[str, pd.DataFrame]:
+    """:func:`views.score_histograms` of run ``run``, read once per run and server."""
+    return views.score_histograms(_graph, run)
 
 
 def page_param(name: str) -> str | None:

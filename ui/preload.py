@@ -3,14 +3,17 @@
 Streamlit runs a page's script in its server process; the first script to import pandas,
 Altair (the charts), networkx, pyvis and the Neo4j driver pays for it, which made the
 first page after a start take about two seconds. ``guanxi ui`` starts Streamlit through
-:func:`main`, which imports them first and warms the server (``ui/warm.py``). Only
-libraries and modules without Streamlit: the pages' caches must be made inside the
-running server.
+:func:`main`, which imports them first and, once Streamlit's runtime is up, warms the
+server and fills the Overview's caches in a background thread (``ui/warm.py``); the
+caches must be filled inside the running server, with its cache storage.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+from guanxi.ui.serve import WARM_UP_ENV
 
 __all__ = ["LIBRARIES", "import_libraries", "main"]
 
@@ -27,18 +30,32 @@ def import_libraries() -> None:
 
 
 def main() -> None:
-    """Import :data:`LIBRARIES`, start the warm-up (``ui/warm.py``) in the background,
-    then run Streamlit's command line (``sys.argv``)."""
+    """Import :data:`LIBRARIES`, start the warm-up (``ui/warm.py``) in the background
+    unless ``GUANXI_UI_WARM_UP=0``, then run Streamlit's command line (``sys.argv``)."""
     import threading
 
     import_libraries()
-    from guanxi.ui.warm import warm_quietly
-
-    threading.Thread(target=warm_quietly, name="guanxi-warm-up", daemon=True).start()
+    if os.environ.get(WARM_UP_ENV, "1") != "0":
+        threading.Thread(target=_warm_when_up, name="guanxi-warm-up", daemon=True).start()
     from streamlit.web.cli import main as streamlit
 
     sys.argv[0] = "streamlit"
     streamlit()
+
+
+def _warm_when_up(wait_s: float = 60.0) -> None:
+    # The warm-up fills the pages' caches; filled before Streamlit's runtime exists, they
+    # would not use the runtime's cache storage.
+    import time
+
+    from streamlit import runtime
+
+    from guanxi.ui.warm import warm_quietly
+
+    deadline = time.monotonic() + wait_s
+    while not runtime.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    warm_quietly()
 
 
 if __name__ == "__main__":

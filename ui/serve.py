@@ -18,11 +18,13 @@ from pathlib import Path
 
 from guanxi.errors import InputError
 
-__all__ = ["APP", "DEFAULT_HOST", "DEFAULT_PORT", "command", "serve"]
+__all__ = ["APP", "DEFAULT_HOST", "DEFAULT_PORT", "WARM_UP_ENV", "command", "serve"]
 
 APP = Path(__file__).resolve().parent / "app.py"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
+WARM_UP_ENV = "GUANXI_UI_WARM_UP"
+"""``0`` in the app's environment: no warm-up as it starts (``guanxi ui --no-warm-up``)."""
 
 
 def command(host: str, port: int, headless: bool) -> list[str]:
@@ -48,11 +50,13 @@ def _check_port(host: str, port: int) -> None:
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool = False,
-          data_dir: Path | None = None, say: Callable[[str], None] = print) -> int:
+          warm_up: bool = True, data_dir: Path | None = None,
+          say: Callable[[str], None] = print) -> int:
     """Serve the app until it stops (Ctrl-C); its exit code.
 
     ``data_dir`` is the local server's folder (``GUANXI_DATA_DIR``) when ``NEO4J_URI``
-    is not set. Raises ``InputError`` when the port is taken or not a port.
+    is not set; ``warm_up`` False skips the start's background reads (``ui/warm.py``).
+    Raises ``InputError`` when the port is taken or not a port.
     """
     if not host.strip():
         # Streamlit would take an empty address for every network interface.
@@ -61,6 +65,7 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool 
                          "0.0.0.0 (every network)")
     _check_port(host, port)
     env = dict(os.environ)
+    env[WARM_UP_ENV] = "1" if warm_up else "0"
     if data_dir is not None:
         env["GUANXI_DATA_DIR"] = str(Path(data_dir).expanduser().absolute())
     shown = f"[{host}]" if ":" in host else host

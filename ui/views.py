@@ -17,7 +17,7 @@ from guanxi.graph.connection import Graph
 from guanxi.queries import load
 
 __all__ = ["CLUSTER_TABLE_COLUMNS", "WEEKLY_COLUMNS", "cluster_score", "cluster_table",
-           "binned", "lucene_text", "member_links", "merchant", "node_details", "score_histogram",
+           "binned", "lucene_text", "member_links", "merchant", "node_details", "score_histograms",
            "search_merchants", "weekly_flows"]
 
 CLUSTER_TABLE_COLUMNS = ("cluster_id", "size", "collusion_score", "group_pd", "credit_score",
@@ -46,15 +46,20 @@ def cluster_table(graph: Graph, run: str) -> pd.DataFrame:
                              kind="stable").reset_index(drop=True)
 
 
-def score_histogram(graph: Graph, run: str, field: str, bins: int = 20) -> pd.DataFrame:
-    """Merchants per bin of ``field`` (``ring_score`` or ``pd``) in run ``run``: columns
-    ``from`` (the bin's lower edge) and ``merchants``, every bin present."""
-    if field not in ("ring_score", "pd"):
-        raise ValueError(f"field must be 'ring_score' or 'pd', got {field!r}")
-    counts = {r["bin"]: r["merchants"] for r in graph.read(load("ui_score_histogram"),
-                                                         run=run, field=field, bins=bins)}
-    return pd.DataFrame({"from": [round(b / bins, 3) for b in range(bins)],
-                         "merchants": [counts.get(b, 0) for b in range(bins)]})
+def score_histograms(graph: Graph, run: str, bins: int = 20) -> dict[str, pd.DataFrame]:
+    """Merchants per bin of ``ring_score`` and of ``pd`` in run ``run``, read in one pass:
+    for each of the two fields a frame with columns ``from`` (the bin's lower edge) and
+    ``merchants``, every bin present; a score of exactly 1 falls in the last bin."""
+    counts: dict[str, dict[int, int]] = {"ring_score": {}, "pd": {}}
+    for row in graph.read(load("ui_score_histograms"), run=run, bins=bins):
+        for field, b in (("ring_score", row["ring_bin"]), ("pd", row["pd_bin"])):
+            if b is not None:
+                b = min(max(b, 0), bins - 1)
+                counts[field][b] = counts[field].get(b, 0) + row["merchants"]
+    edges = [round(b / bins, 3) for b in range(bins)]
+    return {field: pd.DataFrame({"from": edges,
+                                 "merchants": [c.get(b, 0) for b in range(bins)]})
+            for field, c in counts.items()}
 
 
 def cluster_score(graph: Graph, run: str, cluster_id: str) -> dict[str, Any] | None:

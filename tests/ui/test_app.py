@@ -99,7 +99,7 @@ def test_the_user_is_the_os_user_unless_a_header_is_named(
 def test_ui_help() -> None:
     result = run_cli("ui", "--help")
     assert result.returncode == 0
-    for option in ("--port", "--host", "--headless", "Example: guanxi ui"):
+    for option in ("--port", "--host", "--headless", "--no-warm-up", "Example: guanxi ui"):
         assert option in result.stdout
 
 
@@ -134,6 +134,8 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
         assert status == 200
         assert app_env["settings"].password not in page
         assert _listening(port) == {"0100007F"}  # 127.0.0.1, and nothing else
+        # The warm-up filled the Overview's cache in the server, with nobody asking yet.
+        assert _cache_filled(port, "cluster_table_of", wait_s=60)
     finally:
         proc.send_signal(signal.SIGHUP)  # its terminal closed: Streamlit stops with it
         try:
@@ -143,6 +145,41 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
             proc.wait()
     assert f"http://127.0.0.1:{port}" in proc.stdout.read()
     assert _listening(port) == set()
+
+
+def _cache_filled(port: int, function: str, wait_s: float) -> bool:
+    """Whether Streamlit's metrics show ``ui.common.<function>``'s cache holding data
+    within ``wait_s`` seconds."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/metrics",
+                                    timeout=5) as r:
+            metrics = r.read().decode()
+        if f'cache="guanxi.ui.common.{function}"' in metrics:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+
+
+def test_no_warm_up_leaves_the_caches_to_the_pages(app_env: dict) -> None:
+    port = free_port()
+    proc = subprocess.Popen([*GUANXI, "ui", "--headless", "--no-warm-up", "--port",
+                             str(port)], env=cli_env(app_env["env"]),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
+                break
+            except OSError:
+                assert proc.poll() is None
+                time.sleep(0.5)
+        # The warm-up fills this cache within a second or two of the start on this graph.
+        assert not _cache_filled(port, "cluster_table_of", wait_s=5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def test_an_empty_host_is_refused(app_env: dict) -> None:

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from guanxi.graph.scores import current_run, read_scores
 from guanxi.ui.serve import APP
-from guanxi.ui.views import cluster_table, score_histogram, weekly_flows
+from guanxi.ui.views import cluster_table, score_histograms, weekly_flows
 
 PAGE = str(APP.parent / "screens" / "overview.py")
 
@@ -56,9 +56,13 @@ def test_the_histograms_and_cluster_table_count_every_score(app_env: dict) -> No
     g = app_env["graph"]
     run = current_run(g).run
     scores = read_scores(g)
-    ring = score_histogram(g, run, "ring_score")
-    assert len(ring) == 20
-    assert ring["merchants"].sum() == scores.merchants["ring_score"].notna().sum()
+    histograms = score_histograms(g, run)
+    for field in ("ring_score", "pd"):
+        assert len(histograms[field]) == 20
+        assert histograms[field]["merchants"].sum() == scores.merchants[field].notna().sum()
+        in_bin = (scores.merchants[field].dropna() * 20).clip(upper=19).astype(int)
+        assert histograms[field]["merchants"].tolist() == [
+            int((in_bin == b).sum()) for b in range(20)]
     table = cluster_table(g, run)
     assert sorted(table["cluster_id"]) == sorted(scores.clusters["cluster_id"])
     # Each cluster's city is its members' most common one, ties to the first in text order.

@@ -5,7 +5,7 @@ import streamlit as st
 from guanxi.graph.scores import scoring_runs
 from guanxi.graph.stats import graph_counts
 from guanxi.ui import views
-from guanxi.ui.common import cluster_table_of, require_graph, require_run, score_histogram_of
+from guanxi.ui.common import cluster_table_of, require_graph, require_run, score_histograms_of
 
 graph = require_graph()
 st.title("Overview")
@@ -28,19 +28,18 @@ st.caption(f"Model **{run.model_version}** · scored {run.scored_at:%Y-%m-%d %H:
 
 table = cluster_table_of(graph.settings.uri, run.run, graph)
 
+histograms = score_histograms_of(graph.settings.uri, run.run, graph)
 st.subheader("How the scores spread")
 left, right = st.columns(2)
 with left:
     st.markdown("Merchants by ring score")
-    st.bar_chart(score_histogram_of(graph.settings.uri, run.run, "ring_score", graph),
-                 x="from", y="merchants")
+    st.bar_chart(histograms["ring_score"], x="from", y="merchants")
     st.markdown("Clusters by collusion score")
     st.bar_chart(views.binned(table["collusion_score"], [i / 20 for i in range(21)],
                               "clusters"), x="from", y="clusters")
 with right:
     st.markdown("Merchants by probability of default")
-    st.bar_chart(score_histogram_of(graph.settings.uri, run.run, "pd", graph), x="from",
-                 y="merchants")
+    st.bar_chart(histograms["pd"], x="from", y="merchants")
     st.markdown("Clusters by credit score (350-950)")
     st.bar_chart(views.binned(table["credit_score"], list(range(350, 951, 50)), "clusters"),
                  x="from", y="clusters")
