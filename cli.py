@@ -702,10 +702,12 @@ def ui_cmd(
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")
                         ] = False,
     warm_up: Annotated[bool, typer.Option(
-        "--warm-up/--no-warm-up",
-        help="As it starts, read once in the background what the first pages read, and "
-             "every merchant's links, so that Neo4j has them in memory (100k merchants: "
-             "about 10 s of reads). --no-warm-up spares a shared server that read.")] = True,
+        "--warm-up/--no-warm-up", envvar="GUANXI_UI_WARM_UP",
+        help="As it starts, fill the Overview's caches and read once, in the background, "
+             "what the first pages read and every merchant's links, so that the first "
+             "views are fast (100k merchants: about 10 s of reads). It reads whichever "
+             "Neo4j the app uses, NEO4J_URI included: --no-warm-up (or "
+             "GUANXI_UI_WARM_UP=0) spares a shared server that read.")] = True,
     data_dir: DataDirOpt = None,
 ) -> None:
     """Serve the investigation app (Streamlit): merchant networks, cluster scores, cases.

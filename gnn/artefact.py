@@ -53,8 +53,8 @@ from guanxi.graph.connection import Graph
 from guanxi.graph.stats import graph_counts
 from guanxi.queries import load
 
-__all__ = ["Artefact", "ArtefactInfo", "ModelNotFound", "models_dir", "new_version",
-           "save_artefact", "load_artefact", "list_artefacts", "data_snapshot"]
+__all__ = ["Artefact", "ArtefactInfo", "ModelNotFound", "find_artefact", "models_dir",
+           "new_version", "save_artefact", "load_artefact", "list_artefacts", "data_snapshot"]
 
 FORMAT = 1
 """Version of the folder layout, in ``artefact.json``."""
@@ -200,9 +200,10 @@ def list_artefacts(folder: str | os.PathLike[str] | None = None) -> list[Artefac
     return sorted(found, key=lambda info: (info.created_at, info.version))
 
 
-def load_artefact(folder: str | os.PathLike[str] | None = None,
-                  version: str | None = None) -> Artefact:
-    """The saved model ``version`` (default: the newest) under ``folder``.
+def find_artefact(folder: str | os.PathLike[str] | None = None,
+                  version: str | None = None) -> ArtefactInfo:
+    """What is known of the saved model ``version`` (default: the newest) under
+    ``folder``, without reading its binary parts.
 
     Raises :class:`ModelNotFound` when none is saved, or when ``version`` is not one
     of those saved (the message lists them).
@@ -212,14 +213,23 @@ def load_artefact(folder: str | os.PathLike[str] | None = None,
     if not saved:
         raise ModelNotFound(f"no trained model in {root}", "run `guanxi train` first")
     if version is None:
-        info = saved[-1]
-    else:
-        info = next((i for i in saved if i.version == version), None)
-        if info is None:
-            shown = [i.version for i in saved[-10:]]
-            more = f" (and {len(saved) - 10} older)" if len(saved) > 10 else ""
-            raise ModelNotFound(f"no model version {version!r} in {root}",
-                                f"saved versions: {', '.join(reversed(shown))}{more}")
+        return saved[-1]
+    info = next((i for i in saved if i.version == version), None)
+    if info is None:
+        shown = [i.version for i in saved[-10:]]
+        more = f" (and {len(saved) - 10} older)" if len(saved) > 10 else ""
+        raise ModelNotFound(f"no model version {version!r} in {root}",
+                            f"saved versions: {', '.join(reversed(shown))}{more}")
+    return info
+
+
+def load_artefact(folder: str | os.PathLike[str] | None = None,
+                  version: str | None = None) -> Artefact:
+    """The saved model ``version`` (default: the newest) under ``folder``.
+
+    Raises :class:`ModelNotFound` as :func:`find_artefact` does.
+    """
+    info = find_artefact(folder, version)
     manifest = _manifest(info.path)
     parts = manifest["parts"]
     try:
@@ -232,7 +242,7 @@ def load_artefact(folder: str | os.PathLike[str] | None = None,
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, KeyError) as exc:
         # A file cut short or changed since it was saved (a full disk, a copy
         # interrupted): the user's to fix, not a bug to trace.
-        raise ModelNotFound(f"model version {info.version} in {root} cannot be read "
+        raise ModelNotFound(f"model version {info.version} in {info.path.parent} cannot be read "
                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
                             "train again, or choose another version with --model") from None
     return Artefact(info.version, info.path, info.created_at, info.guanxi_version,

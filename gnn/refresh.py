@@ -32,7 +32,7 @@ from typing import Any
 
 from guanxi.errors import InputError
 from guanxi.gnn import pipeline
-from guanxi.gnn.artefact import load_artefact
+from guanxi.gnn.artefact import find_artefact
 from guanxi.gnn.incremental import Delta
 from guanxi.graph.connection import Graph
 from guanxi.graph.ledger import BATCH_TIMEOUT
@@ -93,7 +93,7 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
     # The model first: a version that does not exist is a mistake to say at once (exit
     # 1), not after waiting for the lock (exit 75, "try later"). The run then uses this
     # version even when a newer one is saved meanwhile.
-    version = load_artefact(models, version).version
+    version = find_artefact(models, version).version
     log.info("refresh started", extra={"event": "start", "model": version})
     with held(graph, pipeline.SCORES_LOCK, what="refresh") as lease:
         took_over = lease.took_over.describe() if lease.took_over else None

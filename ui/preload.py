@@ -32,10 +32,18 @@ def import_libraries() -> None:
 def main() -> None:
     """Import :data:`LIBRARIES`, start the warm-up (``ui/warm.py``) in the background
     unless ``GUANXI_UI_WARM_UP=0``, then run Streamlit's command line (``sys.argv``)."""
+    import logging
     import threading
 
     import_libraries()
     if os.environ.get(WARM_UP_ENV, "1") != "0":
+        # One line on the console says whether the warm-up ran and how long it took;
+        # Streamlit configures only its own loggers.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("guanxi: %(message)s"))
+        warm_log = logging.getLogger("guanxi.ui.warm")
+        warm_log.addHandler(handler)
+        warm_log.setLevel(logging.INFO)
         threading.Thread(target=_warm_when_up, name="guanxi-warm-up", daemon=True).start()
     from streamlit.web.cli import main as streamlit
 
@@ -44,17 +52,18 @@ def main() -> None:
 
 
 def _warm_when_up(wait_s: float = 60.0) -> None:
-    # The warm-up fills the pages' caches; filled before Streamlit's runtime exists, they
-    # would not use the runtime's cache storage.
+    # The warm-up fills the pages' caches; made before Streamlit's runtime exists, they
+    # would not use the runtime's cache storage. Importing the pages' modules declares
+    # those caches, so it waits too.
     import time
 
     from streamlit import runtime
 
-    from guanxi.ui.warm import warm_quietly
-
     deadline = time.monotonic() + wait_s
     while not runtime.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    from guanxi.ui.warm import warm_quietly
+
     warm_quietly()
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from guanxi.errors import GuanxiError
 from guanxi.graph.connection import Graph, open_graph
-from guanxi.graph.scores import current_run, scoring_runs
+from guanxi.graph.scores import NoScores, current_run, scoring_runs
 from guanxi.graph.settings import resolve
 from guanxi.graph.similar import FASTRP, similar
 from guanxi.graph.stats import graph_counts
@@ -36,15 +36,21 @@ log = logging.getLogger(__name__)
 
 
 def warm() -> float:
-    """Run the Overview's, the Cluster page's and the Merchant page's reads once (the
-    top cluster, its first member's network and look-alikes), lay out that cluster's
-    picture and build a chart; the seconds it took. Nothing is kept: pages read again,
-    now from a warm server."""
+    """Fill the Overview's caches, run the Cluster page's and the Merchant page's reads
+    once (the top cluster, its first member's network and look-alikes), lay out that
+    cluster's picture, build a chart, then read the store (:func:`warm_store`); the
+    seconds it took. A graph without scores gets the store read alone."""
     started = time.monotonic()
     graph = open_graph(resolve())
     graph_counts(graph)
     scoring_runs(graph)
-    run = current_run(graph).run
+    with contextlib.suppress(NoScores):  # the pages say so; the store is worth reading
+        _warm_pages(graph, current_run(graph).run)
+    warm_store(graph)
+    return time.monotonic() - started
+
+
+def _warm_pages(graph: Graph, run: str) -> None:
     table = cluster_table_of(graph.settings.uri, run, graph)
     score_histograms_of(graph.settings.uri, run, graph)
     if not table.empty:
@@ -63,16 +69,14 @@ def warm() -> float:
     # first time a chart is built.
     alt.Chart(pd.DataFrame({"from": [0.0], "n": [1]})).mark_bar().encode(
         x="from", y="n").to_dict()
-    warm_store(graph)
-    return time.monotonic() - started
 
 
 def warm_store(graph: Graph) -> int:
     """Read every merchant's links and what they lead to once, so that Neo4j's page cache
     holds what ego networks read; the number of links read. Neo4j Community keeps no page
     cache profile across restarts (Enterprise's warm-up), so without this the first look
-    at each neighbourhood after a start reads the disk (100k merchants: about 6 s here,
-    once, in the background)."""
+    at each neighbourhood after a start reads the disk (100k merchants: about 10 s,
+    once, in the background; ``bench/ui_bench.py``)."""
     return graph.read(load("ui_warm_store"))[0]["links"]
 
 

@@ -22,6 +22,7 @@ from guanxi import __version__
 from guanxi.gnn.artefact import (
     ModelNotFound,
     data_snapshot,
+    find_artefact,
     list_artefacts,
     load_artefact,
     models_dir,
@@ -92,6 +93,19 @@ def test_an_unknown_version_names_the_saved_ones(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFound, match="no model version 'v9'") as info:
         load_artefact(tmp_path, "v9")
     assert info.value.fix == f"saved versions: {second}, {first}"
+
+
+def test_finding_a_version_reads_no_binary_part(tmp_path: Path) -> None:
+    saved = _save(tmp_path)
+    for part in saved.path.rglob("*"):  # guanxi refresh checks the version this way
+        if part.is_file() and part.name != "artefact.json":
+            part.write_bytes(b"not a model")
+    assert find_artefact(tmp_path, saved.version).path == saved.path
+    assert find_artefact(tmp_path).version == saved.version
+    with pytest.raises(ModelNotFound, match="no model version 'v9'"):
+        find_artefact(tmp_path, "v9")
+    with pytest.raises(ModelNotFound, match="cannot be read"):  # load reads the parts
+        load_artefact(tmp_path, saved.version)
 
 
 def test_no_saved_model_says_to_train(tmp_path: Path) -> None:

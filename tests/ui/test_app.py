@@ -143,19 +143,24 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    assert f"http://127.0.0.1:{port}" in proc.stdout.read()
+    output = proc.stdout.read()
+    assert f"http://127.0.0.1:{port}" in output
+    assert "guanxi: warmed the app in" in output  # the operator sees that it ran
     assert _listening(port) == set()
 
 
 def _cache_filled(port: int, function: str, wait_s: float) -> bool:
     """Whether Streamlit's metrics show ``ui.common.<function>``'s cache holding data
-    within ``wait_s`` seconds."""
+    (a ``cache_memory_bytes`` line above 0: a function is listed, empty, as soon as its
+    module is imported) within ``wait_s`` seconds."""
+    wanted = f'cache="guanxi.ui.common.{function}"'
     deadline = time.monotonic() + wait_s
     while True:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/metrics",
                                     timeout=5) as r:
-            metrics = r.read().decode()
-        if f'cache="guanxi.ui.common.{function}"' in metrics:
+            metrics = r.read().decode().splitlines()
+        if any(line.startswith("cache_memory_bytes{") and wanted in line
+               and float(line.rsplit(" ", 1)[1]) > 0 for line in metrics):
             return True
         if time.monotonic() > deadline:
             return False
@@ -164,8 +169,9 @@ def _cache_filled(port: int, function: str, wait_s: float) -> bool:
 
 def test_no_warm_up_leaves_the_caches_to_the_pages(app_env: dict) -> None:
     port = free_port()
-    proc = subprocess.Popen([*GUANXI, "ui", "--headless", "--no-warm-up", "--port",
-                             str(port)], env=cli_env(app_env["env"]),
+    # As an operator's service would ask for it (the same as --no-warm-up).
+    proc = subprocess.Popen([*GUANXI, "ui", "--headless", "--port", str(port)],
+                            env={**cli_env(app_env["env"]), "GUANXI_UI_WARM_UP": "0"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(240):
