@@ -116,10 +116,15 @@ def _listening(port: int) -> set[str]:
 
 
 def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
+    import threading
+
     port = free_port()
     proc = subprocess.Popen([*GUANXI, "ui", "--headless", "--port", str(port)],
                             env=cli_env(app_env["env"]), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     try:
         status = None
         for _ in range(240):
@@ -129,13 +134,18 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
                     page = r.read().decode("utf-8", "replace")
                 break
             except OSError:
-                assert proc.poll() is None, proc.stdout.read()
+                assert proc.poll() is None, "".join(lines)
                 time.sleep(0.5)
         assert status == 200
         assert app_env["settings"].password not in page
         assert _listening(port) == {"0100007F"}  # 127.0.0.1, and nothing else
-        # The warm-up filled the Overview's cache in the server, with nobody asking yet.
+        # The warm-up filled the Overview's cache in the server, with nobody asking yet,
+        # and says on the console when it is done.
         assert _cache_filled(port, "cluster_table_of", wait_s=60)
+        for _ in range(240):
+            if any("guanxi: warmed the app in" in line for line in lines):
+                break
+            time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGHUP)  # its terminal closed: Streamlit stops with it
         try:
@@ -143,9 +153,11 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    output = proc.stdout.read()
+    reader.join(timeout=10)
+    output = "".join(lines)
     assert f"http://127.0.0.1:{port}" in output
-    assert "guanxi: warmed the app in" in output  # the operator sees that it ran
+    assert "guanxi: warmed the app in" in output
+    assert "No runtime found" not in output  # its caches were made inside the server
     assert _listening(port) == set()
 
 
