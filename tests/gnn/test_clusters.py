@@ -14,10 +14,11 @@ import scipy.sparse as sp
 
 from guanxi.gnn.cluster_scores import cluster_table
 from guanxi.gnn.clusters import assemble, cluster_ids, members, suspicious_groups
+from guanxi.gnn.features import merchant_features
 from guanxi.gnn.labels import Labels
 from guanxi.gnn.prepare import Prepared
 from guanxi.gnn.projection import merchant_links
-from guanxi.gnn.scorer import NodeScores
+from guanxi.gnn.scorer import NodeScores, unsupervised_ring
 
 
 def sym(n: int, edges: list[tuple[int, int, float]]) -> sp.csr_matrix:
@@ -248,3 +249,21 @@ def test_every_cluster_of_an_unsupervised_model_has_an_explanation(make_export) 
     prep, nodes = path_of_four(make_export)
     table, _ = cluster_table(prep, nodes)
     assert all(row.top_factors or row.top_links for row in table.itertuples())
+
+
+def test_without_labels_a_dense_block_of_payers_ranks_first(make_export) -> None:
+    # Eight consumers pay the same four shops, each of them; forty others pay one of
+    # eight other shops each: the unsupervised score puts the block's shops first.
+    block = [(c, m, 3, 300.0) for c in range(8) for m in range(4)]
+    scattered = [(8 + c, 4 + c % 8, 2, 150.0) for c in range(40)]
+    ex = make_export(12, consumer_paid=block + scattered)
+    links = merchant_links(ex)
+    features = merchant_features(ex, links)
+    prep = Prepared(ex, links, features, np.zeros(12, dtype=np.int64),
+                    Labels(np.full(12, -1, dtype=np.int8), np.full(12, np.nan)))
+    names = list(features.columns)
+    ring, unusual, dense = unsupervised_ring(prep, features.to_numpy(np.float32), names)
+    assert set(np.argsort(-ring)[:4].tolist()) == {0, 1, 2, 3}
+    assert ((ring >= 0) & (ring <= 1)).all()
+    assert dense[:4].tolist() == [1.0] * 4 and (dense[4:] < 1).all()
+    assert unusual.shape == features.shape
