@@ -248,7 +248,9 @@ def unsupervised_ring(prep: Prepared, x: np.ndarray, names: list[str]
     unusual = (unusual - lo) / (hi - lo) if hi > lo else np.zeros_like(unusual)
     density = fraudar_baseline(prep.ex).scores
     top = density.max() if density.size else 0.0
-    dense = density / top if top > 0 else np.zeros(prep.m)
+    if top <= 0:  # no payments or supply: the unusual features are all there is
+        return unusual, per_feature, np.zeros(prep.m)
+    dense = density / top
     return 0.99 * dense + 0.01 * unusual, per_feature, dense
 
 

@@ -267,3 +267,15 @@ def test_without_labels_a_dense_block_of_payers_ranks_first(make_export) -> None
     assert ((ring >= 0) & (ring <= 1)).all()
     assert dense[:4].tolist() == [1.0] * 4 and (dense[4:] < 1).all()
     assert unusual.shape == features.shape
+
+
+def test_without_payments_the_unsupervised_score_keeps_its_range(make_export) -> None:
+    ex = make_export(5, identifiers={"Phone": [(0, 0), (1, 0)]})
+    links = merchant_links(ex)
+    features = merchant_features(ex, links)
+    prep = Prepared(ex, links, features, np.zeros(5, dtype=np.int64),
+                    Labels(np.full(5, -1, dtype=np.int8), np.full(5, np.nan)))
+    ring, _, dense = unsupervised_ring(prep, features.to_numpy(np.float32),
+                                       list(features.columns))
+    assert (dense == 0).all()
+    assert ring.max() == 1.0 and ring.min() == 0.0  # no block: the tie-break alone, on [0, 1]
