@@ -318,7 +318,8 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
     if not has_ring:
         if say:
             say("no ring labels (fraud) to learn from: ring scores are unsupervised "
-                "(unusual merchants among unusual neighbours), not probabilities")
+                "(dense blocks of payers and payees first, then unusual merchants), not "
+                "probabilities")
         nodes = scorer.score(prep, explain=False)
         ring = nodes.ring
         groups = nodes.groups
