@@ -320,7 +320,7 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
             say("no ring labels (fraud) to learn from: ring scores are unsupervised "
                 "(dense blocks of payers and payees first, then unusual merchants), not "
                 "probabilities")
-        nodes = scorer.score(prep, explain=False)
+        nodes = scorer.score(prep)
         ring = nodes.ring
         groups = nodes.groups
     else:
@@ -344,7 +344,11 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
     elif say:
         say("no observed loan outcomes (defaulted) to learn from: no PD or credit scores")
     report("train trees", 4, 4)
-    nodes = scorer.score(prep)
+    if has_ring or scorer.credit is not None:
+        # Stage B or the credit model is new since the scores above: score again. Without
+        # either, the unsupervised scores above are final (FRAUDAR, their most costly
+        # part, runs once).
+        nodes = scorer.score(prep)
     # The training merchants' own scores are out of fold: judged, and shown, as such.
     if has_ring:
         nodes.ring = ring
