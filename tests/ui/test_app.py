@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -126,16 +127,7 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
     try:
-        status = None
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
-                    status = r.status
-                    page = r.read().decode("utf-8", "replace")
-                break
-            except OSError:
-                assert proc.poll() is None, "".join(lines)
-                time.sleep(0.5)
+        status, page = _first_answer(proc, port, lambda: "".join(lines))
         assert status == 200
         assert app_env["settings"].password not in page
         assert _listening(port) == {"0100007F"}  # 127.0.0.1, and nothing else
@@ -159,6 +151,20 @@ def test_guanxi_ui_serves_on_loopback_only(app_env: dict) -> None:
     assert "guanxi: warmed the app in" in output
     assert "No runtime found" not in output  # its caches were made inside the server
     assert _listening(port) == set()
+
+
+def _first_answer(proc: subprocess.Popen, port: int,
+                  output: Callable[[], str]) -> tuple[int | None, str]:
+    """The status and page of the app's first answer on ``port`` (within 2 minutes);
+    fails with ``output()`` if the process ends first."""
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as r:
+                return r.status, r.read().decode("utf-8", "replace")
+        except OSError:
+            assert proc.poll() is None, output()
+            time.sleep(0.5)
+    return None, ""
 
 
 def _cache_filled(port: int, function: str, wait_s: float) -> bool:
@@ -186,13 +192,7 @@ def test_no_warm_up_leaves_the_caches_to_the_pages(app_env: dict) -> None:
                             env={**cli_env(app_env["env"]), "GUANXI_UI_WARM_UP": "0"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
-                break
-            except OSError:
-                assert proc.poll() is None
-                time.sleep(0.5)
+        _first_answer(proc, port, lambda: "")
         # The warm-up fills this cache within a second or two of the start on this graph.
         assert not _cache_filled(port, "cluster_table_of", wait_s=5)
     finally:
