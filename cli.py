@@ -21,6 +21,7 @@ import typer
 from rich.markup import escape
 
 from guanxi.errors import GuanxiError, InputError
+from guanxi.interrupts import stop_on
 from guanxi.output import RichProgress, console, emit_json, emit_record, emit_rows, json_emitted
 
 app = typer.Typer(
@@ -431,10 +432,6 @@ def score_cmd(
         console.print(f"note: {note}", markup=False)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _timestamp(text: str, option: str) -> datetime:
     """``text`` as an aware datetime (ISO 8601; no zone: UTC), or a one-line error."""
     try:
@@ -494,7 +491,7 @@ def refresh_cmd(
     log = logging.getLogger("guanxi.refresh")
     # SIGTERM (a Kubernetes deadline, kill) stops the run like Ctrl-C: the lock is
     # released at once instead of going stale, and the log says so.
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on(signal.SIGTERM)
     try:
         after = None if since is None else _timestamp(since, "--since")
         with RichProgress(enabled=bars) as progress:
@@ -742,6 +739,7 @@ def main() -> None:
         logging.basicConfig(level=asked or "ERROR",
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
         logging.getLogger("neo4j").setLevel(asked or logging.CRITICAL + 1)
+        stop_on(signal.SIGINT)  # Ctrl-C as Python's own, but never inside a driver call
         app()
     except GuanxiError as exc:
         # Escaped: file names and values in messages may hold [brackets].

@@ -14,6 +14,10 @@ server that first failure is shared by every call on the driver, so the calls th
 follow one which gave up (a heartbeat, the release of a lock) try once and fail at
 once: a command fails within ``GUANXI_RETRY_SECONDS``, plus one connection attempt
 (at most ``connection_timeout``, 5 s), of the server going away.
+
+Every exchange with the server is :func:`~guanxi.interrupts.uninterrupted`: a
+Ctrl-C or SIGTERM that arrives meanwhile stops the command once the call returns,
+never halfway through it (which leaves the driver waiting forever).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from neo4j.graph import Node
 
 from guanxi.errors import GuanxiError, QueryError, ServerError
 from guanxi.graph.settings import Settings, public_uri, resolve
+from guanxi.interrupts import uninterrupted
 from guanxi.queries import Query
 
 __all__ = ["Graph", "connect", "open_graph"]
@@ -243,7 +248,7 @@ class Graph:
         ``CALL { ... } IN TRANSACTIONS`` (and never retried, so use it sparingly)."""
         query = _as_query(query)
         try:
-            with self.driver.session(database=self.database) as session:
+            with uninterrupted(), self.driver.session(database=self.database) as session:
                 return [record.data() for record in session.run(query.text, params)]
         except (Neo4jError, DriverError) as exc:
             raise translate(exc, query.name, self.settings) from None
@@ -269,7 +274,8 @@ class Graph:
     def verify(self) -> None:
         """Raise ``ServerError`` unless the server answers with these credentials."""
         try:
-            self.driver.verify_connectivity()
+            with uninterrupted():
+                self.driver.verify_connectivity()
         except (Neo4jError, DriverError) as exc:
             raise translate(exc, "connect", self.settings) from None
 
@@ -290,7 +296,8 @@ class Graph:
         delay = 1.0
         while True:
             try:
-                result = attempt()
+                with uninterrupted():  # Ctrl-C mid-exchange would hang the driver
+                    result = attempt()
             except (Neo4jError, DriverError) as exc:
                 now = time.monotonic()
                 if not exc.is_retryable():

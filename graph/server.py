@@ -47,6 +47,7 @@ import psutil
 
 from guanxi.errors import ServerError
 from guanxi.graph.settings import DEFAULT_PORT, password_file, state_file
+from guanxi.interrupts import uninterrupted
 from guanxi.queries import load
 
 __all__ = [
@@ -540,7 +541,8 @@ def _bolt_version(port: int, password: str) -> _Versions:
     uri = f"bolt://127.0.0.1:{port}"
     try:
         # A plain session, not execute_query: its retries would hide a dead server.
-        with GraphDatabase.driver(uri, auth=("neo4j", password), connection_timeout=2) as drv:
+        with uninterrupted(), \
+                GraphDatabase.driver(uri, auth=("neo4j", password), connection_timeout=2) as drv:
             with drv.session(database="system") as session:
                 version = session.run(load("server_version").text).single()["version"]
             try:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from guanxi.errors import InputError
+from guanxi.interrupts import interrupt
 
 __all__ = ["APP", "DEFAULT_HOST", "DEFAULT_PORT", "WARM_UP_ENV", "command", "serve"]
 
@@ -73,7 +74,7 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool 
     child = subprocess.Popen(command(host, port, headless), env=env)
     # SIGTERM (a service manager, kill) and SIGHUP (the terminal closed) stop the app as
     # Ctrl-C does, Streamlit with it: it must not go on serving with nobody to stop it.
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return child.wait()
     except KeyboardInterrupt:
@@ -87,6 +88,3 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool 
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
