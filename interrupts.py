@@ -6,7 +6,9 @@ read, it leaves the connection out of step: the driver's clean-up then sends a
 reset and waits, with no timeout, for an answer that never comes (a refresh stopped
 by SIGTERM hung that way in CI). So a stop signal that arrives while the main thread
 is :func:`uninterrupted` is held, and raised as ``KeyboardInterrupt`` the moment the
-call returns. Other threads never receive signals, so they need no such guard.
+call returns. Other threads never receive signals, so they need no such guard. A
+second signal while one is held stops at once: Ctrl-C twice does not wait for a long
+statement (at the risk this module exists to avoid, which the person then accepts).
 
 Example::
 
@@ -29,11 +31,13 @@ _held: int | None = None  # a signal that arrived meanwhile
 
 
 def interrupt(signum: int, frame: object) -> None:
-    """Signal handler: raise ``KeyboardInterrupt`` now, or on leaving :func:`uninterrupted`."""
+    """Signal handler: raise ``KeyboardInterrupt`` now, or on leaving :func:`uninterrupted`;
+    a second signal while one is held raises at once (Ctrl-C twice: stop waiting)."""
     global _held
-    if _depth:
+    if _depth and _held is None:
         _held = signum
         return
+    _held = None
     raise KeyboardInterrupt
 
 

@@ -37,6 +37,17 @@ def test_a_signal_inside_the_block_is_raised_when_it_ends(sigterm_stops: None) -
         time.sleep(0.05)
 
 
+def test_a_second_signal_inside_the_block_stops_at_once(sigterm_stops: None) -> None:
+    with pytest.raises(KeyboardInterrupt), uninterrupted():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        pytest.fail("the second signal did not stop the sleep")
+    with uninterrupted():  # nothing left held
+        time.sleep(0.05)
+
+
 def test_a_signal_outside_any_block_stops_at_once(sigterm_stops: None) -> None:
     with pytest.raises(KeyboardInterrupt):
         with uninterrupted():
