@@ -104,7 +104,14 @@ def db_start(
     if not as_json:
         console.print(f"starting Neo4j {server.NEO4J_VERSION} in {cfg.data_dir.absolute()} ...",
                       markup=False)
-    emit_record(server.start(cfg, timeout=timeout).as_dict(), as_json, title="neo4j")
+    try:
+        started = server.start(cfg, timeout=timeout)
+    except KeyboardInterrupt:
+        console.print("interrupted: Neo4j may still be starting in the background; "
+                      "`guanxi db start` again waits for it, `guanxi db stop` stops it",
+                      markup=False)
+        raise typer.Exit(130) from None
+    emit_record(started.as_dict(), as_json, title="neo4j")
 
 
 @db_app.command("stop")

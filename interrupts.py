@@ -6,9 +6,12 @@ read, it leaves the connection out of step: the driver's clean-up then sends a
 reset and waits, with no timeout, for an answer that never comes (a refresh stopped
 by SIGTERM hung that way in CI). So a stop signal that arrives while the main thread
 is :func:`uninterrupted` is held, and raised as ``KeyboardInterrupt`` the moment the
-call returns. Other threads never receive signals, so they need no such guard. A
-second signal while one is held stops at once: Ctrl-C twice does not wait for a long
-statement (at the risk this module exists to avoid, which the person then accepts).
+call returns. Other threads never receive signals, so they need no such guard.
+
+A signal after the first stop (Ctrl-C twice, or a second SIGTERM while the command
+cleans up) ends the process at once with exit 130 and one log line: the person does
+not want to wait for the statement in flight. What that skips is what ``kill -9``
+skips, which every job survives (a lock it held goes stale and is taken over).
 
 Example::
 
@@ -20,32 +23,45 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 
-__all__ = ["interrupt", "stop_on", "uninterrupted"]
+__all__ = ["EXIT_CODE", "interrupt", "stop_on", "uninterrupted"]
+
+EXIT_CODE = 130
+"""A command stopped by a signal exits 128 + SIGINT, as shells report Ctrl-C."""
 
 _depth = 0  # how deep the main thread is in uninterrupted() blocks
-_held: int | None = None  # a signal that arrived meanwhile
+_held = False  # a signal arrived meanwhile
+_stopping = False  # a KeyboardInterrupt was raised: the command is winding down
 
 
 def interrupt(signum: int, frame: object) -> None:
-    """Signal handler: raise ``KeyboardInterrupt`` now, or on leaving :func:`uninterrupted`;
-    a second signal while one is held raises at once (Ctrl-C twice: stop waiting)."""
+    """Signal handler: raise ``KeyboardInterrupt`` now, or on leaving
+    :func:`uninterrupted`; after a first stop, exit at once."""
     global _held
-    if _depth and _held is None:
-        _held = signum
+    if _stopping or _held:
+        _exit_now(signum)
+    if _depth:
+        _held = True
         return
-    _held = None
-    raise KeyboardInterrupt
+    _stop()
 
 
 def stop_on(*signals: signal.Signals) -> None:
     """Make each of ``signals`` stop the process as Ctrl-C does (``KeyboardInterrupt``),
-    held while the main thread is :func:`uninterrupted`. Call from the main thread."""
+    held while the main thread is :func:`uninterrupted`. A signal this process was
+    started with ignored (``nohup``, a background job's SIGINT) stays ignored. Call
+    from the main thread; it starts afresh (nothing held, no stop under way)."""
+    global _held, _stopping
+    _held = _stopping = False
     for sig in signals:
-        signal.signal(sig, interrupt)
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, interrupt)
 
 
 @contextlib.contextmanager
@@ -64,6 +80,24 @@ def uninterrupted() -> Iterator[None]:
         yield
     finally:
         _depth -= 1
-        if not _depth and _held is not None:
-            _held = None
-            raise KeyboardInterrupt
+        if not _depth and _held:
+            _held = False
+            _stop()
+
+
+def _stop() -> None:
+    global _stopping
+    _stopping = True
+    raise KeyboardInterrupt
+
+
+def _exit_now(signum: int) -> None:
+    """End the process with :data:`EXIT_CODE`, skipping clean-up (another signal came)."""
+    logging.getLogger("guanxi").error(
+        "stopped at once by a second %s: a lock this command held goes stale and the "
+        "next run takes it over", signal.Signals(signum).name,
+        extra={"event": "failed", "exit_code": EXIT_CODE})
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_CODE)

@@ -440,7 +440,7 @@ def start(cfg: ServerConfig, timeout: float = 180.0) -> ServerStatus:
         proc, stale_note = _running(data_dir)
         if proc is not None:
             _check_same_options(cfg, data_dir)
-            current = _describe(data_dir, proc)
+            current = _answering(data_dir, proc, timeout)
             return ServerStatus(**{**current.as_dict(), "note": "already running"})
         cfg = ServerConfig(data_dir, cfg.port or DEFAULT_PORT, cfg.heap or DEFAULT_HEAP,
                            cfg.pagecache or DEFAULT_PAGECACHE,
@@ -449,6 +449,23 @@ def start(cfg: ServerConfig, timeout: float = 180.0) -> ServerStatus:
         launched = _launch(cfg, timeout)
         note = "; ".join(n for n in (stale_note, launched.note) if n) or None
         return replace(launched, note=note)
+
+
+def _answering(data_dir: Path, proc: psutil.Process, timeout: float) -> ServerStatus:
+    """The running ``proc``'s status once its Bolt answers. A start stopped before that
+    (Ctrl-C) leaves the server starting: the next start waits for it as its own would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = _describe(data_dir, proc)
+        if current.version:
+            return current
+        if not proc.is_running() or time.monotonic() > deadline:
+            raise ServerError(
+                f"Neo4j (pid {proc.pid}) in {data_dir} did not answer on {current.uri} "
+                f"within {timeout:.0f} s",
+                f"see {_log_file(data_dir)}; `guanxi db stop`, then `guanxi db start`, "
+                "restarts it")
+        time.sleep(0.5)
 
 
 def _check_same_options(cfg: ServerConfig, data_dir: Path) -> None:

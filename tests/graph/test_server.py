@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -116,6 +117,34 @@ def test_two_starts_at_once_make_one_server(tmp_path: Path) -> None:
     finally:
         run_cli("db", "stop", "--data-dir", str(data_dir))
         for orphan in _server_processes(data_dir):  # what a failed run may leave
+            orphan.kill()
+
+
+def test_a_start_after_an_interrupted_one_waits_for_bolt(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "db", free_port()
+    args = ["db", "start", "--port", str(port), "--heap", "512m", "--pagecache", "128m",
+            "--json", "--data-dir", str(data_dir)]
+    first = subprocess.Popen([sys.executable, "-m", "guanxi", *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=cli_env())
+    try:
+        deadline = time.monotonic() + 120
+        while not _server_processes(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _server_processes(data_dir), "the first start launched no server"
+        first.send_signal(signal.SIGINT)  # Ctrl-C while it waits for Bolt
+        _, err = first.communicate(timeout=60)
+        assert first.returncode == 130
+        assert "Neo4j may still be starting in the background" in err
+        again = run_cli(*args)
+        assert again.returncode == 0, again.stderr
+        status = json.loads(again.stdout)
+        assert status["note"] == "already running"
+        assert status["version"].startswith("5.26.")  # it answered before the start returned
+    finally:
+        if first.poll() is None:
+            first.kill()
+        run_cli("db", "stop", "--data-dir", str(data_dir))
+        for orphan in _server_processes(data_dir):
             orphan.kill()
 
 
