@@ -703,8 +703,9 @@ def ui_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on; the default serves this "
                                            "machine only. 0.0.0.0 serves every network.")
                     ] = "127.0.0.1",
-    headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")
-                        ] = False,
+    headless: Annotated[bool, typer.Option(
+        "--headless", help="Do not open a browser (implied when stdin is not a terminal: "
+                           "a service manager, nohup).")] = False,
     warm_up: Annotated[bool, typer.Option(
         "--warm-up/--no-warm-up", envvar="GUANXI_UI_WARM_UP",
         help="As it starts, fill the Overview's caches and read once, in the background, "

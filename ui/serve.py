@@ -71,6 +71,9 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, headless: bool 
         env["GUANXI_DATA_DIR"] = str(Path(data_dir).expanduser().absolute())
     shown = f"[{host}]" if ":" in host else host
     say(f"guanxi app: http://{shown}:{port}  (Ctrl-C stops it)")
+    # Not headless, Streamlit's first run asks for an e-mail address on stdin, and with
+    # no terminal there it exits at once (a service manager, nohup).
+    headless = headless or not sys.stdin.isatty()
     child = subprocess.Popen(command(host, port, headless), env=env)
     # SIGTERM (a service manager, kill) and SIGHUP (the terminal closed) stop the app as
     # Ctrl-C does, Streamlit with it: it must not go on serving with nobody to stop it.

@@ -187,10 +187,13 @@ def _cache_filled(port: int, function: str, wait_s: float) -> bool:
 
 def test_no_warm_up_leaves_the_caches_to_the_pages(app_env: dict) -> None:
     port = free_port()
-    # As an operator's service would ask for it (the same as --no-warm-up).
-    proc = subprocess.Popen([*GUANXI, "ui", "--headless", "--port", str(port)],
+    # As an operator's service would run it: the option's environment variable (the
+    # same as --no-warm-up), no terminal and no --headless (Streamlit would then ask for
+    # an e-mail address on stdin and exit).
+    proc = subprocess.Popen([*GUANXI, "ui", "--port", str(port)],
                             env={**cli_env(app_env["env"]), "GUANXI_UI_WARM_UP": "0"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         _first_answer(proc, port, lambda: "")
         # The warm-up fills this cache within a second or two of the start on this graph.
