@@ -21,7 +21,7 @@ import typer
 from rich.markup import escape
 
 from guanxi.errors import GuanxiError, InputError
-from guanxi.interrupts import stop_on
+from guanxi.interrupts import EXIT_CODE, exit_stopped, stop_on, stopped
 from guanxi.output import RichProgress, console, emit_json, emit_record, emit_rows, json_emitted
 
 app = typer.Typer(
@@ -749,6 +749,10 @@ def main() -> None:
         logging.getLogger("neo4j").setLevel(asked or logging.CRITICAL + 1)
         stop_on(signal.SIGINT)  # Ctrl-C as Python's own, but never inside a driver call
         app()
+    except SystemExit as exc:
+        if exc.code == EXIT_CODE and stopped():
+            exit_stopped()  # cleaned up already; the exit status stays 130
+        raise
     except GuanxiError as exc:
         # Escaped: file names and values in messages may hold [brackets].
         console.print(f"[red]error:[/red] {escape(exc.one_line())}", highlight=False)
