@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,13 @@ def free_port() -> int:
 
 GUANXI = [sys.executable, "-m", "guanxi"]
 """The real ``guanxi`` command, as a child process of the tests' Python."""
+
+
+def as_in_a_terminal() -> None:
+    """``preexec_fn`` for a child the test will Ctrl-C: SIGINT as a command typed in a
+    terminal has it. A shell's background job (where a test run may be) starts its
+    children with SIGINT ignored, and guanxi, as Python does, leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers import cli_env, free_port, run_cli
+from helpers import as_in_a_terminal, cli_env, free_port, run_cli
 
 from guanxi.errors import ServerError
 from guanxi.graph import server
@@ -125,7 +125,8 @@ def test_a_start_after_an_interrupted_one_waits_for_bolt(tmp_path: Path) -> None
     args = ["db", "start", "--port", str(port), "--heap", "512m", "--pagecache", "128m",
             "--json", "--data-dir", str(data_dir)]
     first = subprocess.Popen([sys.executable, "-m", "guanxi", *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=cli_env())
+                             stderr=subprocess.PIPE, text=True, env=cli_env(),
+                             preexec_fn=as_in_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while not _server_processes(data_dir) and time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import GUANXI, cli_env, run_cli
+from helpers import GUANXI, as_in_a_terminal, cli_env, run_cli
 
 from guanxi.graph import server
 from guanxi.graph.connection import Graph
@@ -99,7 +99,8 @@ def start_ingest(folder: Path, env: dict, tmp_path: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [*GUANXI, "ingest", str(folder), "--batch-size", str(BATCH), "--quiet",
          "--rejects", str(tmp_path / "rejects.csv")],
-        env=cli_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=cli_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=as_in_a_terminal)
 
 
 def wait_for_batches(graph: Graph, proc: subprocess.Popen, at_least: int) -> int:
