@@ -110,7 +110,7 @@ def db_start(
         console.print("interrupted: Neo4j may still be starting in the background; "
                       "`guanxi db start` again waits for it, `guanxi db stop` stops it",
                       markup=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_CODE) from None
     emit_record(started.as_dict(), as_json, title="neo4j")
 
 
@@ -326,7 +326,7 @@ def ingest(
             report = ingest_folder(_graph(data_dir), folder, options)
     except KeyboardInterrupt:
         console.print("interrupted: run the same command again to resume where it stopped")
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_CODE) from None
     if as_json:
         emit_record(report.as_dict(), True)
     else:
@@ -509,8 +509,8 @@ def refresh_cmd(
     except KeyboardInterrupt:
         log.error("refresh interrupted: readers see the last complete run; the next "
                   "refresh cleans up what this one wrote", extra={"event": "failed",
-                                                                  "exit_code": 130})
-        sys.exit(130)
+                                                                  "exit_code": EXIT_CODE})
+        sys.exit(EXIT_CODE)
     except GuanxiError as exc:
         if not log_json:
             raise  # main() prints the one line
@@ -751,7 +751,7 @@ def main() -> None:
         app()
     except SystemExit as exc:
         if exc.code == EXIT_CODE and stopped():
-            exit_stopped()  # cleaned up already; the exit status stays 130
+            exit_stopped()  # cleaned up already; the exit status stays EXIT_CODE
         raise
     except GuanxiError as exc:
         # Escaped: file names and values in messages may hold [brackets].
