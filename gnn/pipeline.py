@@ -197,15 +197,6 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     return _score(graph, version, models, write, progress, say, lease, delta)
 
 
-def _fastrp(graph: Graph, prep: Prepared, seed: int, say: Say | None) -> np.ndarray:
-    """``(M, FASTRP_DIMENSIONS)`` FastRP embeddings of ``prep``'s merchants, in its order
-    (GDS, or numpy after a notice); what ``guanxi similar`` finds partners by."""
-    from guanxi.graph import gds
-
-    frame = gds.fastrp(graph, dim=FASTRP_DIMENSIONS, seed=seed, notice=say)
-    return frame.set_index("merchant_id").reindex(prep.ids).fillna(0.0).to_numpy(np.float32)
-
-
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
            progress: ProgressFn | None, say: Say | None, lease: Lease | None,
            delta: Delta | None) -> tuple[ScoreSet, ScoreReport]:
@@ -226,7 +217,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
     as_of = point["now"]
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
-                   notice=say)
+                   notice=say, fastrp_dim=FASTRP_DIMENSIONS)
     clock["prepare"] = round(time.perf_counter() - t, 1)
     check()
     t = time.perf_counter()
@@ -237,7 +228,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     except NoScores:
         previous = None
     scores = scores_of(prep, nodes, artefact.version, previous)
-    scores.fastrp = _fastrp(graph, prep, scorer.settings.seed, say)
+    scores.fastrp = prep.fastrp
     retired: list[str] = []
     if delta is not None:
         # Asked after the graph was read: every batch the read may have seen is here.

@@ -39,6 +39,9 @@ class Prepared:
     """(M,) int64 Louvain community of each merchant."""
     labels: Labels
     notes: list[str] = field(default_factory=list)
+    fastrp: np.ndarray | None = None
+    """(M, D) float32 FastRP embeddings (zeros for a merchant the algorithm did not
+    see), when :func:`prepare` was asked for them."""
 
     @property
     def ids(self) -> np.ndarray:
@@ -75,9 +78,11 @@ def business_links(links: Links) -> sp.csr_matrix:
 
 
 def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
-            progress: ProgressFn | None = None, notice=None) -> Prepared:
+            progress: ProgressFn | None = None, notice=None,
+            fastrp_dim: int | None = None) -> Prepared:
     """Export ``graph`` and compute what every model reads. ``notice`` gets one line
-    for each whole-graph step that runs in Python for want of GDS."""
+    for each whole-graph step that runs in Python for want of GDS; ``fastrp_dim``
+    also computes FastRP embeddings that wide (on the same GDS projection)."""
     notes: list[str] = []
 
     def note(line: str) -> None:
@@ -94,14 +99,19 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
     links = merchant_links(ex)
     features = merchant_features(ex, links)
     ids = ex.ids["Merchant"]
-    comp = _aligned(gds.components(graph, use_gds=use_gds, notice=note), ids, "component")
+    whole = gds.whole_graph(graph, use_gds=use_gds, seed=seed, fastrp_dim=fastrp_dim,
+                            notice=note)
+    comp = _aligned(whole.components, ids, "component")
     sizes = np.bincount(comp[comp >= 0]) if (comp >= 0).any() else np.zeros(1)
     features["log_component_size"] = np.log1p(
         np.where(comp >= 0, sizes[np.maximum(comp, 0)], 1)).astype(np.float32)
-    communities = _aligned(gds.louvain(graph, use_gds=use_gds, seed=seed, notice=note),
-                           ids, "community")
+    communities = _aligned(whole.communities, ids, "community")
+    embedded = None
+    if whole.fastrp is not None:
+        embedded = (whole.fastrp.set_index("merchant_id").reindex(ids).fillna(0.0)
+                    .to_numpy(np.float32))
     labels = training_labels(ex.merchants, case_decisions(graph))
-    return Prepared(ex, links, features, communities, labels, notes)
+    return Prepared(ex, links, features, communities, labels, notes, embedded)
 
 
 def _aligned(frame: pd.DataFrame, ids: np.ndarray, column: str) -> np.ndarray:

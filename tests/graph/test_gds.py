@@ -191,6 +191,31 @@ def test_in_memory_graphs_are_dropped_even_when_the_algorithm_fails(graph: Graph
     assert wcc["component"].nunique() == 3 and communities["community"].nunique() == 5
 
 
+def test_whole_graph_projects_once_and_equals_the_single_steps(
+        graph: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
+    _build(graph)
+    projected: list[str] = []
+    project = gds._projected
+
+    def counted(*args, **kwargs):
+        projected.append("projection")
+        return project(*args, **kwargs)
+
+    monkeypatch.setattr(gds, "_projected", counted)
+    whole = gds.whole_graph(graph, seed=3, fastrp_dim=8, notice=_no_notice)
+    assert len(projected) == 1 and _guanxi_graphs(graph) == []
+    pd.testing.assert_frame_equal(whole.components, gds.components(graph, use_gds=True))
+    pd.testing.assert_frame_equal(whole.communities, gds.louvain(graph, use_gds=True, seed=3))
+    pd.testing.assert_frame_equal(whole.fastrp, gds.fastrp(graph, dim=8, seed=3, use_gds=True))
+    assert len(projected) == 4  # the single steps project one each
+    assert gds.whole_graph(graph, seed=3).fastrp is None
+    # Forced to Python: the same partition, no projection, each step says nothing more.
+    python = gds.whole_graph(graph, use_gds=False, seed=3, fastrp_dim=8, notice=_no_notice)
+    assert len(projected) == 5
+    pd.testing.assert_frame_equal(python.components, whole.components)
+    assert python.fastrp.shape == whole.fastrp.shape
+
+
 def test_a_server_without_gds_computes_in_python_with_one_notice(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir = tmp_path / "db"
