@@ -9,15 +9,23 @@ every merchant and cluster of the graph and writes them to Neo4j
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from guanxi.gnn.artefact import Artefact, data_snapshot, load_artefact, save_artefact
+from guanxi.gnn.artefact import (
+    Artefact,
+    data_snapshot,
+    load_artefact,
+    models_dir,
+    save_artefact,
+)
 from guanxi.gnn.cluster_scores import cluster_table
 from guanxi.gnn.credit_scale import credit_score
 from guanxi.gnn.incremental import Delta, changed_only, reach
@@ -27,6 +35,8 @@ from guanxi.gnn.scores import ScoreSet
 from guanxi.gnn.train import Trained, TrainSettings
 from guanxi.gnn.trees import Ensemble
 from guanxi.graph.connection import Graph
+from guanxi.graph.delta import Stale, brought_up_to_date, load_snapshot, save_snapshot
+from guanxi.graph.export import Exported
 from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import Lease, held
 from guanxi.progress import ProgressFn
@@ -43,6 +53,8 @@ SCORES_LOCK = "scores"
 """The job lock every writer of scores holds (``guanxi score``, ``guanxi refresh``)."""
 
 Say = Callable[[str], None]
+
+log = logging.getLogger("guanxi.score")
 
 
 @dataclass
@@ -197,6 +209,24 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     return _score(graph, version, models, write, progress, say, lease, delta)
 
 
+def _changes_only(graph: Graph, delta: Delta, root: Path) -> tuple[Exported | None, str]:
+    """The export of ``delta.base`` kept in ``root``, brought up to date with what
+    ingest touched since (``graph/delta.py``), or None when no such snapshot is kept
+    or it does not match the graph; and a note saying which."""
+    base = load_snapshot(root, graph, delta.base)
+    if base is None:
+        return None, (f"no snapshot of run {delta.base} in {root}: read the whole graph")
+    touched = graph.read(load("ingest_touched"), since=delta.since,
+                         seen=list(delta.seen))[0]["merchants"]
+    try:
+        ex = brought_up_to_date(graph, base, touched)
+    except Stale as exc:
+        return None, (f"the snapshot of run {delta.base} does not match the graph ({exc}): "
+                      "read the whole graph")
+    return ex, (f"read only what changed since run {delta.base} ({len(touched)} merchants "
+                "touched); the rest came from its snapshot")
+
+
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
            progress: ProgressFn | None, say: Say | None, lease: Lease | None,
            delta: Delta | None) -> tuple[ScoreSet, ScoreReport]:
@@ -216,8 +246,14 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     # not seen: the run records the batches it saw (a batch lives BATCH_TIMEOUT at most).
     point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
     as_of = point["now"]
+    exported, read = (None, None) if delta is None else _changes_only(
+        graph, delta, models_dir(models))
+    if read is not None:
+        log.info(read, extra={"event": "read", "snapshot": exported is not None})
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
-                   notice=say, fastrp_dim=FASTRP_DIMENSIONS)
+                   notice=say, fastrp_dim=FASTRP_DIMENSIONS, exported=exported)
+    if read is not None:
+        prep.notes.insert(0, read)
     clock["prepare"] = round(time.perf_counter() - t, 1)
     check()
     t = time.perf_counter()
@@ -245,6 +281,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                progress=progress,
                                base=None if delta is None else delta.base, retired=retired,
                                check=check if lease is not None else None)
+        # What the next incremental run brings up to date instead of reading it all.
+        save_snapshot(models_dir(models), graph, summary.run, prep.ex)
         # After the flip: the indexes then fit the run readers read.
         ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
         if scores.embeddings is not None:

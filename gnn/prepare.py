@@ -79,10 +79,12 @@ def business_links(links: Links) -> sp.csr_matrix:
 
 def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
             progress: ProgressFn | None = None, notice=None,
-            fastrp_dim: int | None = None) -> Prepared:
+            fastrp_dim: int | None = None, exported: Exported | None = None) -> Prepared:
     """Export ``graph`` and compute what every model reads. ``notice`` gets one line
     for each whole-graph step that runs in Python for want of GDS; ``fastrp_dim``
-    also computes FastRP embeddings that wide (on the same GDS projection)."""
+    also computes FastRP embeddings that wide (on the same GDS projection);
+    ``exported``, an export already up to date (``graph/delta.py``), is used instead of
+    reading the graph again."""
     notes: list[str] = []
 
     def note(line: str) -> None:
@@ -90,7 +92,7 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
         if notice is not None:
             notice(line)
 
-    ex = export_graph(graph, progress=progress)
+    ex = exported if exported is not None else export_graph(graph, progress=progress)
     if "Merchant" not in ex.ids or len(ex.ids["Merchant"]) == 0:
         from guanxi.errors import InputError
 

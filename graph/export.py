@@ -52,7 +52,7 @@ MERCHANT_COLUMNS: tuple[str, ...] = ("id", "name", "category", "city", "district
 
 # The time-series label of the model (graph/model.py, NODES): one node per merchant and
 # week with properties `merchant`, `week` and model.week_property_names().
-_WEEK_LABEL = "MerchantWeek"
+WEEK_LABEL = "MerchantWeek"
 
 
 @dataclass
@@ -145,7 +145,7 @@ def export_graph(graph: Graph, *, families: Sequence[str] = ("flow", "identifier
     # Relations never loaded, or with an end that has no nodes, cost no pass at all.
     present = [(rel, expected) for rel in relations
                if rel.source in index and rel.target in index
-               and (expected := _edge_count(graph, rel))]
+               and (expected := edge_count(graph, rel))]
     # The longest reads first (the weeks are about as long as the largest relation),
     # so that the last to finish is a short one.
     longest = sorted(present, key=lambda p: -p[1])
@@ -230,13 +230,13 @@ def _node_types(relations: Sequence[model.Relation]) -> list[str]:
 # constants of graph/model.py, never input, and Cypher takes none of them as parameters
 # (graph/schema.py does the same). Values always travel as $parameters.
 
-def _count(graph: Graph, label: str) -> int:
+def node_count(graph: Graph, label: str) -> int:
     """Nodes of ``label`` (answered from Neo4j's count store, no scan)."""
     return graph.read(Query(f"export_count({label})",
                             f"MATCH (n:{label}) RETURN count(n) AS n"))[0]["n"]
 
 
-def _edge_count(graph: Graph, rel: model.Relation) -> int:
+def edge_count(graph: Graph, rel: model.Relation) -> int:
     """Edges of ``rel``, at most: Neo4j's count store knows a type with one end's label,
     not both, so this is the smaller of the two counts (exact for every relation of the
     model, each of whose types has one label on at least one side). No scan."""
@@ -250,12 +250,18 @@ def _edge_count(graph: Graph, rel: model.Relation) -> int:
 
 def _read_merchants(graph: Graph, chunk: int, report: ProgressFn) -> pd.DataFrame:
     """Merchants in id order: ``MERCHANT_COLUMNS``, typed."""
-    task, total = "export Merchant", _count(graph, "Merchant")
+    task, total = "export Merchant", node_count(graph, "Merchant")
     report(task, 0, total)
     parts = []
-    for part in graph.frames(queries.load("export_merchants"), key="id", chunk=chunk):
+    for part in graph.frames(queries.load("export_merchants"), key="id", chunk=chunk,
+                             ids=None):
         parts.append(part)
         report(task, sum(map(len, parts)), total)
+    return typed_merchants(parts)
+
+
+def typed_merchants(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Pages of ``export_merchants`` as one ``MERCHANT_COLUMNS`` frame, typed."""
     if parts:
         frame = pd.concat(parts, ignore_index=True)
     else:
@@ -272,7 +278,7 @@ def _read_merchants(graph: Graph, chunk: int, report: ProgressFn) -> pd.DataFram
 
 def _read_ids(graph: Graph, label: str, chunk: int, report: ProgressFn) -> np.ndarray:
     """``(|V_label|,)`` object array of the label's ids, in id order."""
-    task, total = f"export {label}", _count(graph, label)
+    task, total = f"export {label}", node_count(graph, label)
     report(task, 0, total)
     query = Query(f"export_ids({label})",
                   f"MATCH (n:{label}) WHERE n.id > $after WITH n ORDER BY n.id LIMIT $limit "
@@ -296,18 +302,50 @@ def _relation_query(rel: model.Relation) -> Query:
     rows keep the sources' id order, so its last source id is where the next page starts.
     (Nested lists per source, or a subquery per source, measured 2-3x slower.)
     """
-    # NaN for a missing aggregate: collect() would skip a null and shift the lists.
-    values = ["collect(s.id) AS id", "collect(coalesce(t.id, '')) AS target"]
-    for i, agg in enumerate(rel.aggregates):
-        # Datetimes cross the wire as epoch seconds: numbers, not objects per value.
-        expression = f"r.{agg.name}.epochSeconds" if agg.dtype == "datetime" else f"r.{agg.name}"
-        values.append(f"collect(coalesce({expression}, 0.0 / 0.0)) AS a{i}")
+    values = relation_columns(rel)
     return Query(f"export_edges({'-'.join(rel.key)})",
                  f"MATCH (s:{rel.source}) WHERE s.id > $after\n"
                  f"  AND EXISTS {{ (s)-[:{rel.type}]->(:{rel.target}) }}\n"
                  "WITH s ORDER BY s.id LIMIT $limit\n"
                  f"MATCH (s)-[r:{rel.type}]->(t:{rel.target})\n"
                  f"RETURN {', '.join(values)}")
+
+
+def relation_columns(rel: model.Relation) -> list[str]:
+    """The RETURN items of an edge read of ``rel`` over ``(s)-[r]->(t)``: ``id``
+    (source), ``target`` and ``a0``, ``a1``, ... (the aggregates), each a list."""
+    # NaN for a missing aggregate: collect() would skip a null and shift the lists.
+    values = ["collect(s.id) AS id", "collect(coalesce(t.id, '')) AS target"]
+    for i, agg in enumerate(rel.aggregates):
+        # Datetimes cross the wire as epoch seconds: numbers, not objects per value.
+        expression = f"r.{agg.name}.epochSeconds" if agg.dtype == "datetime" else f"r.{agg.name}"
+        values.append(f"collect(coalesce({expression}, 0.0 / 0.0)) AS a{i}")
+    return values
+
+
+def edge_rows(part: pd.DataFrame, rel: model.Relation, index: dict[str, pd.Index]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """One page of a ``relation_columns`` read as source and target positions in
+    ``index``, ``(n, A)`` float32 aggregates (None without aggregates) and the number
+    of edges left out (an end not in ``index``)."""
+    source = index[rel.source].get_indexer(part["id"].to_numpy(dtype=object))
+    target = index[rel.target].get_indexer(part["target"].to_numpy(dtype=object))
+    keep = (source >= 0) & (target >= 0)
+    attrs = None
+    if rel.aggregates:
+        columns = [part[f"a{i}"].to_numpy(dtype=np.float64) for i in range(len(rel.aggregates))]
+        attrs = np.column_stack(columns)[keep].astype(np.float32)
+    return source[keep], target[keep], attrs, int((~keep).sum())
+
+
+def sorted_edges(source: np.ndarray, target: np.ndarray, attrs: np.ndarray | None
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``edge_index`` and ``edge_attr`` in (source, target) order: the store returns a
+    node's edges in the order a (parallel) load created them, and float sums over
+    edges depend on their order."""
+    order = np.lexsort((target, source))
+    edge_index = torch.from_numpy(np.stack([source[order], target[order]]).astype(np.int64))
+    return edge_index, None if attrs is None else torch.from_numpy(attrs[order])
 
 
 def _read_relation(graph: Graph, rel: model.Relation, index: dict[str, pd.Index],
@@ -323,27 +361,20 @@ def _read_relation(graph: Graph, rel: model.Relation, index: dict[str, pd.Index]
     attrs: list[np.ndarray] = []
     done = lost = 0
     for part in graph.frames(_relation_query(rel), key="id", chunk=chunk):
-        source = index[rel.source].get_indexer(part["id"].to_numpy(dtype=object))
-        target = index[rel.target].get_indexer(part["target"].to_numpy(dtype=object))
-        keep = (source >= 0) & (target >= 0)
-        lost += int((~keep).sum())
-        sources.append(source[keep])
-        targets.append(target[keep])
-        if width:
-            columns = [part[f"a{i}"].to_numpy(dtype=np.float64) for i in range(width)]
-            attrs.append(np.column_stack(columns)[keep].astype(np.float32))
+        source, target, attr, left_out = edge_rows(part, rel, index)
+        lost += left_out
+        sources.append(source)
+        targets.append(target)
+        if attr is not None:
+            attrs.append(attr)
         done += len(part)
         report(task, done, max(done, expected))
     report(task, done, done)
-    source_at, target_at = _cat(sources, np.int64), _cat(targets, np.int64)
-    # Edges in (source, target) order: the store returns a node's edges in the order a
-    # (parallel) load created them, and float sums over edges depend on their order.
-    order = np.lexsort((target_at, source_at))
-    edge_index = torch.from_numpy(np.stack([source_at[order], target_at[order]]))
-    edge_attr = None
+    stacked = None
     if width:
         stacked = np.concatenate(attrs) if attrs else np.empty((0, width), np.float32)
-        edge_attr = torch.from_numpy(stacked[order])
+    edge_index, edge_attr = sorted_edges(_cat(sources, np.int64), _cat(targets, np.int64),
+                                         stacked)
     return edge_index, edge_attr, lost
 
 
@@ -351,27 +382,46 @@ def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
 
 
+def week_columns() -> list[str]:
+    """The RETURN items of a ``MerchantWeek`` read over ``w``: id, merchant id, the
+    week's year and day of the year (numbers: a date object per row, or date arithmetic
+    in Cypher, measured 2-3x slower) and the flows in model order, zero where a
+    property is missing; each a list."""
+    return ["collect(w.id) AS id", "collect(coalesce(w.merchant, '')) AS merchant",
+            "collect(coalesce(w.week.year, 0)) AS year",
+            "collect(coalesce(w.week.ordinalDay, 0)) AS day",
+            *(f"collect(coalesce(w.{name}, 0)) AS {name}" for name in model.week_property_names())]
+
+
 def _weeks_query() -> Query:
-    """One page of ``MerchantWeek`` nodes: merchant id, the week's year and day of the
-    year (numbers: a date object per row, or date arithmetic in Cypher, measured 2-3x
-    slower) and the flows in model order, zero where a property is missing."""
-    columns = ["collect(w.id) AS id", "collect(coalesce(w.merchant, '')) AS merchant",
-               "collect(coalesce(w.week.year, 0)) AS year",
-               "collect(coalesce(w.week.ordinalDay, 0)) AS day",
-               *(f"collect(coalesce(w.{name}, 0)) AS {name}"
-                 for name in model.week_property_names())]
+    """One page of ``MerchantWeek`` nodes (``week_columns``)."""
     return Query("export_weeks",
-                 f"MATCH (w:{_WEEK_LABEL}) WHERE w.id > $after\n"
+                 f"MATCH (w:{WEEK_LABEL}) WHERE w.id > $after\n"
                  "WITH w ORDER BY w.id LIMIT $limit\n"
-                 f"RETURN {', '.join(columns)}")
+                 f"RETURN {', '.join(week_columns())}")
+
+
+def week_rows(part: pd.DataFrame, merchants: pd.Index
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """One page of a ``week_columns`` read as merchant positions in ``merchants``, days
+    since 1970-01-01 of each week's Monday, ``(n, F)`` float32 flows, and the number of
+    weeks left out (merchant not in ``merchants``, or no week date)."""
+    names = model.week_property_names()
+    row = merchants.get_indexer(part["merchant"].to_numpy(dtype=object))
+    year = part["year"].to_numpy(dtype=np.int64)
+    keep = (row >= 0) & (year > 0)  # year 0: the week had no date
+    # Days since 1970-01-01 of each week's date: January 1st, plus the day of year.
+    january = (year[keep] - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    day = january.astype(np.int64) + part["day"].to_numpy(np.int64)[keep] - 1
+    flows = np.column_stack([part[n].to_numpy(dtype=np.float64) for n in names])
+    return row[keep], day, flows[keep].astype(np.float32), int((~keep).sum())
 
 
 def _read_weeks(graph: Graph, merchants: pd.Index, chunk: int, report: ProgressFn
                 ) -> tuple[torch.Tensor, np.ndarray, int]:
     """The dense ``(|V_Merchant|, W, F)`` float32 tensor, its ``(W,)`` Mondays and the
     number of weeks left out (merchant not exported, or no week date)."""
-    names = model.week_property_names()
-    task, total = "export weeks", _count(graph, _WEEK_LABEL)
+    task, total = "export weeks", node_count(graph, WEEK_LABEL)
     report(task, 0, total)
     rows: list[np.ndarray] = []
     days: list[np.ndarray] = []
@@ -379,25 +429,33 @@ def _read_weeks(graph: Graph, merchants: pd.Index, chunk: int, report: ProgressF
     done = lost = 0
     if total:
         for part in graph.frames(_weeks_query(), key="id", chunk=chunk):
-            row = merchants.get_indexer(part["merchant"].to_numpy(dtype=object))
-            year = part["year"].to_numpy(dtype=np.int64)
-            keep = (row >= 0) & (year > 0)  # year 0: the week had no date
-            lost += int((~keep).sum())
-            rows.append(row[keep])
-            # Days since 1970-01-01 of each week's date: January 1st, plus the day of year.
-            january = (year[keep] - 1970).astype("datetime64[Y]").astype("datetime64[D]")
-            days.append(january.astype(np.int64) + part["day"].to_numpy(np.int64)[keep] - 1)
-            flows = np.column_stack([part[n].to_numpy(dtype=np.float64) for n in names])
-            values.append(flows[keep].astype(np.float32))
+            row, day, flows, left_out = week_rows(part, merchants)
+            rows.append(row)
+            days.append(day)
+            values.append(flows)
+            lost += left_out
             done += len(part)
             report(task, done, total)
-    row, day = _cat(rows, np.int64), _cat(days, np.int64)
-    if len(day) == 0:
-        empty = torch.zeros((len(merchants), 0, len(names)), dtype=torch.float32)
-        return empty, np.empty(0, dtype="datetime64[D]"), lost
-    first = int(day.min())
-    week = (day - first) // 7
-    dense = np.zeros((len(merchants), int(week.max()) + 1, len(names)), dtype=np.float32)
-    dense[row, week] = np.concatenate(values)
-    dates = np.datetime64(first, "D") + 7 * np.arange(dense.shape[1])
-    return torch.from_numpy(dense), dates.astype("datetime64[D]"), lost
+    weeks, dates = dense_weeks(len(merchants), _cat(rows, np.int64), _cat(days, np.int64),
+                               np.concatenate(values) if values else None)
+    return weeks, dates, lost
+
+
+def dense_weeks(merchants: int, row: np.ndarray, day: np.ndarray, values: np.ndarray | None,
+                first: int | None = None, last: int | None = None
+                ) -> tuple[torch.Tensor, np.ndarray]:
+    """The ``(merchants, W, F)`` tensor of week rows (``week_rows``) and its ``(W,)``
+    Mondays: every week from the first day to the last, widened to ``first`` and
+    ``last`` (days since 1970-01-01) when given."""
+    names = model.week_property_names()
+    ends = [d for d in (first, last) if d is not None]
+    if len(day) == 0 and not ends:
+        empty = torch.zeros((merchants, 0, len(names)), dtype=torch.float32)
+        return empty, np.empty(0, dtype="datetime64[D]")
+    seen = [int(day.min()), int(day.max())] if len(day) else []
+    start, end = min(seen + ends), max(seen + ends)
+    dense = np.zeros((merchants, (end - start) // 7 + 1, len(names)), dtype=np.float32)
+    if len(day):
+        dense[row, (day - start) // 7] = values
+    dates = np.datetime64(start, "D") + 7 * np.arange(dense.shape[1])
+    return torch.from_numpy(dense), dates.astype("datetime64[D]")

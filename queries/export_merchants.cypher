@@ -2,7 +2,8 @@
 // order after $after, at most $limit, as one row of equal-length lists (Graph.frames).
 // collect() skips nulls, which would shift a list against the ids: a property that may
 // be absent is collected wrapped in a one-element list and unwrapped again, null kept.
-MATCH (m:Merchant) WHERE m.id > $after
+// $ids: null for every merchant, else a list: only those (graph/delta.py).
+MATCH (m:Merchant) WHERE m.id > $after AND ($ids IS NULL OR m.id IN $ids)
 WITH m ORDER BY m.id LIMIT $limit
 RETURN collect(m.id) AS id,
        [x IN collect([m.name]) | x[0]] AS name,

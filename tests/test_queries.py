@@ -24,7 +24,7 @@ PARAMS: dict[str, dict] = {
     "merchant_ids": {},
     "server_version": {},
     "scores_read_point": {"window": 300},
-    "export_merchants": {"after": "", "limit": 10},
+    "export_merchants": {"after": "", "limit": 10, "ids": None},
     "ingest_history": {"limit": 10},
     "ingest_since": {"since": datetime(2026, 1, 1, tzinfo=UTC), "seen": ["b1"]},
     "ingest_merchants": {"rows": [{"id": "M1", "props": {"name": "老王面馆"}, "phone": ["138"],

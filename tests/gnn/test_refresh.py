@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -156,6 +157,13 @@ def test_new_payments_are_rescored_incrementally_and_match_a_full_refresh(
     changes = [json.loads(line) for line in result.stderr.splitlines()
                if json.loads(line).get("event") == "changes"]
     assert changes and changes[0]["batches"] >= 1 and changes[0]["merchants"] >= 1
+    # Only the touched merchants were read; the rest came from the --full run's snapshot.
+    read = [json.loads(line) for line in result.stderr.splitlines()
+            if json.loads(line).get("event") == "read"]
+    assert len(read) == 1 and read[0]["snapshot"] is True
+    assert any(n.startswith("read only what changed since run ") for n in report["notes"])
+    snapshots = list((Path(job["env"]["GUANXI_MODELS_DIR"]) / "snapshots").rglob("*.pt"))
+    assert [p.stem for p in snapshots] == [report["run"].replace("/", "_")]
     # Only part of the graph was scored again; the run still holds every merchant.
     assert report["kind"] == "incremental" and 0 < report["rescored"] < 400
     assert report["kept"]["merchants"] == 400 - report["rescored"] == report["merchants"] - \
@@ -191,9 +199,13 @@ def test_new_payments_are_rescored_incrementally_and_match_a_full_refresh(
 
 def test_since_rescored_around_everything_ingested_after_it(job: dict) -> None:
     a_current_run(job)
+    # Without the current run's snapshot (a fresh pod) the whole graph is read.
+    shutil.rmtree(Path(job["env"]["GUANXI_MODELS_DIR"]) / "snapshots", ignore_errors=True)
     # Every ingest batch came after 2000: every merchant is touched.
     report = json.loads(refresh(job, "--json", "--since", "2000-01-01").stdout)
     assert report["kind"] == "incremental" and report["rescored"] == 400
+    assert any(n.startswith("no snapshot of run ") and n.endswith(": read the whole graph")
+               for n in report["notes"])
 
 
 @pytest.mark.parametrize("args, says", [
