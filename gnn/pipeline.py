@@ -35,7 +35,13 @@ from guanxi.gnn.scores import ScoreSet
 from guanxi.gnn.train import Trained, TrainSettings
 from guanxi.gnn.trees import Ensemble
 from guanxi.graph.connection import Graph
-from guanxi.graph.delta import Stale, brought_up_to_date, load_snapshot, save_snapshot
+from guanxi.graph.delta import (
+    Stale,
+    brought_up_to_date,
+    load_snapshot,
+    save_snapshot,
+    snapshots_dir,
+)
 from guanxi.graph.export import Exported
 from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import Lease, held
@@ -247,7 +253,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
     as_of = point["now"]
     exported, read = (None, None) if delta is None else _changes_only(
-        graph, delta, models_dir(models))
+        graph, delta, snapshots_dir(models_dir(models)))
     if read is not None:
         log.info(read, extra={"event": "read", "snapshot": exported is not None})
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
@@ -282,7 +288,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                base=None if delta is None else delta.base, retired=retired,
                                check=check if lease is not None else None)
         # What the next incremental run brings up to date instead of reading it all.
-        save_snapshot(models_dir(models), graph, summary.run, prep.ex)
+        save_snapshot(snapshots_dir(models_dir(models)), graph, summary.run, prep.ex)
         # After the flip: the indexes then fit the run readers read.
         ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
         if scores.embeddings is not None:

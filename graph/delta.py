@@ -3,7 +3,7 @@
 A refresh after a small ingest need not stream the whole graph out of Neo4j again
 (at 100,000 merchants that read is 40-130 s, the largest stage of a run). Each run
 keeps what it read as a **snapshot** (:func:`save_snapshot`: the
-:class:`~guanxi.graph.export.Exported`, in the models folder), and the next
+:class:`~guanxi.graph.export.Exported`, in :func:`snapshots_dir`), and the next
 incremental run reads, for the merchants ingest touched since (``IngestBatch``), their
 rows, every edge with one of them at an end and their weeks, and replaces those
 merchants' part of the snapshot (:func:`brought_up_to_date`). Ingest only adds, and
@@ -50,7 +50,7 @@ from guanxi.graph.export import (
 )
 from guanxi.queries import Query
 
-__all__ = ["Stale", "brought_up_to_date", "load_snapshot", "save_snapshot"]
+__all__ = ["Stale", "brought_up_to_date", "load_snapshot", "save_snapshot", "snapshots_dir"]
 
 log = logging.getLogger("guanxi.delta")
 
@@ -228,13 +228,21 @@ def _check(graph: Graph, ex: Exported) -> None:
         raise Stale("the graph holds " + "; ".join(wrong[:3]))
 
 
-# Snapshots: one file per database, the latest run's, in the models folder.
+# Snapshots: one file per database, the latest run's.
+
+def snapshots_dir(models: Path) -> Path:
+    """Where snapshots are kept: ``GUANXI_SNAPSHOT_DIR``, else ``snapshots`` in the
+    ``models`` folder (a refresh whose models folder is mounted read-only names a
+    writable one)."""
+    chosen = os.environ.get("GUANXI_SNAPSHOT_DIR")
+    return Path(chosen).expanduser().absolute() if chosen else models / "snapshots"
+
 
 def _folder(root: Path, graph: Graph) -> Path:
     """The snapshots of ``graph``'s database: a folder named by a hash of its address,
-    so two databases scored from one models folder keep apart."""
+    so two databases scored with one models folder keep apart."""
     where = f"{graph.settings.uri}|{graph.settings.database or ''}"
-    return root / "snapshots" / hashlib.sha256(where.encode()).hexdigest()[:16]
+    return root / hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
 def _file(run: str) -> str:

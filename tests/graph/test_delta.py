@@ -12,7 +12,13 @@ import pytest
 import torch
 
 from guanxi.graph.connection import Graph
-from guanxi.graph.delta import Stale, brought_up_to_date, load_snapshot, save_snapshot
+from guanxi.graph.delta import (
+    Stale,
+    brought_up_to_date,
+    load_snapshot,
+    save_snapshot,
+    snapshots_dir,
+)
 from guanxi.graph.export import Exported, export_graph
 from guanxi.ingest.load import IngestOptions, ingest_folder
 from guanxi.ingest.synth import SynthParams, generate
@@ -96,11 +102,12 @@ def test_a_change_ingest_did_not_record_is_caught(halves) -> None:
         brought_up_to_date(graph, base, touched[1:])
 
 
-def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path) -> None:
+def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     graph.write("CREATE (:Merchant {id: 'M1'})")
     ex = export_graph(graph)
     first = save_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1", ex)
-    assert first is not None and first.is_relative_to(tmp_path / "snapshots")
+    assert first is not None and first.is_relative_to(tmp_path)
     assert load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1").ids["Merchant"] \
         .tolist() == ["M1"]
     second = save_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1", ex)
@@ -110,3 +117,11 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path) 
     assert load_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1") is None
     ex.skipped = {"weeks": 1}  # an export an ingest wrote into is not kept
     assert save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1", ex) is None
+    # A folder that cannot be written: no snapshot, no error (the next run reads it all).
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    assert save_snapshot(blocked, graph, "20260104T000000.000000Z/v1", export_graph(graph)) \
+        is None
+    assert snapshots_dir(tmp_path / "models") == tmp_path / "models" / "snapshots"
+    monkeypatch.setenv("GUANXI_SNAPSHOT_DIR", str(tmp_path / "cache"))
+    assert snapshots_dir(tmp_path / "models") == tmp_path / "cache"
