@@ -29,6 +29,10 @@ Example (issue 14's sizes)::
     .venv/bin/python bench/refresh_bench.py --merchants 10000 --out bench/results/refresh_10k.json
     .venv/bin/python bench/refresh_bench.py --merchants 100000 --train-merchants 10000 \
         --out bench/results/refresh_100k.json
+
+``--graph DIR --models DIR`` measures a graph a ``--keep`` run left (ingest takes 20
+minutes at 100k) with a model already trained; the synthetic folder is made again from
+``--merchants``, ``--seed`` and ``--difficulty`` (for the new payments and the truth).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +69,6 @@ export_graph(open_graph())
 
 def floor(env: dict[str, str]) -> dict:
     """Seconds and peak memory of streaming the graph out (a child process)."""
-    import time
-
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", _FLOOR], env=env)
     with PeakRss(proc.pid) as peak:
@@ -114,14 +117,15 @@ def embedding_comparison(env: dict[str, str], folder: Path) -> dict:
             "fastrp": partner_scores(ids, fast, ring_of, members)}
 
 
-def new_payments(folder: Path, out: Path, share: float, seed: int) -> int:
+def new_payments(folder: Path, out: Path, share: float, seed: int, tag: str = "") -> int:
     """A payments file for ``share`` of the merchants: for each, one of its payments
-    again under a new id. Returns how many merchants it touches."""
+    again under a new id (``tag`` in it: another file, for a graph that loaded one
+    already). Returns how many merchants it touches."""
     payments = pd.read_csv(folder / "payments.csv", dtype=str)
     payees = payments["payee_id"].drop_duplicates()
     chosen = payees.sample(max(1, round(share * len(payees))), random_state=seed)
     rows = payments[payments["payee_id"].isin(set(chosen))].drop_duplicates("payee_id").copy()
-    rows["payment_id"] = [f"bench-new-{i}" for i in range(len(rows))]
+    rows["payment_id"] = [f"bench-new-{tag}{i}" for i in range(len(rows))]
     out.mkdir(parents=True)
     rows.to_csv(out / "payments.csv", index=False)
     return len(rows)
@@ -156,21 +160,33 @@ def main() -> None:
     parser.add_argument("--keep", type=Path,
                         help="move the bench's Neo4j folder (scored graph) here at the end, "
                              "for bench/ui_bench.py --data-dir")
+    parser.add_argument("--graph", type=Path,
+                        help="skip synthesising, ingesting and training: use this Neo4j "
+                             "folder (one --keep left, holding --merchants/--seed/"
+                             "--difficulty's graph) and --models; it is started and "
+                             "stopped, never moved or removed")
+    parser.add_argument("--models", type=Path, help="the trained models, with --graph")
     parser.add_argument("--heap", default="2g")
     parser.add_argument("--pagecache", default="1g")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if bool(args.graph) != bool(args.models):
+        parser.error("--graph and --models go together: a kept graph and its model")
     with tempfile.TemporaryDirectory(prefix="guanxi-refresh-bench-") as tmp:
         root = Path(tmp)
-        env = {**os.environ, "GUANXI_DATA_DIR": str(root / "neo4j"),
-               "GUANXI_MODELS_DIR": str(root / "models"), "OMP_WAIT_POLICY": "PASSIVE"}
+        data_dir = args.graph.absolute() if args.graph else root / "neo4j"
+        env = {**os.environ, "GUANXI_DATA_DIR": str(data_dir),
+               "GUANXI_MODELS_DIR": str(args.models.absolute() if args.models
+                                        else root / "models"),
+               "OMP_WAIT_POLICY": "PASSIVE"}
         env.pop("NEO4J_URI", None)
         folder = root / "data"
         synth(args.merchants, args.seed, args.difficulty, folder, env)
-        server.start(server.ServerConfig(root / "neo4j", free_port(), args.heap,
-                                         args.pagecache))
+        server.start(server.ServerConfig(data_dir, free_port(), args.heap, args.pagecache))
         try:
-            if args.train_merchants:
+            if args.graph:
+                ingest = train = {"seconds": None}
+            elif args.train_merchants:
                 synth(args.train_merchants, args.seed + 1000, args.difficulty, root / "train",
                       env)
                 timed(["ingest", str(root / "train")], env)
@@ -185,7 +201,8 @@ def main() -> None:
             second = timed(["refresh", "--full"], env)
             unchanged = timed(["refresh"], env)
             embeddings = embedding_comparison(env, folder)
-            touched = new_payments(folder, root / "new", args.new_share, args.seed)
+            touched = new_payments(folder, root / "new", args.new_share, args.seed,
+                                   tag=f"{time.time_ns()}-" if args.graph else "")
             timed(["ingest", str(root / "new")], env)
             incremental = timed(["refresh"], env)
             graph = open_graph(resolve(Path(env["GUANXI_DATA_DIR"])))
@@ -193,13 +210,14 @@ def main() -> None:
             full = timed(["refresh", "--full"], env)
             gap = score_gap(after_incremental, read_scores(graph))
         finally:
-            server.stop(root / "neo4j")
-        if args.keep:
+            server.stop(data_dir)
+        if args.keep and not args.graph:
             shutil.move(root / "neo4j", args.keep)
     best = min(first["seconds"], second["seconds"])
     result = {
         "merchants": args.merchants, "seed": args.seed, "difficulty": args.difficulty,
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
+        "graph": str(args.graph) if args.graph else None,
         "train_args": args.train_args, "train_merchants": args.train_merchants or args.merchants,
         "ingest_seconds": ingest["seconds"],
         "train_seconds": train["seconds"], "floor_export": export,

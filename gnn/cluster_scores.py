@@ -65,6 +65,10 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     if prep.links.co_payer is not None:
         kinds["co_payer"] = prep.links.co_payer
     links = group.top_links(labels, nodes.ring, kinds)
+    clustered = np.flatnonzero(labels >= 0)
+    ring_contrib, credit_contrib = nodes.contributions(clustered)
+    at = np.full(labels.size, -1, dtype=np.int64)
+    at[clustered] = np.arange(clustered.size)
     rows = []
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
@@ -73,11 +77,11 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
             continue
         c = int(labels[part[0]])
         factors = []
-        if nodes.ring_contrib is not None:
-            factors += top_factors(nodes.ring_contrib[part], nodes.ring_inputs[part],
+        if ring_contrib is not None:
+            factors += top_factors(ring_contrib[at[part]], nodes.ring_inputs[part],
                                    nodes.ring_names, "collusion")
-        if nodes.credit_contrib is not None:
-            factors += top_factors(nodes.credit_contrib[part], nodes.credit_inputs[part],
+        if credit_contrib is not None:
+            factors += top_factors(credit_contrib[at[part]], nodes.credit_inputs[part],
                                    nodes.credit_names, "credit")
         key = (group.key_members(part, pd_all, dep) if pd_all is not None and dep is not None
                else part[np.argsort(-nodes.ring[part])][:3])

@@ -35,16 +35,11 @@ from guanxi.gnn.scores import ScoreSet
 from guanxi.gnn.train import Trained, TrainSettings
 from guanxi.gnn.trees import Ensemble
 from guanxi.graph.connection import Graph
-from guanxi.graph.delta import (
-    Stale,
-    brought_up_to_date,
-    load_snapshot,
-    save_snapshot,
-    snapshots_dir,
-)
+from guanxi.graph.delta import Stale, brought_up_to_date
 from guanxi.graph.export import Exported
 from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import Lease, held
+from guanxi.graph.snapshot import load_snapshot, save_snapshot, snapshots_dir
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
 

@@ -2,8 +2,7 @@
 
 A refresh after a small ingest need not stream the whole graph out of Neo4j again
 (at 100,000 merchants that read is 40-130 s, the largest stage of a run). Each run
-keeps what it read as a **snapshot** (:func:`save_snapshot`: the
-:class:`~guanxi.graph.export.Exported`, in :func:`snapshots_dir`), and the next
+keeps what it read as a **snapshot** (``graph/snapshot.py``), and the next
 incremental run reads, for the merchants ingest touched since (``IngestBatch``), their
 rows, every edge with one of them at an end and their weeks, and replaces those
 merchants' part of the snapshot (:func:`brought_up_to_date`). Ingest only adds, and
@@ -19,13 +18,7 @@ the whole graph instead.
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-import re
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,9 +43,7 @@ from guanxi.graph.export import (
 )
 from guanxi.queries import Query
 
-__all__ = ["Stale", "brought_up_to_date", "load_snapshot", "save_snapshot", "snapshots_dir"]
-
-log = logging.getLogger("guanxi.delta")
+__all__ = ["Stale", "brought_up_to_date"]
 
 _CHUNK = 2_000
 """Touched merchants per read: a page of their edges stays a few MB."""
@@ -226,60 +217,3 @@ def _check(graph: Graph, ex: Exported) -> None:
         wrong.append(f"{want} {WEEK_LABEL} nodes, not {have}")
     if wrong:
         raise Stale("the graph holds " + "; ".join(wrong[:3]))
-
-
-# Snapshots: one file per database, the latest run's.
-
-def snapshots_dir(models: Path) -> Path:
-    """Where snapshots are kept: ``GUANXI_SNAPSHOT_DIR``, else ``snapshots`` in the
-    ``models`` folder (a refresh whose models folder is mounted read-only names a
-    writable one)."""
-    chosen = os.environ.get("GUANXI_SNAPSHOT_DIR")
-    return Path(chosen).expanduser().absolute() if chosen else models / "snapshots"
-
-
-def _folder(root: Path, graph: Graph) -> Path:
-    """The snapshots of ``graph``'s database: a folder named by a hash of its address,
-    so two databases scored with one models folder keep apart."""
-    where = f"{graph.settings.uri}|{graph.settings.database or ''}"
-    return root / hashlib.sha256(where.encode()).hexdigest()[:16]
-
-
-def _file(run: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", run) + ".pt"
-
-
-def save_snapshot(root: Path, graph: Graph, run: str, ex: Exported) -> Path | None:
-    """Keep ``ex`` as what run ``run`` read (replacing the database's older snapshots);
-    None, and nothing kept, when the export left edges out (an ingest wrote during it)
-    or the file cannot be written (logged: the next run reads the whole graph)."""
-    if ex.skipped:
-        return None
-    folder = _folder(root, graph)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as tmp:
-            torch.save({"run": run, "exported": ex}, tmp)
-        target = folder / _file(run)
-        os.replace(tmp.name, target)
-        for older in folder.iterdir():
-            if older != target:
-                older.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("could not keep the snapshot of run %s in %s: %s", run, folder, exc)
-        return None
-    return target
-
-
-def load_snapshot(root: Path, graph: Graph, run: str) -> Exported | None:
-    """What run ``run`` read, if its snapshot is kept and readable; else None."""
-    path = _folder(root, graph) / _file(run)
-    if not path.exists():
-        return None
-    try:
-        # A file guanxi wrote into the models folder, like the artefacts beside it.
-        kept = torch.load(path, weights_only=False)
-    except Exception as exc:  # a damaged or foreign file is a cache miss, not an error
-        log.warning("could not read the snapshot %s: %s", path, exc)
-        return None
-    return kept["exported"] if kept.get("run") == run else None

@@ -12,14 +12,9 @@ import pytest
 import torch
 
 from guanxi.graph.connection import Graph
-from guanxi.graph.delta import (
-    Stale,
-    brought_up_to_date,
-    load_snapshot,
-    save_snapshot,
-    snapshots_dir,
-)
+from guanxi.graph.delta import Stale, brought_up_to_date
 from guanxi.graph.export import Exported, export_graph
+from guanxi.graph.snapshot import load_snapshot, save_snapshot, snapshots_dir
 from guanxi.ingest.load import IngestOptions, ingest_folder
 from guanxi.ingest.synth import SynthParams, generate
 from guanxi.queries import load
@@ -77,10 +72,14 @@ def halves(graph: Graph, tmp_path: Path) -> tuple[Graph, Exported, list[str]]:
     return graph, base, touched
 
 
-def test_a_snapshot_brought_up_to_date_equals_a_full_export(halves) -> None:
+def test_a_snapshot_brought_up_to_date_equals_a_full_export(halves, tmp_path: Path) -> None:
     graph, base, touched = halves
     assert 0 < len(touched) < len(base.ids["Merchant"]) + 5
-    updated = brought_up_to_date(graph, base, touched)
+    # Kept and read back (plain tensors and lists), it is the export it was.
+    assert save_snapshot(tmp_path / "kept", graph, "run-1", base) is not None
+    kept = load_snapshot(tmp_path / "kept", graph, "run-1")
+    assert_same(kept, base)
+    updated = brought_up_to_date(graph, kept, touched)
     full = export_graph(graph)
     assert len(full.ids["Merchant"]) == len(base.ids["Merchant"]) + 5
     assert len(full.ids["Consumer"]) > len(base.ids["Consumer"])  # new payers came
