@@ -70,6 +70,10 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -
                                              chunk=50_000, ids=touched)))
     edges = {rel.key: _touched_edges(graph, rel, touched) for rel in _relations()}
     weeks = _touched_weeks(graph, touched)
+    had = np.asarray(touched, dtype=object)[base.index("Merchant", touched) >= 0]
+    gone = sorted(set(had) - set(rows["id"]))
+    if gone:  # ingest never removes a merchant: something else wrote
+        raise Stale(f"merchant {gone[0]} is no longer in the graph")
 
     # Ids: the base's and every one the new rows and edges name, in id order.
     ids = dict(base.ids)

@@ -99,6 +99,10 @@ def test_a_change_ingest_did_not_record_is_caught(halves) -> None:
     # A snapshot missing a touched merchant's new data fails the same way.
     with pytest.raises(Stale):
         brought_up_to_date(graph, base, touched[1:])
+    # So does a merchant removed (ingest never removes one).
+    graph.write("MATCH (m:Merchant {id: $id}) DETACH DELETE m", id=untouched[0])
+    with pytest.raises(Stale, match=f"merchant {untouched[0]} is no longer in the graph"):
+        brought_up_to_date(graph, base, [*touched, untouched[0]])
 
 
 def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
