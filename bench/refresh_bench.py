@@ -219,7 +219,9 @@ def main() -> None:
         "merchants": args.merchants, "seed": args.seed, "difficulty": args.difficulty,
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
         "graph": str(args.graph) if args.graph else None,
-        "train_args": args.train_args, "train_merchants": args.train_merchants or args.merchants,
+        "models": str(args.models) if args.models else None,
+        "train_args": args.train_args,
+        "train_merchants": None if args.graph else args.train_merchants or args.merchants,
         "ingest_seconds": ingest["seconds"],
         "train_seconds": train["seconds"], "floor_export": export,
         "refresh_first": {k: first[k] for k in ("seconds", "peak_rss_mb")}
