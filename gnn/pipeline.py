@@ -39,7 +39,7 @@ from guanxi.graph.delta import Stale, brought_up_to_date
 from guanxi.graph.export import Exported
 from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import Lease, held
-from guanxi.graph.snapshot import load_snapshot, save_snapshot, snapshots_dir
+from guanxi.graph.snapshot import SnapshotError, load_snapshot, save_snapshot, snapshots_dir
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
@@ -214,7 +214,11 @@ def _changes_only(graph: Graph, delta: Delta, root: Path) -> tuple[Exported | No
     """The export of ``delta.base`` kept in ``root``, brought up to date with what
     ingest touched since (``graph/delta.py``), or None when no such snapshot is kept
     or it does not match the graph; and a note saying which."""
-    base = load_snapshot(root, graph, delta.base)
+    try:
+        base = load_snapshot(root, graph, delta.base)
+    except SnapshotError as exc:
+        return None, (f"the snapshot of run {delta.base} in {root} cannot be used ({exc}): "
+                      "read the whole graph")
     if base is None:
         return None, (f"no snapshot of run {delta.base} in {root}: read the whole graph")
     touched = graph.read(load("ingest_touched"), since=delta.since,
@@ -283,7 +287,13 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                base=None if delta is None else delta.base, retired=retired,
                                check=check if lease is not None else None)
         # What the next incremental run brings up to date instead of reading it all.
-        save_snapshot(snapshots_dir(models_dir(models)), graph, summary.run, prep.ex)
+        try:
+            save_snapshot(snapshots_dir(models_dir(models)), graph, summary.run, prep.ex)
+        except SnapshotError as exc:
+            kept_note = (f"no snapshot kept for the next incremental run ({exc}): it will "
+                         "read the whole graph")
+            log.warning(kept_note, extra={"event": "snapshot", "kept": False})
+            prep.notes.append(kept_note)
         # After the flip: the indexes then fit the run readers read.
         ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
         if scores.embeddings is not None:

@@ -4,7 +4,8 @@ One file per database (a folder named by a hash of its address and database name
 the latest run's: saving one removes the older. The file holds plain tensors, lists,
 strings and numbers only, and is read with ``torch.load(weights_only=True)``: the
 folder must be writable by the refresh job, so a file in it must not be able to run
-code when read (a pickle could).
+code when read (a pickle could). A SHA-256 beside it catches a damaged file (a flipped
+bit in a tensor still loads), and the parts are checked against each other on load.
 
 >>> plain = _plain_frame(pd.DataFrame({"id": ["M1"], "defaulted": pd.array([pd.NA], "Int8")}))
 >>> plain
@@ -29,7 +30,7 @@ from torch_geometric.data import HeteroData
 from guanxi.graph.connection import Graph
 from guanxi.graph.export import MERCHANT_COLUMNS, Exported
 
-__all__ = ["load_snapshot", "save_snapshot", "snapshots_dir"]
+__all__ = ["SnapshotError", "load_snapshot", "save_snapshot", "snapshots_dir"]
 
 log = logging.getLogger("guanxi.snapshot")
 
@@ -55,10 +56,16 @@ def _file(run: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run) + ".pt"
 
 
+class SnapshotError(Exception):
+    """A snapshot that could not be kept, or is kept but cannot be used; the message
+    says why in a few words."""
+
+
 def save_snapshot(root: Path, graph: Graph, run: str, ex: Exported) -> Path | None:
-    """Keep ``ex`` as what run ``run`` read (replacing the database's older snapshots);
-    None, and nothing kept, when the export left edges out (an ingest wrote during it)
-    or the file cannot be written (logged: the next run reads the whole graph)."""
+    """Keep ``ex`` as what run ``run`` read (replacing the database's older snapshots),
+    with the SHA-256 of the file beside it; None, and nothing kept, when the export left
+    edges out (an ingest wrote during it). Raises :class:`SnapshotError` when the file
+    cannot be written (the next run then reads the whole graph)."""
     if ex.skipped:
         return None
     folder = _folder(root, graph)
@@ -69,31 +76,74 @@ def save_snapshot(root: Path, graph: Graph, run: str, ex: Exported) -> Path | No
             tmp = Path(fh.name)
             torch.save({"format": _FORMAT, "run": run, **_plain(ex)}, fh)
         target = folder / _file(run)
+        (folder / f"{target.name}.sha256").write_text(_digest(tmp))
         os.replace(tmp, target)
         for older in folder.iterdir():
-            if older != target:
+            if older not in (target, folder / f"{target.name}.sha256"):
                 older.unlink(missing_ok=True)
     except OSError as exc:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        log.warning("could not keep the snapshot of run %s in %s: %s", run, folder, exc)
-        return None
+        raise SnapshotError(f"could not write it in {folder}: {exc.strerror or exc}") from None
     return target
 
 
 def load_snapshot(root: Path, graph: Graph, run: str) -> Exported | None:
-    """What run ``run`` read, if its snapshot is kept and readable; else None."""
+    """What run ``run`` read; None when no snapshot of it is kept. Raises
+    :class:`SnapshotError` for one that is kept but cannot be used: damaged (its digest
+    differs), not a snapshot guanxi wrote, or inconsistent."""
     path = _folder(root, graph) / _file(run)
     if not path.exists():
         return None
     try:
+        digest = Path(f"{path}.sha256").read_text().strip()
+    except OSError:
+        raise SnapshotError("it has no digest beside it") from None
+    if _digest(path) != digest:
+        raise SnapshotError("its content differs from its digest (damaged)")
+    try:
         kept = torch.load(path, map_location="cpu", weights_only=True)
         if kept.get("format") != _FORMAT or kept.get("run") != run:
-            return None
-        return _exported(kept)
-    except Exception as exc:  # a damaged or foreign file is a miss, not an error
-        log.warning("could not read the snapshot %s: %s", path, exc)
-        return None
+            raise SnapshotError(f"it is not format {_FORMAT} of run {run}")
+        return _checked(_exported(kept))
+    except SnapshotError:
+        raise
+    except Exception as exc:  # damaged or foreign: a miss, not a crash
+        # Not torch's own message: it advises loading with weights_only=False, which is
+        # what a file in a writable folder must never be loaded with.
+        raise SnapshotError(f"it is not a snapshot guanxi can read "
+                            f"({type(exc).__name__})") from None
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _checked(ex: Exported) -> Exported:
+    """``ex``, after checking its parts agree (an edge names a node that exists, one
+    merchant row and one week row per merchant); SnapshotError when they do not."""
+    sizes = {label: len(values) for label, values in ex.ids.items()}
+    wrong = []
+    for key in ex.data.edge_types:
+        index = ex.data[key].edge_index
+        if index.numel() and (index.min() < 0 or index[0].max() >= sizes.get(key[0], 0)
+                              or index[1].max() >= sizes.get(key[2], 0)):
+            wrong.append(f"{'-'.join(key)} edges name nodes it does not have")
+        attr = ex.data[key].get("edge_attr")
+        if attr is not None and attr.shape[0] != index.shape[1]:
+            wrong.append(f"{'-'.join(key)} has {attr.shape[0]} attribute rows for "
+                         f"{index.shape[1]} edges")
+    merchants = sizes.get("Merchant", 0)
+    if len(ex.merchants) != merchants or ex.weeks.shape[0] != merchants \
+            or ex.weeks.shape[1] != len(ex.week_dates):
+        wrong.append("its merchants, rows and weeks disagree")
+    if wrong:
+        raise SnapshotError(f"it is inconsistent: {wrong[0]}")
+    return ex
 
 
 def _plain_frame(frame: pd.DataFrame) -> dict[str, list]:

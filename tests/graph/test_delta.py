@@ -14,7 +14,7 @@ import torch
 from guanxi.graph.connection import Graph
 from guanxi.graph.delta import Stale, brought_up_to_date
 from guanxi.graph.export import Exported, export_graph
-from guanxi.graph.snapshot import load_snapshot, save_snapshot, snapshots_dir
+from guanxi.graph.snapshot import SnapshotError, load_snapshot, save_snapshot, snapshots_dir
 from guanxi.ingest.load import IngestOptions, ingest_folder
 from guanxi.ingest.synth import SynthParams, generate
 from guanxi.queries import load
@@ -107,24 +107,35 @@ def test_a_change_ingest_did_not_record_is_caught(halves) -> None:
 
 def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    graph.write("CREATE (:Merchant {id: 'M1'})")
+    graph.write("CREATE (:Merchant {id: 'M1'})-[:PAID {count: 1}]->(:Merchant {id: 'M2'})")
     ex = export_graph(graph)
     first = save_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1", ex)
     assert first is not None and first.is_relative_to(tmp_path)
     assert load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1").ids["Merchant"] \
-        .tolist() == ["M1"]
+        .tolist() == ["M1", "M2"]
     second = save_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1", ex)
     assert not first.exists() and second.exists()  # the older one is gone
+    assert sorted(p.name for p in second.parent.iterdir()) == [second.name,
+                                                               f"{second.name}.sha256"]
     assert load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1") is None
-    second.write_bytes(b"not a snapshot")  # damaged: a miss, not an error
-    assert load_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1") is None
+    # Damaged: one flipped byte still loads in torch, but the digest differs.
+    data = bytearray(second.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    second.write_bytes(bytes(data))
+    with pytest.raises(SnapshotError, match="differs from its digest"):
+        load_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1")
+    # Parts that disagree (an edge naming a merchant that is not there) are refused.
+    ex.data["Merchant", "PAID", "Merchant"].edge_index[1, 0] = 7
+    save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1", ex)
+    with pytest.raises(SnapshotError, match="inconsistent: Merchant-PAID-Merchant edges"):
+        load_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1")
     ex.skipped = {"weeks": 1}  # an export an ingest wrote into is not kept
-    assert save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1", ex) is None
-    # A folder that cannot be written: no snapshot, no error (the next run reads it all).
+    assert save_snapshot(tmp_path, graph, "20260104T000000.000000Z/v1", ex) is None
+    # A folder that cannot be written: one line saying so.
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the folder should be")
-    assert save_snapshot(blocked, graph, "20260104T000000.000000Z/v1", export_graph(graph)) \
-        is None
+    with pytest.raises(SnapshotError, match="could not write it in "):
+        save_snapshot(blocked, graph, "20260105T000000.000000Z/v1", export_graph(graph))
     assert snapshots_dir(tmp_path / "models") == tmp_path / "models" / "snapshots"
     monkeypatch.setenv("GUANXI_SNAPSHOT_DIR", str(tmp_path / "cache"))
     assert snapshots_dir(tmp_path / "models") == tmp_path / "cache"
