@@ -11,9 +11,10 @@ a full export would read.
 
 That is checked, not trusted: the result must have as many nodes of every label,
 edges of every relation and weeks as Neo4j's count store says (no scan); when any
-differs (a write by something other than ``guanxi ingest``, a snapshot of another
-database, an ingest running meanwhile), :class:`Stale` is raised and the caller reads
-the whole graph instead.
+differs (a node or edge added or removed by something other than ``guanxi ingest``, an
+ingest running meanwhile), :class:`Stale` is raised and the caller reads the whole
+graph instead. What the counts cannot see, a property changed in place by hand, is
+read by the next whole-graph read (``--full``; docs/operations.md).
 """
 
 from __future__ import annotations
