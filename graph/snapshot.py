@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
+from guanxi.graph import model
 from guanxi.graph.connection import Graph
 from guanxi.graph.export import MERCHANT_COLUMNS, Exported
 
@@ -141,6 +142,12 @@ def _checked(ex: Exported) -> Exported:
     if len(ex.merchants) != merchants or ex.weeks.shape[0] != merchants \
             or ex.weeks.shape[1] != len(ex.week_dates):
         wrong.append("its merchants, rows and weeks disagree")
+    # Written by a guanxi whose graph model had other weekly flows or aggregates.
+    aggregates = {r.key: tuple(a.name for a in r.aggregates) for r in model.RELATIONS}
+    if tuple(ex.week_names) != model.week_property_names() \
+            or ex.weeks.shape[2] != len(model.week_property_names()) \
+            or any(aggregates.get(k) != v for k, v in ex.edge_attr_names.items()):
+        wrong.append("its weekly flows or edge aggregates are not this graph model's")
     if wrong:
         raise SnapshotError(f"it is inconsistent: {wrong[0]}")
     return ex

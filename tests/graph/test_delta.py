@@ -129,6 +129,11 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
     save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1", ex)
     with pytest.raises(SnapshotError, match="inconsistent: Merchant-PAID-Merchant edges"):
         load_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1")
+    ex.data["Merchant", "PAID", "Merchant"].edge_index[1, 0] = 1
+    ex.week_names = (*ex.week_names, "refunds")  # another guanxi's graph model
+    save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v2", ex)
+    with pytest.raises(SnapshotError, match="not this graph model's"):
+        load_snapshot(tmp_path, graph, "20260103T000000.000000Z/v2")
     ex.skipped = {"weeks": 1}  # an export an ingest wrote into is not kept
     assert save_snapshot(tmp_path, graph, "20260104T000000.000000Z/v1", ex) is None
     # A folder that cannot be written: one line saying so.
