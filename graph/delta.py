@@ -35,6 +35,7 @@ from guanxi.graph.export import (
     dense_weeks,
     edge_count,
     edge_rows,
+    exported_relations,
     node_count,
     relation_columns,
     sorted_edges,
@@ -54,12 +55,6 @@ class Stale(Exception):
     """The snapshot brought up to date does not match the graph; the message says how."""
 
 
-def _relations() -> list[model.Relation]:
-    """The relations an export reads (``export_graph``'s defaults): every one of them
-    has a merchant at one end at least."""
-    return [r for r in model.RELATIONS if r.family in ("flow", "identifier") and r.kind]
-
-
 def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -> Exported:
     """``base`` with the merchants ``merchants`` (ids; unknown ones are new) read again:
     their rows, every edge with one of them at a merchant end, and their weeks.
@@ -69,7 +64,7 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -
     touched = sorted(set(merchants))
     rows = typed_merchants(list(graph.frames(queries.load("export_merchants"), key="id",
                                              chunk=50_000, ids=touched)))
-    edges = {rel.key: _touched_edges(graph, rel, touched) for rel in _relations()}
+    edges = {rel.key: _touched_edges(graph, rel, touched) for rel in exported_relations()}
     weeks = _touched_weeks(graph, touched)
     had = np.asarray(touched, dtype=object)[base.index("Merchant", touched) >= 0]
     gone = sorted(set(had) - set(rows["id"]))
@@ -79,7 +74,7 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -
     # Ids: the base's and every one the new rows and edges name, in id order.
     ids = dict(base.ids)
     ids["Merchant"] = _union(ids.get("Merchant"), rows["id"].to_numpy(dtype=object))
-    for rel in _relations():
+    for rel in exported_relations():
         part = edges[rel.key]
         for label, column in ((rel.source, "id"), (rel.target, "target")):
             if len(part):
@@ -101,7 +96,7 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -
     for label, values in ids.items():
         data[label].num_nodes = len(values)
     names = {}
-    for rel in _relations():
+    for rel in exported_relations():
         if rel.source not in index or rel.target not in index:
             continue
         source, target, attrs = _kept_edges(base, rel, moved, is_touched)
@@ -188,8 +183,7 @@ def _weeks(base: Exported, part: pd.DataFrame, merchants: pd.Index, moved: np.nd
            touched: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
     """The base's weeks at the merchants' new positions, the touched merchants' replaced
     by ``part`` (a ``week_columns`` frame), over both date ranges."""
-    row, day, values, _ = (week_rows(part, merchants) if len(part)
-                           else (np.empty(0, np.int64), np.empty(0, np.int64), None, 0))
+    row, day, values, _ = week_rows(part, merchants)
     old = base.weeks.numpy()
     first = last = None
     if len(base.week_dates):
@@ -207,11 +201,11 @@ def _weeks(base: Exported, part: pd.DataFrame, merchants: pd.Index, moved: np.nd
 def _check(graph: Graph, ex: Exported) -> None:
     """Raise :class:`Stale` unless ``ex`` counts what the graph's count store does."""
     wrong = []
-    for label in {"Merchant"} | {end for r in _relations() for end in (r.source, r.target)}:
+    for label in {"Merchant"} | {end for r in exported_relations() for end in (r.source, r.target)}:
         have, want = len(ex.ids.get(label, ())), node_count(graph, label)
         if have != want:
             wrong.append(f"{want} {label} nodes, not {have}")
-    for rel in _relations():
+    for rel in exported_relations():
         have = (ex.data[rel.key].edge_index.shape[1] if rel.key in ex.data.edge_types else 0)
         want = edge_count(graph, rel)
         if have != want:

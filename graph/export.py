@@ -38,7 +38,7 @@ from guanxi.graph.connection import Graph
 from guanxi.progress import ProgressFn
 from guanxi.queries import Query
 
-__all__ = ["Exported", "export_graph", "FAMILIES", "MERCHANT_COLUMNS"]
+__all__ = ["Exported", "export_graph", "exported_relations", "FAMILIES", "MERCHANT_COLUMNS"]
 
 EdgeType = tuple[str, str, str]
 T = TypeVar("T")
@@ -131,7 +131,7 @@ def export_graph(graph: Graph, *, families: Sequence[str] = ("flow", "identifier
     if chunk < 1 or workers < 1:
         raise ValueError(f"chunk and workers must be at least 1, not {chunk} and {workers}")
     report = progress or _silent
-    relations = [r for r in model.RELATIONS if r.family in families and r.kind is not None]
+    relations = exported_relations(families)
 
     labels = [label for label in _node_types(relations) if label != "Merchant"]
     merchants, *others = _run(
@@ -171,6 +171,14 @@ def export_graph(graph: Graph, *, families: Sequence[str] = ("flow", "identifier
             data[rel.key].edge_attr = edge_attr
             names[rel.key] = tuple(a.name for a in rel.aggregates)
     return Exported(data, ids, names, merchants, weeks, dates, skipped=skipped)
+
+
+def exported_relations(families: Sequence[str] = ("flow", "identifier")
+                       ) -> list[model.Relation]:
+    """The model's relations of ``families`` that ingest writes (``kind`` set), in model
+    order: what :func:`export_graph` reads. Each of the default families' has a
+    merchant at one end at least."""
+    return [r for r in model.RELATIONS if r.family in families and r.kind is not None]
 
 
 class _Stopped(Exception):
