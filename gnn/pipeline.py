@@ -251,8 +251,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     # not seen: the run records the batches it saw (a batch lives BATCH_TIMEOUT at most).
     point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
     as_of = point["now"]
-    exported, read = (None, None) if delta is None else _changes_only(
-        graph, delta, snapshots_dir(models_dir(models)))
+    snapshots = snapshots_dir(models_dir(models))
+    exported, read = (None, None) if delta is None else _changes_only(graph, delta, snapshots)
     if read is not None:
         log.info(read, extra={"event": "read", "snapshot": exported is not None})
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
@@ -288,7 +288,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                check=check if lease is not None else None)
         # What the next incremental run brings up to date instead of reading it all.
         try:
-            save_snapshot(snapshots_dir(models_dir(models)), graph, summary.run, prep.ex)
+            save_snapshot(snapshots, graph, summary.run, prep.ex)
         except SnapshotError as exc:
             kept_note = (f"no snapshot kept for the next incremental run ({exc}): it will "
                          "read the whole graph")

@@ -117,11 +117,8 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Exported | None:
 
 
 def _digest(path: Path) -> str:
-    sha = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _checked(ex: Exported) -> Exported:
