@@ -159,7 +159,8 @@ def main() -> None:
                         help="share of merchants the new payments touch")
     parser.add_argument("--keep", type=Path,
                         help="move the bench's Neo4j folder (scored graph) here at the end, "
-                             "for bench/ui_bench.py --data-dir")
+                             "for bench/ui_bench.py --data-dir, and its models beside it "
+                             "(DIR-models), for --graph DIR --models DIR-models")
     parser.add_argument("--graph", type=Path,
                         help="skip synthesising, ingesting and training: use this Neo4j "
                              "folder (one --keep left, holding --merchants/--seed/"
@@ -214,6 +215,7 @@ def main() -> None:
             server.stop(data_dir)
         if args.keep and not args.graph:
             shutil.move(root / "neo4j", args.keep)
+            shutil.move(root / "models", f"{args.keep}-models")
     best = min(first["seconds"], second["seconds"])
     result = {
         "merchants": args.merchants, "seed": args.seed, "difficulty": args.difficulty,

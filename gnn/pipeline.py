@@ -29,7 +29,7 @@ from guanxi.gnn.artefact import (
 from guanxi.gnn.cluster_scores import cluster_table
 from guanxi.gnn.credit_scale import credit_score
 from guanxi.gnn.incremental import Delta, changed_only, reach
-from guanxi.gnn.prepare import Prepared, prepare
+from guanxi.gnn.prepare import Carried, Prepared, prepare
 from guanxi.gnn.scorer import NodeScores, Scorer, ScorerSettings, fit_scorer
 from guanxi.gnn.scores import ScoreSet
 from guanxi.gnn.train import Trained, TrainSettings
@@ -39,7 +39,13 @@ from guanxi.graph.delta import Stale, brought_up_to_date
 from guanxi.graph.export import Exported
 from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import Lease, held
-from guanxi.graph.snapshot import SnapshotError, load_snapshot, save_snapshot, snapshots_dir
+from guanxi.graph.snapshot import (
+    Snapshot,
+    SnapshotError,
+    load_snapshot,
+    save_snapshot,
+    snapshots_dir,
+)
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
@@ -210,26 +216,30 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     return _score(graph, version, models, write, progress, say, lease, delta)
 
 
-def _changes_only(graph: Graph, delta: Delta, root: Path) -> tuple[Exported | None, str]:
+def _changes_only(graph: Graph, delta: Delta, root: Path
+                  ) -> tuple[Exported | None, Carried | None, str]:
     """The export of ``delta.base`` kept in ``root``, brought up to date with what
-    ingest touched since (``graph/delta.py``), or None when no such snapshot is kept
-    or it does not match the graph; and a note saying which."""
+    ingest touched since (``graph/delta.py``), and the whole-graph results that run
+    wrote; or None, None when no such snapshot is kept or it does not match the graph;
+    and a note saying which."""
     try:
-        base = load_snapshot(root, graph, delta.base)
+        kept = load_snapshot(root, graph, delta.base)
     except SnapshotError as exc:
-        return None, (f"the snapshot of run {delta.base} in {root} cannot be used ({exc}): "
-                      "read the whole graph")
-    if base is None:
-        return None, (f"no snapshot of run {delta.base} in {root}: read the whole graph")
+        return None, None, (f"the snapshot of run {delta.base} in {root} cannot be used "
+                            f"({exc}): read the whole graph")
+    if kept is None:
+        return None, None, f"no snapshot of run {delta.base} in {root}: read the whole graph"
     touched = graph.read(load("ingest_touched"), since=delta.since,
                          seen=list(delta.seen))[0]["merchants"]
+    carried = Carried(kept.ex.ids["Merchant"], kept.communities, kept.fastrp)
     try:
-        ex = brought_up_to_date(graph, base, touched)
+        ex = brought_up_to_date(graph, kept.ex, touched)
     except Stale as exc:
-        return None, (f"the snapshot of run {delta.base} does not match the graph ({exc}): "
-                      "read the whole graph")
-    return ex, (f"read only what changed since run {delta.base} ({len(touched)} merchants "
-                "touched); the rest came from its snapshot")
+        return None, None, (f"the snapshot of run {delta.base} does not match the graph "
+                            f"({exc}): read the whole graph")
+    return ex, carried, (f"read only what changed since run {delta.base} ({len(touched)} "
+                         "merchants touched); the rest, and its communities and FastRP "
+                         "embeddings, came from its snapshot (--full computes them again)")
 
 
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
@@ -252,11 +262,13 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
     as_of = point["now"]
     snapshots = snapshots_dir(models_dir(models))
-    exported, read = (None, None) if delta is None else _changes_only(graph, delta, snapshots)
+    exported, carried, read = ((None, None, None) if delta is None
+                               else _changes_only(graph, delta, snapshots))
     if read is not None:
         log.info(read, extra={"event": "read", "snapshot": exported is not None})
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
-                   notice=say, fastrp_dim=FASTRP_DIMENSIONS, exported=exported)
+                   notice=say, fastrp_dim=FASTRP_DIMENSIONS, exported=exported,
+                   carried=carried)
     if read is not None:
         prep.notes.insert(0, read)
     clock["prepare"] = round(time.perf_counter() - t, 1)
@@ -288,7 +300,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                check=check if lease is not None else None)
         # What the next incremental run brings up to date instead of reading it all.
         try:
-            save_snapshot(snapshots, graph, summary.run, prep.ex)
+            save_snapshot(snapshots, graph, summary.run,
+                          Snapshot(prep.ex, prep.communities, prep.fastrp))
         except SnapshotError as exc:
             kept_note = (f"no snapshot kept for the next incremental run ({exc}): it will "
                          "read the whole graph")

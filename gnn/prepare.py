@@ -6,6 +6,14 @@ the server has it (``graph/gds.py``; otherwise in Python after a one-line notice
 connected components give each merchant's component size (a feature: both paths give
 the same partition), Louvain gives the business communities that become clusters for
 merchants no suspicious group takes.
+
+An incremental run (``gnn/incremental.py``) does not run them on the whole graph again:
+it finds the components in Python from the export (:func:`components`, the same
+partition: new links can join components, and a component's size moves scores),
+and takes over the communities and FastRP embeddings of the run it builds on
+(:class:`Carried`). Louvain over the whole graph is what a run cannot do locally; a
+few new payments move its communities at the margins, if at all, and a merchant that
+is new joins the community it has most links into. ``--full`` computes them again.
 """
 
 from __future__ import annotations
@@ -15,16 +23,62 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from guanxi.gnn.features import merchant_features
 from guanxi.gnn.labels import Labels, case_decisions, training_labels
-from guanxi.gnn.projection import Links, merchant_links
-from guanxi.graph import gds
+from guanxi.gnn.projection import Links, edges, merchant_links
+from guanxi.graph import gds, model
 from guanxi.graph.connection import Graph
 from guanxi.graph.export import Exported, export_graph
 from guanxi.progress import ProgressFn
 
-__all__ = ["Prepared", "business_links", "link_kinds", "prepare"]
+__all__ = ["Carried", "Prepared", "business_links", "components", "link_kinds", "prepare"]
+
+
+@dataclass(frozen=True)
+class Carried:
+    """The whole-graph results of an earlier run, for :func:`prepare` to take over:
+    its merchants ``ids`` (M0,), their Louvain ``communities`` (M0,) int64 (-1: none)
+    and ``fastrp`` embeddings (M0, D) float32, or None."""
+
+    ids: np.ndarray
+    communities: np.ndarray
+    fastrp: np.ndarray | None = None
+
+    def communities_for(self, ids: np.ndarray, adjacency: sp.csr_matrix) -> np.ndarray:
+        """(M,) the communities of ``ids``: a merchant carried keeps its own; a new one
+        joins the community that holds most of its ``adjacency`` weight (ties: the
+        lower number), or none (-1) when no linked merchant has one.
+
+        >>> kept = Carried(np.array(["a", "b"], dtype=object), np.array([4, 7]))
+        >>> links = sp.csr_matrix(np.array([[0, 0, 1], [0, 0, 2], [1, 2, 0]], float))
+        >>> kept.communities_for(np.array(["a", "b", "c"], dtype=object), links).tolist()
+        [4, 7, 7]
+        """
+        where = pd.Index(self.ids).get_indexer(pd.Index(ids))
+        out = np.where(where >= 0, self.communities[np.maximum(where, 0)], -1)
+        new = np.flatnonzero(where < 0)
+        if new.size:
+            rows = sp.csr_matrix(adjacency)[new].tocoo()
+            theirs = out[rows.col]
+            linked = pd.DataFrame({"row": rows.row, "community": theirs, "weight": rows.data})
+            linked = linked[linked["community"] >= 0]
+            best = (linked.groupby(["row", "community"], as_index=False)["weight"].sum()
+                    .sort_values(["row", "weight", "community"], ascending=[True, False, True],
+                                 kind="stable")
+                    .drop_duplicates("row"))
+            out[new[best["row"].to_numpy()]] = best["community"].to_numpy()
+        return out.astype(np.int64)
+
+    def fastrp_for(self, ids: np.ndarray) -> np.ndarray | None:
+        """(M, D) the embeddings of ``ids``, zeros for a merchant not carried."""
+        if self.fastrp is None:
+            return None
+        where = pd.Index(self.ids).get_indexer(pd.Index(ids))
+        out = np.zeros((len(ids), self.fastrp.shape[1]), dtype=np.float32)
+        out[where >= 0] = self.fastrp[where[where >= 0]]
+        return out
 
 
 @dataclass
@@ -77,14 +131,40 @@ def business_links(links: Links) -> sp.csr_matrix:
     return links.combined({"co_payer": 0.0})
 
 
+def components(ex: Exported, links: Links) -> np.ndarray:
+    """(M,) int64 connected component of each merchant in the merchant projection
+    (``gds.MerchantProjection``: a flow between two merchants either way, or an
+    identifier ``links.shared`` counts), from the export: the partition
+    ``gds.components`` finds in Neo4j, numbered otherwise."""
+    n = links.n
+    rows, cols = [], []
+    for relation in model.RELATIONS:
+        if relation.family == "flow" and relation.source == relation.target == "Merchant":
+            found = edges(ex, relation.key)
+            if found is not None:
+                rows.append(found[0])
+                cols.append(found[1])
+    for shared in links.shared.values():
+        coo = shared.tocoo()
+        rows.append(coo.row.astype(np.int64))
+        cols.append(coo.col.astype(np.int64))
+    src = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    dst = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    pattern = sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    return connected_components(pattern, directed=False)[1].astype(np.int64)
+
+
 def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
             progress: ProgressFn | None = None, notice=None,
-            fastrp_dim: int | None = None, exported: Exported | None = None) -> Prepared:
+            fastrp_dim: int | None = None, exported: Exported | None = None,
+            carried: Carried | None = None) -> Prepared:
     """Export ``graph`` and compute what every model reads. ``notice`` gets one line
     for each whole-graph step that runs in Python for want of GDS; ``fastrp_dim``
     also computes FastRP embeddings that wide (on the same GDS projection);
     ``exported``, an export already up to date (``graph/delta.py``), is used instead of
-    reading the graph again."""
+    reading the graph again; with ``carried`` (FastRP as wide as ``fastrp_dim``, if
+    asked for) no whole-graph algorithm runs: components come from the export, the
+    communities and FastRP from ``carried`` (module docstring)."""
     notes: list[str] = []
 
     def note(line: str) -> None:
@@ -101,17 +181,23 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
     links = merchant_links(ex)
     features = merchant_features(ex, links)
     ids = ex.ids["Merchant"]
-    whole = gds.whole_graph(graph, use_gds=use_gds, seed=seed, fastrp_dim=fastrp_dim,
-                            notice=note)
-    comp = _aligned(whole.components, ids, "component")
+    width = None if carried is None or carried.fastrp is None else carried.fastrp.shape[1]
+    if carried is not None and width == fastrp_dim:
+        comp = components(ex, links)
+        communities = carried.communities_for(ids, business_links(links))
+        embedded = carried.fastrp_for(ids) if fastrp_dim is not None else None
+    else:
+        whole = gds.whole_graph(graph, use_gds=use_gds, seed=seed, fastrp_dim=fastrp_dim,
+                                notice=note)
+        comp = _aligned(whole.components, ids, "component")
+        communities = _aligned(whole.communities, ids, "community")
+        embedded = None
+        if whole.fastrp is not None:
+            embedded = (whole.fastrp.set_index("merchant_id").reindex(ids).fillna(0.0)
+                        .to_numpy(np.float32))
     sizes = np.bincount(comp[comp >= 0]) if (comp >= 0).any() else np.zeros(1)
     features["log_component_size"] = np.log1p(
         np.where(comp >= 0, sizes[np.maximum(comp, 0)], 1)).astype(np.float32)
-    communities = _aligned(whole.communities, ids, "community")
-    embedded = None
-    if whole.fastrp is not None:
-        embedded = (whole.fastrp.set_index("merchant_id").reindex(ids).fillna(0.0)
-                    .to_numpy(np.float32))
     labels = training_labels(ex.merchants, case_decisions(graph))
     return Prepared(ex, links, features, communities, labels, notes, embedded)
 

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,23 @@ from guanxi.graph import model
 from guanxi.graph.connection import Graph
 from guanxi.graph.export import MERCHANT_COLUMNS, Exported
 
-__all__ = ["SnapshotError", "load_snapshot", "save_snapshot", "snapshots_dir"]
+__all__ = ["Snapshot", "SnapshotError", "load_snapshot", "save_snapshot", "snapshots_dir"]
 
 log = logging.getLogger("guanxi.snapshot")
 
-_FORMAT = 1
+_FORMAT = 2
+"""2: with the run's communities and FastRP (format 1 held the export only)."""
+
+
+@dataclass
+class Snapshot:
+    """What a run read (``ex``) and the whole-graph results it wrote, per merchant in
+    ``ex.ids["Merchant"]`` order: ``communities`` (M,) int64 (-1: none) and ``fastrp``
+    (M, D) float32, or None when the run computed none."""
+
+    ex: Exported
+    communities: np.ndarray
+    fastrp: np.ndarray | None = None
 
 
 def snapshots_dir(models: Path) -> Path:
@@ -62,20 +75,29 @@ class SnapshotError(Exception):
     says why in a few words."""
 
 
-def save_snapshot(root: Path, graph: Graph, run: str, ex: Exported) -> Path | None:
-    """Keep ``ex`` as what run ``run`` read (replacing the database's older snapshots),
-    with the SHA-256 of the file beside it; None, and nothing kept, when the export left
-    edges out (an ingest wrote during it). Raises :class:`SnapshotError` when the file
-    cannot be written (the next run then reads the whole graph)."""
+def save_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Path | None:
+    """Keep ``kept`` as what run ``run`` read and computed (replacing the database's older
+    snapshots), with the SHA-256 of the file beside it; None, and nothing kept, when the
+    export left edges out (an ingest wrote during it). Raises :class:`SnapshotError`
+    when the file cannot be written (the next run then reads the whole graph)."""
+    ex = kept.ex
     if ex.skipped:
         return None
+    merchants = len(ex.ids.get("Merchant", ()))
+    if len(kept.communities) != merchants or (kept.fastrp is not None
+                                              and len(kept.fastrp) != merchants):
+        raise ValueError(f"communities and fastrp need one row per merchant ({merchants})")
     folder = _folder(root, graph)
     tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as fh:
             tmp = Path(fh.name)
-            torch.save({"format": _FORMAT, "run": run, **_plain(ex)}, fh)
+            torch.save({"format": _FORMAT, "run": run, **_plain(ex),
+                        "communities": torch.from_numpy(
+                            np.asarray(kept.communities, dtype=np.int64)),
+                        **({} if kept.fastrp is None else {"fastrp": torch.from_numpy(
+                            np.asarray(kept.fastrp, dtype=np.float32))})}, fh)
         target = folder / _file(run)
         (folder / f"{target.name}.sha256").write_text(_digest(tmp))
         os.replace(tmp, target)
@@ -89,8 +111,8 @@ def save_snapshot(root: Path, graph: Graph, run: str, ex: Exported) -> Path | No
     return target
 
 
-def load_snapshot(root: Path, graph: Graph, run: str) -> Exported | None:
-    """What run ``run`` read; None when no snapshot of it is kept. Raises
+def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
+    """What run ``run`` read and computed; None when no snapshot of it is kept. Raises
     :class:`SnapshotError` for one that is kept but cannot be used: damaged (its digest
     differs), not a snapshot guanxi wrote, or inconsistent."""
     path = _folder(root, graph) / _file(run)
@@ -106,7 +128,13 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Exported | None:
         kept = torch.load(path, map_location="cpu", weights_only=True)
         if kept.get("format") != _FORMAT or kept.get("run") != run:
             raise SnapshotError(f"it is not format {_FORMAT} of run {run}")
-        return _checked(_exported(kept))
+        ex = _checked(_exported(kept))
+        communities = kept["communities"].numpy()
+        fastrp = kept["fastrp"].numpy() if "fastrp" in kept else None
+        merchants = len(ex.ids.get("Merchant", ()))
+        if len(communities) != merchants or (fastrp is not None and len(fastrp) != merchants):
+            raise SnapshotError("it is inconsistent: its merchants and communities disagree")
+        return Snapshot(ex, communities, fastrp)
     except SnapshotError:
         raise
     except Exception as exc:  # damaged or foreign: a miss, not a crash

@@ -32,7 +32,7 @@ from guanxi.gnn.artefact import list_artefacts, load_artefact
 from guanxi.gnn.credit_scale import credit_score
 from guanxi.gnn.evaluate import evaluate
 from guanxi.gnn.labels import ring_labels
-from guanxi.gnn.prepare import prepare
+from guanxi.gnn.prepare import Carried, business_links, prepare
 from guanxi.gnn.scorer import ScorerSettings
 from guanxi.gnn.scores import CLUSTER_COLUMNS, MERCHANT_COLUMNS, ScoreSet
 from guanxi.gnn.train import TrainSettings
@@ -359,6 +359,27 @@ def test_gds_and_python_paths_compute_the_same_inputs(synth: Graph) -> None:
     q_python = modularity(synth, python.communities, python.ids)
     assert q_gds > 0.5 and q_python > 0.5
     assert abs(q_gds - q_python) < 0.02
+
+
+def test_carried_results_stand_in_for_the_whole_graph_algorithms(synth: Graph) -> None:
+    full = prepare(synth, seed=0, fastrp_dim=8)
+    old = full.m - 2  # the run before knew every merchant but the last two
+    carried = Carried(full.ids[:old], full.communities[:old], full.fastrp[:old])
+    inc = prepare(synth, seed=0, fastrp_dim=8, carried=carried)
+    # Components come from the export: the partition Neo4j finds, so the same features.
+    pd.testing.assert_frame_equal(inc.features, full.features)
+    assert inc.communities[:old].tolist() == full.communities[:old].tolist()
+    assert np.array_equal(inc.fastrp[:old], full.fastrp[:old]) and not inc.fastrp[old:].any()
+    # A new merchant joins the community of an older merchant it is linked to, if any.
+    adjacency = business_links(inc.links)
+    for new in range(old, full.m):
+        linked = adjacency[new].indices
+        theirs = {int(c) for c in inc.communities[linked[linked < old]] if c >= 0}
+        assert inc.communities[new] in (theirs or {-1})
+    # Carried FastRP of another width: the whole-graph algorithms run again.
+    again = prepare(synth, seed=0, fastrp_dim=4, carried=carried)
+    assert again.fastrp.shape == (full.m, 4)
+    assert again.communities.tolist() == full.communities.tolist()
 
 
 def clear_communities(folder: Path, groups: int = 5, size: int = 6) -> np.ndarray:

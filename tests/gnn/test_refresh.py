@@ -160,7 +160,10 @@ def test_new_payments_are_rescored_incrementally_and_match_a_full_refresh(
     read = [json.loads(line) for line in result.stderr.splitlines()
             if json.loads(line).get("event") == "read"]
     assert len(read) == 1 and read[0]["snapshot"] is True
-    assert any(n.startswith("read only what changed since run ") for n in report["notes"])
+    # Nor were communities and FastRP computed on the whole graph again.
+    assert any(n.startswith("read only what changed since run ")
+               and "its communities and FastRP embeddings, came from its snapshot" in n
+               for n in report["notes"])
     snapshots = list((Path(job["env"]["GUANXI_MODELS_DIR"]) / "snapshots").rglob("*.pt"))
     assert [p.stem for p in snapshots] == [report["run"].replace("/", "_")]
     # Only part of the graph was scored again; the run still holds every merchant.

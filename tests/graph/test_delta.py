@@ -14,7 +14,13 @@ import torch
 from guanxi.graph.connection import Graph
 from guanxi.graph.delta import Stale, brought_up_to_date
 from guanxi.graph.export import Exported, export_graph
-from guanxi.graph.snapshot import SnapshotError, load_snapshot, save_snapshot, snapshots_dir
+from guanxi.graph.snapshot import (
+    Snapshot,
+    SnapshotError,
+    load_snapshot,
+    save_snapshot,
+    snapshots_dir,
+)
 from guanxi.ingest.load import IngestOptions, ingest_folder
 from guanxi.ingest.synth import SynthParams, generate
 from guanxi.queries import load
@@ -75,11 +81,18 @@ def halves(graph: Graph, tmp_path: Path) -> tuple[Graph, Exported, list[str]]:
 def test_a_snapshot_brought_up_to_date_equals_a_full_export(halves, tmp_path: Path) -> None:
     graph, base, touched = halves
     assert 0 < len(touched) < len(base.ids["Merchant"]) + 5
-    # Kept and read back (plain tensors and lists), it is the export it was.
-    assert save_snapshot(tmp_path / "kept", graph, "run-1", base) is not None
+    # Kept and read back (plain tensors and lists), it is the export it was, with the
+    # run's communities and FastRP rows.
+    m = len(base.ids["Merchant"])
+    communities = np.arange(m) % 7 - 1
+    fastrp = np.random.default_rng(0).normal(size=(m, 4)).astype(np.float32)
+    assert save_snapshot(tmp_path / "kept", graph, "run-1",
+                         Snapshot(base, communities, fastrp)) is not None
     kept = load_snapshot(tmp_path / "kept", graph, "run-1")
-    assert_same(kept, base)
-    updated = brought_up_to_date(graph, kept, touched)
+    assert_same(kept.ex, base)
+    assert kept.communities.tolist() == communities.tolist()
+    assert np.array_equal(kept.fastrp, fastrp)
+    updated = brought_up_to_date(graph, kept.ex, touched)
     full = export_graph(graph)
     assert len(full.ids["Merchant"]) == len(base.ids["Merchant"]) + 5
     assert len(full.ids["Consumer"]) > len(base.ids["Consumer"])  # new payers came
@@ -109,11 +122,14 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     graph.write("CREATE (:Merchant {id: 'M1'})-[:PAID {count: 1}]->(:Merchant {id: 'M2'})")
     ex = export_graph(graph)
-    first = save_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1", ex)
+    kept = Snapshot(ex, np.array([0, 0]))
+    first = save_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1", kept)
     assert first is not None and first.is_relative_to(tmp_path)
-    assert load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1").ids["Merchant"] \
-        .tolist() == ["M1", "M2"]
-    second = save_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1", ex)
+    again = load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1")
+    assert again.ex.ids["Merchant"].tolist() == ["M1", "M2"] and again.fastrp is None
+    with pytest.raises(ValueError, match="one row per merchant"):
+        save_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1", Snapshot(ex, np.zeros(3)))
+    second = save_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1", kept)
     assert not first.exists() and second.exists()  # the older one is gone
     assert sorted(p.name for p in second.parent.iterdir()) == [second.name,
                                                                f"{second.name}.sha256"]
@@ -126,21 +142,22 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
         load_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1")
     # Parts that disagree (an edge naming a merchant that is not there) are refused.
     ex.data["Merchant", "PAID", "Merchant"].edge_index[1, 0] = 7
-    save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1", ex)
+    save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1", kept)
     with pytest.raises(SnapshotError, match="inconsistent: Merchant-PAID-Merchant edges"):
         load_snapshot(tmp_path, graph, "20260103T000000.000000Z/v1")
     ex.data["Merchant", "PAID", "Merchant"].edge_index[1, 0] = 1
     ex.week_names = (*ex.week_names, "refunds")  # another guanxi's graph model
-    save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v2", ex)
+    save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v2", kept)
     with pytest.raises(SnapshotError, match="not this graph model's"):
         load_snapshot(tmp_path, graph, "20260103T000000.000000Z/v2")
     ex.skipped = {"weeks": 1}  # an export an ingest wrote into is not kept
-    assert save_snapshot(tmp_path, graph, "20260104T000000.000000Z/v1", ex) is None
+    assert save_snapshot(tmp_path, graph, "20260104T000000.000000Z/v1", kept) is None
     # A folder that cannot be written: one line saying so.
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the folder should be")
     with pytest.raises(SnapshotError, match="could not write it in "):
-        save_snapshot(blocked, graph, "20260105T000000.000000Z/v1", export_graph(graph))
+        save_snapshot(blocked, graph, "20260105T000000.000000Z/v1",
+                      Snapshot(export_graph(graph), np.array([0, 0])))
     assert snapshots_dir(tmp_path / "models") == tmp_path / "models" / "snapshots"
     monkeypatch.setenv("GUANXI_SNAPSHOT_DIR", str(tmp_path / "cache"))
     assert snapshots_dir(tmp_path / "models") == tmp_path / "cache"
