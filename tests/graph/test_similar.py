@@ -239,6 +239,16 @@ def test_an_index_configured_otherwise_is_replaced(g: Graph) -> None:
     config = index_info(g)["config"]
     assert config["vector.similarity_function"].lower() == "cosine"
     assert config["vector.quantization.enabled"] is False
+    assert config["vector.hnsw.ef_construction"] == 32 and config["vector.hnsw.m"] == 16
+    # An index of the right width, similarity and quantization but Neo4j's default HNSW
+    # build (the one earlier versions made) is replaced too.
+    g.write("DROP INDEX merchant_embedding")
+    g.write("CREATE VECTOR INDEX merchant_embedding FOR (s:MerchantScore) ON (s.embedding) "
+            "OPTIONS {indexConfig: {`vector.dimensions`: 8, "
+            "`vector.similarity_function`: 'cosine', `vector.quantization.enabled`: false}}")
+    assert index_info(g)["config"]["vector.hnsw.ef_construction"] == 100
+    ensure_vector_index(g, 8)
+    assert index_info(g)["config"]["vector.hnsw.ef_construction"] == 32
 
 
 @pytest.mark.parametrize("bad", [0, -3, 4.0, True, "8", None, 4097])
