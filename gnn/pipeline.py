@@ -299,12 +299,19 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                base=None if delta is None else delta.base, retired=retired,
                                check=check if lease is not None else None)
         # What the next incremental run brings up to date instead of reading it all.
+        kept_note = None
         try:
-            save_snapshot(snapshots, graph, summary.run,
-                          Snapshot(prep.ex, prep.communities, prep.fastrp))
+            if save_snapshot(snapshots, graph, summary.run,
+                             Snapshot(prep.ex, prep.communities, prep.fastrp)) is None:
+                left = ", ".join(f"{n} {what}" for what, n in prep.ex.skipped.items())
+                kept_note = (f"no snapshot kept for the next incremental run: the read left "
+                             f"out rows of merchants it did not find ({left}: written "
+                             "during the read, or left by a merchant deleted by hand); "
+                             "the next run will read the whole graph")
         except SnapshotError as exc:
             kept_note = (f"no snapshot kept for the next incremental run ({exc}): it will "
                          "read the whole graph")
+        if kept_note is not None:
             log.warning(kept_note, extra={"event": "snapshot", "kept": False})
             prep.notes.append(kept_note)
         # After the flip: the indexes then fit the run readers read.

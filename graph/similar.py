@@ -85,6 +85,13 @@ insertion into two of them, most of the cost of a run's write; Neo4j's default
 3.6-3.9 s against 1.7-1.8 s) for a recall of the true 10 nearest of 0.99 against 0.98
 at 40 candidates, 0.99 at this module's 64 (random vectors, the hard case)."""
 
+_ZERO_FIX = {
+    "fastrp": "FastRP gives zeros to a merchant with no link to another merchant, and to "
+              "one new since the last full refresh: try --by gnn, or `guanxi refresh "
+              "--full` once it has links",
+    "gnn": "try --by fastrp",
+}
+
 _NO_EMBEDDINGS_FIX = {
     "gnn": "run `guanxi score` first, with a model that has the graph neural network "
            "(`guanxi train`, not --no-gnn), or use --by fastrp",
@@ -195,8 +202,8 @@ def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
     InputError
         ``k`` is below 1; the graph holds no merchant ``merchant_id``; the graph holds
         no scores yet, the current run has no embedding of the merchant, or the graph
-        no index of embeddings of that width ("no embeddings"); the index is still
-        being built.
+        no index of embeddings of that width ("no embeddings"); the merchant's
+        embedding is all zeros; the index is still being built.
     """
     if not 1 <= k <= MAX_K:
         raise InputError(f"k must be from 1 to {MAX_K:,}, got {k}",
@@ -218,6 +225,10 @@ def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
         what = "has no embedding in" if probe["scored"] else "was not scored by"
         raise InputError(f"no embeddings: merchant {merchant_id} {what} the current "
                          f"scoring run, {run}", _NO_EMBEDDINGS_FIX[by.name])
+    if probe["zero"]:
+        raise InputError(f"merchant {merchant_id}'s {by.name} embedding in the current "
+                         f"scoring run is all zeros: it has no direction to compare by "
+                         f"cosine", _ZERO_FIX[by.name])
     _check_index(graph, probe["width"], by)
     candidates = max(k + 1, _SEARCH_WIDTH)
     while True:

@@ -111,10 +111,12 @@ def save_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Path | 
         for older in folder.iterdir():
             if older not in (target, folder / f"{target.name}.sha256"):
                 older.unlink(missing_ok=True)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-        raise SnapshotError(f"could not write it in {folder}: {exc.strerror or exc}") from None
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SnapshotError(f"could not write it in {folder}: {why}") from None
     return target
 
 
@@ -125,11 +127,17 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
     path = _folder(root, graph) / _file(run)
     if not path.exists():
         return None
+    if not path.is_file():  # a folder, or a link to a device that never ends
+        raise SnapshotError("it is not a regular file")
     try:
         digest = Path(f"{path}.sha256").read_text().strip()
     except OSError:
         raise SnapshotError("it has no digest beside it") from None
-    if _digest(path) != digest:
+    try:
+        actual = _digest(path)
+    except OSError as exc:
+        raise SnapshotError(f"it cannot be read ({exc.strerror or exc})") from None
+    if actual != digest:
         raise SnapshotError("its content differs from its digest (damaged)")
     try:
         kept = torch.load(path, map_location="cpu", weights_only=True)

@@ -2,7 +2,8 @@
 // only the merchants and clusters it re-scored; everything else it takes over from
 // $base, the run that was current when it began. Merchant scores and memberships it
 // did not rewrite move to it (they are the same scores: nothing a reader of $base
-// read changes before this commits, and after it the readers read this run); cluster
+// read changes before this commits, and after it the readers read this run), but for
+// merchants no longer in the graph (deleted by hand: the prune removes theirs); cluster
 // scores it did not rewrite are copied (the base's stay, as history) with event
 // 'same'. Clusters in $retired (previous clusters whose members all moved) are
 // retired. Fails to match, and changes nothing, unless $base is still current.
@@ -15,6 +16,7 @@ WITH r
 CALL (r) {
   MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = $base
     AND NOT EXISTS { MATCH (:MerchantScore {id: r.id + '|' + s.merchant}) }
+    AND EXISTS { MATCH (:Merchant {id: s.merchant}) }
   SET s.run = r.id, s.id = r.id + '|' + s.merchant
   RETURN count(*) AS merchants_kept
 }

@@ -359,3 +359,20 @@ def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
     report = json.loads(refresh(job, "--json", "--full").stdout)
     assert report["took_over"] is None
 
+
+
+def test_a_merchant_deleted_by_hand_leaves_the_next_run(job: dict) -> None:
+    # Last in the module: it takes a merchant out of the graph the other tests share.
+    a_current_run(job)
+    g = job["graph"]
+    scored = read_scores(g).merchants["merchant_id"].tolist()
+    gone = scored[0]
+    g.write("MATCH (m:Merchant {id: $id}) OPTIONAL MATCH (w:MerchantWeek {merchant: $id}) "
+            "DETACH DELETE m, w", id=gone)
+    result = refresh(job, "--json", "--since", "2000-01-01")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    # Incremental, and the deleted merchant's score is not carried into the new run.
+    assert report["kind"] == "incremental"
+    after = read_scores(g).merchants["merchant_id"].tolist()
+    assert gone not in after and len(after) == report["merchants"] == len(scored) - 1

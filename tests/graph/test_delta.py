@@ -3,6 +3,8 @@ ingest); anything else is caught by the counts; snapshots are kept one per datab
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import cli_env
 
 from guanxi.graph.connection import Graph
 from guanxi.graph.delta import Stale, brought_up_to_date
@@ -161,3 +164,40 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
     assert snapshots_dir(tmp_path / "models") == tmp_path / "models" / "snapshots"
     monkeypatch.setenv("GUANXI_SNAPSHOT_DIR", str(tmp_path / "cache"))
     assert snapshots_dir(tmp_path / "models") == tmp_path / "cache"
+
+
+_FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+import numpy as np
+from guanxi.graph.connection import open_graph
+from guanxi.graph.export import export_graph
+from guanxi.graph.snapshot import Snapshot, SnapshotError, save_snapshot
+g = open_graph()
+kept = Snapshot(export_graph(g), np.array([0, 0]))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails
+resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))  # a disk full at 2 KB
+try:
+    save_snapshot(Path(sys.argv[1]), g, "run-1", kept)
+except SnapshotError as exc:
+    print(exc)
+"""
+
+
+def test_a_full_disk_or_a_folder_in_its_place_is_a_snapshot_error(
+        graph: Graph, neo4j_env: dict, tmp_path: Path) -> None:
+    graph.write("CREATE (:Merchant {id: 'M1'})-[:PAID {count: 1}]->(:Merchant {id: 'M2'})")
+    # torch reports a full disk as a RuntimeError: it is a SnapshotError all the same,
+    # and the part written is removed.
+    done = subprocess.run([sys.executable, "-c", _FULL_DISK, str(tmp_path / "full")],
+                          env=cli_env(neo4j_env), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("could not write it in "), done.stdout
+    assert not [p for p in (tmp_path / "full").rglob("*") if p.is_file()]
+    # A folder where the snapshot should be is refused on load, not crashed on.
+    kept = Snapshot(export_graph(graph), np.array([0, 0]))
+    path = save_snapshot(tmp_path / "kept", graph, "run-1", kept)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(SnapshotError, match="not a regular file"):
+        load_snapshot(tmp_path / "kept", graph, "run-1")

@@ -331,6 +331,25 @@ def test_a_run_without_the_gnn_still_has_fastrp(g: Graph) -> None:
     assert caught.value.fix.endswith("or use --by fastrp")
 
 
+def test_an_all_zero_embedding_is_one_line_with_a_way_out(g: Graph) -> None:
+    ids = list(ANGLES)
+    _merchants(g, ids)
+    scores = _scores(ids, PLANE)
+    flat = np.asarray(PLANE, dtype=np.float32)
+    flat[0] = 0.0  # FastRP of a merchant with no merchant link
+    scores.fastrp = flat
+    write_scores(g, scores)
+    ensure_vector_index(g, 2)
+    ensure_vector_index(g, 2, embedding=FASTRP)
+    with pytest.raises(InputError, match="^merchant M1's fastrp embedding in the current "
+                                         "scoring run is all zeros") as caught:
+        similar(g, "M1", by=FASTRP)
+    assert "try --by gnn" in caught.value.fix
+    assert similar(g, "M1", k=1, by=GNN)["merchant_id"].tolist() == ["M2"]
+    # Others never list it: the index skips a vector with no direction.
+    assert "M1" not in similar(g, "M2", k=5, by=FASTRP)["merchant_id"].tolist()
+
+
 # --- the command ---------------------------------------------------------------------
 
 
