@@ -13,7 +13,8 @@ partition: new links can join components, and a component's size moves scores),
 and takes over the communities and FastRP embeddings of the run it builds on
 (:class:`Carried`). Louvain over the whole graph is what a run cannot do locally; a
 few new payments move its communities at the margins, if at all, and a merchant that
-is new joins the community it has most links into. ``--full`` computes them again.
+is new joins the community it has most links into (new merchants linked only to one
+another form one). ``--full`` computes them again.
 """
 
 from __future__ import annotations
@@ -49,12 +50,16 @@ class Carried:
     def communities_for(self, ids: np.ndarray, adjacency: sp.csr_matrix) -> np.ndarray:
         """(M,) the communities of ``ids``: a merchant carried keeps its own; a new one
         joins the community that holds most of its ``adjacency`` weight (ties: the
-        lower number), or none (-1) when no linked merchant has one.
+        lower number); new merchants linked only to one another form a new community
+        each group; a new merchant with no link has none (-1).
 
         >>> kept = Carried(np.array(["a", "b"], dtype=object), np.array([4, 7]))
-        >>> links = sp.csr_matrix(np.array([[0, 0, 1], [0, 0, 2], [1, 2, 0]], float))
-        >>> kept.communities_for(np.array(["a", "b", "c"], dtype=object), links).tolist()
-        [4, 7, 7]
+        >>> links = sp.csr_matrix(np.array([[0, 0, 1, 0, 0], [0, 0, 2, 0, 0],
+        ...                                 [1, 2, 0, 0, 0], [0, 0, 0, 0, 1],
+        ...                                 [0, 0, 0, 1, 0]], float))
+        >>> kept.communities_for(np.array(["a", "b", "c", "d", "e"], dtype=object),
+        ...                      links).tolist()
+        [4, 7, 7, 8, 8]
         """
         where = pd.Index(self.ids).get_indexer(pd.Index(ids))
         out = np.where(where >= 0, self.communities[np.maximum(where, 0)], -1)
@@ -69,6 +74,14 @@ class Carried:
                                  kind="stable")
                     .drop_duplicates("row"))
             out[new[best["row"].to_numpy()]] = best["community"].to_numpy()
+            alone = new[out[new] < 0]
+            among = sp.csr_matrix(adjacency)[alone][:, alone]
+            groups = connected_components(among, directed=False)[1]
+            sizes = np.bincount(groups) if groups.size else np.zeros(0, np.int64)
+            linked = sizes[groups] >= 2
+            _, fresh = np.unique(groups[linked], return_inverse=True)
+            out[alone[linked]] = max(int(self.communities.max(initial=-1)),
+                                     int(out.max(initial=-1))) + 1 + fresh
         return out.astype(np.int64)
 
     def fastrp_for(self, ids: np.ndarray) -> np.ndarray | None:

@@ -370,12 +370,18 @@ def test_carried_results_stand_in_for_the_whole_graph_algorithms(synth: Graph) -
     pd.testing.assert_frame_equal(inc.features, full.features)
     assert inc.communities[:old].tolist() == full.communities[:old].tolist()
     assert np.array_equal(inc.fastrp[:old], full.fastrp[:old]) and not inc.fastrp[old:].any()
-    # A new merchant joins the community of an older merchant it is linked to, if any.
+    # A new merchant joins the community of an older merchant it is linked to; linked
+    # only to the other new one, they form a new community; with no link, none.
     adjacency = business_links(inc.links)
     for new in range(old, full.m):
         linked = adjacency[new].indices
         theirs = {int(c) for c in inc.communities[linked[linked < old]] if c >= 0}
-        assert inc.communities[new] in (theirs or {-1})
+        if theirs:
+            assert inc.communities[new] in theirs
+        elif (linked >= old).any():
+            assert inc.communities[new] > full.communities[:old].max()
+        else:
+            assert inc.communities[new] == -1
     # Carried FastRP of another width: the whole-graph algorithms run again.
     again = prepare(synth, seed=0, fastrp_dim=4, carried=carried)
     assert again.fastrp.shape == (full.m, 4)
