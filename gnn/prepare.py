@@ -65,7 +65,8 @@ class Carried:
         out = np.where(where >= 0, self.communities[np.maximum(where, 0)], -1)
         new = np.flatnonzero(where < 0)
         if new.size:
-            rows = sp.csr_matrix(adjacency)[new].tocoo()
+            adjacency = sp.csr_matrix(adjacency)
+            rows = adjacency[new].tocoo()
             theirs = out[rows.col]
             linked = pd.DataFrame({"row": rows.row, "community": theirs, "weight": rows.data})
             linked = linked[linked["community"] >= 0]
@@ -75,7 +76,7 @@ class Carried:
                     .drop_duplicates("row"))
             out[new[best["row"].to_numpy()]] = best["community"].to_numpy()
             alone = new[out[new] < 0]
-            among = sp.csr_matrix(adjacency)[alone][:, alone]
+            among = adjacency[alone][:, alone]
             groups = connected_components(among, directed=False)[1]
             sizes = np.bincount(groups) if groups.size else np.zeros(0, np.int64)
             linked = sizes[groups] >= 2

@@ -57,6 +57,12 @@ class Snapshot:
     communities: np.ndarray
     fastrp: np.ndarray | None = None
 
+    def one_row_each(self) -> bool:
+        """Whether ``communities`` and ``fastrp`` have one row per merchant of ``ex``."""
+        merchants = len(self.ex.ids.get("Merchant", ()))
+        return len(self.communities) == merchants and (self.fastrp is None
+                                                       or len(self.fastrp) == merchants)
+
 
 def snapshots_dir(models: Path) -> Path:
     """Where snapshots are kept: ``GUANXI_SNAPSHOT_DIR``, else ``snapshots`` in the
@@ -90,10 +96,9 @@ def save_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Path | 
     ex = kept.ex
     if ex.skipped:
         return None
-    merchants = len(ex.ids.get("Merchant", ()))
-    if len(kept.communities) != merchants or (kept.fastrp is not None
-                                              and len(kept.fastrp) != merchants):
-        raise ValueError(f"communities and fastrp need one row per merchant ({merchants})")
+    if not kept.one_row_each():
+        raise ValueError("communities and fastrp need one row per merchant "
+                         f"({len(ex.ids.get('Merchant', ()))})")
     folder = _folder(root, graph)
     tmp = None
     try:
@@ -143,13 +148,11 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
         kept = torch.load(path, map_location="cpu", weights_only=True)
         if kept.get("format") != _FORMAT or kept.get("run") != run:
             raise SnapshotError(f"it is not format {_FORMAT} of run {run}")
-        ex = _checked(_exported(kept))
-        communities = kept["communities"].numpy()
-        fastrp = kept["fastrp"].numpy() if "fastrp" in kept else None
-        merchants = len(ex.ids.get("Merchant", ()))
-        if len(communities) != merchants or (fastrp is not None and len(fastrp) != merchants):
+        snapshot = Snapshot(_checked(_exported(kept)), kept["communities"].numpy(),
+                            kept["fastrp"].numpy() if "fastrp" in kept else None)
+        if not snapshot.one_row_each():
             raise SnapshotError("it is inconsistent: its merchants and communities disagree")
-        return Snapshot(ex, communities, fastrp)
+        return snapshot
     except SnapshotError:
         raise
     except Exception as exc:  # damaged or foreign: a miss, not a crash
