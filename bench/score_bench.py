@@ -6,6 +6,11 @@ and ``guanxi score`` as real commands, sampling the peak resident memory of each
 Python process; Neo4j's own memory is its configured heap and page cache). Example:
 
     .venv/bin/python bench/score_bench.py --merchants 100000 --out score_100k.json
+
+``--graph DIR`` times train + score on a graph already loaded (a Neo4j folder that
+``bench/refresh_bench.py --keep`` left; ingest takes 7-20 minutes at 100k): it is
+started and stopped, never moved or removed; the model goes to a fresh folder, and the
+new scores become the graph's current run.
 """
 
 from __future__ import annotations
@@ -46,24 +51,33 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--difficulty", default="hard")
     parser.add_argument("--train-args", default="", help="e.g. '--no-gnn'")
+    parser.add_argument("--graph", type=Path,
+                        help="a loaded Neo4j folder to train and score on, instead of "
+                             "synthesising and ingesting --merchants (which then only "
+                             "labels the JSON)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="guanxi-score-bench-") as tmp:
         root = Path(tmp)
-        env = {**os.environ, "GUANXI_DATA_DIR": str(root / "neo4j"),
+        data_dir = args.graph.absolute() if args.graph else root / "neo4j"
+        env = {**os.environ, "GUANXI_DATA_DIR": str(data_dir),
                "GUANXI_MODELS_DIR": str(root / "models")}
         env.pop("NEO4J_URI", None)
         folder = root / "data"
-        synth(args.merchants, args.seed, args.difficulty, folder, env)
-        server.start(server.ServerConfig(root / "neo4j", free_port(), "4g", "2g"))
+        if not args.graph:
+            synth(args.merchants, args.seed, args.difficulty, folder, env)
+        server.start(server.ServerConfig(data_dir, free_port(), "4g", "2g"))
         try:
-            ingest = timed(["ingest", str(folder)], env)
+            ingest = ({"seconds": None} if args.graph
+                      else timed(["ingest", str(folder)], env))
             train = timed(["train", *args.train_args.split()], env)
             score = timed(["score"], env)
         finally:
-            server.stop(root / "neo4j")
+            server.stop(data_dir)
     result = {"merchants": args.merchants, "seed": args.seed, "difficulty": args.difficulty,
-              "cpus": os.cpu_count(), "train_args": args.train_args,
+              "cpus": os.cpu_count(), "graph": str(args.graph) if args.graph else None,
+              "load_average_1m": round(os.getloadavg()[0], 2),
+              "train_args": args.train_args,
               "ingest_seconds": ingest["seconds"],
               "train": {k: train[k] for k in ("seconds", "peak_rss_mb")},
               "score": {k: score[k] for k in ("seconds", "peak_rss_mb")},

@@ -24,6 +24,13 @@ the merchants each batch touched (``IngestBatch.merchants``); from those ``T``:
    their members and scores; the re-scored clusters are exactly those ``S``'s merchants
    belong to, or move between.
 
+4. **Only what moved is written.** Of ``S``, a merchant whose new scores are those
+   stored (:func:`moved`: same cluster and credit score, ring score and PD within
+   ``SCORE_TOLERANCE``, embeddings within ``EMBEDDING_TOLERANCE`` of their length)
+   keeps its stored score: most of ``S`` moves by less (at 100,000 merchants, 1% of
+   them touched: about 3,000 of 21,000 moved), and each score written is two
+   insertions into vector indexes.
+
 Everything outside ``S`` keeps the previous run's scores. What it misses: changes
 below ``tolerance`` (a hub's many neighbours each move it a little), a maximum over
 neighbours that a touched merchant now tops, and what no neighbourhood bounds (the
@@ -38,6 +45,8 @@ measured difference from a full refresh; the test holds it to a stated bound.
 [1.0, 0.5, 0.25, 0.25]
 >>> closed(np.array([True, False, False, False]), {"a": [0, 1]}, {"b": [2, 3]}).tolist()
 [True, True, False, False]
+>>> close(np.array([0.5, np.nan, 0.2]), np.array([0.50001, np.nan, np.nan]), 1e-4).tolist()
+[True, True, False]
 """
 
 from __future__ import annotations
@@ -53,11 +62,19 @@ import scipy.sparse as sp
 from guanxi.gnn.prepare import Prepared, link_kinds
 from guanxi.gnn.scores import ScoreSet
 
-__all__ = ["TOLERANCE", "Delta", "changed_only", "closed", "influence", "reach", "rescored"]
+__all__ = ["EMBEDDING_TOLERANCE", "SCORE_TOLERANCE", "TOLERANCE", "Delta", "changed_only",
+           "close", "closed", "influence", "moved", "reach", "rescored"]
 
 TOLERANCE = 0.02
 """Least influence (module docstring) that gets a merchant re-scored: a merchant with
 more than 50 links is not re-scored for one touched neighbour."""
+
+SCORE_TOLERANCE = 1e-4
+"""Least change of a re-scored merchant's ring score or PD that gets it written."""
+
+EMBEDDING_TOLERANCE = 1e-3
+"""Least change of a re-scored merchant's embedding, relative to its length, that gets
+it written: a cosine with it then moves by less than 1e-6."""
 
 
 @dataclass(frozen=True)
@@ -158,3 +175,50 @@ def changed_only(prep: Prepared, scores: ScoreSet, previous: Mapping[str, Sequen
                    None if scores.embeddings is None else scores.embeddings[rows],
                    None if scores.fastrp is None else scores.fastrp[rows])
     return cut, retired
+
+
+def close(new: np.ndarray, old: np.ndarray, tolerance: float) -> np.ndarray:
+    """``(n,)`` bool: ``new`` within ``tolerance`` of ``old``, or both missing (NaN)."""
+    new = np.asarray(new, dtype=np.float64)
+    old = np.asarray(old, dtype=np.float64)
+    return (np.isnan(new) & np.isnan(old)) | (np.abs(new - old) <= tolerance)
+
+
+def moved(cut: ScoreSet, stored: pd.DataFrame, score_tolerance: float = SCORE_TOLERANCE,
+          embedding_tolerance: float = EMBEDDING_TOLERANCE) -> ScoreSet:
+    """``cut`` (what :func:`changed_only` gives) without the merchants whose ``stored``
+    scores (indexed by merchant id: ``graph.scores.stored_scores``) it would leave as
+    they are: in no cluster before and after, the same credit score, ring score and PD
+    within ``score_tolerance``, each embedding within ``embedding_tolerance`` of its
+    stored length. Members of the clusters ``cut`` re-scores all stay: a cluster is
+    written with its members."""
+    m = cut.merchants.reset_index(drop=True)
+    old = stored.reindex(m["merchant_id"].astype(str))
+    same = old["merchant_id"].notna().to_numpy().copy()
+    same &= m["cluster_id"].isna().to_numpy() & old["cluster_id"].isna().to_numpy()
+    for column in ("ring_score", "pd"):
+        same &= close(pd.to_numeric(m[column]), pd.to_numeric(old[column]), score_tolerance)
+    same &= close(pd.to_numeric(m["credit_score"]).astype("float64"),
+                  pd.to_numeric(old["credit_score"]).astype("float64"), 0)
+    for name, column in (("embeddings", "embedding"), ("fastrp", "fastrp")):
+        new = getattr(cut, name)
+        rows = np.flatnonzero(same)
+        if new is None:
+            same[rows] &= old[column].iloc[rows].isna().to_numpy()
+            continue
+        before = old[column].iloc[rows].tolist()
+        width = new.shape[1]
+        fits = np.array([v is not None and len(v) == width for v in before], dtype=bool)
+        same[rows[~fits]] = False
+        rows = rows[fits]
+        if rows.size:
+            was = np.array([before_v for before_v, ok in zip(before, fits, strict=True) if ok],
+                           dtype=np.float64)
+            gap = np.linalg.norm(new[rows].astype(np.float64) - was, axis=1)
+            same[rows] &= gap <= embedding_tolerance * np.maximum(
+                np.linalg.norm(was, axis=1), 1e-12)
+    keep = np.flatnonzero(~same)
+    return ScoreSet(m.iloc[keep].reset_index(drop=True), cut.clusters, cut.model_version,
+                    cut.scored_at,
+                    None if cut.embeddings is None else cut.embeddings[keep],
+                    None if cut.fastrp is None else cut.fastrp[keep])

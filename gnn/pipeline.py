@@ -28,7 +28,7 @@ from guanxi.gnn.artefact import (
 )
 from guanxi.gnn.cluster_scores import cluster_table
 from guanxi.gnn.credit_scale import credit_score
-from guanxi.gnn.incremental import Delta, changed_only, reach
+from guanxi.gnn.incremental import Delta, changed_only, moved, reach
 from guanxi.gnn.prepare import Carried, Prepared, prepare
 from guanxi.gnn.scorer import NodeScores, Scorer, ScorerSettings, fit_scorer
 from guanxi.gnn.scores import ScoreSet
@@ -90,7 +90,8 @@ class ScoreReport:
     """What the write did (``graph.scores.WriteSummary``): run id, counts, cluster
     events, what the prune removed; empty when not written."""
     rescored: int = 0
-    """Merchants whose scores this run gave (all of them, unless incremental)."""
+    """Merchants whose scores this run computed (all of them, unless incremental; an
+    incremental run writes those of them whose scores moved)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,8 +207,8 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
 
     With ``delta`` the run is incremental (``gnn/incremental.py``): every merchant is
     scored, but only those the ingested changes can reach, and the clusters they form,
-    are written; the rest is taken over from ``delta.base``. The returned ScoreSet is
-    then what was written.
+    are re-scored, and of those only the scores that moved are written; the rest is
+    taken over from ``delta.base``. The returned ScoreSet is then what was written.
     """
     if write and lease is None:
         with held(graph, SCORES_LOCK, what="scoring") as own:
@@ -245,7 +246,7 @@ def _changes_only(graph: Graph, delta: Delta, root: Path
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
            progress: ProgressFn | None, say: Say | None, lease: Lease | None,
            delta: Delta | None) -> tuple[ScoreSet, ScoreReport]:
-    from guanxi.graph.scores import NoScores, read_scores, write_scores
+    from guanxi.graph.scores import NoScores, read_scores, stored_scores, write_scores
     from guanxi.graph.similar import FASTRP, GNN, ensure_vector_index
 
     def check() -> None:
@@ -289,6 +290,13 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                              seen=list(delta.seen))[0]["merchants"]
         hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
         scores, retired = changed_only(prep, scores, previous or {}, touched, hops)
+        rescored = len(scores.merchants)
+        scores = moved(scores, stored_scores(graph, delta.base, scores.merchants["merchant_id"]))
+        prep.notes.append(f"{len(scores.merchants)} of the {rescored} merchants re-scored "
+                          "moved (or are in a re-scored cluster) and were written; the "
+                          "others keep their stored scores")
+    else:
+        rescored = len(scores.merchants)
     clock["score"] = round(time.perf_counter() - t, 1)
     written: dict[str, Any] = {}
     if write:
@@ -327,5 +335,5 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                      "a ranking, not probabilities")
     report = ScoreReport(artefact.version, scores.scored_at.isoformat(), prep.m,
                          written.get("clusters", len(scores.clusters)), suspicious, clock,
-                         notes, written, rescored=len(scores.merchants))
+                         notes, written, rescored=rescored)
     return scores, report

@@ -14,8 +14,9 @@ is taken over, and the report says from whom.
 **Incremental by default.** Unless ``full``, a refresh builds on the current run when
 it was made with the same model version: ingest records the merchants each batch
 touched (``IngestBatch.merchants``), and only the merchants those changes can reach,
-and the clusters they belong to or move between, are re-scored and written; the rest
-is taken over from the current run (``gnn/incremental.py``, ``kind`` ``incremental``).
+and the clusters they belong to or move between, are re-scored, and the scores that
+moved are written; the rest is taken over from the current run (``gnn/incremental.py``,
+``kind`` ``incremental``).
 The changes counted are those applied after the current run read the graph
 (``ScoreRun.data_as_of``), or after ``since``, which may only be earlier. No such
 batch: the current run is still fresh, no run is written (``kind`` ``unchanged``). No
@@ -66,9 +67,11 @@ class RefreshReport:
     took_over: str | None = None
     notes: list[str] = field(default_factory=list)
     rescored: int = 0
-    """Merchants whose scores this run computed and wrote (0 when ``unchanged``)."""
+    """Merchants whose scores this run computed (0 when ``unchanged``); an incremental
+    run writes those whose scores moved."""
     kept: dict[str, int] = field(default_factory=dict)
-    """Incremental runs: merchant scores, cluster scores and memberships taken over."""
+    """Incremental runs: merchant scores, cluster scores and memberships taken over
+    (merchants: those not re-scored, and those re-scored that did not move)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

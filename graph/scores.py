@@ -28,6 +28,16 @@ it was; the next run marks it ``failed`` and removes what it wrote. The run id,
 the same ScoreSet again writes the same nodes and leaves the same graph. One writer
 at a time: ``guanxi score`` and ``guanxi refresh`` hold the ``scores`` job lock
 (``graph/lock.py``).
+
+**Merchant scores stay put across incremental runs.** A full run's merchant scores
+carry its id. An incremental run writes only the merchants it re-scored, under its own
+id; its flip moves each of them to the id the current scores carry, in place of the
+merchant's old score, and records that id as the run's ``merchant_run``
+(``ScoringRun.merchant_run``). So the scores readers read carry the id of the full run
+the chain of incremental runs began with, and a refresh that re-scored 1% of the
+merchants moves 1% of the scores, not all of them. Readers of merchant scores match
+``merchant_run``, never assume it equals the run id; each score's ``scored_at`` and
+``model_version`` say which run computed it.
 """
 
 from __future__ import annotations
@@ -56,7 +66,8 @@ from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
 __all__ = ["NoScores", "ScoringRun", "WriteSummary", "run_id", "write_scores",
-           "scoring_runs", "current_run", "read_scores", "cluster_history", "drop_failed_runs",
+           "scoring_runs", "current_run", "read_scores", "stored_scores", "cluster_history",
+           "drop_failed_runs",
            "export_folder",
            "export_scores", "format_factors", "MERCHANT_FILE_COLUMNS", "CLUSTER_FILE_COLUMNS"]
 
@@ -91,6 +102,13 @@ class ScoringRun:
     """The ingest batches that began in the window before ``data_as_of`` and were
     committed by then (``queries/scores_read_point.cypher``): the others of that window
     were still open, and are new to the next refresh."""
+    merchant_run: str = ""
+    """The run id its merchant scores carry: its own, or for an incremental run the
+    full run its chain began with (the module docstring); "" reads as ``run``."""
+
+    def __post_init__(self) -> None:
+        if not self.merchant_run:
+            self.merchant_run = self.run
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,6 +219,7 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
         flipped = graph.write(load("scores_flip"), run=run, scored_at=scored_at,
                               counts=written)[0]
         counts = written
+        merchant_run = run
     else:
         rows = graph.write(load("scores_flip_incremental"), run=run, base=base,
                            retired=sorted(retired), scored_at=scored_at)
@@ -214,13 +233,14 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
                         "memberships": flipped["memberships_kept"]}
         counts = {"merchants": flipped["merchants"], "clusters": flipped["live"],
                   "memberships": flipped["memberships"]}
+        merchant_run = flipped["merchant_run"]
     summary.merchants, summary.clusters = counts["merchants"], counts["clusters"]
     summary.memberships = counts["memberships"]
     summary.merchants_missing = len(merchants) - written["merchants"]
     summary.clusters_retired = flipped["retired"]
     for change in moves.values():
         summary.events[change.event] = summary.events.get(change.event, 0) + 1
-    _prune(graph, run, summary)
+    _prune(graph, run, merchant_run, summary)
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -232,11 +252,13 @@ def _previous_members(graph: Graph, run: str) -> dict[str, list[str]]:
             for r in graph.read(load("scores_previous_members"), run=run)}
 
 
-def _prune(graph: Graph, run: str, summary: WriteSummary) -> None:
+def _prune(graph: Graph, run: str, merchant_run: str, summary: WriteSummary) -> None:
     """Remove older runs' merchant scores and memberships, ``_PRUNE_LIMIT`` of each per
-    transaction, and clean runs that died half-written."""
+    transaction, and clean runs that died half-written; ``merchant_run``: the id the
+    current merchant scores carry."""
     while True:
-        row = graph.write(load("scores_prune"), run=run, limit=_PRUNE_LIMIT)[0]
+        row = graph.write(load("scores_prune"), run=run, merchant_run=merchant_run,
+                          limit=_PRUNE_LIMIT)[0]
         summary.merchant_scores_pruned += row["scores"]
         summary.memberships_pruned += row["memberships"]
         if max(row["scores"], row["memberships"]) < _PRUNE_LIMIT:
@@ -373,7 +395,7 @@ def scoring_runs(graph: Graph) -> list[ScoringRun]:
     return [ScoringRun(row["run"], row["model_version"], _native(row["scored_at"]),
                        row["state"], row["kind"] or "full", row["merchants"], row["clusters"],
                        _native(row["started_at"]), _native(row["data_as_of"]),
-                       tuple(row["seen_batches"]))
+                       tuple(row["seen_batches"]), row["merchant_run"])
             for row in graph.read(load("scores_runs"))]
 
 
@@ -449,10 +471,27 @@ def _read_run(graph: Graph, chosen: ScoringRun, merchants: bool, embeddings: boo
     if merchants:
         table = _read_pages(graph, "scores_merchants_page", "merchant_id", chunk, progress,
                             "read merchant scores", chosen.merchants,
-                            run=chosen.run, embeddings=embeddings)
+                            run=chosen.merchant_run, embeddings=embeddings)
     clusters = _read_pages(graph, "scores_clusters_page", "cluster_id", chunk, progress,
                            "read cluster scores", chosen.clusters, run=chosen.run)
     return table, clusters
+
+
+def stored_scores(graph: Graph, run: str, ids: Collection[str],
+                  chunk: int = 5_000) -> pd.DataFrame:
+    """The merchant scores of ``ids`` that readers read in run ``run`` (after incremental
+    runs, scores computed by earlier ones: the module docstring), as stored: columns
+    ``merchant_id``, ``cluster_id``, ``ring_score``, ``pd``, ``credit_score``,
+    ``embedding`` and ``fastrp`` (lists of floats, or None), one row per merchant the
+    run has a score of, indexed by ``merchant_id``."""
+    ids = list(ids)
+    parts = [pd.DataFrame(graph.read(load("scores_merchants_of"), run=run,
+                                     ids=ids[start:start + chunk])[0])
+             for start in range(0, len(ids), chunk)]
+    columns = ["merchant_id", *(c for c in MERCHANT_COLUMNS if c != "merchant_id"),
+               "embedding", "fastrp"]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return frame.set_index("merchant_id", drop=False)
 
 
 def cluster_history(graph: Graph, cluster_id: str) -> pd.DataFrame:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from guanxi.errors import InputError, QueryError
 from guanxi.graph.connection import Graph
-from guanxi.graph.scores import NoScores, current_run
+from guanxi.graph.scores import NoScores, ScoringRun, current_run
 from guanxi.queries import load
 
 __all__ = ["EMBEDDINGS", "FASTRP", "GNN", "INDEX_NAME", "MAX_DIMENSIONS", "SIMILAR_COLUMNS",
@@ -209,11 +209,11 @@ def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
         raise InputError(f"k must be from 1 to {MAX_K:,}, got {k}",
                          "ask for the 10 nearest merchants with -k 10")
     try:
-        run = _run_shown(graph)
+        run: ScoringRun | None = _run_shown(graph)
     except NoScores:
         run = None
-    probe = graph.read(load("embedding_of_merchant"), id=merchant_id, run=run or "",
-                       prop=by.prop)[0]
+    probe = graph.read(load("embedding_of_merchant"), id=merchant_id,
+                       run=run.merchant_run if run else "", prop=by.prop)[0]
     if not probe["found"]:
         raise InputError(f"no merchant {merchant_id} in the graph",
                          "check the id, e.g. with guanxi db query "
@@ -224,7 +224,7 @@ def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
     if probe["width"] is None:
         what = "has no embedding in" if probe["scored"] else "was not scored by"
         raise InputError(f"no embeddings: merchant {merchant_id} {what} the current "
-                         f"scoring run, {run}", _NO_EMBEDDINGS_FIX[by.name])
+                         f"scoring run, {run.run}", _NO_EMBEDDINGS_FIX[by.name])
     if probe["zero"]:
         raise InputError(f"merchant {merchant_id}'s {by.name} embedding in the current "
                          f"scoring run is all zeros: it has no direction to compare by "
@@ -232,7 +232,7 @@ def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
     _check_index(graph, probe["width"], by)
     candidates = max(k + 1, _SEARCH_WIDTH)
     while True:
-        result = graph.read(load("similar_merchants"), id=merchant_id, run=run,
+        result = graph.read(load("similar_merchants"), id=merchant_id, run=run.merchant_run,
                             index=by.index, prop=by.prop, candidates=candidates)
         if not result:  # a new run became current, and pruned this one, meanwhile
             raise InputError("the scores changed during the search (a new scoring run)",
@@ -247,12 +247,12 @@ def similar(graph: Graph, merchant_id: str, k: int = 10, *, by: Embedding = GNN
     return _frame(rows).head(k).reset_index(drop=True)
 
 
-def _run_shown(graph: Graph) -> str:
+def _run_shown(graph: Graph) -> ScoringRun:
     """The scoring run whose merchants :func:`similar` compares: the current one, the
-    run readers read (``graph/scores.py``). The one place that chooses it: the
-    embeddings of two runs (two models) are not comparable. :class:`NoScores` before
-    the first run."""
-    return current_run(graph).run
+    run readers read (``graph/scores.py``; its merchant scores carry the id
+    ``merchant_run``). The one place that chooses it: the embeddings of two runs (two
+    models) are not comparable. :class:`NoScores` before the first run."""
+    return current_run(graph)
 
 
 def _check_index(graph: Graph, width: int, by: Embedding) -> None:

@@ -2,7 +2,7 @@
 // whether it exists, whether run $run scored it, and the length of that run's
 // embedding of it in property $prop (null: none), and whether that embedding is all
 // zeros (no direction: nothing to compare by cosine). One row.
-// $id: the merchant id; $run: the run id; $prop: 'embedding' or 'fastrp'
+// $id: the merchant id; $run: the run id the merchant scores carry; $prop: 'embedding' or 'fastrp'
 OPTIONAL MATCH (m:Merchant {id: $id})
 OPTIONAL MATCH (s:MerchantScore {id: $run + '|' + $id})
 RETURN m IS NOT NULL AS found, s IS NOT NULL AS scored, size(s[$prop]) AS width,

@@ -1,24 +1,34 @@
 // Make an incremental run current, in one transaction (graph/scores.py): the run wrote
 // only the merchants and clusters it re-scored; everything else it takes over from
-// $base, the run that was current when it began. Merchant scores and memberships it
-// did not rewrite move to it (they are the same scores: nothing a reader of $base
-// read changes before this commits, and after it the readers read this run), but for
-// merchants no longer in the graph (deleted by hand: the prune removes theirs); cluster
+// $base, the run that was current when it began.
+// Merchant scores stay where they are: those readers read carry the id of the base's
+// merchant_run (the full run the chain descends from), and the run's own scores join
+// them, each replacing the merchant's old one, so a refresh that re-scored a few
+// merchants moves only theirs. Scores of merchants no longer in the graph (deleted by
+// hand) are removed. Memberships of clusters it did not rewrite move to it; cluster
 // scores it did not rewrite are copied (the base's stay, as history) with event
 // 'same'. Clusters in $retired (previous clusters whose members all moved) are
 // retired. Fails to match, and changes nothing, unless $base is still current.
 // $run; $base: the run id it builds on; $retired: [cluster id]; $scored_at: datetime
 MATCH (r:ScoreRun {id: $run}) WHERE r.state IN ['writing', 'current']
 MATCH (base:ScoreRun {id: $base, state: 'current'})
+WITH r, base, coalesce(base.merchant_run, base.id) AS held
 SET base.state = 'replaced', base.replaced_at = datetime()
-SET r.state = 'current', r.finished_at = coalesce(r.finished_at, datetime()), r.base = $base
-WITH r
-CALL (r) {
-  MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = $base
-    AND NOT EXISTS { MATCH (:MerchantScore {id: r.id + '|' + s.merchant}) }
-    AND EXISTS { MATCH (:Merchant {id: s.merchant}) }
-  SET s.run = r.id, s.id = r.id + '|' + s.merchant
-  RETURN count(*) AS merchants_kept
+SET r.state = 'current', r.finished_at = coalesce(r.finished_at, datetime()), r.base = $base,
+    r.merchant_run = held
+WITH r, held
+CALL (r, held) {
+  MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = r.id
+  OPTIONAL MATCH (old:MerchantScore {id: held + '|' + s.merchant})
+  DELETE old
+  SET s.run = held, s.id = held + '|' + s.merchant
+  RETURN count(*) AS merchants_rescored
+}
+CALL (held) {
+  MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = held
+    AND NOT EXISTS { MATCH (:Merchant {id: s.merchant}) }
+  DELETE s
+  RETURN count(*) AS merchants_gone
 }
 CALL (r) {
   MATCH (:Merchant)-[i:IN_CLUSTER]->(c:Cluster) USING INDEX i:IN_CLUSTER(run)
@@ -47,11 +57,12 @@ CALL (r) {
   SET c.retired_at = $scored_at
   RETURN count(*) AS retired
 }
-CALL (r) {
-  MATCH (s:MerchantScore) WHERE s.run = r.id RETURN count(s) AS merchants
+CALL (held) {
+  MATCH (s:MerchantScore) WHERE s.run = held RETURN count(s) AS merchants
 }
 CALL (r) {
   MATCH ()-[i:IN_CLUSTER]->() WHERE i.run = r.id RETURN count(i) AS memberships
 }
 SET r.merchants = merchants, r.clusters = live, r.memberships = memberships
-RETURN merchants_kept, memberships_kept, clusters_kept, live, retired, merchants, memberships
+RETURN merchants - merchants_rescored AS merchants_kept, memberships_kept, clusters_kept,
+       live, retired, merchants, memberships, held AS merchant_run

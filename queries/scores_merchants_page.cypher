@@ -2,7 +2,7 @@
 // after $after in id order, at most $limit, as one row of equal-length lists. A property
 // that may be absent is collected wrapped in a one-element list (collect() skips nulls).
 // The embedding is returned only when $embeddings is true (nulls otherwise).
-// $run: the run id; $embeddings: boolean; $after; $limit
+// $run: the run id the merchant scores carry (ScoreRun.merchant_run); $embeddings: boolean; $after; $limit
 MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run, merchant)
 WHERE s.run = $run AND s.merchant > $after
 WITH s ORDER BY s.merchant LIMIT $limit

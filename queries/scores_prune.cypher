@@ -1,10 +1,10 @@
 // After the flip (graph/scores.py): remove at most $limit merchant scores and at most
 // $limit memberships of runs other than the current one (replaced runs, and runs that
 // died half-written). Cluster scores stay: they are each cluster's history.
-// $run: the current run; $limit
+// $run: the current run; $merchant_run: the id its merchant scores carry; $limit
 CALL () {
   MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run)
-  WHERE s.run < $run OR s.run > $run
+  WHERE s.run < $merchant_run OR s.run > $merchant_run
   WITH s LIMIT $limit
   DELETE s
   RETURN count(*) AS scores

@@ -2,7 +2,8 @@
 // holds no merchant $id.
 // $id: the merchant id; $run: the run id ('' before the first run)
 MATCH (m:Merchant {id: $id})
-OPTIONAL MATCH (s:MerchantScore {run: $run, merchant: $id})
+OPTIONAL MATCH (r:ScoreRun {id: $run})
+OPTIONAL MATCH (s:MerchantScore {run: coalesce(r.merchant_run, $run), merchant: $id})
 RETURN m.id AS id, m.name AS name, m.category AS category, m.city AS city,
        m.district AS district, toString(m.registered_on) AS registered_on, m.label AS label,
        m.defaulted AS defaulted, s.ring_score AS ring_score, s.pd AS pd,

@@ -3,7 +3,9 @@
 // in one pass over the run's scores, so that 100,000 scores cross the wire as at most
 // ($bins + 1)^2 rows. A score that is absent has a null bin; empty pairs are absent.
 // $run: the run id; $bins: number of bins
-MATCH (s:MerchantScore) WHERE s.run = $run
+OPTIONAL MATCH (r:ScoreRun {id: $run})
+WITH coalesce(r.merchant_run, $run) AS held
+MATCH (s:MerchantScore) WHERE s.run = held
 RETURN toInteger(floor(s.ring_score * $bins)) AS ring_bin,
        toInteger(floor(s.pd * $bins)) AS pd_bin,
        count(*) AS merchants

@@ -168,8 +168,10 @@ def test_new_payments_are_rescored_incrementally_and_match_a_full_refresh(
     assert [p.stem for p in snapshots] == [report["run"].replace("/", "_")]
     # Only part of the graph was scored again; the run still holds every merchant.
     assert report["kind"] == "incremental" and 0 < report["rescored"] < 400
-    assert report["kept"]["merchants"] == 400 - report["rescored"] == report["merchants"] - \
-        report["rescored"]
+    written = 400 - report["kept"]["merchants"]
+    assert report["merchants"] == 400 and 0 < written <= report["rescored"]
+    assert any(n.startswith(f"{written} of the {report['rescored']} merchants re-scored moved")
+               for n in report["notes"])
     inc = read_scores(g, embeddings=True)
     assert len(inc.merchants) == 400 and inc.embeddings is not None
     by_cluster = inc.merchants.dropna(subset=["cluster_id"]).groupby("cluster_id")
@@ -179,7 +181,7 @@ def test_new_payments_are_rescored_incrementally_and_match_a_full_refresh(
     # What was not re-scored is the previous run's, to the bit: those merchant scores
     # keep the time they were scored at.
     kept = [r["id"] for r in g.read(
-        "MATCH (r:ScoreRun {state: 'current'}) MATCH (s:MerchantScore {run: r.id}) "
+        "MATCH (r:ScoreRun {state: 'current'}) MATCH (s:MerchantScore {run: r.merchant_run}) "
         "WHERE s.scored_at <> r.scored_at RETURN s.merchant AS id")]
     assert len(kept) == report["kept"]["merchants"]
     old = base.merchants.set_index("merchant_id")

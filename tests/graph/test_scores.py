@@ -229,11 +229,46 @@ def test_an_incremental_run_keeps_what_it_did_not_rescore(graph: Graph) -> None:
     clusters = back.clusters.set_index("cluster_id")
     assert clusters.loc["CA", "members"] == ["M1", "M2"]
     assert clusters.loc["CB", "members"] == ["M4", "M5"] and clusters.loc["CB", "group_pd"] == 0.07
-    # Nothing of the base run is left but its cluster scores (history).
-    assert graph.read("MATCH (s:MerchantScore) RETURN collect(DISTINCT s.run) AS runs") == [
-        {"runs": [b]}]
+    # The merchant scores stayed where they were: one per merchant, carrying the base's
+    # id, the re-scored ones (scored at AT_B) in place of the base's.
+    a = run_id("v1", AT_A)
+    assert scoring_runs(graph)[-1].merchant_run == a
+    assert graph.read("MATCH (s:MerchantScore) RETURN s.run AS run, s.id AS id, "
+                      "s.merchant AS m, s.scored_at = $at AS rescored ORDER BY m",
+                      at=AT_B) == [
+        {"run": a, "id": f"{a}|M{i}", "m": f"M{i}", "rescored": i <= 3} for i in range(1, 7)]
     assert list(cluster_history(graph, "CB")["event"]) == ["new", "same"]
     assert list(cluster_history(graph, "CA")["left"])[-1] == ["M3"]
+
+
+def test_a_chain_of_incremental_runs_moves_only_what_each_rescored(graph: Graph) -> None:
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    a, b = run_id("v1", AT_A), run_id("v1", AT_B)
+    write_scores(graph, _incremental(), base=a)
+    # A second incremental run re-scores M6 only; a merchant deleted by hand (M5)
+    # loses its score at the flip.
+    graph.write("MATCH (m:Merchant {id: 'M5'}) DETACH DELETE m")
+    at_c = datetime(2026, 12, 8, tzinfo=UTC)
+    c = run_id("v1", at_c)
+    m6 = pd.DataFrame({"merchant_id": ["M6"], "cluster_id": [None], "ring_score": [0.5],
+                       "pd": [0.5], "credit_score": [600]})
+    summary = write_scores(graph, ScoreSet(m6, run_a().clusters.iloc[0:0], "v1", at_c,
+                                           np.ones((1, 4), np.float32)), base=b)
+    assert summary.kept["merchants"] == 4 and summary.merchants == 5
+    assert [(r.run, r.state, r.merchant_run) for r in scoring_runs(graph)] == [
+        (a, "replaced", a), (b, "replaced", a), (c, "current", a)]
+    rows = graph.read("MATCH (s:MerchantScore) RETURN s.run AS run, s.merchant AS m, "
+                      "s.scored_at AS at ORDER BY m")
+    assert [(r["run"], r["m"], r["at"].to_native()) for r in rows] == [
+        (a, "M1", AT_B), (a, "M2", AT_B), (a, "M3", AT_B), (a, "M4", AT_A), (a, "M6", at_c)]
+    back = read_scores(graph, embeddings=True).merchants.set_index("merchant_id")
+    assert list(back.index) == ["M1", "M2", "M3", "M4", "M6"]
+    assert back.loc["M6", "ring_score"] == 0.5 and back.loc["M4", "ring_score"] == 0.12
+    # A full run starts a chain of its own: every older score is pruned.
+    write_scores(graph, run_b())
+    assert graph.read("MATCH (s:MerchantScore) RETURN collect(DISTINCT s.run) AS runs") == [
+        {"runs": [run_id("v2", AT_B)]}]
 
 
 def test_an_incremental_run_retires_the_clusters_it_emptied(graph: Graph) -> None:
