@@ -224,16 +224,7 @@ class Graph:
         """
         query = _as_query(query)
         while True:
-            # The record's lists as they are: Record.data() would walk every element of
-            # every list in Python (three quarters of an export's time).
-            records = self._execute(query, {**params, "after": after, "limit": chunk},
-                                    RoutingControl.READ)
-            try:
-                columns = dict(zip(records[0].keys(), records[0].values(), strict=True)) \
-                    if records else {}
-            except BrokenRecordError as exc:
-                raise translate(exc, query.name, self.settings) from None
-            part = pd.DataFrame(columns)
+            part = pd.DataFrame(self.columns(query, **params, after=after, limit=chunk))
             if key not in part:
                 raise QueryError(f"query {query.name} returned no list {key!r} to page by",
                                  f"return collect(...) AS {key} among its columns")
@@ -242,6 +233,19 @@ class Graph:
             if len(part) < chunk:
                 return
             after = part[key].iat[-1]
+
+    def columns(self, query: Query | str, **params: Any) -> dict[str, Any]:
+        """Run a read statement that returns **one row of lists** (``collect(...)``, one
+        per column, as :meth:`frames` pages do) and give that row's values as they are;
+        ``{}`` when it returns no row. ``Record.data()`` (:meth:`read`) would walk every
+        element of every list in Python: three quarters of an export's time."""
+        query = _as_query(query)
+        records = self._execute(query, params, RoutingControl.READ)
+        try:
+            return dict(zip(records[0].keys(), records[0].values(), strict=True)) \
+                if records else {}
+        except BrokenRecordError as exc:
+            raise translate(exc, query.name, self.settings) from None
 
     def autocommit(self, query: Query | str, **params: Any) -> list[dict[str, Any]]:
         """Run a statement in an auto-commit transaction: needed for

@@ -151,7 +151,7 @@ def _read(graph: Graph, query: Query, touched: list[str]) -> pd.DataFrame:
     """``query`` (one row of lists) over ``touched`` in chunks, as one frame; with no
     id at all, its empty columns."""
     starts = range(0, max(len(touched), 1), _CHUNK)
-    return pd.concat([pd.DataFrame(graph.read(query, ids=touched[start:start + _CHUNK])[0])
+    return pd.concat([pd.DataFrame(graph.columns(query, ids=touched[start:start + _CHUNK]))
                       for start in starts], ignore_index=True)
 
 

@@ -485,11 +485,10 @@ def stored_scores(graph: Graph, run: str, ids: Collection[str],
     ``embedding`` and ``fastrp`` (lists of floats, or None), one row per merchant the
     run has a score of, indexed by ``merchant_id``."""
     ids = list(ids)
-    parts = [pd.DataFrame(graph.read(load("scores_merchants_of"), run=run,
-                                     ids=ids[start:start + chunk])[0])
+    columns = [*MERCHANT_COLUMNS, "embedding", "fastrp"]
+    parts = [pd.DataFrame(graph.columns(load("scores_merchants_of"), run=run,
+                                        ids=ids[start:start + chunk]), columns=columns)
              for start in range(0, len(ids), chunk)]
-    columns = ["merchant_id", *(c for c in MERCHANT_COLUMNS if c != "merchant_id"),
-               "embedding", "fastrp"]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     return frame.set_index("merchant_id", drop=False)
 

@@ -17,18 +17,20 @@ SET base.state = 'replaced', base.replaced_at = datetime()
 SET r.state = 'current', r.finished_at = coalesce(r.finished_at, datetime()), r.base = $base,
     r.merchant_run = held
 WITH r, held
+// First, while no score it reads has changed in this transaction: scanning scores
+// changed earlier in the same transaction is ten times slower (100,000: 4.4 s).
+CALL (held) {
+  MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = held
+    AND NOT EXISTS { MATCH (:Merchant {id: s.merchant}) }
+  DELETE s
+  RETURN count(*) AS merchants_gone
+}
 CALL (r, held) {
   MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = r.id
   OPTIONAL MATCH (old:MerchantScore {id: held + '|' + s.merchant})
   DELETE old
   SET s.run = held, s.id = held + '|' + s.merchant
   RETURN count(*) AS merchants_rescored
-}
-CALL (held) {
-  MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = held
-    AND NOT EXISTS { MATCH (:Merchant {id: s.merchant}) }
-  DELETE s
-  RETURN count(*) AS merchants_gone
 }
 CALL (r) {
   MATCH (:Merchant)-[i:IN_CLUSTER]->(c:Cluster) USING INDEX i:IN_CLUSTER(run)
