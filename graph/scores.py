@@ -179,10 +179,12 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
 
     **Incremental** (``base``, the current run's id): ``scores`` holds only what was
     re-scored: some merchants, and whole clusters whose members are all among them. The
-    flip (``queries/scores_flip_incremental.cypher``) then hands every other merchant
-    score, membership and cluster score of ``base`` to the new run, and retires the
-    ``retired`` clusters; it fails (:class:`GuanxiError`, nothing changed) unless
-    ``base`` is still current. The run's ``kind`` is ``incremental``, else ``full``.
+    flip (``queries/scores_flip_incremental.cypher``) then puts those merchant scores in
+    place of the old ones where ``base``'s are kept (its ``merchant_run``), leaves the
+    other merchant scores there, hands every other membership and cluster score of
+    ``base`` to the new run, and retires the ``retired`` clusters; it fails
+    (:class:`GuanxiError`, nothing changed) unless ``base`` is still current. The run's
+    ``kind`` is ``incremental``, else ``full``.
 
     ``progress("write scores", rows, total)`` counts merchant and cluster rows.
     ``check`` runs before each batch and before the flip and may raise to stop the run
