@@ -71,14 +71,17 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -
     if gone:  # ingest never removes a merchant: something else wrote
         raise Stale(f"merchant {gone[0]} is no longer in the graph")
 
-    # Ids: the base's and every one the new rows and edges name, in id order.
-    ids = dict(base.ids)
-    ids["Merchant"] = _union(ids.get("Merchant"), rows["id"].to_numpy(dtype=object))
+    # Ids: the base's and every one the new rows and edges name, in id order (one union
+    # per label: hashing a million consumer ids once per relation end cost a second).
+    named: dict[str, list[np.ndarray]] = {"Merchant": [rows["id"].to_numpy(dtype=object)]}
     for rel in exported_relations():
         part = edges[rel.key]
         for label, column in ((rel.source, "id"), (rel.target, "target")):
             if len(part):
-                ids[label] = _union(ids.get(label), part[column].to_numpy(dtype=object))
+                named.setdefault(label, []).append(part[column].to_numpy(dtype=object))
+    ids = dict(base.ids)
+    for label, parts in named.items():
+        ids[label] = _union(ids.get(label), np.concatenate(parts))
     ids = {label: values for label, values in ids.items() if len(values)}
     index = {label: pd.Index(values) for label, values in ids.items()}
     merchant_index = index["Merchant"]
