@@ -162,6 +162,13 @@ def _plan(graph: Graph, version: str, since: datetime | None) -> _Plan:
     if current.model_version != version:
         return _Plan(None, None, [f"the current run was made with model "
                                   f"{current.model_version}, not {version}: a full run"])
+    held = graph.read(load("scores_run_counts"), run=current.merchant_run)[0]["merchants"]
+    if held != current.merchants:
+        # Changed by hand, or by an older guanxi that moved scores at its flip: building
+        # on it would carry the loss forward.
+        return _Plan(None, None, [f"run {current.run} records {current.merchants} merchant "
+                                  f"scores but {held} carry its merchant_run "
+                                  f"{current.merchant_run}: a full run"])
     read_at = current.data_as_of or current.started_at
     if read_at is None:
         return _Plan(None, None, [f"run {current.run} does not say when it read the graph: "

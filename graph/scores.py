@@ -424,8 +424,9 @@ def read_scores(graph: Graph, *, run: str | ScoringRun | None = None,
     ``progress("read merchant scores" | "read cluster scores", rows, total)``.
 
     Raises :class:`NoScores` when the graph holds none (or not ``run``'s: a replaced
-    run keeps its cluster scores only), or when ``run`` was replaced while it was
-    read (without ``run``, the new current run is read instead).
+    run keeps its cluster scores only), when ``run`` was replaced while it was
+    read (without ``run``, the new current run is read instead), or when fewer or more
+    merchant scores are found than the run records (changed by hand).
     """
     if run is None:
         # The current run can be replaced while it is read, and its merchant scores and
@@ -452,6 +453,12 @@ def read_scores(graph: Graph, *, run: str | ScoringRun | None = None,
         if current_run(graph).run != chosen.run:
             raise NoScores(f"run {chosen.run} was replaced while it was read",
                            "run the command again: it reads the new current run")
+    if merchants and len(table) != chosen.merchants:
+        # Scores deleted or moved by hand, or by an older guanxi: say so rather than
+        # hand on a partial table as the run's.
+        raise NoScores(f"run {chosen.run} records {chosen.merchants} merchant scores but "
+                       f"{len(table)} were found", "run `guanxi refresh --full` to score "
+                       "every merchant again")
     vectors = table.pop("embedding") if "embedding" in table else pd.Series([])
     matrix = None
     if embeddings and len(vectors) and vectors.notna().all():

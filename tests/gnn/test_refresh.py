@@ -363,6 +363,28 @@ def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
 
 
 
+def test_scores_that_are_not_where_the_run_says_mean_a_full_run(job: dict) -> None:
+    # An incremental run's merchant scores carry the id of the full run it built on;
+    # a run that lost that pointer (edited by hand, or by an older guanxi) must not be
+    # built on, nor read as if it held no merchant at all.
+    a_current_run(job)
+    g = job["graph"]
+    assert refresh(job, "--json", "--since", "2000-01-01").returncode == 0
+    current = current_run(g)
+    assert current.kind == "incremental" and current.merchant_run != current.run
+    g.write("MATCH (r:ScoreRun {id: $run}) REMOVE r.merchant_run", run=current.run)
+    with pytest.raises(NoScores, match=f"records {current.merchants} merchant scores "
+                                       "but 0 were found"):
+        read_scores(g)
+    result = refresh(job, "--json", "--since", "2000-01-01")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "full"
+    assert any(n.endswith(f"but 0 carry its merchant_run {current.run}: a full run")
+               for n in report["notes"])
+    assert len(read_scores(g).merchants) == report["merchants"] == current.merchants
+
+
 def test_a_merchant_deleted_by_hand_leaves_the_next_run(job: dict) -> None:
     # Last in the module: it takes a merchant out of the graph the other tests share.
     a_current_run(job)
