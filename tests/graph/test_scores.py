@@ -31,6 +31,8 @@ from guanxi.graph.scores import (
     scoring_runs,
     write_scores,
 )
+from guanxi.queries import load
+from guanxi.ui import views
 
 IDS = [f"M{i}" for i in range(1, 7)]
 AT_A = datetime(2026, 11, 30, 4, 25, 1, 123456, tzinfo=UTC)
@@ -265,6 +267,15 @@ def test_a_chain_of_incremental_runs_moves_only_what_each_rescored(graph: Graph)
     back = read_scores(graph, embeddings=True).merchants.set_index("merchant_id")
     assert list(back.index) == ["M1", "M2", "M3", "M4", "M6"]
     assert back.loc["M6", "ring_score"] == 0.5 and back.loc["M4", "ring_score"] == 0.12
+    # The app reads the same scores by the run's id (its queries find merchant_run).
+    assert views.merchant(graph, c, "M6")["ring_score"] == 0.5
+    assert views.merchant(graph, c, "M4")["ring_score"] == 0.12
+    details = views.node_details(graph, c, ["M1", "M4", "M6"]).set_index("id")
+    assert details["ring_score"].tolist() == [0.95, 0.12, 0.5]
+    binned = views.score_histograms(graph, c, bins=10)["ring_score"]
+    assert binned["merchants"].sum() == 5 and binned.loc[5, "merchants"] == 1
+    riskiest = graph.read(load("ui_riskiest_merchants"), min_score=0.4, limit=10)
+    assert [r["merchant_id"] for r in riskiest] == ["M1", "M2", "M6"]
     # A full run starts a chain of its own: every older score is pruned.
     write_scores(graph, run_b())
     assert graph.read("MATCH (s:MerchantScore) RETURN collect(DISTINCT s.run) AS runs") == [
