@@ -314,8 +314,9 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                 left = ", ".join(f"{n} {what}" for what, n in prep.ex.skipped.items())
                 kept_note = (f"no snapshot kept for the next incremental run: the read left "
                              f"out rows of merchants it did not find ({left}: written "
-                             "during the read, or left by a merchant deleted by hand); "
-                             "the next run will read the whole graph")
+                             "during the read, or left by a merchant deleted by hand: "
+                             "docs/operations.md says how to remove them); the next run "
+                             "will read the whole graph")
         except SnapshotError as exc:
             kept_note = (f"no snapshot kept for the next incremental run ({exc}): it will "
                          "read the whole graph")
