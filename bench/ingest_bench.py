@@ -12,6 +12,7 @@ run would take hours). Prints JSON. Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -40,18 +41,33 @@ HERE = Path(__file__).resolve().parent
 
 
 class PeakRss:
-    """Samples a process's resident memory in the background; ``peak_mb`` when done."""
+    """Samples the memory of a process and its children in the background.
+
+    ``peak_mb``: the peak of their resident memory summed, each process counted in full.
+    ``peak_pss_mb``: the peak of their proportional set sizes summed, pages shared
+    between them (a forked worker shares most of its parent's, ``gnn/workers.py``)
+    counted once: the memory the job takes from the machine. For one process the two
+    differ by its share of the libraries it maps.
+    """
 
     def __init__(self, pid: int) -> None:
-        self.proc, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self.proc, self.peak, self.peak_pss = psutil.Process(pid), 0, 0
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.peak = max(self.peak, self.proc.memory_info().rss)
+                tree = [self.proc, *self.proc.children(recursive=True)]
             except psutil.Error:
                 return
+            rss = pss = 0
+            for proc in tree:
+                with contextlib.suppress(psutil.Error):  # a child that just ended
+                    memory = proc.memory_full_info()
+                    rss += memory.rss
+                    pss += getattr(memory, "pss", memory.rss)  # pss: Linux only
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             time.sleep(0.2)
 
     def __enter__(self) -> PeakRss:
@@ -65,6 +81,10 @@ class PeakRss:
     @property
     def peak_mb(self) -> float:
         return round(self.peak / 2**20, 1)
+
+    @property
+    def peak_pss_mb(self) -> float:
+        return round(self.peak_pss / 2**20, 1)
 
 
 def fresh_server(root: Path, name: str, folder: Path, port: int, heap: str, pagecache: str):

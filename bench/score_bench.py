@@ -2,8 +2,10 @@
 in under 15 minutes and 8 GB on two cores). Prints JSON.
 
 Synthesises the graph, loads it into a fresh local Neo4j, then times ``guanxi train``
-and ``guanxi score`` as real commands, sampling the peak resident memory of each (the
-Python process; Neo4j's own memory is its configured heap and page cache). Example:
+and ``guanxi score`` as real commands, sampling the peak memory of each (the Python process
+and its forked workers, ``gnn/workers.py``: resident memory summed, and proportional set
+sizes summed, which count the pages the workers share with their parent once; the
+budget is on the latter; Neo4j's own memory is its configured heap and page cache). Example:
 
     .venv/bin/python bench/score_bench.py --merchants 100000 --out score_100k.json
 
@@ -41,7 +43,7 @@ def timed(args: list[str], env: dict[str, str]) -> dict:
     if proc.returncode:
         raise RuntimeError(f"guanxi {' '.join(args)} failed: {err[-2000:]}")
     return {"seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": peak.peak_mb,
-            "report": json.loads(out)}
+            "peak_pss_mb": peak.peak_pss_mb, "report": json.loads(out)}
 
 
 def main() -> None:
@@ -75,12 +77,13 @@ def main() -> None:
         finally:
             server.stop(data_dir)
     result = {"merchants": args.merchants, "seed": args.seed, "difficulty": args.difficulty,
-              "cpus": os.cpu_count(), "graph": str(args.graph) if args.graph else None,
+              "cpus": os.cpu_count(), "workers": os.environ.get("GUANXI_WORKERS", "cores"),
+              "graph": str(args.graph) if args.graph else None,
               "load_average_1m": round(os.getloadavg()[0], 2),
               "train_args": args.train_args,
               "ingest_seconds": ingest["seconds"],
-              "train": {k: train[k] for k in ("seconds", "peak_rss_mb")},
-              "score": {k: score[k] for k in ("seconds", "peak_rss_mb")},
+              "train": {k: train[k] for k in ("seconds", "peak_rss_mb", "peak_pss_mb")},
+              "score": {k: score[k] for k in ("seconds", "peak_rss_mb", "peak_pss_mb")},
               "train_plus_score_seconds": round(train["seconds"] + score["seconds"], 1),
               "stages": {"train": train["report"].get("seconds"),
                          "score": score["report"].get("seconds")}}

@@ -19,6 +19,7 @@ another form one). ``--full`` computes them again.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -192,17 +193,23 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
 
         raise InputError("the graph has no merchants to score",
                          "load a folder first: guanxi ingest DIR")
-    links = merchant_links(ex)
-    features = merchant_features(ex, links)
     ids = ex.ids["Merchant"]
     width = None if carried is None or carried.fastrp is None else carried.fastrp.shape[1]
-    if carried is not None and width == fastrp_dim:
+    local = carried is not None and width == fastrp_dim
+    with ThreadPoolExecutor(1, thread_name_prefix="guanxi-gds") as pool:
+        # Neo4j runs the whole-graph algorithms on its cores while this process
+        # computes the features.
+        running = None if local else pool.submit(
+            gds.whole_graph, graph, use_gds=use_gds, seed=seed, fastrp_dim=fastrp_dim,
+            notice=note)
+        links = merchant_links(ex)
+        features = merchant_features(ex, links)
+        whole = None if running is None else running.result()
+    if whole is None:
         comp = components(ex, links)
         communities = carried.communities_for(ids, business_links(links))
         embedded = carried.fastrp_for(ids) if fastrp_dim is not None else None
     else:
-        whole = gds.whole_graph(graph, use_gds=use_gds, seed=seed, fastrp_dim=fastrp_dim,
-                                notice=note)
         comp = _aligned(whole.components, ids, "component")
         communities = _aligned(whole.communities, ids, "community")
         embedded = None

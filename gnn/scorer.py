@@ -43,8 +43,9 @@ from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.hetero import model_input
 from guanxi.gnn.prepare import Prepared, business_links, link_kinds
-from guanxi.gnn.train import Trained, TrainSettings, cross_fit, train
+from guanxi.gnn.train import Trained, TrainSettings, train_and_cross_fit
 from guanxi.gnn.trees import Ensemble, fit_folds
+from guanxi.gnn.workers import in_threads
 from guanxi.progress import ProgressFn
 
 __all__ = ["NodeScores", "Scorer", "ScorerSettings", "fit_scorer"]
@@ -310,10 +311,9 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         y_pd = np.nan_to_num(prep.labels.defaulted)
         args = (y_ring if has_ring else None, ring_mask if has_ring else None,
                 y_pd if has_pd else None, observed if has_pd else None)
-        gnn = train(data, *args, settings=settings.gnn, seed=settings.seed, progress=report)
-        if gnn.supervised:
-            fit = cross_fit(data, *args, settings=settings.gnn, seed=settings.seed,
-                            folds=settings.folds, progress=report)
+        gnn, fit = train_and_cross_fit(data, *args, settings=settings.gnn, seed=settings.seed,
+                                       folds=settings.folds, progress=report)
+        if fit is not None:
             # Stacked like the trees (``_stacked``): out of fold where a label was
             # learnt, the full network's score, as scoring computes it, elsewhere.
             full_ring, full_pd, _ = gnn.predict(data)
@@ -391,10 +391,11 @@ def _fit_stacked(X: np.ndarray, names: list[str], *, y: np.ndarray, weight: np.n
     aggregates, look better than an unseen ring's ever will); for the others, the
     deployed mean, as scoring will compute it.
     """
-    deployed = fit_folds(X, y, np.ones(len(y), dtype=bool), names, seed=seed,
-                         weight=weight, folds=folds)
-    honest = fit_folds(X, y, np.ones(len(y), dtype=bool), names, seed=seed,
-                       weight=weight, folds=folds, groups=rings)
+    fit = partial(fit_folds, X, y, np.ones(len(y), dtype=bool), names, seed=seed,
+                  weight=weight, folds=folds)
+    # Both at once: with their folds in threads too, no core idles while the other
+    # fits the last of five folds.
+    deployed, honest = in_threads([fit, partial(fit, groups=rings)])
     return deployed, np.where(labelled, honest.oof, deployed.raw(X))
 
 

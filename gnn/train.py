@@ -42,9 +42,10 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -58,10 +59,11 @@ from torch_geometric.nn import DeepGraphInfomax
 
 from guanxi.gnn.hetero import MERCHANT, REV, Standardiser, parse_type_key, type_key
 from guanxi.gnn.model import ConvKind, HeteroGNN
+from guanxi.gnn.workers import Step, in_processes, in_threads
 from guanxi.progress import ProgressFn
 
 __all__ = ["CrossFit", "TrainSettings", "Trained", "cross_fit", "group_folds", "label_groups",
-           "merchant_labels", "train"]
+           "merchant_labels", "train", "train_and_cross_fit"]
 
 ArrayLike = np.ndarray | torch.Tensor | pd.Series
 
@@ -189,11 +191,20 @@ class Trained:
             The merchant embeddings (of the ring head's weights when there is one).
         """
         self._check_scales(data)
-        with _deterministic(None, self.settings.threads), torch.no_grad():
-            outputs: dict[str, object] = {}
-            for head in self.states:
-                same = [h for h in outputs if self.best_epoch.get(h) == self.best_epoch.get(head)]
-                outputs[head] = outputs[same[0]] if same else self.model(head).run(data)
+        # Heads whose weights are those of one epoch share one pass; the others run in
+        # threads side by side (grad mode is per thread, hence no_grad in each).
+        by_epoch: dict[object, str] = {}
+        for head in self.states:
+            by_epoch.setdefault(self.best_epoch.get(head, head), head)
+
+        def run(head: str) -> object:
+            with torch.no_grad():
+                return self.model(head).run(data)
+
+        with _deterministic(None, self.settings.threads):
+            ran = dict(zip(by_epoch.values(),
+                           in_threads([partial(run, h) for h in by_epoch.values()]), strict=True))
+        outputs = {head: ran[by_epoch[self.best_epoch.get(head, head)]] for head in self.states}
         ring = pd_ = None
         if "ring" in outputs:
             ring = torch.sigmoid(outputs["ring"].ring_logit).double().numpy()
@@ -422,38 +433,83 @@ def cross_fit(data: HeteroData, y_ring: ArrayLike | None, ring_mask: ArrayLike |
         ``ring`` and ``pd`` ``(M,)`` (None for a task without labels; NaN in a fold
         whose complement has no positive to learn from), ``fold`` ``(M,)``.
     """
+    plan = _FoldPlan(data, y_ring, ring_mask, y_pd, pd_mask, settings or TrainSettings(),
+                     seed, folds, epochs)
+    return plan.combine(in_processes(plan.jobs(), task="cross-fit GNN", progress=progress))
+
+
+def train_and_cross_fit(data: HeteroData, y_ring: ArrayLike | None,
+                        ring_mask: ArrayLike | None, y_pd: ArrayLike | None,
+                        pd_mask: ArrayLike | None, *, settings: TrainSettings | None = None,
+                        seed: int = 0, folds: int = 5, progress: ProgressFn | None = None
+                        ) -> tuple[Trained, CrossFit | None]:
+    """:func:`train` and :func:`cross_fit` at once, every network side by side
+    (``gnn/workers.py``): the same results as calling both in turn. The CrossFit is None
+    when there were no labels (the network is then self-supervised).
+
+    ``progress("train GNN", done, total)`` counts the epochs of every network.
+    """
     settings = settings or TrainSettings()
-    m = data[MERCHANT].num_nodes
-    ring_y, ring_known, pd_y, pd_known = _labels(m, y_ring, ring_mask, y_pd, pd_mask)
-    has_ring = bool((ring_y[ring_known] == 1).any())
-    has_pd = bool(pd_known.any())
-    positive = (ring_y == 1) & ring_known
-    fold = group_folds(label_groups(data, positive, max_shared=settings.max_shared),
-                       folds, seed=seed)
-    ring = np.full(m, np.nan) if has_ring else None
-    pd_ = np.full(m, np.nan) if has_pd else None
-    if not (has_ring or has_pd):
-        return CrossFit(ring, pd_, fold)
-    epochs = epochs or settings.cross_fit_epochs
-    fixed = replace(settings, epochs=epochs, min_epochs=epochs)
-    with _deterministic(seed, settings.threads):
-        for k in range(folds):
-            held = fold == k
+    plan = _FoldPlan(data, y_ring, ring_mask, y_pd, pd_mask, settings, seed, folds, None)
 
-            def report(task: str, done: int, total: int | None, k: int = k) -> None:
-                if progress is not None:
-                    progress("cross-fit GNN", k * epochs + done, folds * epochs)
+    def whole(step: Step) -> Trained:
+        return train(data, y_ring, ring_mask, y_pd, pd_mask, settings=settings, seed=seed,
+                     progress=lambda task, done, total: step(done, total or done))
 
-            fit_ring = has_ring and bool((positive & ~held).any())
-            trained = _fit(data, ring_y if fit_ring else None, ring_known,
-                           pd_y if has_pd else None, pd_known, held, False, fixed,
-                           seed + k, None, report, task="cross-fit GNN", epochs=epochs)
-            r, p, _ = trained.predict(data)
-            if ring is not None:
-                ring[held] = r[held] if r is not None else np.nan
+    done = in_processes([whole, *plan.jobs()], task="train GNN", progress=progress)
+    trained = done[0]
+    return trained, (plan.combine(done[1:]) if trained.supervised else None)
+
+
+class _FoldPlan:
+    """:func:`cross_fit`'s folds, as jobs for ``gnn/workers.py``, and their union."""
+
+    def __init__(self, data: HeteroData, y_ring: ArrayLike | None, ring_mask: ArrayLike | None,
+                 y_pd: ArrayLike | None, pd_mask: ArrayLike | None, settings: TrainSettings,
+                 seed: int, folds: int, epochs: int | None) -> None:
+        m = data[MERCHANT].num_nodes
+        self.data, self.settings, self.seed, self.folds = data, settings, seed, folds
+        self.ring_y, self.ring_known, self.pd_y, self.pd_known = _labels(
+            m, y_ring, ring_mask, y_pd, pd_mask)
+        self.has_ring = bool((self.ring_y[self.ring_known] == 1).any())
+        self.has_pd = bool(self.pd_known.any())
+        self.positive = (self.ring_y == 1) & self.ring_known
+        self.fold = group_folds(label_groups(data, self.positive,
+                                             max_shared=settings.max_shared),
+                                folds, seed=seed)
+        self.epochs = epochs or settings.cross_fit_epochs
+
+    def jobs(self) -> list[Callable[[Step], tuple[np.ndarray | None, np.ndarray | None]]]:
+        """One job per fold (none without labels): the held-out merchants' ring and
+        default scores from a network that never saw their labels."""
+        if not (self.has_ring or self.has_pd):
+            return []
+        return [partial(self._fold, k) for k in range(self.folds)]
+
+    def _fold(self, k: int, step: Step) -> tuple[np.ndarray | None, np.ndarray | None]:
+        held = self.fold == k
+        fixed = replace(self.settings, epochs=self.epochs, min_epochs=self.epochs)
+        fit_ring = self.has_ring and bool((self.positive & ~held).any())
+        with _deterministic(None, self.settings.threads):
+            trained = _fit(self.data, self.ring_y if fit_ring else None, self.ring_known,
+                           self.pd_y if self.has_pd else None, self.pd_known, held, False,
+                           fixed, self.seed + k, None,
+                           lambda task, done, total: step(done, total),
+                           task="cross-fit GNN", epochs=self.epochs)
+            r, p, _ = trained.predict(self.data)
+        return (r[held] if r is not None else None), (p[held] if p is not None else None)
+
+    def combine(self, outputs: list[tuple[np.ndarray | None, np.ndarray | None]]) -> CrossFit:
+        m = self.fold.shape[0]
+        ring = np.full(m, np.nan) if self.has_ring else None
+        pd_ = np.full(m, np.nan) if self.has_pd else None
+        for k, (r, p) in enumerate(outputs):
+            held = self.fold == k
+            if ring is not None and r is not None:
+                ring[held] = r
             if pd_ is not None and p is not None:
-                pd_[held] = p[held]
-    return CrossFit(ring, pd_, fold)
+                pd_[held] = p
+        return CrossFit(ring, pd_, self.fold)
 
 
 def _fit(data: HeteroData, ring_y: np.ndarray | None, ring_known: np.ndarray,

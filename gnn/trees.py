@@ -23,12 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 from sklearn.metrics import roc_auc_score  # noqa: F401  (used by the doctest)
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
+
+from guanxi.gnn.workers import in_threads
 
 __all__ = ["Ensemble", "PARAMS", "fit_folds", "logit"]
 
@@ -68,7 +71,7 @@ class Ensemble:
     def raw(self, X: np.ndarray) -> np.ndarray:
         """(N,) mean of the fold models' probabilities."""
         X = np.asarray(X, dtype=np.float32)
-        return np.mean([b.predict(X) for b in self.boosters], axis=0)
+        return np.mean(in_threads([partial(b.predict, X) for b in self.boosters]), axis=0)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calibration
@@ -81,7 +84,8 @@ class Ensemble:
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """(N, F) mean SHAP values (log-odds) of each feature over the fold models."""
         X = np.asarray(X, dtype=np.float32)
-        out = np.mean([b.predict(X, pred_contrib=True) for b in self.boosters], axis=0)
+        out = np.mean(in_threads([partial(b.predict, X, pred_contrib=True)
+                                  for b in self.boosters]), axis=0)
         return out[:, :-1]  # the last column is the expected value
 
     def state(self) -> dict[str, Any]:
@@ -137,11 +141,11 @@ def fit_folds(X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, names: Seque
             train, target, np.asarray(groups)[train])
     oof = np.zeros(n)
     rest = np.flatnonzero(~train_mask)
-    boosters = []
-    for fold, (fit_at, score_at) in enumerate(split):
-        booster = _fit(X[train[fit_at]], target[fit_at], w[fit_at], weight[train[fit_at]],
-                       options, seed + fold)
-        boosters.append(booster)
+    splits = list(split)
+    boosters = in_threads([partial(_fit, X[train[fit_at]], target[fit_at], w[fit_at],
+                                   weight[train[fit_at]], options, seed + fold)
+                           for fold, (fit_at, _) in enumerate(splits)])
+    for booster, (_, score_at) in zip(boosters, splits, strict=True):
         oof[train[score_at]] = booster.predict(X[train[score_at]])
         if len(rest):
             oof[rest] += booster.predict(X[rest]) / folds

@@ -38,6 +38,7 @@ from guanxi.graph.export import (
     exported_relations,
     node_count,
     relation_columns,
+    side_by_side,
     sorted_edges,
     typed_merchants,
     week_columns,
@@ -62,10 +63,15 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -
     Raises :class:`Stale` when the result's counts differ from the graph's.
     """
     touched = sorted(set(merchants))
-    rows = typed_merchants(list(graph.frames(queries.load("export_merchants"), key="id",
-                                             chunk=50_000, ids=touched)))
-    edges = {rel.key: _touched_edges(graph, rel, touched) for rel in exported_relations()}
-    weeks = _touched_weeks(graph, touched)
+    relations = exported_relations()
+    # Two reads at a time: Neo4j answers each on one core while this process waits.
+    rows, weeks, *parts = side_by_side(
+        [lambda _: typed_merchants(list(graph.frames(queries.load("export_merchants"),
+                                                     key="id", chunk=50_000, ids=touched))),
+         lambda _: _touched_weeks(graph, touched),
+         *(lambda _, rel=rel: _touched_edges(graph, rel, touched) for rel in relations)],
+        2)
+    edges = {rel.key: part for rel, part in zip(relations, parts, strict=True)}
     had = np.asarray(touched, dtype=object)[base.index("Merchant", touched) >= 0]
     gone = sorted(set(had) - set(rows["id"]))
     if gone:  # ingest never removes a merchant: something else wrote

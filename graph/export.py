@@ -38,7 +38,8 @@ from guanxi.graph.connection import Graph
 from guanxi.progress import ProgressFn
 from guanxi.queries import Query
 
-__all__ = ["Exported", "export_graph", "exported_relations", "FAMILIES", "MERCHANT_COLUMNS"]
+__all__ = ["Exported", "export_graph", "exported_relations", "FAMILIES", "MERCHANT_COLUMNS",
+           "side_by_side"]
 
 EdgeType = tuple[str, str, str]
 T = TypeVar("T")
@@ -134,7 +135,7 @@ def export_graph(graph: Graph, *, families: Sequence[str] = ("flow", "identifier
     relations = exported_relations(families)
 
     labels = [label for label in _node_types(relations) if label != "Merchant"]
-    merchants, *others = _run(
+    merchants, *others = side_by_side(
         [partial(_read_merchants, graph, chunk),
          *(partial(_read_ids, graph, label, chunk) for label in labels)], workers, report)
     ids = {"Merchant": merchants["id"].to_numpy(dtype=object)}
@@ -149,7 +150,7 @@ def export_graph(graph: Graph, *, families: Sequence[str] = ("flow", "identifier
     # The longest reads first (the weeks are about as long as the largest relation),
     # so that the last to finish is a short one.
     longest = sorted(present, key=lambda p: -p[1])
-    (weeks, dates, lost), *read = _run(
+    (weeks, dates, lost), *read = side_by_side(
         [partial(_read_weeks, graph, index.get("Merchant", pd.Index([])), chunk),
          *(partial(_read_relation, graph, rel, index, expected, chunk)
            for rel, expected in longest)], workers, report)
@@ -185,13 +186,15 @@ class _Stopped(Exception):
     """Raised in a worker's progress call once another read has failed."""
 
 
-def _run(jobs: list[Callable[[ProgressFn], T]], workers: int, report: ProgressFn) -> list[T]:
+def side_by_side(jobs: list[Callable[[ProgressFn], T]], workers: int,
+                 report: ProgressFn | None = None) -> list[T]:
     """``job(progress)`` for each job, ``workers`` at a time; results in job order.
 
-    Progress calls are relayed to ``report`` on this thread (a rich bar or a Streamlit
-    widget may not be drawn from another). The first failure stops the other reads at
-    their next page and is raised here.
+    Progress calls are relayed to ``report`` (None: dropped) on this thread (a rich bar
+    or a Streamlit widget may not be drawn from another). The first failure stops the
+    other reads at their next page and is raised here.
     """
+    report = report or _silent
     if workers == 1 or len(jobs) <= 1:
         return [job(report) for job in jobs]
     calls: queue.SimpleQueue[tuple[str, int, int | None]] = queue.SimpleQueue()

@@ -19,6 +19,7 @@ from guanxi.gnn.train import (
     label_groups,
     merchant_labels,
     train,
+    train_and_cross_fit,
 )
 from guanxi.graph.export import Exported
 
@@ -298,3 +299,33 @@ def test_training_leaves_the_callers_random_state_alone(town) -> None:
 
     assert torch.equal(torch.rand(3), expected)
     assert torch.get_num_threads() >= 1
+
+
+def test_networks_side_by_side_give_what_they_give_in_turn(town, monkeypatch) -> None:
+    data, _, y, mask = town
+    y_pd = (np.arange(len(y)) % 5 == 0).astype(float)
+    observed = np.ones(len(y), bool)
+    settings = quick(epochs=8, min_epochs=8, cross_fit_epochs=4)
+    monkeypatch.setenv("GUANXI_WORKERS", "2")
+    seen: list[tuple[str, int, int]] = []
+    trained, fit = train_and_cross_fit(data, y, mask, y_pd, observed, settings=settings,
+                                       seed=3, folds=3,
+                                       progress=lambda *a: seen.append(a))
+    monkeypatch.setenv("GUANXI_WORKERS", "1")
+    alone = train(data, y, mask, y_pd, observed, settings=settings, seed=3)
+    folds = cross_fit(data, y, mask, y_pd, observed, settings=settings, seed=3, folds=3)
+
+    assert trained.best_epoch == alone.best_epoch
+    for head, weights in alone.states.items():
+        for name, tensor in weights.items():
+            assert torch.equal(trained.states[head][name], tensor), (head, name)
+    assert np.array_equal(fit.fold, folds.fold)
+    assert np.array_equal(fit.ring, folds.ring) and np.array_equal(fit.pd, folds.pd)
+    assert seen[-1] == ("train GNN", 8 + 3 * 4, 8 + 3 * 4)
+
+
+def test_without_labels_no_folds_are_fit(town) -> None:
+    data, _, y, _ = town
+    trained, fit = train_and_cross_fit(data, None, None, None, None,
+                                       settings=quick(ssl_epochs=3, min_epochs=1), seed=0)
+    assert not trained.supervised and fit is None

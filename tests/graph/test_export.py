@@ -17,7 +17,7 @@ from helpers import MERCHANTS, PAYMENTS, SHIPMENTS, SUPPLY
 from guanxi.errors import QueryError
 from guanxi.graph import model
 from guanxi.graph.connection import Graph
-from guanxi.graph.export import MERCHANT_COLUMNS, Exported, _run, export_graph
+from guanxi.graph.export import MERCHANT_COLUMNS, Exported, export_graph, side_by_side
 from guanxi.ingest.load import IngestOptions, ingest_folder
 from guanxi.progress import ProgressFn
 
@@ -215,7 +215,7 @@ def test_a_failed_read_stops_the_others_and_is_raised() -> None:
 
     seen: list[tuple] = []
     with pytest.raises(QueryError, match="export_edges"):
-        _run([endless, failing], 2,
+        side_by_side([endless, failing], 2,
              lambda *call: seen.append((*call, threading.get_ident())))
     # Progress reaches the caller on its own thread (a rich bar is not thread-safe).
     assert {(task, thread) for task, _, _, thread in seen} <= {
