@@ -744,6 +744,9 @@ def main() -> None:
         if asked and not isinstance(logging.getLevelName(asked), int):
             raise InputError(f"GUANXI_LOG_LEVEL {asked!r} is not a logging level",
                              "use DEBUG, INFO, WARNING or ERROR")
+        from guanxi.gnn.workers import workers
+
+        workers()  # a bad GUANXI_WORKERS fails here, not after a minute's read
         logging.basicConfig(level=asked or "ERROR",
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
         logging.getLogger("neo4j").setLevel(asked or logging.CRITICAL + 1)

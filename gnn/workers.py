@@ -48,13 +48,14 @@ def workers() -> int:
     """How many fits run at once: ``GUANXI_WORKERS``, else the usable cores."""
     value = os.environ.get("GUANXI_WORKERS")
     if value:
-        try:
-            return max(1, int(value))
-        except ValueError:
+        count = int(value) if value.strip().isdigit() else 0
+        if count < 1:
             from guanxi.errors import InputError
 
-            raise InputError(f"GUANXI_WORKERS must be a whole number, not {value!r}",
-                             "unset it to use every core, or set 1 to fit in turn") from None
+            raise InputError(f"GUANXI_WORKERS must be a whole number of at least 1, not "
+                             f"{value!r}", "unset it to use every core, or set 1 to fit "
+                             "one model at a time")
+        return count
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

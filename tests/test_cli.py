@@ -53,6 +53,15 @@ def test_a_log_level_that_is_not_one_is_one_line(tmp_path: Path) -> None:
                                           "use DEBUG, INFO, WARNING or ERROR"]
 
 
+def test_a_worker_count_that_is_not_one_is_one_line_before_any_work(tmp_path: Path) -> None:
+    # No server in tmp_path: the command fails on the setting before it looks for one.
+    result = run_cli("train", "--data-dir", str(tmp_path), env={"GUANXI_WORKERS": "all"})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: GUANXI_WORKERS must be a whole number of at least 1, not 'all'. unset it to "
+        "use every core, or set 1 to fit one model at a time"]
+
+
 # Each value next to Neo4j's own text for it: what `db query` must print.
 _STRANGE = ("WITH date('0000-01-01') AS d, datetime('-2024-08-01T12:00+01:30') AS dt, "
             "datetime('0000-01-01T00:00[Europe/Berlin]') AS dz, "

@@ -19,9 +19,10 @@ from guanxi.gnn.workers import in_processes, in_threads, workers
 def test_worker_count_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("GUANXI_WORKERS", "3")
     assert workers() == 3
-    monkeypatch.setenv("GUANXI_WORKERS", "two")
-    with pytest.raises(InputError, match="GUANXI_WORKERS must be a whole number"):
-        workers()
+    for bad in ("two", "0", "-1"):
+        monkeypatch.setenv("GUANXI_WORKERS", bad)
+        with pytest.raises(InputError, match="GUANXI_WORKERS must be a whole number"):
+            workers()
     monkeypatch.delenv("GUANXI_WORKERS")
     assert workers() == len(os.sched_getaffinity(0))
 
