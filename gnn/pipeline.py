@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,7 @@ def train(graph: Graph, settings: ScorerSettings | None = None, *, models: str |
     settings = settings or ScorerSettings()
     clock: dict[str, float] = {}
     t = time.perf_counter()
+    point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
     prep = prepare(graph, use_gds=None, seed=settings.seed, progress=progress, notice=say)
     clock["prepare"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
@@ -130,10 +132,23 @@ def train(graph: Graph, settings: ScorerSettings | None = None, *, models: str |
     clock["fit"] = round(time.perf_counter() - t, 1)
     metrics = {**scorer.metrics, **_metrics(prep, nodes)}
     state, extra = _state(scorer)
+    seen = {"read_at": point["now"].to_native().isoformat(), "read_seen": sorted(point["seen"])}
     artefact = save_artefact(models, model_state=state, settings=_settings(settings),
-                             metrics=metrics, snapshot=data_snapshot(graph), extra=extra)
+                             metrics=metrics, snapshot={**data_snapshot(graph), **seen},
+                             extra=extra)
+    # What the first scoring with this model brings up to date instead of reading it all.
+    try:
+        save_snapshot(snapshots_dir(models_dir(models)), graph, _trained_on(artefact.version),
+                      Snapshot(prep.ex, prep.communities, None))
+    except SnapshotError as exc:
+        log.warning("no snapshot kept for scoring: %s", exc)
     return TrainReport(artefact.version, scorer.supervised, prep.labels.counts(), metrics,
                        clock, prep.notes)
+
+
+def _trained_on(version: str) -> str:
+    """The snapshot name of what training ``version`` read."""
+    return f"train-{version}"
 
 
 def _settings(settings: ScorerSettings) -> dict[str, Any]:
@@ -217,30 +232,49 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     return _score(graph, version, models, write, progress, say, lease, delta)
 
 
-def _changes_only(graph: Graph, delta: Delta, root: Path
+def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = None
                   ) -> tuple[Exported | None, Carried | None, str]:
     """The export of ``delta.base`` kept in ``root``, brought up to date with what
     ingest touched since (``graph/delta.py``), and the whole-graph results that run
     wrote; or None, None when no such snapshot is kept or it does not match the graph;
-    and a note saying which."""
+    and a note saying which (``name``: what the notes call the base, default its run)."""
+    base = name or f"run {delta.base}"
     try:
         kept = load_snapshot(root, graph, delta.base)
     except SnapshotError as exc:
-        return None, None, (f"the snapshot of run {delta.base} in {root} cannot be used "
+        return None, None, (f"the snapshot of {base} in {root} cannot be used "
                             f"({exc}): read the whole graph")
     if kept is None:
-        return None, None, f"no snapshot of run {delta.base} in {root}: read the whole graph"
+        return None, None, f"no snapshot of {base} in {root}: read the whole graph"
     touched = graph.read(load("ingest_touched"), since=delta.since,
                          seen=list(delta.seen))[0]["merchants"]
     carried = Carried(kept.ex.ids["Merchant"], kept.communities, kept.fastrp)
     try:
         ex = brought_up_to_date(graph, kept.ex, touched)
     except Stale as exc:
-        return None, None, (f"the snapshot of run {delta.base} does not match the graph "
+        return None, None, (f"the snapshot of {base} does not match the graph "
                             f"({exc}): read the whole graph")
-    return ex, carried, (f"read only what changed since run {delta.base} ({len(touched)} "
-                         "merchants touched); the rest, and its communities and FastRP "
-                         "embeddings, came from its snapshot (--full computes them again)")
+    rest = ("the rest came from its snapshot" if name else
+            "the rest, and its communities and FastRP embeddings, came from its snapshot "
+            "(--full computes them again)")
+    return ex, carried, (f"read only what changed since {base} ({len(touched)} merchants "
+                         f"touched); {rest}")
+
+
+def _since_training(graph: Graph, artefact: Artefact, root: Path
+                    ) -> tuple[Exported | None, str | None]:
+    """A full run's read: what the training of ``artefact`` read, brought up to date,
+    when its snapshot is still kept (the first scoring after training), and a note
+    saying so; else None, None. The whole-graph algorithms run all the same: only the
+    read is saved."""
+    read_at = artefact.snapshot.get("read_at")
+    if read_at is None:  # trained by an older guanxi
+        return None, None
+    delta = Delta(_trained_on(artefact.version), datetime.fromisoformat(read_at),
+                  tuple(artefact.snapshot.get("read_seen", ())))
+    ex, _, note = _changes_only(graph, delta, root,
+                                name=f"the training of model {artefact.version}")
+    return (ex, note) if ex is not None else (None, None)
 
 
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
@@ -263,8 +297,11 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
     as_of = point["now"]
     snapshots = snapshots_dir(models_dir(models))
-    exported, carried, read = ((None, None, None) if delta is None
-                               else _changes_only(graph, delta, snapshots))
+    if delta is None:
+        carried = None
+        exported, read = _since_training(graph, artefact, snapshots)
+    else:
+        exported, carried, read = _changes_only(graph, delta, snapshots)
     if read is not None:
         log.info(read, extra={"event": "read", "snapshot": exported is not None})
     prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,

@@ -23,16 +23,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from guanxi.errors import GuanxiError, InputError
 from guanxi.progress import ProgressFn
 
-__all__ = ["Step", "in_processes", "in_threads", "workers"]
+__all__ = ["Step", "WorkerDied", "in_processes", "in_threads", "workers"]
 
 T = TypeVar("T")
 
@@ -41,7 +44,6 @@ Step = Callable[[int, int], None]
 :func:`in_processes`."""
 
 _jobs: Sequence[Callable[[Step], object]] = ()  # inherited by forked workers
-_steps: multiprocessing.queues.SimpleQueue | None = None  # workers' steps to the parent
 
 
 def workers() -> int:
@@ -50,8 +52,6 @@ def workers() -> int:
     if value:
         count = int(value) if value.strip().isdigit() else 0
         if count < 1:
-            from guanxi.errors import InputError
-
             raise InputError(f"GUANXI_WORKERS must be a whole number of at least 1, not "
                              f"{value!r}", "unset it to use every core, or set 1 to fit "
                              "one model at a time")
@@ -75,9 +75,13 @@ def in_processes(jobs: Sequence[Callable[[Step], T]], *, task: str,
                  progress: ProgressFn | None = None, count: int | None = None) -> list[T]:
     """Each job's result, in order, from ``count`` forked processes (default
     :func:`workers`). Job ``i`` is called with a ``step(done, total)`` for its own
-    progress; ``progress(task, done, total)`` gets the sums over every job. An
-    exception in a job is raised here once the others are stopped."""
-    global _jobs, _steps
+    progress; ``progress(task, done, total)`` gets the sums over every job.
+
+    An exception in a job is raised here, and a worker that dies (the kernel's
+    out-of-memory killer, ``kill -9``) raises :class:`WorkerDied`, once the other
+    workers are stopped; so does Ctrl-C here.
+    """
+    global _jobs
     count = min(count or workers(), len(jobs))
     done = [0] * len(jobs)
     totals = [0] * len(jobs)
@@ -90,37 +94,83 @@ def in_processes(jobs: Sequence[Callable[[Step], T]], *, task: str,
     if count <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [job(lambda d, t, i=i: report(i, d, t)) for i, job in enumerate(jobs)]
     context = multiprocessing.get_context("fork")
-    _jobs, _steps = jobs, context.SimpleQueue()
+    todo, results = context.SimpleQueue(), context.SimpleQueue()
+    for i in range(len(jobs)):
+        todo.put(i)
+    for _ in range(count):
+        todo.put(None)  # one stop per worker
+    _jobs = jobs
+    procs = [context.Process(target=_work, args=(todo, results, os.getpid()), daemon=True,
+                             name=f"guanxi-fit-{n}") for n in range(count)]
+    out: dict[int, object] = {}
     try:
-        with context.Pool(count, initializer=_worker_start, initargs=(os.getpid(),)) as pool:
-            pending = [pool.apply_async(_run, (i,)) for i in range(len(jobs))]
-            while not all(p.ready() for p in pending):
-                while not _steps.empty():
-                    report(*_steps.get())
-                for p in pending:
-                    if p.ready() and not p.successful():
-                        p.get()  # raises the job's error; leaving the pool stops the rest
-                time.sleep(0.1)
-            while not _steps.empty():
-                report(*_steps.get())
-            return [p.get() for p in pending]  # leaving the pool stops the workers
+        for proc in procs:
+            proc.start()
+        while len(out) < len(jobs):
+            while not results.empty():
+                kind, i, value = results.get()
+                if kind == "step":
+                    report(i, *value)
+                elif kind == "done":
+                    out[i] = pickle.loads(value)
+                else:
+                    error, trace = value
+                    raise error from _Remote(trace)
+            dead = [proc for proc in procs if proc.exitcode not in (None, 0)]
+            if dead or (len(out) < len(jobs) and all(p.exitcode == 0 for p in procs)
+                        and results.empty()):
+                raise WorkerDied(dead[0].exitcode if dead else 0)
+            time.sleep(0.05)
+        return [out[i] for i in range(len(jobs))]
     finally:
-        _jobs, _steps = (), None
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join()
+        _jobs = ()
 
 
-def _run(i: int) -> object:
-    steps = _steps
-    return _jobs[i](lambda done, total: steps.put((i, done, total)))
+class WorkerDied(GuanxiError):
+    """A worker process ended without its result."""
+
+    def __init__(self, exitcode: int) -> None:
+        how = (f"was killed by signal {-exitcode}" if exitcode < 0
+               else f"ended with exit code {exitcode}")
+        super().__init__(f"a worker process training a model {how} (out of memory?)",
+                         "set GUANXI_WORKERS=1 to train one model at a time, in less memory")
 
 
-def _worker_start(parent: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+class _Remote(Exception):
+    """The traceback of an error raised in a worker, as text."""
+
+    def __str__(self) -> str:
+        return "\n" + self.args[0]
+
+
+def _work(todo: object, results: object, parent: int) -> None:
+    """A worker: runs jobs from ``todo`` until told to stop, sending each step, result
+    or error to ``results``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+    while (i := todo.get()) is not None:
+        try:
+            value = _jobs[i](lambda d, t, i=i: results.put(("step", i, (d, t))))
+        except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent
+            trace = traceback.format_exc()
+            try:
+                results.put(("error", i, (exc, trace)))
+            except Exception:  # noqa: BLE001 - an error that does not pickle
+                results.put(("error", i, (RuntimeError(repr(exc)), trace)))
+            return
+        # Pickled here, by value: the queue's own pickler would share tensors through a
+        # socket of this process, which ends before the parent reads them.
+        results.put(("done", i, pickle.dumps(value)))
 
 
 def _end_with(parent: int) -> None:
+    """End this worker once its parent is gone (``kill -9`` of the command)."""
     while os.getppid() == parent:
         time.sleep(1.0)
     os._exit(1)
-

@@ -266,6 +266,46 @@ def test_the_same_seed_gives_the_same_scores(trained: tuple, synth: Graph,
 # --- labels ---------------------------------------------------------------------------
 
 
+def test_the_first_score_after_training_reads_only_what_changed_since(
+        synth: Graph, scoring_folder: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    version = pipeline.train(synth, FAST, models=str(models)).version
+
+    def both() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+        """A score from training's snapshot, and one after the snapshot is gone."""
+        kept, report = pipeline.score(synth, models=str(models), write=False)
+        saved = {p: p.read_bytes() for p in (models / "snapshots").rglob("*") if p.is_file()}
+        for path in saved:
+            path.unlink()
+        whole, again = pipeline.score(synth, models=str(models), write=False)
+        for path, content in saved.items():
+            path.write_bytes(content)
+        assert not any("training" in note for note in again.notes)
+        return (kept.merchants.set_index("merchant_id").sort_index(),
+                whole.merchants.set_index("merchant_id").sort_index(), report.notes)
+
+    kept, whole, notes = both()
+    assert notes[0].startswith(f"read only what changed since the training of model "
+                               f"{version} (0 merchants touched)")
+    pd.testing.assert_frame_equal(kept, whole)
+
+    # Payments ingested between training and scoring are read; the rest is kept.
+    payments = pd.read_csv(scoring_folder / "payments.csv", dtype=str).head(3)
+    payments["payment_id"] = [f"after-training-{i}" for i in range(3)]
+    (tmp_path / "more").mkdir()
+    payments.to_csv(tmp_path / "more" / "payments.csv", index=False)
+    try:
+        assert ingest_folder(synth, tmp_path / "more",
+                             IngestOptions(rejects=tmp_path / "rejects.csv")).error is None
+        kept, whole, notes = both()
+        assert notes[0].startswith(f"read only what changed since the training of model "
+                                   f"{version} (")
+        assert "(0 merchants touched)" not in notes[0]
+        pd.testing.assert_frame_equal(kept, whole)
+    finally:
+        load_folder(synth, scoring_folder, tmp_path / "rejects.csv")
+
+
 def test_a_case_decision_changes_the_next_training_set(synth: Graph) -> None:
     rows = synth.read("MATCH (m:Merchant) RETURN m.id AS id, m.label AS label ORDER BY m.id")
     unlabelled = next(r["id"] for r in rows if r["label"] is None)

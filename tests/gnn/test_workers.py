@@ -4,6 +4,7 @@ progress summed, errors raised, and workers that never outlive their parent."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,7 @@ import psutil
 import pytest
 
 from guanxi.errors import InputError
-from guanxi.gnn.workers import in_processes, in_threads, workers
+from guanxi.gnn.workers import WorkerDied, in_processes, in_threads, workers
 
 
 def test_worker_count_comes_from_the_environment(monkeypatch) -> None:
@@ -56,6 +57,21 @@ def test_processes_run_elsewhere_in_order_and_sum_their_progress() -> None:
     assert [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
 
 
+def _tensor(step):
+    import torch
+
+    return {"weights": torch.arange(6.0).reshape(2, 3)}
+
+
+def test_tensors_come_back_whole_after_their_worker_ended() -> None:
+    # torch shares a tensor through a socket of the process that sent it: gone once
+    # the worker has ended, so results must travel by value.
+    import torch
+
+    out = in_processes([_tensor, _tensor, _tensor], task="fit", count=2)
+    assert all(torch.equal(o["weights"], torch.arange(6.0).reshape(2, 3)) for o in out)
+
+
 def test_one_worker_runs_every_job_here_in_turn(monkeypatch) -> None:
     monkeypatch.setenv("GUANXI_WORKERS", "1")
     seen: list[int] = []
@@ -72,10 +88,24 @@ def _fails(step):
 def test_an_error_in_one_job_is_raised_and_stops_the_others() -> None:
     before = set(psutil.Process().children())
     started = time.monotonic()
-    with pytest.raises(ValueError, match="fold 1 has no labels"):
+    with pytest.raises(ValueError, match="fold 1 has no labels") as raised:
         in_processes([_pid_after(30), _fails], task="fit", count=2)
     assert time.monotonic() - started < 15  # not after the 30-second job
-    assert set(psutil.Process().children()) <= before  # the pool's workers are gone
+    assert set(psutil.Process().children()) <= before  # the workers are gone
+    assert "in _fails" in str(raised.value.__cause__)  # the worker's traceback
+
+
+def _killed(step):
+    os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer would
+
+
+def test_a_worker_that_dies_is_one_clear_error_not_a_hang() -> None:
+    before = set(psutil.Process().children())
+    started = time.monotonic()
+    with pytest.raises(WorkerDied, match="killed by signal 9 .out of memory"):
+        in_processes([_pid_after(30), _killed, _pid_after(0.1)], task="fit", count=2)
+    assert time.monotonic() - started < 15
+    assert set(psutil.Process().children()) <= before
 
 
 def test_workers_end_when_their_parent_is_killed(tmp_path) -> None:
