@@ -77,8 +77,8 @@ def test_train_prints_its_report(trained: dict, cli: dict, manifest: dict) -> No
     assert "gnn_best_epoch" in trained["metrics"]  # the GNN took part
     assert set(trained["seconds"]) == {"prepare", "fit"}
     assert trained["notes"] == []
-    saved = [p.name for p in cli["models"].iterdir()]
-    assert saved == [trained["version"]]
+    saved = sorted(p.name for p in cli["models"].iterdir())
+    assert saved == [trained["version"], "snapshots"]  # what training read, for score
     assert (cli["models"] / trained["version"] / "artefact.json").is_file()
 
 
@@ -89,6 +89,8 @@ def test_score_prints_its_report_and_writes_the_scores(scored: dict, trained: di
     assert scored["written"]["merchants"] == scored["merchants"] == scored["rescored"]
     assert scored["written"]["run"].endswith(f"/{trained['version']}")
     assert scored["model_version"] == trained["version"]
+    assert scored["notes"][0].startswith(  # the first scoring after training
+        f"read only what changed since the training of model {trained['version']} (0 ")
     assert scored["merchants"] == manifest["rows"]["merchants"]
     assert scored["clusters"] >= 1
     assert 0 <= scored["suspicious_clusters"] <= scored["clusters"]
