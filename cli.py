@@ -361,6 +361,16 @@ def _say(as_json: bool):
     return None if as_json else (lambda line: console.print(line, markup=False))
 
 
+def _fitting_job() -> None:
+    """Start a command that fits or scores models: a bad ``GUANXI_WORKERS`` fails now,
+    not after a minute's read; SIGTERM (a deadline, ``kill``) stops it as Ctrl-C does,
+    its worker processes with it."""
+    from guanxi.gnn.workers import workers
+
+    workers()
+    stop_on(signal.SIGTERM)
+
+
 @app.command("train")
 def train_cmd(
     seed: Annotated[int, typer.Option(help="Random seed: same graph and seed, same model.")
@@ -388,6 +398,8 @@ def train_cmd(
 
     from guanxi.gnn.pipeline import train
     from guanxi.gnn.scorer import ScorerSettings
+
+    _fitting_job()
 
     base = ScorerSettings()
     settings = replace(base, seed=seed, use_gnn=gnn, gnn=replace(base.gnn, epochs=epochs))
@@ -424,6 +436,7 @@ def score_cmd(
     """
     from guanxi.gnn.pipeline import score
 
+    _fitting_job()
     with RichProgress(enabled=not (quiet or as_json)) as progress:
         _, report = score(_graph(data_dir), version=model, models=models, progress=progress,
                           say=_say(as_json))
@@ -498,7 +511,7 @@ def refresh_cmd(
     log = logging.getLogger("guanxi.refresh")
     # SIGTERM (a Kubernetes deadline, kill) stops the run like Ctrl-C: the lock is
     # released at once instead of going stale, and the log says so.
-    stop_on(signal.SIGTERM)
+    _fitting_job()
     try:
         after = None if since is None else _timestamp(since, "--since")
         with RichProgress(enabled=bars) as progress:
@@ -558,6 +571,7 @@ def evaluate_cmd(
     """
     from guanxi.gnn.evaluate import evaluate
 
+    _fitting_job()
     with RichProgress(enabled=not (quiet or as_json)) as progress:
         result = evaluate(_graph(data_dir), truth, seed=seed, baselines=baselines,
                           progress=progress, say=_say(as_json))
@@ -744,9 +758,6 @@ def main() -> None:
         if asked and not isinstance(logging.getLevelName(asked), int):
             raise InputError(f"GUANXI_LOG_LEVEL {asked!r} is not a logging level",
                              "use DEBUG, INFO, WARNING or ERROR")
-        from guanxi.gnn.workers import workers
-
-        workers()  # a bad GUANXI_WORKERS fails here, not after a minute's read
         logging.basicConfig(level=asked or "ERROR",
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
         logging.getLogger("neo4j").setLevel(asked or logging.CRITICAL + 1)

@@ -38,6 +38,7 @@ import pickle
 import re
 import secrets
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -48,13 +49,14 @@ import numpy as np
 import torch
 
 from guanxi import __version__
-from guanxi.errors import GuanxiError
+from guanxi.errors import GuanxiError, InputError
 from guanxi.graph.connection import Graph
 from guanxi.graph.stats import graph_counts
 from guanxi.queries import load
 
 __all__ = ["Artefact", "ArtefactInfo", "ModelNotFound", "find_artefact", "models_dir",
-           "new_version", "save_artefact", "load_artefact", "list_artefacts", "data_snapshot"]
+           "new_version", "save_artefact", "load_artefact", "list_artefacts", "data_snapshot",
+           "writable_models_dir"]
 
 FORMAT = 1
 """Version of the folder layout, in ``artefact.json``."""
@@ -122,6 +124,20 @@ def new_version(now: datetime | None = None) -> str:
     """
     now = (now or datetime.now(UTC)).astimezone(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def writable_models_dir(folder: str | os.PathLike[str] | None = None) -> Path:
+    """:func:`models_dir`, made and checked writable: a job that saves a model learns
+    that it cannot before it trains, not after. Raises ``InputError`` naming why."""
+    root = models_dir(folder)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=_TMP_PREFIX):
+            pass
+    except OSError as exc:
+        raise InputError(f"models cannot be saved in {root} ({exc.strerror or exc})",
+                         "point --models or GUANXI_MODELS_DIR at a writable folder") from None
+    return root
 
 
 def save_artefact(folder: str | os.PathLike[str] | None = None, *,

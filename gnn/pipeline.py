@@ -5,6 +5,10 @@ and saves it as a versioned artefact with its settings, the data snapshot it saw
 its out-of-fold metrics. ``score`` loads an artefact (default: the latest), scores
 every merchant and cluster of the graph and writes them to Neo4j
 (``graph/scores.py``); cluster ids persist from the scores already stored.
+
+Training keeps what it read (``graph/snapshot.py``) with the moment it read it, so the
+first full scoring with the new model reads only what ingest changed since
+(``graph/delta.py``) instead of the whole graph again: 30-40 s at 100,000 merchants.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from guanxi.gnn.artefact import (
     load_artefact,
     models_dir,
     save_artefact,
+    writable_models_dir,
 )
 from guanxi.gnn.cluster_scores import cluster_table
 from guanxi.gnn.credit_scale import credit_score
@@ -122,6 +127,7 @@ def train(graph: Graph, settings: ScorerSettings | None = None, *, models: str |
           progress: ProgressFn | None = None, say: Say | None = None) -> TrainReport:
     """Fit the scorer on the graph's labels and save it; see the module docstring."""
     settings = settings or ScorerSettings()
+    writable_models_dir(models)
     clock: dict[str, float] = {}
     t = time.perf_counter()
     point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
@@ -213,7 +219,7 @@ def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
 def score(graph: Graph, *, version: str | None = None, models: str | None = None,
           write: bool = True, progress: ProgressFn | None = None,
           say: Say | None = None, lease: Lease | None = None,
-          delta: Delta | None = None) -> tuple[ScoreSet, ScoreReport]:
+          delta: Delta | None = None, whole: bool = False) -> tuple[ScoreSet, ScoreReport]:
     """Score the graph with a saved model and write the scores; see the module docstring.
 
     Writing holds the ``scores`` job lock (one writer at a time; ``LockHeld`` names
@@ -224,12 +230,15 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     scored, but only those the ingested changes can reach, and the clusters they form,
     are re-scored, and of those only the scores that moved are written; the rest is
     taken over from ``delta.base``. The returned ScoreSet is then what was written.
+    Without it, the first scoring after training reads only what changed since the
+    training read the graph, unless ``whole`` (``refresh --full``: a hand edit that left
+    the counts alone is read then).
     """
     if write and lease is None:
         with held(graph, SCORES_LOCK, what="scoring") as own:
             return score(graph, version=version, models=models, progress=progress, say=say,
-                         lease=own, delta=delta)
-    return _score(graph, version, models, write, progress, say, lease, delta)
+                         lease=own, delta=delta, whole=whole)
+    return _score(graph, version, models, write, progress, say, lease, delta, whole)
 
 
 def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = None
@@ -265,21 +274,21 @@ def _since_training(graph: Graph, artefact: Artefact, root: Path
                     ) -> tuple[Exported | None, str | None]:
     """A full run's read: what the training of ``artefact`` read, brought up to date,
     when its snapshot is still kept (the first scoring after training), and a note
-    saying so; else None, None. The whole-graph algorithms run all the same: only the
-    read is saved."""
+    saying so; else None, and a note saying why when a snapshot is kept but cannot be
+    used. The whole-graph algorithms run all the same: only the read is saved."""
     read_at = artefact.snapshot.get("read_at")
     if read_at is None:  # trained by an older guanxi
         return None, None
     delta = Delta(_trained_on(artefact.version), datetime.fromisoformat(read_at),
                   tuple(artefact.snapshot.get("read_seen", ())))
-    ex, _, note = _changes_only(graph, delta, root,
-                                name=f"the training of model {artefact.version}")
-    return (ex, note) if ex is not None else (None, None)
+    name = f"the training of model {artefact.version}"
+    ex, _, note = _changes_only(graph, delta, root, name=name)
+    return ex, (None if note.startswith(f"no snapshot of {name}") else note)
 
 
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
            progress: ProgressFn | None, say: Say | None, lease: Lease | None,
-           delta: Delta | None) -> tuple[ScoreSet, ScoreReport]:
+           delta: Delta | None, whole: bool) -> tuple[ScoreSet, ScoreReport]:
     from guanxi.graph.scores import NoScores, read_scores, stored_scores, write_scores
     from guanxi.graph.similar import FASTRP, GNN, ensure_vector_index
 
@@ -299,7 +308,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     snapshots = snapshots_dir(models_dir(models))
     if delta is None:
         carried = None
-        exported, read = _since_training(graph, artefact, snapshots)
+        exported, read = (None, None) if whole else _since_training(graph, artefact,
+                                                                    snapshots)
     else:
         exported, carried, read = _changes_only(graph, delta, snapshots)
     if read is not None:

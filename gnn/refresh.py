@@ -124,7 +124,7 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
             log.info(line, extra={"event": "plan"})
         _, report = pipeline.score(graph, version=version, models=models,
                                    progress=progress, say=_notice, lease=lease,
-                                   delta=plan.delta)
+                                   delta=plan.delta, whole=full)
     seconds = {**report.seconds, "total": round(time.perf_counter() - started, 1)}
     for stage, value in report.seconds.items():
         log.info("stage %s: %.1f s", stage, value,

@@ -24,12 +24,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import re
 import signal
 import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection, wait
 from typing import TypeVar
 
 from guanxi.errors import GuanxiError, InputError
@@ -50,7 +52,7 @@ def workers() -> int:
     """How many fits run at once: ``GUANXI_WORKERS``, else the usable cores."""
     value = os.environ.get("GUANXI_WORKERS")
     if value:
-        count = int(value) if value.strip().isdigit() else 0
+        count = int(value) if re.fullmatch(r"\s*[0-9]+\s*", value) else 0
         if count < 1:
             raise InputError(f"GUANXI_WORKERS must be a whole number of at least 1, not "
                              f"{value!r}", "unset it to use every core, or set 1 to fit "
@@ -94,21 +96,34 @@ def in_processes(jobs: Sequence[Callable[[Step], T]], *, task: str,
     if count <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [job(lambda d, t, i=i: report(i, d, t)) for i, job in enumerate(jobs)]
     context = multiprocessing.get_context("fork")
-    todo, results = context.SimpleQueue(), context.SimpleQueue()
+    todo = context.SimpleQueue()
     for i in range(len(jobs)):
         todo.put(i)
     for _ in range(count):
         todo.put(None)  # one stop per worker
     _jobs = jobs
-    procs = [context.Process(target=_work, args=(todo, results, os.getpid()), daemon=True,
-                             name=f"guanxi-fit-{n}") for n in range(count)]
+    running: dict[Connection, multiprocessing.process.BaseProcess] = {}
     out: dict[int, object] = {}
     try:
-        for proc in procs:
+        for n in range(count):
+            # A pipe per worker, its writing end closed here once forked: a worker that
+            # dies, even halfway through sending, is then an end of file, never a wait.
+            reader, writer = context.Pipe(duplex=False)
+            proc = context.Process(target=_work, args=(todo, writer, os.getpid()),
+                                   daemon=True, name=f"guanxi-fit-{n}")
             proc.start()
-        while len(out) < len(jobs):
-            while not results.empty():
-                kind, i, value = results.get()
+            writer.close()
+            running[reader] = proc
+        while running:
+            for reader in wait(list(running), timeout=1.0):
+                try:
+                    kind, i, value = reader.recv()
+                except (EOFError, OSError):  # the worker ended
+                    proc = running.pop(reader)
+                    proc.join()
+                    if proc.exitcode != 0:
+                        raise WorkerDied(proc.exitcode) from None
+                    continue
                 if kind == "step":
                     report(i, *value)
                 elif kind == "done":
@@ -116,17 +131,14 @@ def in_processes(jobs: Sequence[Callable[[Step], T]], *, task: str,
                 else:
                     error, trace = value
                     raise error from _Remote(trace)
-            dead = [proc for proc in procs if proc.exitcode not in (None, 0)]
-            if dead or (len(out) < len(jobs) and all(p.exitcode == 0 for p in procs)
-                        and results.empty()):
-                raise WorkerDied(dead[0].exitcode if dead else 0)
-            time.sleep(0.05)
+        if len(out) < len(jobs):  # every worker ended well, yet a result is missing
+            raise WorkerDied(0)
         return [out[i] for i in range(len(jobs))]
     finally:
-        for proc in procs:
+        for proc in running.values():
             if proc.is_alive():
                 proc.terminate()
-        for proc in procs:
+        for proc in running.values():
             proc.join()
         _jobs = ()
 
@@ -148,7 +160,7 @@ class _Remote(Exception):
         return "\n" + self.args[0]
 
 
-def _work(todo: object, results: object, parent: int) -> None:
+def _work(todo: object, results: Connection, parent: int) -> None:
     """A worker: runs jobs from ``todo`` until told to stop, sending each step, result
     or error to ``results``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its workers
@@ -156,17 +168,17 @@ def _work(todo: object, results: object, parent: int) -> None:
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     while (i := todo.get()) is not None:
         try:
-            value = _jobs[i](lambda d, t, i=i: results.put(("step", i, (d, t))))
+            value = _jobs[i](lambda d, t, i=i: results.send(("step", i, (d, t))))
         except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent
             trace = traceback.format_exc()
             try:
-                results.put(("error", i, (exc, trace)))
+                results.send(("error", i, (exc, trace)))
             except Exception:  # noqa: BLE001 - an error that does not pickle
-                results.put(("error", i, (RuntimeError(repr(exc)), trace)))
+                results.send(("error", i, (RuntimeError(repr(exc)), trace)))
             return
-        # Pickled here, by value: the queue's own pickler would share tensors through a
+        # Pickled here, by value: the pipe's own pickler would share tensors through a
         # socket of this process, which ends before the parent reads them.
-        results.put(("done", i, pickle.dumps(value)))
+        results.send(("done", i, pickle.dumps(value)))
 
 
 def _end_with(parent: int) -> None:

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from guanxi import __version__
+from guanxi.errors import InputError
 from guanxi.gnn.artefact import (
     ModelNotFound,
     data_snapshot,
@@ -28,6 +29,7 @@ from guanxi.gnn.artefact import (
     models_dir,
     new_version,
     save_artefact,
+    writable_models_dir,
 )
 from guanxi.graph.connection import Graph
 
@@ -125,6 +127,15 @@ def test_the_models_folder_comes_from_the_environment(tmp_path: Path,
     monkeypatch.delenv("GUANXI_MODELS_DIR")
     monkeypatch.chdir(tmp_path)
     assert models_dir() == tmp_path / ".guanxi" / "models"
+
+
+def test_a_models_folder_that_cannot_be_written_is_refused_before_training(
+        tmp_path: Path) -> None:
+    assert writable_models_dir(tmp_path / "new") == tmp_path / "new"  # made
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(InputError, match="models cannot be saved in .*file/models"):
+        writable_models_dir(tmp_path / "file" / "models")
+    assert list((tmp_path / "new").iterdir()) == []  # the probe left nothing
 
 
 def test_leftovers_of_a_save_that_died_are_ignored(tmp_path: Path) -> None:

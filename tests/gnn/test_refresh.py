@@ -385,6 +385,29 @@ def test_scores_that_are_not_where_the_run_says_mean_a_full_run(job: dict) -> No
     assert len(read_scores(g).merchants) == report["merchants"] == current.merchants
 
 
+def test_full_reads_the_whole_graph_even_right_after_training(job: dict,
+                                                               tmp_path: Path) -> None:
+    # A new model in its own folder: a plain refresh would read only what changed since
+    # its training (like `guanxi score`); --full must read everything (hand edits too).
+    models = tmp_path / "models"
+    pipeline.train(job["graph"], FAST, models=str(models))
+    env = {**job["env"], "GUANXI_MODELS_DIR": str(models)}
+    try:
+        result = run_cli("refresh", "--json", "--full", env=env)
+        assert result.returncode == 0, result.stderr
+        assert not any("since the training" in n
+                       for n in json.loads(result.stdout)["notes"])
+        version = pipeline.train(job["graph"], FAST, models=str(models)).version
+        result = run_cli("refresh", "--json", env=env)  # a new model: full, from its read
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["kind"] == "full"
+        assert any(n.startswith("read only what changed since the training of model "
+                                f"{version}") for n in report["notes"])
+    finally:  # the module's own model current again, for the test after
+        assert refresh(job, "--json", "--full").returncode == 0
+
+
 def test_a_merchant_deleted_by_hand_leaves_the_next_run(job: dict) -> None:
     # Last in the module: it takes a merchant out of the graph the other tests share.
     a_current_run(job)

@@ -20,7 +20,7 @@ from guanxi.gnn.workers import WorkerDied, in_processes, in_threads, workers
 def test_worker_count_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("GUANXI_WORKERS", "3")
     assert workers() == 3
-    for bad in ("two", "0", "-1"):
+    for bad in ("two", "0", "-1", "²", "1.5"):
         monkeypatch.setenv("GUANXI_WORKERS", bad)
         with pytest.raises(InputError, match="GUANXI_WORKERS must be a whole number"):
             workers()
@@ -106,6 +106,34 @@ def test_a_worker_that_dies_is_one_clear_error_not_a_hang() -> None:
         in_processes([_pid_after(30), _killed, _pid_after(0.1)], task="fit", count=2)
     assert time.monotonic() - started < 15
     assert set(psutil.Process().children()) <= before
+
+
+def test_a_worker_killed_while_sending_its_result_is_an_error_not_a_hang(tmp_path) -> None:
+    # The result starts a timer once pickled: the kill lands while its 300 MB are on
+    # their way through the pipe. Run in a child process, so a hang fails the test.
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, sys, threading
+        from guanxi.gnn.workers import WorkerDied, in_processes
+
+        class KillSoon:
+            def __reduce__(self):  # pickled last: the timer starts as sending begins
+                threading.Timer(0.35, os.kill, (os.getpid(), signal.SIGKILL)).start()
+                return int, ()
+
+        def job(step):
+            return b"x" * 300_000_000, KillSoon()
+
+        try:
+            in_processes([job, lambda step: 1], task="fit", count=2)
+        except WorkerDied as exc:
+            print(exc.one_line())
+            sys.exit(3)
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stdout.startswith("a worker process training a model was killed by signal 9")
 
 
 def test_workers_end_when_their_parent_is_killed(tmp_path) -> None:
