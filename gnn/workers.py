@@ -2,7 +2,8 @@
 
 Cross-fitting trains one network per fold, and every stage of trees one booster per
 fold. The fits are independent and each is deterministic on one thread, so running
-them side by side changes no result, only the wall time: on two cores, about half.
+them side by side changes no result, only the wall time: on two cores, training's fit
+took 0.55-0.6 of the time it took in turn (docs/performance.md).
 
 - **Threads** (:func:`in_threads`) for LightGBM and for inference: LightGBM and
   torch release the GIL while they compute.
