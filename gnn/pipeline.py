@@ -127,7 +127,7 @@ def train(graph: Graph, settings: ScorerSettings | None = None, *, models: str |
           progress: ProgressFn | None = None, say: Say | None = None) -> TrainReport:
     """Fit the scorer on the graph's labels and save it; see the module docstring."""
     settings = settings or ScorerSettings()
-    writable_models_dir(models)
+    root = writable_models_dir(models)
     clock: dict[str, float] = {}
     t = time.perf_counter()
     point = graph.read(load("scores_read_point"), window=BATCH_TIMEOUT)[0]
@@ -144,7 +144,7 @@ def train(graph: Graph, settings: ScorerSettings | None = None, *, models: str |
                              extra=extra)
     # What the first scoring with this model brings up to date instead of reading it all.
     try:
-        save_snapshot(snapshots_dir(models_dir(models)), graph, _trained_on(artefact.version),
+        save_snapshot(snapshots_dir(root), graph, _trained_on(artefact.version),
                       Snapshot(prep.ex, prep.communities, None))
     except SnapshotError as exc:
         log.warning("no snapshot kept for scoring: %s", exc)
@@ -242,11 +242,12 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
 
 
 def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = None
-                  ) -> tuple[Exported | None, Carried | None, str]:
+                  ) -> tuple[Exported | None, Carried | None, str | None]:
     """The export of ``delta.base`` kept in ``root``, brought up to date with what
     ingest touched since (``graph/delta.py``), and the whole-graph results that run
     wrote; or None, None when no such snapshot is kept or it does not match the graph;
-    and a note saying which (``name``: what the notes call the base, default its run)."""
+    and a note saying which. ``name``: what the notes call the base (default: its
+    run); with a name, no snapshot kept is no note (there need not be one)."""
     base = name or f"run {delta.base}"
     try:
         kept = load_snapshot(root, graph, delta.base)
@@ -254,7 +255,8 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
         return None, None, (f"the snapshot of {base} in {root} cannot be used "
                             f"({exc}): read the whole graph")
     if kept is None:
-        return None, None, f"no snapshot of {base} in {root}: read the whole graph"
+        return None, None, (None if name else
+                            f"no snapshot of {base} in {root}: read the whole graph")
     touched = graph.read(load("ingest_touched"), since=delta.since,
                          seen=list(delta.seen))[0]["merchants"]
     carried = Carried(kept.ex.ids["Merchant"], kept.communities, kept.fastrp)
@@ -281,9 +283,9 @@ def _since_training(graph: Graph, artefact: Artefact, root: Path
         return None, None
     delta = Delta(_trained_on(artefact.version), datetime.fromisoformat(read_at),
                   tuple(artefact.snapshot.get("read_seen", ())))
-    name = f"the training of model {artefact.version}"
-    ex, _, note = _changes_only(graph, delta, root, name=name)
-    return ex, (None if note.startswith(f"no snapshot of {name}") else note)
+    ex, _, note = _changes_only(graph, delta, root,
+                                name=f"the training of model {artefact.version}")
+    return ex, note
 
 
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,

@@ -80,14 +80,14 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -
     # Ids: the base's and every one the new rows and edges name, in id order (one union
     # per label: hashing a million consumer ids once per relation end cost a second).
     named: dict[str, list[np.ndarray]] = {"Merchant": [rows["id"].to_numpy(dtype=object)]}
-    for rel in exported_relations():
+    for rel in relations:
         part = edges[rel.key]
         for label, column in ((rel.source, "id"), (rel.target, "target")):
             if len(part):
                 named.setdefault(label, []).append(part[column].to_numpy(dtype=object))
     ids = dict(base.ids)
-    for label, parts in named.items():
-        ids[label] = _union(ids.get(label), np.concatenate(parts))
+    for label, columns in named.items():
+        ids[label] = _union(ids.get(label), np.concatenate(columns))
     ids = {label: values for label, values in ids.items() if len(values)}
     index = {label: pd.Index(values) for label, values in ids.items()}
     merchant_index = index["Merchant"]
