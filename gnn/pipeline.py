@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from guanxi.graph.snapshot import (
     load_snapshot,
     save_snapshot,
     snapshots_dir,
+    staged_meanwhile,
 )
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
@@ -201,8 +203,10 @@ def load_scorer(artefact: Artefact) -> Scorer:
 
 
 def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
-              previous: dict[str, list[str]] | None = None) -> ScoreSet:
-    """The :class:`ScoreSet` of merchant scores ``nodes`` on ``prep``'s graph."""
+              previous: dict[str, list[str]] | None = None,
+              scored_at: datetime | None = None) -> ScoreSet:
+    """The :class:`ScoreSet` of merchant scores ``nodes`` on ``prep``'s graph, scored
+    at ``scored_at`` (default: now)."""
     clusters, merchant_cluster = cluster_table(prep, nodes, previous)
     pd_ = nodes.pd
     merchants = pd.DataFrame({
@@ -213,7 +217,8 @@ def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
                          else pd.array([None] * prep.m, dtype="Int64")),
     })
     emb = None if nodes.embedding is None else nodes.embedding.astype(np.float32)
-    return ScoreSet(merchants, clusters, model_version, embeddings=emb)
+    return ScoreSet(merchants, clusters, model_version,
+                    scored_at or datetime.now(UTC), embeddings=emb)
 
 
 def score(graph: Graph, *, version: str | None = None, models: str | None = None,
@@ -291,7 +296,7 @@ def _since_training(graph: Graph, artefact: Artefact, root: Path
 def _score(graph: Graph, version: str | None, models: str | None, write: bool,
            progress: ProgressFn | None, say: Say | None, lease: Lease | None,
            delta: Delta | None, whole: bool) -> tuple[ScoreSet, ScoreReport]:
-    from guanxi.graph.scores import NoScores, read_scores, stored_scores, write_scores
+    from guanxi.graph.scores import NoScores, read_scores, run_id, stored_scores, write_scores
     from guanxi.graph.similar import FASTRP, GNN, ensure_vector_index
 
     def check() -> None:
@@ -323,61 +328,67 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
         prep.notes.insert(0, read)
     clock["prepare"] = round(time.perf_counter() - t, 1)
     check()
-    t = time.perf_counter()
-    nodes = scorer.score(prep)
-    try:
-        old = read_scores(graph, merchants=False)
-        previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}
-    except NoScores:
-        previous = None
-    scores = scores_of(prep, nodes, artefact.version, previous)
-    scores.fastrp = prep.fastrp
-    retired: list[str] = []
-    if delta is not None:
-        # Asked after the graph was read: every batch the read may have seen is here.
-        touched = graph.read(load("ingest_touched"), since=delta.since,
-                             seen=list(delta.seen))[0]["merchants"]
-        hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
-        scores, retired = changed_only(prep, scores, previous or {}, touched, hops)
-        rescored = len(scores.merchants)
-        scores = moved(scores, stored_scores(graph, delta.base, scores.merchants["merchant_id"]))
-        prep.notes.append(f"{len(scores.merchants)} of the {rescored} merchants re-scored "
-                          "moved (or are in a re-scored cluster) and were written; the "
-                          "others keep their stored scores")
-    else:
-        rescored = len(scores.merchants)
-    clock["score"] = round(time.perf_counter() - t, 1)
-    written: dict[str, Any] = {}
-    if write:
-        check()
+    scored_at = datetime.now(UTC)
+    # What the next incremental run brings up to date instead of reading it all:
+    # written while this run scores and writes, kept once its scores are current.
+    with (staged_meanwhile(snapshots, graph, run_id(artefact.version, scored_at),
+                           Snapshot(prep.ex, prep.communities, prep.fastrp))
+          if write else nullcontext()) as keep:
         t = time.perf_counter()
-        summary = write_scores(graph, scores, as_of=as_of, seen_batches=point["seen"],
-                               progress=progress,
-                               base=None if delta is None else delta.base, retired=retired,
-                               check=check if lease is not None else None)
-        # What the next incremental run brings up to date instead of reading it all.
-        kept_note = None
+        nodes = scorer.score(prep)
         try:
-            if save_snapshot(snapshots, graph, summary.run,
-                             Snapshot(prep.ex, prep.communities, prep.fastrp)) is None:
-                left = ", ".join(f"{n} {what}" for what, n in prep.ex.skipped.items())
-                kept_note = (f"no snapshot kept for the next incremental run: the read left "
-                             f"out rows of merchants it did not find ({left}: written "
-                             "during the read, or left by a merchant deleted by hand: "
-                             "docs/operations.md says how to remove them); the next run "
+            old = read_scores(graph, merchants=False)
+            previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}
+        except NoScores:
+            previous = None
+        scores = scores_of(prep, nodes, artefact.version, previous, scored_at)
+        scores.fastrp = prep.fastrp
+        retired: list[str] = []
+        if delta is not None:
+            # Asked after the graph was read: every batch the read may have seen is here.
+            touched = graph.read(load("ingest_touched"), since=delta.since,
+                                 seen=list(delta.seen))[0]["merchants"]
+            hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
+            scores, retired = changed_only(prep, scores, previous or {}, touched, hops)
+            rescored = len(scores.merchants)
+            scores = moved(scores, stored_scores(graph, delta.base,
+                                                 scores.merchants["merchant_id"]))
+            prep.notes.append(f"{len(scores.merchants)} of the {rescored} merchants "
+                              "re-scored moved (or are in a re-scored cluster) and were "
+                              "written; the others keep their stored scores")
+        else:
+            rescored = len(scores.merchants)
+        clock["score"] = round(time.perf_counter() - t, 1)
+        written: dict[str, Any] = {}
+        if write:
+            check()
+            t = time.perf_counter()
+            summary = write_scores(graph, scores, as_of=as_of, seen_batches=point["seen"],
+                                   progress=progress,
+                                   base=None if delta is None else delta.base,
+                                   retired=retired,
+                                   check=check if lease is not None else None)
+            kept_note = None
+            try:
+                if keep() is None:
+                    left = ", ".join(f"{n} {what}" for what, n in prep.ex.skipped.items())
+                    kept_note = (f"no snapshot kept for the next incremental run: the "
+                                 f"read left out rows of merchants it did not find "
+                                 f"({left}: written during the read, or left by a merchant "
+                                 "deleted by hand: docs/operations.md says how to remove "
+                                 "them); the next run will read the whole graph")
+            except SnapshotError as exc:
+                kept_note = (f"no snapshot kept for the next incremental run ({exc}): it "
                              "will read the whole graph")
-        except SnapshotError as exc:
-            kept_note = (f"no snapshot kept for the next incremental run ({exc}): it will "
-                         "read the whole graph")
-        if kept_note is not None:
-            log.warning(kept_note, extra={"event": "snapshot", "kept": False})
-            prep.notes.append(kept_note)
-        # After the flip: the indexes then fit the run readers read.
-        ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
-        if scores.embeddings is not None:
-            ensure_vector_index(graph, scores.embeddings.shape[1], embedding=GNN)
-        clock["write"] = round(time.perf_counter() - t, 1)
-        written = {k: v for k, v in summary.as_dict().items() if k != "totals"}
+            if kept_note is not None:
+                log.warning(kept_note, extra={"event": "snapshot", "kept": False})
+                prep.notes.append(kept_note)
+            # After the flip: the indexes then fit the run readers read.
+            ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
+            if scores.embeddings is not None:
+                ensure_vector_index(graph, scores.embeddings.shape[1], embedding=GNN)
+            clock["write"] = round(time.perf_counter() - t, 1)
+            written = {k: v for k, v in summary.as_dict().items() if k != "totals"}
     suspicious = int(nodes.groups.max()) + 1 if nodes.groups.size else 0
     notes = list(prep.notes)
     if not scorer.supervised:

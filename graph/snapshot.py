@@ -24,7 +24,9 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,8 @@ from guanxi.graph import model
 from guanxi.graph.connection import Graph
 from guanxi.graph.export import MERCHANT_COLUMNS, Exported
 
-__all__ = ["Snapshot", "SnapshotError", "load_snapshot", "save_snapshot", "snapshots_dir"]
+__all__ = ["Snapshot", "SnapshotError", "Staged", "load_snapshot", "save_snapshot",
+           "snapshots_dir", "stage_snapshot", "staged_meanwhile"]
 
 log = logging.getLogger("guanxi.snapshot")
 
@@ -93,6 +96,46 @@ def save_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Path | 
     snapshots), with the SHA-256 of the file beside it; None, and nothing kept, when the
     export left edges out (an ingest wrote during it). Raises :class:`SnapshotError`
     when the file cannot be written (the next run then reads the whole graph)."""
+    staged = stage_snapshot(root, graph, run, kept)
+    return None if staged is None else staged.commit()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A snapshot written beside the kept ones (``path``), not yet kept: a run stages
+    its snapshot while it scores and writes, and keeps it (:meth:`commit`) only once its
+    scores are current."""
+
+    path: Path
+    target: Path
+    digest: str
+
+    def commit(self) -> Path:
+        """Keep it as ``target``, replacing the database's older snapshots; raises
+        :class:`SnapshotError` when that fails (nothing is then kept)."""
+        digest = self.target.parent / f"{self.target.name}.sha256"
+        try:
+            digest.write_text(self.digest)
+            os.replace(self.path, self.target)
+            for older in self.target.parent.iterdir():
+                if older not in (self.target, digest):
+                    older.unlink(missing_ok=True)
+        except OSError as exc:
+            self.discard()
+            raise SnapshotError(f"could not keep it in {self.target.parent}: "
+                                f"{exc.strerror or exc}") from None
+        return self.target
+
+    def discard(self) -> None:
+        """Remove the staged file (the run it was for did not become current)."""
+        self.path.unlink(missing_ok=True)
+
+
+def stage_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Staged | None:
+    """Write ``kept`` as :func:`save_snapshot` does, but keep it only on
+    :meth:`Staged.commit`; None when the export left edges out. Raises
+    :class:`SnapshotError` when the file cannot be written. Reads nothing from Neo4j:
+    it may run in a thread beside the run's reads and writes."""
     ex = kept.ex
     if ex.skipped:
         return None
@@ -110,19 +153,39 @@ def save_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Path | 
                             np.array(kept.communities, dtype=np.int64)),
                         **({} if kept.fastrp is None else {"fastrp": torch.from_numpy(
                             np.array(kept.fastrp, dtype=np.float32))})}, fh)
-        target = folder / _file(run)
-        (folder / f"{target.name}.sha256").write_text(_digest(tmp))
-        os.replace(tmp, target)
-        for older in folder.iterdir():
-            if older not in (target, folder / f"{target.name}.sha256"):
-                older.unlink(missing_ok=True)
+        return Staged(tmp, folder / _file(run), _digest(tmp))
     except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
             str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SnapshotError(f"could not write it in {folder}: {why}") from None
-    return target
+
+
+@contextmanager
+def staged_meanwhile(root: Path, graph: Graph, run: str, kept: Snapshot
+                     ) -> Iterator[Callable[[], Path | None]]:
+    """Stage ``kept`` (:func:`stage_snapshot`) in a thread while the block runs (a run
+    scores and writes meanwhile: 1-2 s saved at 100,000 merchants). The block calls
+    the function it gets once the run is current, to keep the snapshot: it returns
+    and raises what :func:`save_snapshot` does. Left uncalled (the block failed), the
+    staged file is removed."""
+    with ThreadPoolExecutor(1, thread_name_prefix="guanxi-snapshot") as pool:
+        staging = pool.submit(stage_snapshot, root, graph, run, kept)
+
+        def keep() -> Path | None:
+            staged = staging.result()
+            return None if staged is None else staged.commit()
+
+        try:
+            yield keep
+        finally:
+            try:
+                staged = staging.result()
+            except SnapshotError:
+                staged = None
+            if staged is not None:
+                staged.discard()  # kept: already moved to its name, nothing to remove
 
 
 def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:

@@ -15,7 +15,7 @@ import torch
 from helpers import cli_env
 
 from guanxi.graph.connection import Graph
-from guanxi.graph.delta import Stale, brought_up_to_date
+from guanxi.graph.delta import Stale, _Positions, brought_up_to_date
 from guanxi.graph.export import Exported, export_graph
 from guanxi.graph.snapshot import (
     Snapshot,
@@ -23,6 +23,7 @@ from guanxi.graph.snapshot import (
     load_snapshot,
     save_snapshot,
     snapshots_dir,
+    staged_meanwhile,
 )
 from guanxi.ingest.load import IngestOptions, ingest_folder
 from guanxi.ingest.synth import SynthParams, generate
@@ -164,6 +165,45 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
     assert snapshots_dir(tmp_path / "models") == tmp_path / "models" / "snapshots"
     monkeypatch.setenv("GUANXI_SNAPSHOT_DIR", str(tmp_path / "cache"))
     assert snapshots_dir(tmp_path / "models") == tmp_path / "cache"
+
+
+def test_a_snapshot_staged_meanwhile_is_kept_only_when_the_run_says(graph: Graph,
+                                                                     tmp_path: Path) -> None:
+    graph.write("CREATE (:Merchant {id: 'M1'})-[:PAID {count: 1}]->(:Merchant {id: 'M2'})")
+    kept = Snapshot(export_graph(graph), np.array([0, 0]))
+    first = save_snapshot(tmp_path, graph, "run-1", kept)
+    # The block fails (a write lost its lock, a kill): the kept one stays, nothing else.
+    with pytest.raises(RuntimeError, match="the write failed"):
+        with staged_meanwhile(tmp_path, graph, "run-2", kept):
+            raise RuntimeError("the write failed")
+    assert sorted(p.name for p in first.parent.iterdir()) == [first.name,
+                                                              f"{first.name}.sha256"]
+    # The block keeps it: it replaces the older one, and loads.
+    with staged_meanwhile(tmp_path, graph, "run-3", kept) as keep:
+        second = keep()
+    assert sorted(p.name for p in second.parent.iterdir()) == [second.name,
+                                                               f"{second.name}.sha256"]
+    assert load_snapshot(tmp_path, graph, "run-3").ex.ids["Merchant"].tolist() == ["M1", "M2"]
+    # A folder that cannot be written: the block still runs; keeping says why it cannot.
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    ran = False
+    with staged_meanwhile(blocked, graph, "run-4", kept) as keep:
+        ran = True
+        with pytest.raises(SnapshotError, match="could not write it in "):
+            keep()
+    assert ran
+
+
+def test_positions_of_ids_out_of_order_are_found_all_the_same() -> None:
+    # Sorted as Python sorts them, found by search; out of that order (should Neo4j ever
+    # order two strings otherwise), found by hash.
+    ordered = _Positions(np.array(["M1", "M2", "M3"], dtype=object))
+    assert ordered.get_indexer(["M3", "M0", "M1", "M9"]).tolist() == [2, -1, 0, -1]
+    shuffled = _Positions(np.array(["M2", "\U0001F600", "M1", "\uFFFD"], dtype=object))
+    assert shuffled.get_indexer(["M1", "\uFFFD", "M2", "\U0001F600", "M4"]).tolist() == \
+        [2, 3, 0, 1, -1]
+    assert ordered.get_indexer([None, "M2"]).tolist() == [-1, 1]
 
 
 _FULL_DISK = """
