@@ -171,7 +171,7 @@ class _Positions:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def get_indexer(self, values) -> np.ndarray:
+    def get_indexer(self, values: Sequence[object] | np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=object)
         if not len(self.ids) or not len(values):
             return np.full(len(values), -1, dtype=np.int64)
