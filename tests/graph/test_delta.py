@@ -173,9 +173,9 @@ def test_a_snapshot_staged_meanwhile_is_kept_only_when_the_run_says(graph: Graph
     kept = Snapshot(export_graph(graph), np.array([0, 0]))
     first = save_snapshot(tmp_path, graph, "run-1", kept)
     # The block fails (a write lost its lock, a kill): the kept one stays, nothing else.
-    with pytest.raises(RuntimeError, match="the write failed"):
-        with staged_meanwhile(tmp_path, graph, "run-2", kept):
-            raise RuntimeError("the write failed")
+    with pytest.raises(RuntimeError, match="the write failed"), \
+            staged_meanwhile(tmp_path, graph, "run-2", kept):
+        raise RuntimeError("the write failed")
     assert sorted(p.name for p in first.parent.iterdir()) == [first.name,
                                                               f"{first.name}.sha256"]
     # The block keeps it: it replaces the older one, and loads.
