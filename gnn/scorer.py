@@ -48,7 +48,8 @@ from guanxi.gnn.trees import Ensemble, fit_folds
 from guanxi.gnn.workers import in_threads
 from guanxi.progress import ProgressFn
 
-__all__ = ["NodeScores", "Scorer", "ScorerSettings", "fit_scorer"]
+__all__ = ["RING_STAGES", "NodeScores", "Scorer", "ScorerSettings", "chosen_stage",
+           "fit_scorer"]
 
 CONTEXT = ("group_size", "group_mean_other", "group_max_other", "group_link_strength")
 
@@ -118,6 +119,9 @@ class Scorer:
     stage_b: Ensemble | None
     credit: Ensemble | None
     metrics: dict[str, Any] = field(default_factory=dict)
+    ring_stage: str = "b"
+    """The stage whose trees give the shipped ring score (:data:`RING_STAGES`): the one
+    that ranked the held-out caught rings best when trained (:func:`chosen_stage`)."""
 
     @property
     def supervised(self) -> bool:
@@ -135,15 +139,19 @@ class Scorer:
         z, z_names = graph_inputs(prep, x, self.feature_names, s0, g_ring, g_pd,
                                   self.settings.use_gnn)
         unusual = dense = None
+        model = None
+        zb, zb_names = z, z_names
         if self.stage_a is None:
             ring, unusual, dense = unsupervised_ring(prep, x, self.feature_names)
+        elif self.ring_stage == "0" and self.stage_0 is not None:
+            model, zb, zb_names = self.stage_0, x, list(self.feature_names)
+            ring = model.calibrate(s0)
         else:
-            ring = self.stage_a.predict(z)
+            model, ring = self.stage_a, self.stage_a.predict(z)
         groups = _groups(prep, ring, self.settings)
-        zb, zb_names = z, z_names
-        if self.stage_b is not None:
+        if self.stage_b is not None and self.ring_stage == "b":
             zb, zb_names = _with_context(prep, z, z_names, ring, groups)
-            ring = self.stage_b.predict(zb)
+            model, ring = self.stage_b, self.stage_b.predict(zb)
             groups = _groups(prep, ring, self.settings)
         out = NodeScores(ring, None, groups, emb, zb, zb_names, None, [])
         if self.credit is not None:
@@ -151,7 +159,6 @@ class Scorer:
             out.pd = self.credit.predict(zc)
             out.credit_inputs, out.credit_names = zc, zc_names
         if explain:
-            model = self.stage_b or self.stage_a
             if model is not None:
                 out.ring_model = model
             elif unusual is not None:
@@ -347,13 +354,17 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         report("train trees", 1, 4)
         scorer.stage_a, a_raw = fit(z, z_names)
         a_cal = scorer.stage_a.calibrate(a_raw)
-        groups = _groups(prep, a_cal, settings)
-        zb, zb_names = _with_context(prep, z, z_names, a_cal, groups)
+        a_groups = _groups(prep, a_cal, settings)
+        zb, zb_names = _with_context(prep, z, z_names, a_cal, a_groups)
         report("train trees", 2, 4)
         scorer.stage_b, b_raw = fit(zb, zb_names)
         b_cal = scorer.stage_b.calibrate(b_raw)
-        ring = b_cal
-        groups = _groups(prep, ring, settings)
+        stages = {"0": scorer.stage_0.calibrate(s0), "a": a_cal, "b": b_cal}
+        scorer.ring_stage, metrics["oof_ring_auprc_by_stage"] = chosen_stage(
+            stages, prep.labels.ring)
+        metrics["ring_stage"] = scorer.ring_stage
+        ring = stages[scorer.ring_stage]
+        groups = a_groups if scorer.ring_stage == "a" else _groups(prep, ring, settings)
     pd_oof = None
     if has_pd:
         zc, zc_names = credit_inputs(prep, z, z_names, ring, groups, x)
@@ -376,6 +387,37 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
     if pd_oof is not None:
         nodes.pd = np.where(observed, pd_oof, nodes.pd)
     return replace(scorer, metrics=metrics), nodes
+
+
+RING_STAGES: tuple[str, ...] = ("0", "a", "b")
+"""The stages a ring score can come from (module docstring): own features (``0``),
+graph inputs (``a``), graph inputs and cluster context (``b``)."""
+
+
+def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray
+                 ) -> tuple[str, dict[str, float]]:
+    """The stage whose ``scores`` (``(M,)`` each, out of fold on the labelled merchants,
+    from folds that keep each caught ring whole) rank the labelled merchants of ``ring``
+    (1 fraud, 0 cleared, -1 unlabelled) best by AUPRC, the simpler stage on a tie; and
+    each stage's AUPRC.
+
+    Each stage adds inputs to the one before; with a few dozen caught ring members the
+    added inputs can cost more than they give (on unseen ``hard`` graphs the own-feature
+    trees beat the full stack, docs/results.md), and the held-out caught rings say so
+    on the graph at hand.
+
+    >>> ring = np.array([1, 1, 0, 0, 0, -1])
+    >>> chosen_stage({"0": np.array([.9, .8, .1, .2, .3, .5]),
+    ...               "b": np.array([.9, .1, .8, .2, .3, .5])}, ring)
+    ('0', {'0': 1.0, 'b': 0.7})
+    """
+    from guanxi.gnn import metrics as m
+
+    labelled = ring >= 0
+    y = (ring[labelled] == 1).astype(float)
+    quality = {name: round(m.auprc(y, score[labelled]), 4) for name, score in scores.items()}
+    best = max(quality.values())
+    return next(name for name in scores if quality[name] == best), quality
 
 
 def _fit_stacked(X: np.ndarray, names: list[str], *, y: np.ndarray, weight: np.ndarray,
