@@ -20,6 +20,10 @@ For each merchant ``i`` with own features ``x_i`` (``gnn/features``) and neighbo
 5. **Credit** trees on ``[z_i, ring_i, d_i]`` with ``d_i`` the mean features of the
    other members of ``i``'s cluster (a group's common shock), fit on observed loans.
 
+The ring score shipped (``ring_i`` above, and what the clusters follow) is that of the
+stage, 0, A or B, that ranks the held-out caught rings best when trained
+(:func:`chosen_stage`): the stages after 0 can cost more than they give.
+
 Labels are the few rings investigators caught (positives) and cleared merchants; the
 rest are unlabelled and enter as negatives with a small weight (PU learning). The ring
 probability is Platt-calibrated on those labels: the chance that a case on the

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import networkx as nx
@@ -33,7 +33,7 @@ from guanxi.gnn.credit_scale import credit_score
 from guanxi.gnn.evaluate import evaluate
 from guanxi.gnn.labels import ring_labels
 from guanxi.gnn.prepare import Carried, business_links, prepare
-from guanxi.gnn.scorer import ScorerSettings
+from guanxi.gnn.scorer import CONTEXT, RING_STAGES, ScorerSettings
 from guanxi.gnn.scores import CLUSTER_COLUMNS, MERCHANT_COLUMNS, ScoreSet
 from guanxi.gnn.train import TrainSettings
 from guanxi.graph import gds
@@ -134,6 +134,34 @@ def test_train_saves_a_supervised_model_with_the_graphs_labels(trained: tuple,
 def test_a_saved_model_loads_back_with_the_settings_it_was_trained_with(trained: tuple) -> None:
     scorer = pipeline.load_scorer(load_artefact(trained[0]))
     assert scorer.settings == FAST
+
+
+def test_the_ring_score_ships_from_the_stage_the_held_out_rings_chose(trained: tuple,
+                                                                       loaded: Graph) -> None:
+    artefact = load_artefact(trained[0])
+    quality = artefact.metrics["oof_ring_auprc_by_stage"]
+    assert set(quality) == set(RING_STAGES)
+    chosen = artefact.metrics["ring_stage"]
+    assert quality[chosen] == max(quality.values())
+    assert RING_STAGES.index(chosen) == min(RING_STAGES.index(s) for s in RING_STAGES
+                                            if quality[s] == quality[chosen])
+    scorer = pipeline.load_scorer(artefact)
+    assert scorer.ring_stage == chosen
+    prep = prepare(loaded, seed=FAST.seed)
+    x = prep.features[scorer.feature_names].to_numpy(np.float32)
+    by_stage = {s: replace(scorer, ring_stage=s).score(prep) for s in RING_STAGES}
+    # Own features: the stage-0 trees' calibrated score, explained by the features.
+    assert np.allclose(by_stage["0"].ring, scorer.stage_0.predict(x))
+    assert by_stage["0"].ring_names == scorer.feature_names
+    assert by_stage["0"].ring_model is scorer.stage_0
+    assert by_stage["a"].ring_model is scorer.stage_a
+    assert not set(CONTEXT) & set(by_stage["a"].ring_names)
+    assert by_stage["b"].ring_names[-len(CONTEXT):] == list(CONTEXT)
+    assert not np.allclose(by_stage["0"].ring, by_stage["b"].ring)
+    # A model saved before the choice existed ships the full stack, as it did.
+    older = replace(artefact, extra={k: v for k, v in artefact.extra.items()
+                                     if k != "ring_stage"})
+    assert pipeline.load_scorer(older).ring_stage == "b"
 
 
 # --- score ----------------------------------------------------------------------------
