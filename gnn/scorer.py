@@ -21,8 +21,9 @@ For each merchant ``i`` with own features ``x_i`` (``gnn/features``) and neighbo
    other members of ``i``'s cluster (a group's common shock), fit on observed loans.
 
 The ring score shipped (``ring_i`` above, and what the clusters follow) is that of the
-stage, 0, A or B, that ranks the held-out caught rings best when trained
-(:func:`chosen_stage`): the stages after 0 can cost more than they give.
+simplest stage, 0, A or B, that ranks the held-out caught rings about as well as the
+best one when trained (:func:`chosen_stage`): the stages after 0 can cost more than
+they give.
 
 Labels are the few rings investigators caught (positives) and cleared merchants; the
 rest are unlabelled and enter as negatives with a small weight (PU learning). The ring
@@ -364,8 +365,9 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         scorer.stage_b, b_raw = fit(zb, zb_names)
         b_cal = scorer.stage_b.calibrate(b_raw)
         stages = {"0": scorer.stage_0.calibrate(s0), "a": a_cal, "b": b_cal}
-        scorer.ring_stage, metrics["oof_ring_auprc_by_stage"] = chosen_stage(
-            stages, prep.labels.ring)
+        (scorer.ring_stage, metrics["oof_ring_auprc_by_stage"],
+         metrics["oof_ring_auprc_se"]) = chosen_stage(stages, prep.labels.ring, rings,
+                                                      seed=settings.seed)
         metrics["ring_stage"] = scorer.ring_stage
         ring = stages[scorer.ring_stage]
         groups = a_groups if scorer.ring_stage == "a" else _groups(prep, ring, settings)
@@ -398,30 +400,52 @@ RING_STAGES: tuple[str, ...] = ("0", "a", "b")
 graph inputs (``a``), graph inputs and cluster context (``b``)."""
 
 
-def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray
-                 ) -> tuple[str, dict[str, float]]:
-    """The stage whose ``scores`` (``(M,)`` each, out of fold on the labelled merchants,
-    from folds that keep each caught ring whole) rank the labelled merchants of ``ring``
-    (1 fraud, 0 cleared, -1 unlabelled) best by AUPRC, the simpler stage on a tie; and
-    each stage's AUPRC.
+def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray,
+                 groups: np.ndarray | None = None, *, rounds: int = 200, seed: int = 0
+                 ) -> tuple[str, dict[str, float], dict[str, float]]:
+    """The stage to ship: the simplest of ``scores`` (``(M,)`` each, simplest first, out
+    of fold on the labelled merchants of ``ring``: 1 fraud, 0 cleared, -1 unlabelled)
+    whose AUPRC on the labelled merchants falls short of the best one's by no more than
+    one standard error of that shortfall (the one-standard-error rule of
+    cross-validated model selection: Hastie, Tibshirani and Friedman, *The Elements of
+    Statistical Learning*, 7.10); each stage's AUPRC; and each shortfall's standard
+    error, from ``rounds`` paired bootstrap samples of the ``groups`` (``(M,)``; a
+    caught ring is resampled whole; default: each merchant alone).
 
     Each stage adds inputs to the one before; with a few dozen caught ring members the
     added inputs can cost more than they give (on unseen ``hard`` graphs the own-feature
-    trees beat the full stack, docs/results.md), and the held-out caught rings say so
-    on the graph at hand.
+    trees beat the full stack, docs/results.md), and a few dozen members measure the
+    difference roughly: a later stage must beat the simpler one by more than that noise.
 
-    >>> ring = np.array([1, 1, 0, 0, 0, -1])
-    >>> chosen_stage({"0": np.array([.9, .8, .1, .2, .3, .5]),
-    ...               "b": np.array([.9, .1, .8, .2, .3, .5])}, ring)
-    ('0', {'0': 1.0, 'b': 0.7})
+    >>> ring = np.array([1, 1, 1, 0, 0, 0, 0, 0, -1])
+    >>> stage_0 = np.array([.9, .8, .2, .7, .3, .1, .1, .1, .5])
+    >>> stage_b = np.array([.9, .8, .7, .6, .3, .1, .1, .1, .5])
+    >>> chosen_stage({"0": stage_0, "b": stage_b}, ring)[:2]  # better, within the noise
+    ('0', {'0': 0.8667, 'b': 1.0})
     """
     from guanxi.gnn import metrics as m
 
-    labelled = ring >= 0
+    labelled = np.flatnonzero(ring >= 0)
     y = (ring[labelled] == 1).astype(float)
-    quality = {name: round(m.auprc(y, score[labelled]), 4) for name, score in scores.items()}
-    best = max(quality.values())
-    return next(name for name in scores if quality[name] == best), quality
+    own = {name: score[labelled] for name, score in scores.items()}
+    quality = {name: round(m.auprc(y, score), 4) for name, score in own.items()}
+    best = max(quality, key=lambda name: quality[name])
+    _, member_of = np.unique(groups[labelled] if groups is not None
+                             else np.arange(labelled.size), return_inverse=True)
+    count = int(member_of.max()) + 1 if member_of.size else 0
+    rng = np.random.default_rng(seed)
+    shortfalls: dict[str, list[float]] = {name: [] for name in scores}
+    for _ in range(rounds if count else 0):
+        rows = np.repeat(np.arange(y.size), np.bincount(rng.integers(0, count, count),
+                                                        minlength=count)[member_of])
+        values = {name: m.auprc(y[rows], score[rows]) for name, score in own.items()}
+        if np.isfinite(values[best]):
+            for name in scores:
+                shortfalls[name].append(values[best] - values[name])
+    se = {name: round(float(np.std(d, ddof=1)), 4) if len(d) > 1 else 0.0
+          for name, d in shortfalls.items()}
+    chosen = next(name for name in scores if quality[best] - quality[name] <= se[name])
+    return chosen, quality, se
 
 
 def _fit_stacked(X: np.ndarray, names: list[str], *, y: np.ndarray, weight: np.ndarray,
