@@ -402,7 +402,7 @@ graph inputs (``a``), graph inputs and cluster context (``b``)."""
 
 def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray,
                  groups: np.ndarray | None = None, *, rounds: int = 200, seed: int = 0
-                 ) -> tuple[str, dict[str, float], dict[str, float]]:
+                 ) -> tuple[str, dict[str, float | None], dict[str, float | None]]:
     """The stage to ship: the simplest of ``scores`` (``(M,)`` each, simplest first, out
     of fold on the labelled merchants of ``ring``: 1 fraud, 0 cleared, -1 unlabelled)
     whose AUPRC on the labelled merchants falls short of the best one's by no more than
@@ -410,7 +410,8 @@ def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray,
     cross-validated model selection: Hastie, Tibshirani and Friedman, *The Elements of
     Statistical Learning*, 7.10); each stage's AUPRC; and each shortfall's standard
     error, from ``rounds`` paired bootstrap samples of the ``groups`` (``(M,)``; a
-    caught ring is resampled whole; default: each merchant alone).
+    caught ring is resampled whole; default: each merchant alone). Without both caught
+    and cleared merchants among the labelled, the simplest stage, and None for both.
 
     Each stage adds inputs to the one before; with a few dozen caught ring members the
     added inputs can cost more than they give (on unseen ``hard`` graphs the own-feature
@@ -429,6 +430,10 @@ def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray,
     y = (ring[labelled] == 1).astype(float)
     own = {name: score[labelled] for name, score in scores.items()}
     quality = {name: round(m.auprc(y, score), 4) for name, score in own.items()}
+    if not all(np.isfinite(list(quality.values()))):
+        # Only caught members labelled (no cleared merchant) or the reverse: nothing
+        # measures a lead, so the simplest stage ships.
+        return next(iter(scores)), dict.fromkeys(scores), dict.fromkeys(scores)
     best = max(quality, key=lambda name: quality[name])
     _, member_of = np.unique(groups[labelled] if groups is not None
                              else np.arange(labelled.size), return_inverse=True)
