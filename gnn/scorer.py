@@ -349,7 +349,10 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
 
     if not has_ring:
         if say:
-            say("no ring labels (fraud) to learn from: ring scores are unsupervised "
+            lacking = ("no ring labels (fraud)" if positives == 0 else
+                       f"{positives} ring labels (fraud), fewer than the {settings.folds} "
+                       "the folds need,")
+            say(f"{lacking} to learn from: ring scores are unsupervised "
                 "(dense blocks of payers and payees first, then unusual merchants), not "
                 "probabilities")
         nodes = scorer.score(prep)
@@ -411,7 +414,8 @@ def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray,
     Statistical Learning*, 7.10); each stage's AUPRC; and each shortfall's standard
     error, from ``rounds`` paired bootstrap samples of the ``groups`` (``(M,)``; a
     caught ring is resampled whole; default: each merchant alone). Without both caught
-    and cleared merchants among the labelled, the simplest stage, and None for both.
+    and cleared merchants among the labelled, or with one caught ring (one group), the
+    simplest stage, and None for both.
 
     Each stage adds inputs to the one before; with a few dozen caught ring members the
     added inputs can cost more than they give (on unseen ``hard`` graphs the own-feature
@@ -430,13 +434,14 @@ def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray,
     y = (ring[labelled] == 1).astype(float)
     own = {name: score[labelled] for name, score in scores.items()}
     quality = {name: round(m.auprc(y, score), 4) for name, score in own.items()}
-    if not all(np.isfinite(list(quality.values()))):
-        # Only caught members labelled (no cleared merchant) or the reverse: nothing
-        # measures a lead, so the simplest stage ships.
-        return next(iter(scores)), dict.fromkeys(scores), dict.fromkeys(scores)
-    best = max(quality, key=lambda name: quality[name])
     _, member_of = np.unique(groups[labelled] if groups is not None
                              else np.arange(labelled.size), return_inverse=True)
+    if not all(np.isfinite(list(quality.values()))) or np.unique(member_of[y == 1]).size < 2:
+        # Only caught members labelled (no cleared merchant) or the reverse, or one caught
+        # ring (folds that keep it whole leave none to learn from): nothing measures a
+        # lead, so the simplest stage ships.
+        return next(iter(scores)), dict.fromkeys(scores), dict.fromkeys(scores)
+    best = max(quality, key=lambda name: quality[name])
     count = int(member_of.max()) + 1 if member_of.size else 0
     rng = np.random.default_rng(seed)
     shortfalls: dict[str, list[float]] = {name: [] for name in scores}

@@ -48,3 +48,12 @@ def test_the_same_seed_gives_the_same_choice() -> None:
     scores = {s: rng.normal(size=ring.size) + (ring == 1) for s in ("0", "a", "b")}
     assert chosen_stage(scores, ring, groups, seed=4) == chosen_stage(scores, ring, groups,
                                                                       seed=4)
+
+
+def test_one_caught_ring_measures_nothing() -> None:
+    ring, groups = _labels(rings=1, size=9, cleared=30, unlabelled=100)
+    scores = {"0": np.linspace(0, 1, ring.size), "a": np.linspace(1, 0, ring.size)}
+    assert chosen_stage(scores, ring, groups) == ("0", {"0": None, "a": None},
+                                                  {"0": None, "a": None})
+    # Nine members counted one by one would have seemed to measure it.
+    assert chosen_stage(scores, ring)[1]["a"] is not None
