@@ -125,8 +125,9 @@ class Scorer:
     credit: Ensemble | None
     metrics: dict[str, Any] = field(default_factory=dict)
     ring_stage: str = "b"
-    """The stage whose trees give the shipped ring score (:data:`RING_STAGES`): the one
-    that ranked the held-out caught rings best when trained (:func:`chosen_stage`)."""
+    """The stage whose trees give the shipped ring score (:data:`RING_STAGES`): the
+    simplest within one standard error of the best on the caught rings held out when
+    trained (:func:`chosen_stage`)."""
 
     @property
     def supervised(self) -> bool:
@@ -442,10 +443,10 @@ def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray,
         # lead, so the simplest stage ships.
         return next(iter(scores)), dict.fromkeys(scores), dict.fromkeys(scores)
     best = max(quality, key=lambda name: quality[name])
-    count = int(member_of.max()) + 1 if member_of.size else 0
+    count = int(member_of.max()) + 1  # two caught rings at least, by the return above
     rng = np.random.default_rng(seed)
     shortfalls: dict[str, list[float]] = {name: [] for name in scores}
-    for _ in range(rounds if count else 0):
+    for _ in range(rounds):
         rows = np.repeat(np.arange(y.size), np.bincount(rng.integers(0, count, count),
                                                         minlength=count)[member_of])
         values = {name: m.auprc(y[rows], score[rows]) for name, score in own.items()}

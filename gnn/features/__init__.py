@@ -66,7 +66,7 @@ def merchant_features(ex: Exported, links: Links) -> pd.DataFrame:
     """
     inp = Inputs(ex, links)
     # Side by side: numpy and pandas free the interpreter for most of each (3.4 s ->
-    # 1.9 s at 100,000 merchants on two cores); the inputs they share are computed once.
+    # 2.4 s at 100,000 merchants on two cores); the inputs they share are computed once.
     collusion, credit = in_threads([partial(collusion_features, inp),
                                     partial(credit_features, inp)])
     values = {**collusion, **credit}
