@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -46,6 +47,10 @@ __all__ = ["Snapshot", "SnapshotError", "Staged", "load_snapshot", "save_snapsho
 log = logging.getLogger("guanxi.snapshot")
 
 _FORMAT = 3
+_STALE_PART = 3600.0
+"""Seconds after which a part file left in the folder is a dead run's: a live run
+writes its own in seconds, and another run's commit must not remove it."""
+
 """3: text as UTF-8 tensors, only the weeks with a flow; 2: with the run's communities
 and FastRP; 1: the export only, text as lists."""
 
@@ -86,6 +91,14 @@ def _file(run: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", run) + ".pt"
 
 
+def _mtime(path: Path) -> float:
+    """When ``path`` was last written; 0 once it is gone (removed meanwhile)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 class SnapshotError(Exception):
     """A snapshot that could not be kept, or is kept but cannot be used; the message
     says why in a few words."""
@@ -111,15 +124,19 @@ class Staged:
     digest: str
 
     def commit(self) -> Path:
-        """Keep it as ``target``, replacing the database's older snapshots; raises
+        """Keep it as ``target``, replacing the database's older snapshots and part files
+        left by dead runs (a run staging beside it keeps its own); raises
         :class:`SnapshotError` when that fails (nothing is then kept)."""
         digest = self.target.parent / f"{self.target.name}.sha256"
         try:
             digest.write_text(self.digest)
             os.replace(self.path, self.target)
+            now = time.time()
             for older in self.target.parent.iterdir():
-                if older not in (self.target, digest):
-                    older.unlink(missing_ok=True)
+                if older in (self.target, digest) or (
+                        older.suffix == ".part" and now - _mtime(older) < _STALE_PART):
+                    continue  # ours, or another run still staging its own
+                older.unlink(missing_ok=True)
         except OSError as exc:
             self.discard()
             raise SnapshotError(f"could not keep it in {self.target.parent}: "
@@ -169,7 +186,8 @@ def staged_meanwhile(root: Path, graph: Graph, run: str, kept: Snapshot
     scores and writes meanwhile: 1-2 s saved at 100,000 merchants). The block calls
     the function it gets once the run is current, to keep the snapshot: it returns
     and raises what :func:`save_snapshot` does. Left uncalled (the block failed), the
-    staged file is removed."""
+    staged file is removed. When the block fails, its error is the one raised, even if
+    staging failed too."""
     with ThreadPoolExecutor(1, thread_name_prefix="guanxi-snapshot") as pool:
         staging = pool.submit(stage_snapshot, root, graph, run, kept)
 
@@ -177,13 +195,21 @@ def staged_meanwhile(root: Path, graph: Graph, run: str, kept: Snapshot
             staged = staging.result()
             return None if staged is None else staged.commit()
 
+        failed = False
         try:
             yield keep
+        except BaseException:
+            failed = True
+            raise
         finally:
             try:
                 staged = staging.result()
             except SnapshotError:
                 staged = None
+            except Exception:
+                if not failed:
+                    raise
+                staged = None  # the block's own error is the one to report
             if staged is not None:
                 staged.discard()  # kept: already moved to its name, nothing to remove
 

@@ -3,8 +3,10 @@ ingest); anything else is caught by the counts; snapshots are kept one per datab
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -193,6 +195,23 @@ def test_a_snapshot_staged_meanwhile_is_kept_only_when_the_run_says(graph: Graph
         with pytest.raises(SnapshotError, match="could not write it in "):
             keep()
     assert ran
+    # Staging fails otherwise (no snapshot to stage) and the block fails too: the
+    # block's error is the one raised; with the block fine, staging's is.
+    with pytest.raises(RuntimeError, match="the write failed"), \
+            staged_meanwhile(tmp_path, graph, "run-5", None):
+        raise RuntimeError("the write failed")
+    with pytest.raises(AttributeError), staged_meanwhile(tmp_path, graph, "run-6", None):
+        pass
+    # A run keeping its snapshot leaves another run's part file being written, and
+    # removes one a dead run left (an hour old).
+    folder = second.parent
+    live, dead = folder / "other.part", folder / "dead.part"
+    live.write_bytes(b"another run staging")
+    dead.write_bytes(b"a run killed while staging")
+    os.utime(dead, (time.time() - 7200, time.time() - 7200))
+    third = save_snapshot(tmp_path, graph, "run-7", kept)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [third.name, f"{third.name}.sha256", "other.part"])
 
 
 def test_positions_of_ids_out_of_order_are_found_all_the_same() -> None:
