@@ -403,9 +403,15 @@ def train_cmd(
 
     base = ScorerSettings()
     settings = replace(base, seed=seed, use_gnn=gnn, gnn=replace(base.gnn, epochs=epochs))
-    with RichProgress(enabled=not (quiet or as_json)) as progress:
-        report = train(_graph(data_dir), settings, models=models, progress=progress,
-                       say=_say(as_json))
+    try:
+        with RichProgress(enabled=not (quiet or as_json)) as progress:
+            report = train(_graph(data_dir), settings, models=models, progress=progress,
+                           say=_say(as_json))
+    except KeyboardInterrupt:
+        console.print("interrupted: a model is saved only whole, so the latest saved one "
+                      "is unchanged; run `guanxi train` again to train this one",
+                      markup=False)
+        raise typer.Exit(EXIT_CODE) from None
     if as_json:
         emit_record(report.as_dict(), True)
         return
@@ -437,9 +443,15 @@ def score_cmd(
     from guanxi.gnn.pipeline import score
 
     _fitting_job()
-    with RichProgress(enabled=not (quiet or as_json)) as progress:
-        _, report = score(_graph(data_dir), version=model, models=models, progress=progress,
-                          say=_say(as_json))
+    try:
+        with RichProgress(enabled=not (quiet or as_json)) as progress:
+            _, report = score(_graph(data_dir), version=model, models=models,
+                              progress=progress, say=_say(as_json))
+    except KeyboardInterrupt:
+        console.print("interrupted: readers see the last complete scoring run; the next "
+                      "`guanxi score` or `guanxi refresh` cleans up what this one wrote",
+                      markup=False)
+        raise typer.Exit(EXIT_CODE) from None
     if as_json:
         emit_record(report.as_dict(), True)
         return

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import GUANXI, cli_env, free_port, run_cli
+from helpers import GUANXI, as_in_a_terminal, cli_env, free_port, run_cli
 
 from guanxi.errors import InputError
 from guanxi.gnn import pipeline
@@ -361,6 +361,27 @@ def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
     report = json.loads(refresh(job, "--json", "--full").stdout)
     assert report["took_over"] is None
 
+
+
+def test_ctrl_c_stops_a_score_with_one_line_and_the_current_run_stays(job: dict) -> None:
+    a_current_run(job)
+    g = job["graph"]
+    before = current_run(g).run
+    child = subprocess.Popen([*GUANXI, "score", "--quiet"], env=cli_env(job["env"]),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=as_in_a_terminal)
+    try:
+        wait_until_it_holds_the_lock(g, child)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("interrupted: readers see the last "
+                                                   "complete scoring run"), err
+    assert "Traceback" not in err
+    assert current_run(g).run == before
 
 
 def test_scores_that_are_not_where_the_run_says_mean_a_full_run(job: dict) -> None:
