@@ -18,6 +18,8 @@ __all__ = ["STRUCTURE", "structure_features", "cycles"]
 
 _DAY = 86_400.0
 _COHORT_DAYS = 7  # registered by the same agent within a week either side
+_SHARED_COHORT_DAYS = 60  # sharing a phone, account... and registered within two months
+_NOT_OWN = ("agent",)  # an onboarding agent serves many shops: not the merchant's own id
 _KINDS = ("paid", "supply")
 
 STRUCTURE: tuple[str, ...] = (
@@ -32,13 +34,15 @@ STRUCTURE: tuple[str, ...] = (
     *(f"id_{k}_max_degree" for k in SHARED),
     "shared_kinds", "shared_weight_total",
     "age_first_activity_days", "age_end_days", "age_unknown", "reg_cohort_agent",
+    "shared_cohort", "shared_cohort_kinds",
 )
 """Column order of the structural collusion features."""
 
 
 def structure_features(inp: Inputs) -> dict[str, np.ndarray]:
     """All of ``STRUCTURE``."""
-    return {**_m2m(inp), **_cycles(inp), **_supply(inp), **_shared(inp), **_age(inp)}
+    return {**_m2m(inp), **_cycles(inp), **_supply(inp), **_shared(inp), **_age(inp),
+            **_shared_cohort(inp)}
 
 
 def cycles(a: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -221,3 +225,28 @@ def _age(inp: Inputs) -> dict[str, np.ndarray]:
                   - np.searchsorted(order, code - _COHORT_DAYS, side="left") - 1)
         out["reg_cohort_agent"] = np.log1p(inp.max_by(merchant, within.astype(np.float64)))
     return out
+
+
+def _shared_cohort(inp: Inputs) -> dict[str, np.ndarray]:
+    """Identifiers shared with merchants registered at about the same time (within
+    60 days either side), over its own identifiers (every kind but the onboarding
+    agent): ``shared_cohort = log(1 + such merchants)``, ``shared_cohort_kinds`` the
+    kinds that link it to one. Shell merchants are opened in a batch with a few phones,
+    accounts and owners between them; a chain's shops share an owner too, but mostly
+    open over years. A missing date is never close to another."""
+    reg = inp.registered
+    count = np.zeros(inp.n)
+    kinds = np.zeros(inp.n)
+    union = None
+    for kind, s in inp.links.shared.items():
+        if kind in _NOT_OWN or s.nnz == 0:
+            continue
+        pairs = sp.coo_matrix(s)
+        close = np.abs(reg[pairs.row] - reg[pairs.col]) <= _SHARED_COHORT_DAYS * _DAY
+        kinds += np.bincount(pairs.row[close], minlength=inp.n) > 0
+        near = sp.csr_matrix((np.ones(int(close.sum())), (pairs.row[close], pairs.col[close])),
+                             shape=s.shape)
+        union = near if union is None else union + near
+    if union is not None:
+        count = np.diff(union.indptr).astype(np.float64)  # partners, once whatever the kinds
+    return {"shared_cohort": np.log1p(count), "shared_cohort_kinds": kinds}
