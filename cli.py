@@ -21,7 +21,14 @@ import typer
 from rich.markup import escape
 
 from guanxi.errors import GuanxiError, InputError
-from guanxi.interrupts import EXIT_CODE, exit_stopped, stop_on, stopped
+from guanxi.interrupts import (
+    EXIT_CODE,
+    exit_stopped,
+    finished,
+    stop_on,
+    stopped,
+    uninterrupted,
+)
 from guanxi.output import RichProgress, console, emit_json, emit_record, emit_rows, json_emitted
 
 app = typer.Typer(
@@ -396,19 +403,26 @@ def train_cmd(
     """
     from dataclasses import replace
 
-    from guanxi.gnn.pipeline import train
-    from guanxi.gnn.scorer import ScorerSettings
-
-    _fitting_job()
-
-    base = ScorerSettings()
-    settings = replace(base, seed=seed, use_gnn=gnn, gnn=replace(base.gnn, epochs=epochs))
+    saved: set[str] | None = None  # the versions saved before this one
     try:
+        _fitting_job()
+        with uninterrupted():  # Ctrl-C inside torch's native start-up aborts the process
+            from guanxi.gnn.artefact import list_artefacts
+            from guanxi.gnn.pipeline import train
+            from guanxi.gnn.scorer import ScorerSettings
+        saved = {a.version for a in list_artefacts(models)}
+        base = ScorerSettings()
+        settings = replace(base, seed=seed, use_gnn=gnn, gnn=replace(base.gnn, epochs=epochs))
         with RichProgress(enabled=not (quiet or as_json)) as progress:
             report = train(_graph(data_dir), settings, models=models, progress=progress,
                            say=_say(as_json))
+        finished()
     except KeyboardInterrupt:
-        console.print("interrupted: a model is saved only whole, so the latest saved one "
+        new = [] if saved is None else sorted({a.version for a in list_artefacts(models)}
+                                              - saved)
+        console.print(f"interrupted after model {new[-1]} was saved: it is the latest, the "
+                      "one `guanxi score` uses" if new else
+                      "interrupted: a model is saved only whole, so the latest saved one "
                       "is unchanged; run `guanxi train` again to train this one",
                       markup=False)
         raise typer.Exit(EXIT_CODE) from None
@@ -440,13 +454,14 @@ def score_cmd(
 
     Example: guanxi score --json
     """
-    from guanxi.gnn.pipeline import score
-
-    _fitting_job()
     try:
+        _fitting_job()
+        with uninterrupted():  # Ctrl-C inside torch's native start-up aborts the process
+            from guanxi.gnn.pipeline import score
         with RichProgress(enabled=not (quiet or as_json)) as progress:
             _, report = score(_graph(data_dir), version=model, models=models,
                               progress=progress, say=_say(as_json))
+        finished()
     except KeyboardInterrupt:
         console.print("interrupted: readers see the last complete scoring run; the next "
                       "`guanxi score` or `guanxi refresh` cleans up what this one wrote",
@@ -514,23 +529,25 @@ def refresh_cmd(
     """
     from guanxi import joblog
     from guanxi.errors import GuanxiError
-    from guanxi.gnn.refresh import refresh
     from guanxi.progress import log_progress
 
     bars = sys.stderr.isatty() and not (quiet or as_json or log_json)
     # --quiet: warnings and the result only (no bars, no progress or stage lines).
     joblog.configure(log_json, level=logging.WARNING if quiet else logging.INFO)
     log = logging.getLogger("guanxi.refresh")
-    # SIGTERM (a Kubernetes deadline, kill) stops the run like Ctrl-C: the lock is
-    # released at once instead of going stale, and the log says so.
-    _fitting_job()
     try:
+        # SIGTERM (a Kubernetes deadline, kill) stops the run like Ctrl-C: the lock is
+        # released at once instead of going stale, and the log says so.
+        _fitting_job()
+        with uninterrupted():  # Ctrl-C inside torch's native start-up aborts the process
+            from guanxi.gnn.refresh import refresh
         after = None if since is None else _timestamp(since, "--since")
         with RichProgress(enabled=bars) as progress:
             report = refresh(_graph(data_dir), version=model, models=models, full=full,
                              since=after,
                              progress=progress if bars else
                              None if quiet else log_progress(log))
+        finished()
     except KeyboardInterrupt:
         log.error("refresh interrupted: readers see the last complete run; the next "
                   "refresh cleans up what this one wrote", extra={"event": "failed",
@@ -778,6 +795,8 @@ def main() -> None:
     except SystemExit as exc:
         if exc.code == EXIT_CODE and stopped():
             exit_stopped()  # cleaned up already; the exit status stays EXIT_CODE
+        if exc.code in (0, None):
+            finished()  # done: a late signal must not make it look killed
         raise
     except GuanxiError as exc:
         # Escaped: file names and values in messages may hold [brackets].

@@ -31,7 +31,8 @@ import threading
 from collections.abc import Iterator
 from typing import NoReturn
 
-__all__ = ["EXIT_CODE", "exit_stopped", "interrupt", "stop_on", "stopped", "uninterrupted"]
+__all__ = ["EXIT_CODE", "exit_stopped", "finished", "interrupt", "stop_on", "stopped",
+           "uninterrupted"]
 
 EXIT_CODE = 130
 """A command stopped by a signal exits 128 + SIGINT, as shells report Ctrl-C."""
@@ -84,6 +85,16 @@ def uninterrupted() -> Iterator[None]:
         if not _depth and _held:
             _held = False
             _stop()
+
+
+def finished() -> None:
+    """The command's work is done: from now on Ctrl-C and SIGTERM are ignored while it
+    prints its result and exits. The interpreter's shutdown takes a second or two
+    (threads, the driver); a signal then ended the process by that signal, which a
+    caller reads as a failure although everything was written. Call from the main
+    thread."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def stopped() -> bool:

@@ -52,6 +52,7 @@ from scoring_report import SETTINGS, free_port, guanxi  # noqa: E402
 
 _SHARED = ("owner", "phone", "device", "bank", "address")
 _DRAWS, _DRAWS_FROM = 200, 10_000
+_LEAST_MERCHANTS = 2_000
 
 
 def planted(merchants: int, seed: int, difficulty: str) -> dict:
@@ -135,7 +136,9 @@ def every_label(truth: Path, data_dir: Path) -> dict:
     kinds = link_kinds(prep.links)
     wide = np.hstack([x, neighbour_aggregate(x, kinds)]).astype(np.float32)
     wide_names = names + aggregate_names(names, list(kinds))
-    out = {"members": int(y.sum())}
+    out: dict = {"members": int(y.sum())}
+    if y.sum() < 50:
+        out["note"] = "under 50 ring members: these figures say little"
     everyone = np.ones(prep.m, bool)
     columns = {"own": (x, names), "own_and_neighbours": (wide, wide_names)}
     typology = np.array([kind_of.get(i, "") for i in ids])
@@ -163,7 +166,7 @@ def one(setting: str, seed: int, merchants: int, root: Path) -> dict:
     server.start(server.ServerConfig(data_dir, free_port(), "2g", "1g"))
     try:
         guanxi("db", "init", env=env)
-        guanxi("ingest", str(folder), env=env)
+        guanxi("ingest", str(folder), "--rejects", str(root / f"rejects-{seed}.csv"), env=env)
         result["every_label"] = every_label(folder, data_dir)
         result["seconds"] = round(time.perf_counter() - t, 1)
         return result
@@ -180,6 +183,13 @@ def main() -> None:
     parser.add_argument("--setting", choices=["hard", "medium"], default="hard")
     parser.add_argument("--out", type=Path, help="also save the JSON here")
     args = parser.parse_args()
+    if min(args.seeds) < 0:
+        parser.error("--seeds must be non-negative integers")
+    if args.merchants < _LEAST_MERCHANTS:
+        parser.error(f"--merchants must be at least {_LEAST_MERCHANTS:,}: fewer give too few "
+                     "rings to fit every fold (20,000 is the report's size)")
+    if args.out and not os.access(args.out.parent, os.W_OK):
+        parser.error(f"--out {args.out}: its folder does not exist or cannot be written")
     root = Path(tempfile.mkdtemp(prefix="guanxi-ceiling-"))
     try:
         runs = [one(args.setting, seed, args.merchants, root) for seed in args.seeds]

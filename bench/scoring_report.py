@@ -74,7 +74,8 @@ def one(setting: str, seed: int, merchants: int, root: Path, ablation: bool,
         result: dict = {"setting": setting, "seed": seed, "merchants": merchants, "seconds": {}}
         t = time.perf_counter()
         guanxi("db", "init", env=env)
-        guanxi("ingest", str(folder), env=env)
+        guanxi("ingest", str(folder), "--rejects", str(root / f"rejects-{setting}-{seed}.csv"),
+               env=env)
         result["seconds"]["ingest"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
         result["train"] = guanxi("train", *train_args, env=env)

@@ -191,7 +191,7 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
     if "Merchant" not in ex.ids or len(ex.ids["Merchant"]) == 0:
         from guanxi.errors import InputError
 
-        raise InputError("the graph has no merchants to score",
+        raise InputError("the graph has no merchants to train on or score",
                          "load a folder first: guanxi ingest DIR")
     ids = ex.ids["Merchant"]
     width = None if carried is None or carried.fastrp is None else carried.fastrp.shape[1]

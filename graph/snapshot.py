@@ -126,21 +126,27 @@ class Staged:
     def commit(self) -> Path:
         """Keep it as ``target``, replacing the database's older snapshots and part files
         left by dead runs (a run staging beside it keeps its own); raises
-        :class:`SnapshotError` when that fails (nothing is then kept)."""
+        :class:`SnapshotError` when it cannot be kept (nothing is then kept). An older
+        entry that cannot be removed is logged and left: the new one is kept all the same."""
         digest = self.target.parent / f"{self.target.name}.sha256"
         try:
             digest.write_text(self.digest)
             os.replace(self.path, self.target)
-            now = time.time()
-            for older in self.target.parent.iterdir():
-                if older in (self.target, digest) or (
-                        older.suffix == ".part" and now - _mtime(older) < _STALE_PART):
-                    continue  # ours, or another run still staging its own
-                older.unlink(missing_ok=True)
         except OSError as exc:
             self.discard()
             raise SnapshotError(f"could not keep it in {self.target.parent}: "
                                 f"{exc.strerror or exc}") from None
+        now = time.time()
+        for older in self.target.parent.iterdir():
+            if older in (self.target, digest) or (
+                    older.suffix == ".part" and now - _mtime(older) < _STALE_PART):
+                continue  # ours, or another run still staging its own
+            try:
+                older.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("kept the snapshot %s, but could not remove %s beside it (%s)",
+                            self.target.name, older, exc.strerror or exc,
+                            extra={"event": "snapshot", "kept": True})
         return self.target
 
     def discard(self) -> None:
@@ -171,9 +177,11 @@ def stage_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Staged
                         **({} if kept.fastrp is None else {"fastrp": torch.from_numpy(
                             np.array(kept.fastrp, dtype=np.float32))})}, fh)
         return Staged(tmp, folder / _file(run), _digest(tmp))
-    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
+    except BaseException as exc:  # Ctrl-C too: no part file is left for an hour
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+        if not isinstance(exc, OSError | RuntimeError):  # torch: a full disk is RuntimeError
+            raise
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
             str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SnapshotError(f"could not write it in {folder}: {why}") from None

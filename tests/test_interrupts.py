@@ -14,7 +14,7 @@ import pytest
 from helpers import cli_env
 
 from guanxi.graph.connection import Graph
-from guanxi.interrupts import stop_on, uninterrupted
+from guanxi.interrupts import finished, stop_on, uninterrupted
 
 
 @pytest.fixture
@@ -44,6 +44,19 @@ def test_a_signal_outside_any_block_stops_at_once(sigterm_stops: None) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
         pytest.fail("the signal did not stop the sleep")
+
+
+def test_a_signal_after_the_work_finished_is_ignored(sigterm_stops: None) -> None:
+    # The result is being printed and the process is exiting: a late Ctrl-C or SIGTERM
+    # must not turn a finished command into one killed by a signal.
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        finished()
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # delivered by now: nothing was raised
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_signal_started_ignored_stays_ignored() -> None:

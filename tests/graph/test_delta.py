@@ -212,6 +212,12 @@ def test_a_snapshot_staged_meanwhile_is_kept_only_when_the_run_says(graph: Graph
     third = save_snapshot(tmp_path, graph, "run-7", kept)
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [third.name, f"{third.name}.sha256", "other.part"])
+    # An entry it cannot remove (a folder) is left; the new snapshot is kept all the same.
+    (folder / "junk").mkdir()
+    fourth = save_snapshot(tmp_path, graph, "run-8", kept)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [fourth.name, f"{fourth.name}.sha256", "other.part", "junk"])
+    assert load_snapshot(tmp_path, graph, "run-8") is not None
 
 
 def test_positions_of_ids_out_of_order_are_found_all_the_same() -> None:
