@@ -17,6 +17,7 @@ import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -342,19 +343,26 @@ def test_a_damaged_model_file_is_one_line(job: dict, tmp_path: Path) -> None:
     assert "cannot be read" in cause(result.stderr)
 
 
-def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
-    g = job["graph"]
-    child = subprocess.Popen([*GUANXI, "refresh", "--full", "--log-json"],
-                             env=cli_env(job["env"]), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+def stopped_once_it_holds_the_lock(job: dict, sig: signal.Signals, *args: str,
+                                   **popen: Any) -> tuple[int, str]:
+    """Run ``guanxi args``, send it ``sig`` once it holds the scores lock; its exit
+    status and stderr."""
+    child = subprocess.Popen([*GUANXI, *args], env=cli_env(job["env"]),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     try:
-        wait_until_it_holds_the_lock(g, child)
-        child.send_signal(signal.SIGTERM)
+        wait_until_it_holds_the_lock(job["graph"], child)
+        child.send_signal(sig)
         _, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == 130
+    return child.returncode, err
+
+
+def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
+    code, err = stopped_once_it_holds_the_lock(job, signal.SIGTERM, "refresh", "--full",
+                                               "--log-json")
+    assert code == 130
     last = json.loads(err.strip().splitlines()[-1])
     assert last["event"] == "failed" and "interrupted" in last["message"]
     # Released at once: the next refresh takes no lock over.
@@ -362,26 +370,16 @@ def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
     assert report["took_over"] is None
 
 
-
 def test_ctrl_c_stops_a_score_with_one_line_and_the_current_run_stays(job: dict) -> None:
     a_current_run(job)
-    g = job["graph"]
-    before = current_run(g).run
-    child = subprocess.Popen([*GUANXI, "score", "--quiet"], env=cli_env(job["env"]),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             preexec_fn=as_in_a_terminal)
-    try:
-        wait_until_it_holds_the_lock(g, child)
-        child.send_signal(signal.SIGINT)
-        _, err = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 130
+    before = current_run(job["graph"]).run
+    code, err = stopped_once_it_holds_the_lock(job, signal.SIGINT, "score", "--quiet",
+                                               preexec_fn=as_in_a_terminal)
+    assert code == 130
     assert err.strip().splitlines()[-1].startswith("interrupted: readers see the last "
                                                    "complete scoring run"), err
     assert "Traceback" not in err
-    assert current_run(g).run == before
+    assert current_run(job["graph"]).run == before
 
 
 def test_scores_that_are_not_where_the_run_says_mean_a_full_run(job: dict) -> None:
