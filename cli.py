@@ -371,11 +371,15 @@ def _say(as_json: bool):
 def _fitting_job() -> None:
     """Start a command that fits or scores models: a bad ``GUANXI_WORKERS`` fails now,
     not after a minute's read; SIGTERM (a deadline, ``kill``) stops it as Ctrl-C does,
-    its worker processes with it."""
+    its worker processes with it; then the model stack (torch, PyG, LightGBM) is
+    loaded with stop signals held (a ``KeyboardInterrupt`` raised inside torch's native
+    start-up aborted the process): one that came meanwhile is raised when it is loaded."""
     from guanxi.gnn.workers import workers
 
     workers()
     stop_on(signal.SIGTERM)
+    with uninterrupted():
+        import guanxi.gnn.pipeline  # noqa: F401
 
 
 @app.command("train")
@@ -406,10 +410,10 @@ def train_cmd(
     saved: set[str] | None = None  # the versions saved before this one
     try:
         _fitting_job()
-        with uninterrupted():  # Ctrl-C inside torch's native start-up aborts the process
-            from guanxi.gnn.artefact import list_artefacts
-            from guanxi.gnn.pipeline import train
-            from guanxi.gnn.scorer import ScorerSettings
+        from guanxi.gnn.artefact import list_artefacts
+        from guanxi.gnn.pipeline import train
+        from guanxi.gnn.scorer import ScorerSettings
+
         saved = {a.version for a in list_artefacts(models)}
         base = ScorerSettings()
         settings = replace(base, seed=seed, use_gnn=gnn, gnn=replace(base.gnn, epochs=epochs))
@@ -456,8 +460,8 @@ def score_cmd(
     """
     try:
         _fitting_job()
-        with uninterrupted():  # Ctrl-C inside torch's native start-up aborts the process
-            from guanxi.gnn.pipeline import score
+        from guanxi.gnn.pipeline import score
+
         with RichProgress(enabled=not (quiet or as_json)) as progress:
             _, report = score(_graph(data_dir), version=model, models=models,
                               progress=progress, say=_say(as_json))
@@ -539,8 +543,8 @@ def refresh_cmd(
         # SIGTERM (a Kubernetes deadline, kill) stops the run like Ctrl-C: the lock is
         # released at once instead of going stale, and the log says so.
         _fitting_job()
-        with uninterrupted():  # Ctrl-C inside torch's native start-up aborts the process
-            from guanxi.gnn.refresh import refresh
+        from guanxi.gnn.refresh import refresh
+
         after = None if since is None else _timestamp(since, "--since")
         with RichProgress(enabled=bars) as progress:
             report = refresh(_graph(data_dir), version=model, models=models, full=full,

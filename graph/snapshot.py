@@ -47,12 +47,12 @@ __all__ = ["Snapshot", "SnapshotError", "Staged", "load_snapshot", "save_snapsho
 log = logging.getLogger("guanxi.snapshot")
 
 _FORMAT = 3
+"""3: text as UTF-8 tensors, only the weeks with a flow; 2: with the run's communities
+and FastRP; 1: the export only, text as lists."""
+
 _STALE_PART = 3600.0
 """Seconds after which a part file left in the folder is a dead run's: a live run
 writes its own in seconds, and another run's commit must not remove it."""
-
-"""3: text as UTF-8 tensors, only the weeks with a flow; 2: with the run's communities
-and FastRP; 1: the export only, text as lists."""
 
 
 @dataclass
