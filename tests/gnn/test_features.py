@@ -162,21 +162,16 @@ def test_registration_cohort_and_age(make_export) -> None:
 
 def test_shared_identifiers_registered_together(make_export) -> None:
     # m0, m1, m2 on one phone: m0 and m1 opened 45 days apart, m2 months later. m3 and
-    # m4 share a phone, m4 with no date. m0 and m2 share an agent, which does not count.
+    # m4 share a phone, m4 with no date. An agent shared by m0 and m2 does not count;
+    # an owner shared by m0 and m1 is still one partner, by two kinds.
     dates = ["2024-01-01", "2024-02-15", "2024-06-01", "2024-01-01", None]
-    ex = make_export(5, identifiers={"Phone": [(0, 0), (1, 0), (2, 0), (3, 1), (4, 1)],
-                                     "ServiceProvider": [(0, 0), (2, 0)]},
-                     paid=[(0, 1, 1, 10.0)], merchants={"registered_on": dates})
-    f = features(ex)
-    np.testing.assert_allclose(f["shared_cohort"], np.log1p([1, 1, 0, 0, 0]), rtol=1e-6)
-    assert f["shared_cohort_kinds"].tolist() == [1, 1, 0, 0, 0]
-    # m1 also shares m0's owner: still one partner, now by two kinds.
-    ex = make_export(5, identifiers={"Phone": [(0, 0), (1, 0), (2, 0), (3, 1), (4, 1)],
-                                     "Person": [(0, 0), (1, 0)]},
-                     paid=[(0, 1, 1, 10.0)], merchants={"registered_on": dates})
-    f = features(ex)
-    np.testing.assert_allclose(f["shared_cohort"], np.log1p([1, 1, 0, 0, 0]), rtol=1e-6)
-    assert f["shared_cohort_kinds"].tolist() == [2, 2, 0, 0, 0]
+    phones = [(0, 0), (1, 0), (2, 0), (3, 1), (4, 1)]
+    for other, kinds in (({"ServiceProvider": [(0, 0), (2, 0)]}, [1, 1, 0, 0, 0]),
+                         ({"Person": [(0, 0), (1, 0)]}, [2, 2, 0, 0, 0])):
+        f = features(make_export(5, identifiers={"Phone": phones, **other},
+                                 paid=[(0, 1, 1, 10.0)], merchants={"registered_on": dates}))
+        np.testing.assert_allclose(f["shared_cohort"], np.log1p([1, 1, 0, 0, 0]), rtol=1e-6)
+        assert f["shared_cohort_kinds"].tolist() == kinds
 
 
 def test_payments_only_graph_with_one_week(make_export, make_weeks) -> None:
