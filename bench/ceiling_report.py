@@ -1,7 +1,8 @@
 """How high the scores can go on a synthetic graph: ceilings that no model can pass.
 
-For each seed (``hard`` unless told), two numbers bound what any ring score can reach
-and one what any credit score can:
+For each seed (``hard`` unless told), three numbers bound what any ring score or
+grouping can reach, one what any credit score can, and one (with ``--score``) what any
+group PD can:
 
 - **Trace share**: the generator is rerun in memory and, for every planted ring member,
   asks whether anything in the data ties it to its ring: a payment or invoice with
@@ -15,11 +16,21 @@ and one what any credit score can:
   each ring in one fold (``gnn/trees.fit_folds``), own features and own plus
   neighbour aggregates (the GADBench baseline's columns). Its out-of-fold AUPRC is what
   these features allow when labels are not scarce.
+- **Rings with half their members traced**: a true ring counts as found when a cluster
+  has Jaccard >= 0.5 with it; a cluster of its traced members alone reaches that only when
+  they are at least half the ring. The share of rings where they are bounds ring recall
+  at K (as generously: it assumes the traced members are grouped, and nothing else).
 - **Credit, Bayes AUC**: the generator's credit outcomes are drawn again 200 times with
   the world held fixed (health, size, age, category, rings, trade links); the mean is each
   merchant's true probability of default over the horizon, bust-outs and contagion
   included. Its AUC against the realised defaults of the merchants without an observed
   loan (those ``guanxi evaluate`` scores) is the best any credit model can reach there.
+- **Group PD, Bayes rank correlation** (``--score``): the shipped scorer is trained and
+  run (``guanxi train``, ``guanxi score``, defaults), and on *its* clusters, the ones
+  ``guanxi evaluate`` judges, each cluster's expected default rate (the mean true
+  probability of its members without an observed loan) is ranked against the rate they
+  realised, like the shipped group PD is (clusters with two such members or more). On
+  small clusters the realised rate is mostly chance: no group PD ranks it better.
 
 Each seed: ``guanxi synth``, a fresh local Neo4j, ``guanxi ingest``, then the features
 in this process. Prints JSON and saves it with ``--out``. Example:
@@ -55,9 +66,10 @@ _DRAWS, _DRAWS_FROM = 200, 10_000
 _LEAST_MERCHANTS = 2_000
 
 
-def planted(merchants: int, seed: int, difficulty: str) -> dict:
+def planted(merchants: int, seed: int, difficulty: str) -> tuple[dict, pd.DataFrame]:
     """The generator rerun in memory, as ``guanxi synth`` runs it: the ring trace share
-    and the credit ceiling (module docstring)."""
+    and the credit ceiling (module docstring), and per merchant id its true probability
+    of default, realised default and whether its loan was observed."""
     from guanxi.ingest.synth.consumers import build_consumers
     from guanxi.ingest.synth.credit import simulate_credit
     from guanxi.ingest.synth.params import SynthParams
@@ -65,6 +77,7 @@ def planted(merchants: int, seed: int, difficulty: str) -> dict:
     from guanxi.ingest.synth.trade import build_trade
     from guanxi.ingest.synth.typologies import ring_events
     from guanxi.ingest.synth.world import build_world
+    from guanxi.ingest.synth.writer import make_ids
 
     params = SynthParams(merchants=merchants, seed=seed, difficulty=difficulty).validate()
     world = build_world(params)
@@ -79,9 +92,12 @@ def planted(merchants: int, seed: int, difficulty: str) -> dict:
                                    dataclasses.replace(params, seed=_DRAWS_FROM + k)).defaulted
                    for k in range(_DRAWS)], axis=0)
     held_out = ~credit.loan
-    return {"trace": _traced(world, rings, pay, supply),
-            "credit_bayes_auc": round(metrics.auroc(credit.defaulted[held_out].astype(float),
-                                                    pd_[held_out]), 4)}
+    truth = pd.DataFrame({"true_pd": pd_, "defaulted": credit.defaulted.astype(float),
+                          "loan": credit.loan},
+                         index=make_ids(world, consumers, params.seed).merchant.to_pylist())
+    return ({"trace": _traced(world, rings, pay, supply),
+             "credit_bayes_auc": round(metrics.auroc(credit.defaulted[held_out].astype(float),
+                                                     pd_[held_out]), 4)}, truth)
 
 
 def _traced(world, rings, pay, supply) -> dict:
@@ -112,8 +128,11 @@ def _traced(world, rings, pay, supply) -> dict:
     typology = np.array([rings[r].typology if r >= 0 else "" for r in ring_of.tolist()])
     by = {t: round(float(traced[typology == t].mean()), 3)
           for t in sorted(set(typology[members].tolist()))}
+    half = [2 * int(traced[r.members].sum()) >= len(r.members) for r in rings]
     return {"members": int(members.sum()), "traced": int(traced[members].sum()),
-            "share": round(float(traced[members].mean()), 3), "by_typology": by}
+            "share": round(float(traced[members].mean()), 3), "by_typology": by,
+            "rings": len(rings), "rings_half_traced": round(float(np.mean(half)), 3)
+            if rings else None}
 
 
 def every_label(truth: Path, data_dir: Path) -> dict:
@@ -152,15 +171,41 @@ def every_label(truth: Path, data_dir: Path) -> dict:
     return out
 
 
-def one(setting: str, seed: int, merchants: int, root: Path) -> dict:
+def group_pd(truth: pd.DataFrame, export: Path) -> dict:
+    """On the clusters of ``guanxi scores export`` (folder ``export``): the rank
+    correlation with the default rate their members without an observed loan realised,
+    of the shipped group PD and of their mean true probability of default (clusters
+    with two such members or more, as ``guanxi evaluate`` counts them)."""
+    members = pd.read_csv(export / "merchants.csv", dtype={"merchant_id": str,
+                                                           "cluster_id": str})
+    clusters = pd.read_csv(export / "clusters.csv", dtype={"cluster_id": str})
+    held = members.join(truth, on="merchant_id", how="inner")
+    held = held[held["cluster_id"].notna() & ~held["loan"].astype(bool)]
+    per = held.groupby("cluster_id").agg(n=("true_pd", "size"), expected=("true_pd", "mean"),
+                                         realised=("defaulted", "mean"))
+    per = per[per["n"] >= 2].join(clusters.set_index("cluster_id")["group_pd"])
+    per = per[per["group_pd"].notna()]
+    if len(per) < 3:
+        return {"clusters": len(per), "note": "under 3 clusters: no rank correlation"}
+    return {"clusters": len(per), "held_out_members": int(per["n"].sum()),
+            "median_members": float(per["n"].median()),
+            "shipped_spearman": round(metrics.spearman(per["group_pd"].to_numpy(),
+                                                       per["realised"].to_numpy()), 4),
+            "bayes_spearman": round(metrics.spearman(per["expected"].to_numpy(),
+                                                     per["realised"].to_numpy()), 4)}
+
+
+def one(setting: str, seed: int, merchants: int, root: Path, score: bool) -> dict:
     folder = root / f"{setting}-{seed}"
     data_dir = root / f"neo4j-{setting}-{seed}"
-    env = {**os.environ, "GUANXI_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "GUANXI_DATA_DIR": str(data_dir),
+           "GUANXI_MODELS_DIR": str(root / f"models-{setting}-{seed}")}
     env.pop("NEO4J_URI", None)
     difficulty = SETTINGS[setting][1]
     result: dict = {"setting": setting, "seed": seed, "merchants": merchants}
     t = time.perf_counter()
-    result.update(planted(merchants, seed, difficulty))
+    found, truth = planted(merchants, seed, difficulty)
+    result.update(found)
     guanxi("synth", "--merchants", str(merchants), "--seed", str(seed), "--out", str(folder),
            "--force", *SETTINGS[setting], env=env)
     server.start(server.ServerConfig(data_dir, free_port(), "2g", "1g"))
@@ -168,6 +213,11 @@ def one(setting: str, seed: int, merchants: int, root: Path) -> dict:
         guanxi("db", "init", env=env)
         guanxi("ingest", str(folder), "--rejects", str(root / f"rejects-{seed}.csv"), env=env)
         result["every_label"] = every_label(folder, data_dir)
+        if score:
+            guanxi("train", env=env)
+            guanxi("score", env=env)
+            guanxi("scores", "export", "--out", str(root / f"export-{seed}"), env=env)
+            result["group_pd"] = group_pd(truth, root / f"export-{seed}")
         result["seconds"] = round(time.perf_counter() - t, 1)
         return result
     finally:
@@ -182,6 +232,9 @@ def main() -> None:
     parser.add_argument("--merchants", type=int, default=20_000)
     parser.add_argument("--setting", choices=["hard", "medium"], default="hard")
     parser.add_argument("--out", type=Path, help="also save the JSON here")
+    parser.add_argument("--score", action="store_true",
+                        help="also train and run the shipped scorer, for the group-PD "
+                             "ceiling on its clusters (about 4 more minutes per seed)")
     args = parser.parse_args()
     if min(args.seeds) < 0:
         parser.error("--seeds must be non-negative integers")
@@ -192,20 +245,28 @@ def main() -> None:
         parser.error(f"--out {args.out}: its folder does not exist or cannot be written")
     root = Path(tempfile.mkdtemp(prefix="guanxi-ceiling-"))
     try:
-        runs = [one(args.setting, seed, args.merchants, root) for seed in args.seeds]
+        runs = [one(args.setting, seed, args.merchants, root, args.score)
+                for seed in args.seeds]
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    def median(get) -> float:
-        return round(statistics.median(get(r) for r in runs), 4)
+    def median(get) -> float | None:
+        values = [v for v in map(get, runs) if v is not None]
+        return round(statistics.median(values), 4) if values else None
 
     report = {"setting": args.setting, "merchants": args.merchants, "seeds": args.seeds,
               "median": {"trace_share": median(lambda r: r["trace"]["share"]),
+                         "rings_half_traced": median(lambda r: r["trace"]["rings_half_traced"]),
                          "credit_bayes_auc": median(lambda r: r["credit_bayes_auc"]),
                          "every_label_own_auprc":
                              median(lambda r: r["every_label"]["own"]["auprc"]),
                          "every_label_own_and_neighbours_auprc":
-                             median(lambda r: r["every_label"]["own_and_neighbours"]["auprc"])},
+                             median(lambda r: r["every_label"]["own_and_neighbours"]["auprc"]),
+                         **({"group_pd_shipped_spearman": median(
+                             lambda r: r["group_pd"].get("shipped_spearman")),
+                             "group_pd_bayes_spearman": median(
+                             lambda r: r["group_pd"].get("bayes_spearman"))}
+                            if args.score else {})},
               "runs": runs}
     text = json.dumps(report, indent=2)
     print(text)
