@@ -17,8 +17,13 @@ heads on merchants: collusion-ring membership and default over the horizon.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import sys
+import tempfile
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal, NamedTuple
 
 import torch
@@ -31,6 +36,26 @@ from torch_geometric.nn.module_dict import ModuleDict
 from guanxi.gnn.hetero import MERCHANT, as_mapping, feature_dims
 
 __all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN"]
+
+
+def _remove_generated_sources() -> None:
+    """Remove the ``propagate`` sources PyG generated for this process.
+
+    PyG writes each message-passing class's generated ``propagate`` (and
+    ``edge_updater``) to a file in the temporary folder and never removes it: four
+    files per process that builds the network, so a refresh run every few minutes by
+    cron would fill ``/tmp`` with thousands. At exit nothing reads them any more.
+    """
+    folder = Path(tempfile.gettempdir())
+    for name, module in list(sys.modules.items()):
+        source = getattr(module, "__file__", None)
+        if source and name.endswith(("_propagate", "_edge_updater")) \
+                and Path(source).parent == folder:
+            with contextlib.suppress(OSError):  # not ours to remove: leave it
+                Path(source).unlink(missing_ok=True)
+
+
+atexit.register(_remove_generated_sources)
 
 EdgeType = tuple[str, str, str]
 ConvKind = Literal["sage", "edge", "graph"]

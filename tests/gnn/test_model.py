@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -139,3 +140,26 @@ def test_edge_sage_conv_shapes() -> None:
     plain = EdgeSAGEConv(8, 16)
     assert plain(x, edge_index).shape == (4, 16)
     assert str(conv) == "EdgeSAGEConv(8, 16, edge_dim=3)"
+
+
+def test_generated_sources_are_removed_at_exit(tmp_path) -> None:
+    """PyG writes each conv's generated ``propagate`` to the temporary folder; a process
+    that built the network leaves none there once it ends."""
+    import subprocess
+    import sys
+
+    script = (
+        "import glob, os, torch\n"
+        "from torch_geometric.data import HeteroData\n"
+        "from guanxi.gnn.model import HeteroGNN\n"
+        "data = HeteroData()\n"
+        "data['Merchant'].x = torch.randn(3, 2)\n"
+        "data['Merchant', 'PAID', 'Merchant'].edge_index = torch.tensor([[0, 1], [1, 2]])\n"
+        "for conv in ('sage', 'edge', 'graph'):\n"
+        "    HeteroGNN.from_data(data, hidden=4, conv=conv).run(data)\n"
+        "print(len(glob.glob(os.path.join(os.environ['TMPDIR'], '*.py'))))\n")
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ,
+                          "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) >= 2  # written while it ran
+    assert list(tmp_path.glob("*.py")) == []
