@@ -6,6 +6,7 @@ and a non-zero exit (see ``errors.py``); ``--json`` prints machine-readable outp
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
@@ -779,6 +780,9 @@ def ui_cmd(
 
 def main() -> None:
     """Console-script entry point: library errors become one line and exit code."""
+    # A crash in native code (torch, LightGBM, the driver) then prints every thread's
+    # Python stack to stderr instead of nothing: an unattended job's log says where.
+    faulthandler.enable()
     # guanxi logs each failed query as a warning, and the driver a dropped connection as
     # an error; a failed command already says why in one line, so these show only when
     # GUANXI_LOG_LEVEL asks for them.

@@ -244,35 +244,39 @@ def main() -> None:
     if args.out and not os.access(args.out.parent, os.W_OK):
         parser.error(f"--out {args.out}: its folder does not exist or cannot be written")
     root = Path(tempfile.mkdtemp(prefix="guanxi-ceiling-"))
+    runs: list[dict] = []
     try:
-        runs = [one(args.setting, seed, args.merchants, root, args.score)
-                for seed in args.seeds]
+        for seed in args.seeds:
+            runs.append(one(args.setting, seed, args.merchants, root, args.score))
+            if args.out:  # a seed that fails later loses only itself
+                args.out.write_text(json.dumps(summary(args, runs), indent=2) + "\n")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(summary(args, runs), indent=2))
+
+
+def summary(args: argparse.Namespace, runs: list[dict]) -> dict:
+    """The report: the seeds' runs so far and their medians."""
 
     def median(get) -> float | None:
         values = [v for v in map(get, runs) if v is not None]
         return round(statistics.median(values), 4) if values else None
 
-    report = {"setting": args.setting, "merchants": args.merchants, "seeds": args.seeds,
-              "median": {"trace_share": median(lambda r: r["trace"]["share"]),
-                         "rings_half_traced": median(lambda r: r["trace"]["rings_half_traced"]),
-                         "credit_bayes_auc": median(lambda r: r["credit_bayes_auc"]),
-                         "every_label_own_auprc":
-                             median(lambda r: r["every_label"]["own"]["auprc"]),
-                         "every_label_own_and_neighbours_auprc":
-                             median(lambda r: r["every_label"]["own_and_neighbours"]["auprc"]),
-                         **({"group_pd_shipped_spearman": median(
-                             lambda r: r["group_pd"].get("shipped_spearman")),
-                             "group_pd_bayes_spearman": median(
-                             lambda r: r["group_pd"].get("bayes_spearman"))}
-                            if args.score else {})},
-              "runs": runs}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-
+    return {"setting": args.setting, "merchants": args.merchants,
+            "seeds": [r["seed"] for r in runs],
+            "median": {"trace_share": median(lambda r: r["trace"]["share"]),
+                       "rings_half_traced": median(lambda r: r["trace"]["rings_half_traced"]),
+                       "credit_bayes_auc": median(lambda r: r["credit_bayes_auc"]),
+                       "every_label_own_auprc":
+                           median(lambda r: r["every_label"]["own"]["auprc"]),
+                       "every_label_own_and_neighbours_auprc":
+                           median(lambda r: r["every_label"]["own_and_neighbours"]["auprc"]),
+                       **({"group_pd_shipped_spearman": median(
+                           lambda r: r["group_pd"].get("shipped_spearman")),
+                           "group_pd_bayes_spearman": median(
+                           lambda r: r["group_pd"].get("bayes_spearman"))}
+                          if args.score else {})},
+            "runs": runs}
 
 if __name__ == "__main__":
     main()

@@ -110,3 +110,23 @@ def test_an_ingest_that_fails_prints_one_json_document(tmp_path: Path, neo4j_env
     report = json.loads(result.stdout)  # one document: the report, holding the error
     assert report["error"]["type"] == "RejectRateExceeded"
     assert report["files"][1]["status"] == "failed"
+
+
+def test_a_crash_in_native_code_says_where() -> None:
+    """A segfault inside a command (here one made on purpose in its place) prints the
+    Python stack to stderr: the one clue an unattended job's log would have."""
+    import subprocess
+    import sys
+
+    script = ("import ctypes, sys\n"
+              "import guanxi.cli as cli\n"
+              "sys.argv = ['guanxi']\n"
+              "def crash():\n"
+              "    ctypes.string_at(0)\n"
+              "cli.app = crash\n"
+              "cli.main()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -11
+    assert "Fatal Python error: Segmentation fault" in done.stderr
+    assert 'line 5 in crash' in done.stderr
