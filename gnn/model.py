@@ -42,9 +42,10 @@ def _remove_generated_sources() -> None:
     """Remove the ``propagate`` sources PyG generated for this process.
 
     PyG writes each message-passing class's generated ``propagate`` (and
-    ``edge_updater``) to a file in the temporary folder and never removes it: four
-    files per process that builds the network, so a refresh run every few minutes by
-    cron would fill ``/tmp`` with thousands. At exit nothing reads them any more.
+    ``edge_updater``) to a file in the temporary folder and never removes it: one
+    file per class in every process that builds the network, so a refresh run every
+    few minutes by cron would fill ``/tmp`` with thousands. At exit nothing reads them
+    any more.
     """
     folder = Path(tempfile.gettempdir())
     for name, module in list(sys.modules.items()):
