@@ -6,6 +6,7 @@ and a non-zero exit (see ``errors.py``); ``--json`` prints machine-readable outp
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import logging
@@ -782,7 +783,9 @@ def main() -> None:
     """Console-script entry point: library errors become one line and exit code."""
     # A crash in native code (torch, LightGBM, the driver) then prints every thread's
     # Python stack to stderr instead of nothing: an unattended job's log says where.
-    faulthandler.enable()
+    # Without a stderr to write to (closed, or not a file) there is nowhere to say it.
+    with contextlib.suppress(AttributeError, RuntimeError, ValueError, OSError):
+        faulthandler.enable()
     # guanxi logs each failed query as a warning, and the driver a dropped connection as
     # an error; a failed command already says why in one line, so these show only when
     # GUANXI_LOG_LEVEL asks for them.

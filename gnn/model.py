@@ -49,11 +49,15 @@ def _remove_generated_sources() -> None:
     """
     folder = Path(tempfile.gettempdir())
     for name, module in list(sys.modules.items()):
-        source = getattr(module, "__file__", None)
-        if source and name.endswith(("_propagate", "_edge_updater")) \
-                and Path(source).parent == folder:
-            with contextlib.suppress(OSError):  # not ours to remove: leave it
-                Path(source).unlink(missing_ok=True)
+        source = Path(getattr(module, "__file__", None) or folder)
+        # PyG's names: the module's, "_", eight random characters (NamedTemporaryFile).
+        if not (name.endswith(("_propagate", "_edge_updater")) and source.parent == folder
+                and source.name.startswith(f"{name}_") and source.suffix == ".py"):
+            continue
+        for path in (source, getattr(module, "__cached__", None)):
+            if path:
+                with contextlib.suppress(OSError):  # not ours to remove: leave it
+                    Path(path).unlink(missing_ok=True)
 
 
 atexit.register(_remove_generated_sources)

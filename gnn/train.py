@@ -456,6 +456,11 @@ def train_and_cross_fit(data: HeteroData, y_ring: ArrayLike | None,
         return train(data, y_ring, ring_mask, y_pd, pd_mask, settings=settings, seed=seed,
                      progress=lambda task, done, total: step(done, total or done))
 
+    # Built once here first: PyG writes each conv class's generated code to a temporary
+    # file the first time the class is built, and forked workers end without the exit
+    # handler that removes it (gnn/model.py). They inherit this one instead.
+    with torch.random.fork_rng(devices=[]):
+        _network(data, settings)
     done = in_processes([whole, *plan.jobs()], task="train GNN", progress=progress)
     trained = done[0]
     return trained, (plan.combine(done[1:]) if trained.supervised else None)
@@ -512,6 +517,13 @@ class _FoldPlan:
         return CrossFit(ring, pd_, self.fold)
 
 
+def _network(data: HeteroData, settings: TrainSettings) -> HeteroGNN:
+    """A fresh network for ``data`` with ``settings``' shape."""
+    return HeteroGNN.from_data(data, hidden=settings.hidden, layers=settings.layers,
+                               conv=settings.conv, aggr=settings.aggr,
+                               dropout=settings.dropout, static=settings.static)
+
+
 def _fit(data: HeteroData, ring_y: np.ndarray | None, ring_known: np.ndarray,
          pd_y: np.ndarray | None, pd_known: np.ndarray, holdout: np.ndarray, validate: bool,
          settings: TrainSettings, seed: int, standardiser: Standardiser | None,
@@ -520,9 +532,7 @@ def _fit(data: HeteroData, ring_y: np.ndarray | None, ring_known: np.ndarray,
     stopping on them when ``validate``."""
     start = time.perf_counter()
     torch.manual_seed(seed)
-    model = HeteroGNN.from_data(data, hidden=settings.hidden, layers=settings.layers,
-                                conv=settings.conv, aggr=settings.aggr,
-                                dropout=settings.dropout, static=settings.static)
+    model = _network(data, settings)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr,
                                  weight_decay=settings.weight_decay)
     args = model.arguments(data)
@@ -627,9 +637,7 @@ def _self_supervised(data: HeteroData, settings: TrainSettings, seed: int,
     """Deep Graph Infomax on the encoder; the merchant embeddings are the output."""
     start = time.perf_counter()
     torch.manual_seed(seed)
-    encoder = HeteroGNN.from_data(data, hidden=settings.hidden, layers=settings.layers,
-                                  conv=settings.conv, aggr=settings.aggr,
-                                  dropout=settings.dropout, static=settings.static)
+    encoder = _network(data, settings)
     args = encoder.arguments(data)
 
     def corrupt(x_dict: dict, *rest: object) -> tuple:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -125,8 +126,22 @@ def test_a_crash_in_native_code_says_where() -> None:
               "    ctypes.string_at(0)\n"
               "cli.app = crash\n"
               "cli.main()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONFAULTHANDLER"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
     assert done.returncode == -11
     assert "Fatal Python error: Segmentation fault" in done.stderr
     assert 'line 5 in crash' in done.stderr
+
+
+def test_a_closed_stderr_is_no_crash() -> None:
+    """With stderr closed (``2>&-`` in a crontab) a command still runs."""
+    import subprocess
+
+    from helpers import GUANXI, cli_env
+
+    done = subprocess.run([*GUANXI, "--help"], capture_output=False, stdout=subprocess.PIPE,
+                          text=True, env=cli_env(None), timeout=120,
+                          preexec_fn=lambda: os.close(2))
+    assert done.returncode == 0
+    assert "Usage:" in done.stdout

@@ -329,3 +329,27 @@ def test_without_labels_no_folds_are_fit(town) -> None:
     trained, fit = train_and_cross_fit(data, None, None, None, None,
                                        settings=quick(ssl_epochs=3, min_epochs=1), seed=0)
     assert not trained.supervised and fit is None
+
+
+def test_forked_training_leaves_no_generated_code_behind(tmp_path) -> None:
+    """Training side by side in forked workers writes none of PyG's generated code to
+    the temporary folder that outlives the run (workers end without exit handlers)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "from test_train import ring_town, town_labels, quick\n"
+        "from guanxi.gnn.hetero import model_input\n"
+        "from guanxi.gnn.train import train_and_cross_fit\n"
+        "ex, x, ring = ring_town()\n"
+        "y, mask = town_labels(ring)\n"
+        "train_and_cross_fit(model_input(ex, x), y, mask, None, None, seed=0, folds=2,\n"
+        "                    settings=quick(epochs=3, min_epochs=1, patience=3))\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path), "GUANXI_WORKERS": "2"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [p.name for p in tmp_path.rglob("*_propagate_*")] == []
