@@ -250,15 +250,14 @@ def main() -> None:
     runs: list[dict] = []
     try:
         for seed in args.seeds:
+            failed = {"failed_seed": seed}
             try:
                 runs.append(one(args.setting, seed, args.merchants, root, args.score))
-            except BaseException:
-                if args.out:  # a seed that fails loses only itself, and says so
-                    args.out.write_text(json.dumps({**summary(args, runs), "failed_seed": seed},
+                failed = {}
+            finally:  # a seed that fails loses only itself, and says so
+                if args.out:
+                    args.out.write_text(json.dumps({**summary(args, runs), **failed},
                                                    indent=2) + "\n")
-                raise
-            if args.out:
-                args.out.write_text(json.dumps(summary(args, runs), indent=2) + "\n")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(json.dumps(summary(args, runs), indent=2))
