@@ -33,16 +33,22 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["assemble", "cluster_ids", "members", "suspicious_groups"]
+__all__ = ["assemble", "cluster_ids", "core", "members", "suspicious_groups"]
 
 
 def suspicious_groups(adjacency: sp.spmatrix, score: np.ndarray, *, min_score: float = 0.2,
-                      max_size: int = 40, seed: int = 0) -> np.ndarray:
+                      min_strength: float = 1.0, max_size: int = 40,
+                      seed: int = 0) -> np.ndarray:
     """Groups of suspicious merchants joined by links between them.
 
-    Merchants with ``score >= min_score`` are candidates; the link between candidates
-    ``i`` and ``j`` weighs ``A_ij * sqrt(s_i * s_j)``. Connected groups of at least two
-    candidates are groups; one larger than ``max_size`` (rings are small, a town of
+    Merchants with ``score >= min_score`` are candidates. A candidate whose links to
+    the other candidates add up to less than ``min_strength`` (``sum_j A_ij``; 1 is one
+    trade link, or one identifier that only two merchants share) is dropped, and so on
+    until every one left has that much (a weighted core, :func:`core`): an honest shop
+    that scores high for trading with a ring, tied to it by one customer in common,
+    would otherwise join it, and chains of such ties merge rings into towns. The link
+    between the candidates left weighs ``A_ij * sqrt(s_i * s_j)``. Connected groups of
+    at least two are groups; one larger than ``max_size`` (rings are small, a town of
     mildly suspicious shops is not a ring) is split by Louvain on those weights, and a
     part still larger is left ungrouped.
 
@@ -58,10 +64,12 @@ def suspicious_groups(adjacency: sp.spmatrix, score: np.ndarray, *, min_score: f
     n = score.shape[0]
     labels = np.full(n, -1, dtype=np.int64)
     candidates = np.flatnonzero(score >= min_score)
+    sub = sp.csr_matrix(adjacency)[candidates][:, candidates]
+    kept = core(sub, min_strength)
+    candidates, sub = candidates[kept], sub[kept][:, kept]
     if candidates.size < 2:
         return labels
     root = np.sqrt(score[candidates])
-    sub = sp.csr_matrix(adjacency)[candidates][:, candidates]
     weights = sp.csr_matrix(sub.multiply(root[:, None]).multiply(root[None, :]))
     weights.eliminate_zeros()
     _, component = connected_components(weights, directed=False)
@@ -75,6 +83,26 @@ def suspicious_groups(adjacency: sp.spmatrix, score: np.ndarray, *, min_score: f
                 labels[candidates[piece]] = next_label
                 next_label += 1
     return labels
+
+
+def core(adjacency: sp.spmatrix, min_strength: float) -> np.ndarray:
+    """The weighted core: ``(n,)`` bool, the nodes left when nodes whose links to the
+    nodes left add up to less than ``min_strength`` are removed, repeatedly.
+
+    >>> path = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, .5], [0, .5, 0]]))
+    >>> core(path, 1.0).tolist()
+    [True, True, False]
+    >>> core(path, 1.5).tolist()
+    [False, False, False]
+    """
+    a = sp.csr_matrix(adjacency)
+    alive = np.ones(a.shape[0], dtype=bool)
+    while True:
+        strength = a @ alive.astype(np.float64)
+        weak = alive & (strength < min_strength)
+        if not weak.any():
+            return alive
+        alive &= ~weak
 
 
 def _parts(component: np.ndarray) -> list[np.ndarray]:

@@ -37,6 +37,11 @@ from guanxi.gnn.hetero import MERCHANT, as_mapping, feature_dims
 
 __all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN"]
 
+# Identifier and consumer nodes only send messages (the last layer updates merchants
+# only): by design, not the mistake PyG warns of. A filter for the process, not
+# ``catch_warnings``, which is not thread-safe: training builds networks in threads.
+warnings.filterwarnings("ignore", message="There exist node types", category=UserWarning)
+
 
 def _remove_generated_sources() -> None:
     """Remove the ``propagate`` sources PyG generated for this process.
@@ -224,9 +229,7 @@ class HeteroGNN(torch.nn.Module):
             types = [k for k in self.edge_dims if k[2] not in self.static
                      and (not last or k[2] == MERCHANT)]
             self.layer_types.append(types)
-            with warnings.catch_warnings():  # types that only send, in the last layer
-                warnings.simplefilter("ignore", UserWarning)
-                self.convs.append(HeteroConv({k: self._conv(k) for k in types}, aggr="sum"))
+            self.convs.append(HeteroConv({k: self._conv(k) for k in types}, aggr="sum"))
             self.norms.append(ModuleDict({t: torch.nn.LayerNorm(hidden)
                                           for t in dict.fromkeys(k[2] for k in types)}))
         width = node_dims[MERCHANT] + hidden * (layers + 1)

@@ -70,6 +70,9 @@ class ScorerSettings:
     candidate_share: float = 0.02
     """Share of merchants, most suspicious first, that the grouping step considers (an
     investigation team's reach, not a guess at how many are in rings)."""
+    min_link_strength: float = 1.0
+    """Least sum of link strengths that keeps a candidate in a suspicious group
+    (``clusters.suspicious_groups``)."""
     max_cluster_size: int = 40
 
 
@@ -292,6 +295,7 @@ def _groups(prep: Prepared, ring: np.ndarray, settings: ScorerSettings) -> np.nd
     """Suspicious groups among the ``candidate_share`` most suspicious merchants."""
     threshold = float(np.quantile(ring, 1 - settings.candidate_share))
     return suspicious_groups(_strength(prep), ring, min_score=max(threshold, 1e-9),
+                             min_strength=settings.min_link_strength,
                              max_size=settings.max_cluster_size, seed=settings.seed)
 
 

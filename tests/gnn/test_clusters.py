@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 
 from guanxi.gnn.cluster_scores import cluster_table
-from guanxi.gnn.clusters import assemble, cluster_ids, members, suspicious_groups
+from guanxi.gnn.clusters import assemble, cluster_ids, core, members, suspicious_groups
 from guanxi.gnn.features import merchant_features
 from guanxi.gnn.labels import Labels
 from guanxi.gnn.prepare import Prepared
@@ -80,6 +80,42 @@ def test_fewer_than_two_candidates_or_no_links_give_no_group() -> None:
     assert suspicious_groups(adjacency, np.array([0.9, 0.1, 0.1])).tolist() == [-1, -1, -1]
     empty = sp.csr_matrix((3, 3))
     assert suspicious_groups(empty, np.array([0.9, 0.9, 0.9])).tolist() == [-1, -1, -1]
+
+
+def test_a_candidate_tied_to_a_ring_by_weak_links_only_is_left_out() -> None:
+    # Ring {0, 1, 2}; 3 scores high but shares only two customers with it (0.3 each,
+    # 0.6 in all): below one full link, so it stays out and the ring is found alone.
+    adjacency = sym(4, clique([0, 1, 2]) + [(2, 3, 0.3), (1, 3, 0.3)])
+    score = np.array([0.9, 0.8, 0.7, 0.9])
+    assert suspicious_groups(adjacency, score).tolist() == [0, 0, 0, -1]
+    # Ask for no least strength and it joins, as before the weighted core.
+    assert suspicious_groups(adjacency, score, min_strength=0.0).tolist() == [0, 0, 0, 0]
+    # One more customer in common (0.9) is still less than one trade link ...
+    three = sym(4, clique([0, 1, 2]) + [(2, 3, 0.3), (1, 3, 0.3), (0, 3, 0.3)])
+    assert suspicious_groups(three, score).tolist() == [0, 0, 0, -1]
+    # ... a trade link with a member is one.
+    traded = sym(4, clique([0, 1, 2]) + [(2, 3, 1.0)])
+    assert suspicious_groups(traded, score).tolist() == [0, 0, 0, 0]
+
+
+def test_a_chain_of_weak_ties_no_longer_merges_two_rings() -> None:
+    # Rings {0, 1, 2} and {5, 6, 7} (triangles); suspicious shops 3 and 4 chain them
+    # with weak ties: 3 holds 0.6 + 0.3 and 4 the same, under one full link each.
+    edges = clique([0, 1, 2]) + clique([5, 6, 7]) + [(2, 3, 0.6), (3, 4, 0.3), (4, 5, 0.6)]
+    score = np.full(8, 0.9)
+    assert partition(suspicious_groups(sym(8, edges), score)) == {
+        frozenset({0, 1, 2}), frozenset({5, 6, 7})}
+    assert partition(suspicious_groups(sym(8, edges), score, min_strength=0.0)) == {
+        frozenset(range(8))}
+
+
+def test_the_core_is_peeled_until_it_holds() -> None:
+    # A path 0-1-2-3 of full links: the ends hold 1, the middle 2. At 1.5 the ends go,
+    # and then the middle pair holds only 1 each and goes too: nothing is left.
+    path = sym(4, [(0, 1, 1.0), (1, 2, 1.0), (2, 3, 1.0)])
+    assert core(path, 1.0).tolist() == [True] * 4
+    assert core(path, 1.5).tolist() == [False] * 4
+    assert core(sym(3, clique([0, 1, 2])), 2.0).tolist() == [True] * 3
 
 
 def two_cliques_with_a_weak_link() -> sp.csr_matrix:
