@@ -45,8 +45,10 @@ def suspicious_groups(adjacency: sp.spmatrix, score: np.ndarray, *, min_score: f
     the other candidates add up to less than ``min_strength`` (``sum_j A_ij``; 1 is one
     trade link, or one identifier that only two merchants share) is dropped, and so on
     until every one left has that much (a weighted core, :func:`core`): an honest shop
-    that scores high for trading with a ring, tied to it by one customer in common,
-    would otherwise join it, and chains of such ties merge rings into towns. The link
+    that scores high for trading with a ring, tied to it only by customers who also
+    pay many other shops, would otherwise join it, and chains of such ties merge rings
+    into towns. An identifier shared by ``k`` merchants gives each pair ``1 / (k - 1)``,
+    so it holds a member only when the others sharing it are candidates too. The link
     between the candidates left weighs ``A_ij * sqrt(s_i * s_j)``. Connected groups of
     at least two are groups; one larger than ``max_size`` (rings are small, a town of
     mildly suspicious shops is not a ring) is split by Louvain on those weights, and a
@@ -95,11 +97,16 @@ def core(adjacency: sp.spmatrix, min_strength: float) -> np.ndarray:
     >>> core(path, 1.5).tolist()
     [False, False, False]
     """
-    a = sp.csr_matrix(adjacency)
+    a = sp.csr_matrix(adjacency, dtype=np.float64)
+    a = a - sp.diags(a.diagonal())  # a link with oneself keeps no one in a group
+    a.data[~np.isfinite(a.data)] = 0.0  # nor does a strength that is no number
     alive = np.ones(a.shape[0], dtype=bool)
+    # Strengths are sums of 1/(k - 1) shares: seven merchants on one phone hold
+    # 0.999..., which is one link.
+    bar = min_strength - 1e-9
     while True:
         strength = a @ alive.astype(np.float64)
-        weak = alive & (strength < min_strength)
+        weak = alive & (strength < bar)
         if not weak.any():
             return alive
         alive &= ~weak

@@ -152,7 +152,8 @@ def _groups_of(prep: Prepared, score: np.ndarray, candidates: int, seed: int) ->
     candidates = max(candidates, 2)
     threshold = np.sort(score)[-min(candidates, score.size)]
     groups = suspicious_groups(prep.links.combined(), (score >= threshold).astype(float),
-                               min_score=0.5, seed=seed)
+                               min_score=0.5, seed=seed,
+                               min_strength=ScorerSettings().min_link_strength)
     ranked = []
     for g in np.unique(groups[groups >= 0]):
         idx = np.flatnonzero(groups == g)

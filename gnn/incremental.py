@@ -34,8 +34,9 @@ the merchants each batch touched (``IngestBatch.merchants``); from those ``T``:
 Everything outside ``S`` keeps the previous run's scores. What it misses: changes
 below ``tolerance`` (a hub's many neighbours each move it a little), a maximum over
 neighbours that a touched merchant now tops, and what no neighbourhood bounds (the
-share of merchants the grouping step considers, the size of a merchant's connected
-component, peers' trends by city and category). docs/operations.md gives the
+share of merchants the grouping step considers, how far its weighted core peels along
+a chain of candidates, the size of a merchant's connected component, peers' trends by
+city and category). docs/operations.md gives the
 measured difference from a full refresh; the test holds it to a stated bound.
 
 >>> import scipy.sparse as sp

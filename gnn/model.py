@@ -40,7 +40,8 @@ __all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN"]
 # Identifier and consumer nodes only send messages (the last layer updates merchants
 # only): by design, not the mistake PyG warns of. A filter for the process, not
 # ``catch_warnings``, which is not thread-safe: training builds networks in threads.
-warnings.filterwarnings("ignore", message="There exist node types", category=UserWarning)
+warnings.filterwarnings("ignore", message="There exist node types", category=UserWarning,
+                        module=r"guanxi\.gnn\.model$")
 
 
 def _remove_generated_sources() -> None:

@@ -188,6 +188,9 @@ def load_scorer(artefact: Artefact) -> Scorer:
     # JSON has no tuples: the artefact's lists go back to the tuples they were.
     gnn_settings = TrainSettings(**{k: tuple(v) if isinstance(v, list) else v
                                     for k, v in settings_dict.pop("gnn").items()})
+    # Saved before the weighted core existed: its stage-B trees learnt the context of
+    # groups made without it, so it keeps grouping that way.
+    settings_dict.setdefault("min_link_strength", 0.0)
     settings = ScorerSettings(**settings_dict, gnn=gnn_settings)
     gnn = None
     if "gnn" in extra:

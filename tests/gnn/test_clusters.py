@@ -118,6 +118,24 @@ def test_the_core_is_peeled_until_it_holds() -> None:
     assert core(sym(3, clique([0, 1, 2])), 2.0).tolist() == [True] * 3
 
 
+@pytest.mark.parametrize("k", [2, 3, 7, 8, 11, 14, 23])
+def test_k_merchants_on_one_identifier_hold_one_link_each(k: int) -> None:
+    # Resource allocation gives each pair 1/(k - 1); summed in floating point it is
+    # 0.999... for some k, which is still one link.
+    shared = sym(k, clique(range(k), 1.0 / (k - 1)))
+    assert core(shared, 1.0).all()
+    assert suspicious_groups(shared, np.full(k, 0.9)).tolist() == [0] * k
+
+
+def test_a_link_with_oneself_or_one_of_no_number_holds_no_one() -> None:
+    looped = sp.csr_matrix(np.array([[0.6, 0.4], [0.4, 0.6]]))
+    assert core(looped, 1.0).tolist() == [False, False]
+    assert core(looped, 1.0).tolist() == core(sym(2, [(0, 1, 0.4)]), 1.0).tolist()
+    assert np.allclose(looped.diagonal(), 0.6)  # the caller's matrix is left alone
+    broken = sym(3, clique([0, 1]) + [(1, 2, float("nan"))])
+    assert core(broken, 1.0).tolist() == [True, True, False]
+
+
 def two_cliques_with_a_weak_link() -> sp.csr_matrix:
     """Cliques {0..5} and {6..11} (strength 1) joined by one weak link 5-6 (0.05)."""
     return sym(12, clique(range(6)) + clique(range(6, 12)) + [(5, 6, 0.05)])

@@ -166,6 +166,16 @@ def test_the_ring_score_ships_from_the_stage_the_held_out_rings_chose(trained: t
     assert pipeline.load_scorer(older).ring_stage == "b"
 
 
+def test_a_model_saved_before_the_weighted_core_groups_as_it_was_trained(
+        trained: tuple) -> None:
+    artefact = load_artefact(trained[0])
+    assert pipeline.load_scorer(artefact).settings.min_link_strength == \
+        ScorerSettings().min_link_strength == 1.0
+    older = replace(artefact, settings={k: v for k, v in artefact.settings.items()
+                                        if k != "min_link_strength"})
+    assert pipeline.load_scorer(older).settings.min_link_strength == 0.0
+
+
 # --- score ----------------------------------------------------------------------------
 
 
