@@ -39,7 +39,8 @@ __all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN"]
 
 # Identifier and consumer nodes only send messages (the last layer updates merchants
 # only): by design, not the mistake PyG warns of. A filter for the process, not
-# ``catch_warnings``, which is not thread-safe: training builds networks in threads.
+# ``catch_warnings``: that swaps the process's filters, so another thread leaving its
+# own block can restore them mid-build, and the warning did print under it.
 warnings.filterwarnings("ignore", message="There exist node types", category=UserWarning,
                         module=r"guanxi\.gnn\.model$")
 
