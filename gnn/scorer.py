@@ -11,7 +11,9 @@ For each merchant ``i`` with own features ``x_i`` (``gnn/features``) and neighbo
    aggregate columns overfit, measured in docs/scoring.md) plus the heterogeneous
    GNN's out-of-fold ring and default scores (``gnn/train.py``; with
    ``use_gnn=False`` they are left out: the ablation).
-2. **Stage A** trees on ``z`` give a ring score ``a_i``; PU-calibrated (below).
+2. **Stage A** trees on ``z`` give a ring score ``a_i``; PU-calibrated (below). When
+   trained, each merchant's ``z`` (and stage B's context) is computed by its fold's
+   models, which never learnt its fold's labels (:func:`_by_fold`).
 3. **Clusters** follow the links between suspicious merchants (``gnn/clusters.py``).
 4. **Stage B** trees on ``[z_i, c_i]``, where ``c_i`` is the cluster context: the size
    of ``i``'s suspicious group, the mean and max stage-A score of the *other* members
@@ -48,7 +50,7 @@ from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.hetero import model_input
 from guanxi.gnn.prepare import Prepared, business_links, link_kinds
-from guanxi.gnn.train import Trained, TrainSettings, train_and_cross_fit
+from guanxi.gnn.train import CrossFit, Trained, TrainSettings, train_and_cross_fit
 from guanxi.gnn.trees import Ensemble, fit_folds
 from guanxi.gnn.workers import in_threads
 from guanxi.progress import ProgressFn
@@ -209,6 +211,11 @@ def _strength(prep: Prepared) -> sp.csr_matrix:
 
 def _with_context(prep: Prepared, z: np.ndarray, names: list[str], score: np.ndarray,
                   groups: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    return np.hstack([z, _context(prep, score, groups)]), [*names, *CONTEXT]
+
+
+def _context(prep: Prepared, score: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """``(M, 4)`` float32 :data:`CONTEXT` of each merchant's suspicious group."""
     m = prep.m
     size = np.zeros(m)
     mean_other = np.zeros(m)
@@ -225,7 +232,7 @@ def _with_context(prep: Prepared, z: np.ndarray, names: list[str], score: np.nda
         max_other[idx] = np.where(s >= top, second, top)
         strength[idx] = np.asarray(a[idx][:, idx].sum(axis=1)).ravel()
     ctx = np.column_stack([np.log1p(size), mean_other, max_other, np.log1p(strength)])
-    return np.hstack([z, ctx.astype(np.float32)]), [*names, *CONTEXT]
+    return ctx.astype(np.float32)
 
 
 def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndarray,
@@ -319,7 +326,7 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         0 < np.nansum(prep.labels.defaulted) < observed.sum()
     metrics: dict[str, Any] = {"labels": prep.labels.counts()}
 
-    gnn = None
+    gnn = cross = None
     g_ring = g_pd = None
     if settings.use_gnn:
         data = model_input(prep.ex, x, merchant_names=tuple(names))
@@ -328,16 +335,17 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         y_pd = np.nan_to_num(prep.labels.defaulted)
         args = (y_ring if has_ring else None, ring_mask if has_ring else None,
                 y_pd if has_pd else None, observed if has_pd else None)
-        gnn, fit = train_and_cross_fit(data, *args, settings=settings.gnn, seed=settings.seed,
-                                       folds=settings.folds, progress=report)
-        if fit is not None:
-            # Stacked like the trees (``_stacked``): out of fold where a label was
+        gnn, cross = train_and_cross_fit(data, *args, settings=settings.gnn,
+                                         seed=settings.seed, folds=settings.folds,
+                                         progress=report)
+        if cross is not None:
+            # Stacked like the trees (``_fit_stacked``): out of fold where a label was
             # learnt, the full network's score, as scoring computes it, elsewhere.
             full_ring, full_pd, _ = gnn.predict(data)
-            if fit.ring is not None and full_ring is not None:
-                g_ring = np.where(ring_mask, fit.ring, full_ring)
-            if fit.pd is not None and full_pd is not None:
-                g_pd = np.where(observed, fit.pd, full_pd)
+            if cross.ring is not None and full_ring is not None:
+                g_ring = np.where(ring_mask, cross.ring, full_ring)
+            if cross.pd is not None and full_pd is not None:
+                g_pd = np.where(observed, cross.pd, full_pd)
         metrics["gnn_best_epoch"] = dict(gnn.best_epoch)
     scorer = Scorer(settings, names, gnn, None, None, None, None, metrics)
     s0 = None
@@ -346,10 +354,11 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         target = (ring_y == 1).astype(float)
         labelled = ring_y >= 0
         rings = _fold_groups(prep, ring_y)
-        fit = partial(_fit_stacked, y=target, weight=weight, labelled=labelled, rings=rings,
-                      seed=settings.seed, folds=settings.folds)
+        fold = cross.fold if cross is not None else _folds(prep, ring_y, settings)
+        stacked = partial(_fit_stacked, y=target, weight=weight, labelled=labelled,
+                          fold=fold, seed=settings.seed, folds=settings.folds)
         report("train trees", 0, 4)
-        scorer.stage_0, s0 = fit(x, names)
+        scorer.stage_0, s0, honest_0 = stacked(x, names)
     z, z_names = graph_inputs(prep, x, names, s0, g_ring, g_pd, settings.use_gnn)
 
     if not has_ring:
@@ -365,12 +374,24 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         groups = nodes.groups
     else:
         report("train trees", 1, 4)
-        scorer.stage_a, a_raw = fit(z, z_names)
+
+        def world(k: int) -> np.ndarray:
+            return graph_inputs(prep, x, names, honest_0.boosters[k].predict(x),
+                                *_gnn_of_fold(cross, k), settings.use_gnn)[0]
+
+        z_fit = _by_fold(fold, settings.folds, world)
+        scorer.stage_a, a_raw, honest_a = stacked(z_fit, z_names, apply=z)
         a_cal = scorer.stage_a.calibrate(a_raw)
         a_groups = _groups(prep, a_cal, settings)
         zb, zb_names = _with_context(prep, z, z_names, a_cal, a_groups)
+
+        def context(k: int) -> np.ndarray:
+            a = scorer.stage_a.calibrate(honest_a.boosters[k].predict(world(k)))
+            return _context(prep, a, _groups(prep, a, settings))
+
+        zb_fit = np.hstack([z_fit, _by_fold(fold, settings.folds, context)])
         report("train trees", 2, 4)
-        scorer.stage_b, b_raw = fit(zb, zb_names)
+        scorer.stage_b, b_raw, _ = stacked(zb_fit, zb_names, apply=zb)
         b_cal = scorer.stage_b.calibrate(b_raw)
         stages = {"0": scorer.stage_0.calibrate(s0), "a": a_cal, "b": b_cal}
         (scorer.ring_stage, metrics["oof_ring_auprc_by_stage"],
@@ -464,24 +485,68 @@ def chosen_stage(scores: dict[str, np.ndarray], ring: np.ndarray,
 
 
 def _fit_stacked(X: np.ndarray, names: list[str], *, y: np.ndarray, weight: np.ndarray,
-                 labelled: np.ndarray, rings: np.ndarray, seed: int, folds: int
-                 ) -> tuple[Ensemble, np.ndarray]:
-    """A stage's deployed trees and the scores the next stage learns from.
+                 labelled: np.ndarray, fold: np.ndarray, seed: int, folds: int,
+                 apply: np.ndarray | None = None) -> tuple[Ensemble, np.ndarray, Ensemble]:
+    """A stage's deployed trees, the scores the next stage learns from, and the trees
+    of the folds behind those scores (``boosters[k]`` never learnt fold ``k``).
 
     Deployed: folds without regard to rings (each fold model then learns from every
     caught ring, and the mean of the fold models ranks the unlabelled best: measured
     0.34 against 0.25 AUPRC with ring-grouped folds on hard data). Stacked: for
-    labelled merchants, out-of-fold scores from folds that keep each caught ring whole
-    (a ring-mate in training would make the member's score, and so its neighbours'
-    aggregates, look better than an unseen ring's ever will); for the others, the
-    deployed mean, as scoring will compute it.
+    labelled merchants, out-of-fold scores from the folds of ``fold``, which keep each
+    caught ring whole (a ring-mate in training would make the member's score, and so
+    its neighbours' aggregates, look better than an unseen ring's ever will); for the
+    others, the deployed mean of ``apply`` (default ``X``: the inputs as scoring
+    computes them), as scoring will compute it.
     """
     fit = partial(fit_folds, X, y, np.ones(len(y), dtype=bool), names, seed=seed,
                   weight=weight, folds=folds)
     # Both at once: with their folds in threads too, no core idles while the other
     # fits the last of five folds.
-    deployed, honest = in_threads([fit, partial(fit, groups=rings)])
-    return deployed, np.where(labelled, honest.oof, deployed.raw(X))
+    deployed, honest = in_threads([fit, partial(fit, fold_of=fold)])
+    at = X if apply is None else apply
+    return deployed, np.where(labelled, honest.oof, deployed.raw(at)), honest
+
+
+def _folds(prep: Prepared, ring_y: np.ndarray, settings: ScorerSettings) -> np.ndarray:
+    """Each merchant's fold, split as the GNN's cross-fit splits (``train.cross_fit``),
+    for a scorer without the network."""
+    from guanxi.gnn.train import group_folds, label_groups
+
+    groups = label_groups(prep.ex.data, ring_y == 1, max_shared=settings.gnn.max_shared)
+    return group_folds(groups, settings.folds, seed=settings.seed)
+
+
+def _gnn_of_fold(cross: CrossFit | None, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Fold ``k``'s network's ring and default scores of every merchant (None without
+    the network, or without the task's labels)."""
+    if cross is None:
+        return None, None
+    return (None if cross.ring_by_fold is None else cross.ring_by_fold[k],
+            None if cross.pd_by_fold is None else cross.pd_by_fold[k])
+
+
+def _by_fold(fold: np.ndarray, folds: int, inputs: Callable[[int], np.ndarray]) -> np.ndarray:
+    """``(M, K)``: each merchant's row of ``inputs(k)`` (``(M, K)``) for its fold ``k``.
+
+    The next stage learns from inputs that read *other* merchants' scores: the
+    neighbours' stage-0 scores for stage A, the group's stage-A scores for stage B. The
+    deployed models learnt every caught ring, so they lift the unlabelled shops around a
+    caught member (its crew's, its customers' other shops), which a ring nobody caught
+    never gets; read through them, a caught member's inputs carry its own label, and
+    the next stage learns from, and is chosen on, a lift its real targets lack. So
+    merchant ``i`` of fold ``k`` reads every score from fold ``k``'s models, trees and
+    network, none of which learnt fold ``k``'s labels (docs/scoring.md, *Stacking*).
+    """
+    out: np.ndarray | None = None
+    for k in range(folds):
+        rows = fold == k
+        if rows.any():
+            got = inputs(k)
+            out = np.zeros(got.shape, dtype=np.float32) if out is None else out
+            out[rows] = got[rows]
+    assert out is not None, "every merchant is of a fold"
+    return out
 
 
 def _fold_groups(prep: Prepared, ring_y: np.ndarray) -> np.ndarray:

@@ -237,6 +237,11 @@ class CrossFit:
     """(M,) probability of default, None without default labels."""
     fold: np.ndarray
     """(M,) int: the fold each merchant was held out in."""
+    ring_by_fold: np.ndarray | None = None
+    """(folds, M): fold ``k``'s model's ring score of every merchant, the graph as a
+    network that never saw fold ``k``'s labels scores it; None as ``ring``."""
+    pd_by_fold: np.ndarray | None = None
+    """(folds, M): likewise, the probability of default."""
 
 
 def merchant_labels(merchants: pd.DataFrame
@@ -431,7 +436,9 @@ def cross_fit(data: HeteroData, y_ring: ArrayLike | None, ring_mask: ArrayLike |
     -------
     CrossFit
         ``ring`` and ``pd`` ``(M,)`` (None for a task without labels; NaN in a fold
-        whose complement has no positive to learn from), ``fold`` ``(M,)``.
+        whose complement has no positive to learn from), ``fold`` ``(M,)``, and every
+        fold model's scores of every merchant, ``ring_by_fold`` and ``pd_by_fold``
+        ``(folds, M)``.
     """
     plan = _FoldPlan(data, y_ring, ring_mask, y_pd, pd_mask, settings or TrainSettings(),
                      seed, folds, epochs)
@@ -485,8 +492,8 @@ class _FoldPlan:
         self.epochs = epochs or settings.cross_fit_epochs
 
     def jobs(self) -> list[Callable[[Step], tuple[np.ndarray | None, np.ndarray | None]]]:
-        """One job per fold (none without labels): the held-out merchants' ring and
-        default scores from a network that never saw their labels."""
+        """One job per fold (none without labels): every merchant's ring and default
+        scores from a network that never saw the fold's labels."""
         if not (self.has_ring or self.has_pd):
             return []
         return [partial(self._fold, k) for k in range(self.folds)]
@@ -502,19 +509,20 @@ class _FoldPlan:
                            lambda task, done, total: step(done, total),
                            task="cross-fit GNN", epochs=self.epochs)
             r, p, _ = trained.predict(self.data)
-        return (r[held] if r is not None else None), (p[held] if p is not None else None)
+        return r, p
 
     def combine(self, outputs: list[tuple[np.ndarray | None, np.ndarray | None]]) -> CrossFit:
         m = self.fold.shape[0]
-        ring = np.full(m, np.nan) if self.has_ring else None
-        pd_ = np.full(m, np.nan) if self.has_pd else None
+        ring = np.full((self.folds, m), np.nan) if self.has_ring else None
+        pd_ = np.full((self.folds, m), np.nan) if self.has_pd else None
         for k, (r, p) in enumerate(outputs):
-            held = self.fold == k
             if ring is not None and r is not None:
-                ring[held] = r
+                ring[k] = r
             if pd_ is not None and p is not None:
-                pd_[held] = p
-        return CrossFit(ring, pd_, self.fold)
+                pd_[k] = p
+        rows = np.arange(m)
+        return CrossFit(None if ring is None else ring[self.fold, rows],
+                        None if pd_ is None else pd_[self.fold, rows], self.fold, ring, pd_)
 
 
 def _network(data: HeteroData, settings: TrainSettings) -> HeteroGNN:

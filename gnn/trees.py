@@ -102,7 +102,7 @@ class Ensemble:
 def fit_folds(X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, names: Sequence[str], *,
               seed: int = 0, weight: np.ndarray | None = None, balanced: bool = True,
               folds: int = 5, groups: np.ndarray | None = None,
-              metric: str = "average_precision",
+              fold_of: np.ndarray | None = None, metric: str = "average_precision",
               params: Mapping[str, Any] | None = None) -> Ensemble:
     """Fit ``folds`` LightGBM models and Platt calibration; see the module docstring.
 
@@ -113,6 +113,9 @@ def fit_folds(X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, names: Seque
     balanced : reweight positives so both classes weigh the same (ranking); the
         calibration still fits the unbalanced weights.
     groups : (N,) group ids kept within one fold.
+    fold_of : (N,) the fold of each row, 0 to ``folds - 1``, instead of a split of its
+        own: ``boosters[k]`` then never learns a row of fold ``k``, the fold some other
+        model (the GNN's cross-fit) held out too.
     """
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.float64)
@@ -134,7 +137,12 @@ def fit_folds(X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, names: Seque
     if balanced:
         w[target == 1] *= w[target == 0].sum() / w[target == 1].sum()
     options = {**PARAMS, "metric": metric, **(params or {})}
-    if groups is None:
+    if fold_of is not None:
+        at = np.asarray(fold_of)[train]
+        if not np.isin(at, np.arange(folds)).all():
+            raise ValueError(f"fold_of must be 0 to {folds - 1} on every training row")
+        split = [(np.flatnonzero(at != k), np.flatnonzero(at == k)) for k in range(folds)]
+    elif groups is None:
         split = StratifiedKFold(folds, shuffle=True, random_state=seed).split(train, target)
     else:
         split = StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(

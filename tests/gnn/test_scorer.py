@@ -1,10 +1,18 @@
-"""The choice of the stage whose ring score ships (``scorer.chosen_stage``)."""
+"""The choice of the stage whose ring score ships (``scorer.chosen_stage``), and the
+inputs each stage learns from (``scorer.fit_scorer``)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from guanxi.gnn.scorer import chosen_stage
+from guanxi.gnn import scorer
+from guanxi.gnn.baselines.gbdt import neighbour_aggregate
+from guanxi.gnn.labels import Labels
+from guanxi.gnn.prepare import Prepared, link_kinds
+from guanxi.gnn.projection import merchant_links
+from guanxi.gnn.scorer import CONTEXT, ScorerSettings, chosen_stage, fit_scorer
+from guanxi.gnn.trees import Ensemble
 
 
 def _labels(rings: int, size: int, cleared: int, unlabelled: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,3 +65,54 @@ def test_one_caught_ring_measures_nothing() -> None:
                                                   {"0": None, "a": None})
     # Nine members counted one by one would have seemed to measure it.
     assert chosen_stage(scores, ring)[1]["a"] is not None
+
+
+# --- the next stage's training inputs: each merchant's from its own fold's models -------
+
+
+def test_each_merchant_learns_from_inputs_its_own_folds_models_computed(make_export,
+                                                                       monkeypatch) -> None:
+    # Eight caught rings of five (a chain of payments), each member also paid by an
+    # unlabelled shop that looks like it (feature 0 high): the shops are what trees
+    # that learnt a ring lift, and what a caught member's neighbour scores would carry.
+    rng = np.random.default_rng(0)
+    n, size, rings = 240, 5, 8
+    members = rings * size
+    paid = []
+    for r in range(rings):
+        ring = list(range(size * r, size * r + size))
+        paid += [(a, b, 1, 100.0) for a, b in zip(ring, ring[1:], strict=False)]
+        paid += [(members + m, m, 1, 50.0) for m in ring]
+    ex = make_export(n, paid=paid)
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    x[: 2 * members, 0] += 3.0  # members and their shops alike
+    label = np.r_[np.ones(members), -np.ones(members), np.zeros(80),
+                  -np.ones(n - 2 * members - 80)].astype(np.int8)
+    prep = Prepared(ex, merchant_links(ex), pd.DataFrame(x, columns=["a", "b", "c"]),
+                    np.zeros(n, dtype=np.int64), Labels(label, np.full(n, np.nan)))
+    fits: list[tuple[np.ndarray, dict, Ensemble]] = []
+    fit_stacked = scorer._fit_stacked
+
+    def spy(X: np.ndarray, names: list[str], **kw) -> tuple:
+        out = fit_stacked(X, names, **kw)
+        fits.append((X, kw, out[2]))
+        return out
+
+    monkeypatch.setattr(scorer, "_fit_stacked", spy)
+    fit_scorer(prep, ScorerSettings(use_gnn=False, folds=2))
+    (_, kw0, honest_0), (z_fit, kw_a, honest_a), (zb_fit, _, _) = fits
+    fold = kw0["fold"]
+    assert all(len(set(fold[size * r: size * r + size])) == 1 for r in range(rings))
+    kinds = link_kinds(prep.links)
+    columns = slice(3, 3 + 3 * len(kinds))  # graph_inputs' neighbour-score columns
+    for k, booster in enumerate(honest_0.boosters):
+        rows = fold == k
+        want = neighbour_aggregate(booster.predict(x)[:, None], kinds)
+        assert np.allclose(z_fit[rows, columns], want[rows], atol=1e-6)
+        # The fold's trees never learnt its rows: out of fold, by their own model.
+        assert np.allclose(honest_a.oof[rows], honest_a.boosters[k].predict(z_fit[rows]))
+    # Scoring's inputs are another matter: the deployed trees' (``apply``), not these.
+    assert not np.allclose(kw_a["apply"][:, columns], z_fit[:, columns])
+    # Stage B reads the group context of the same fold's stage-A scores.
+    assert zb_fit.shape[1] == z_fit.shape[1] + len(CONTEXT)
+    assert np.array_equal(zb_fit[:, : z_fit.shape[1]], z_fit)
