@@ -115,6 +115,35 @@ def gds_cache_dir(version: str = GDS_VERSION) -> Path:
     return _cache_root() / f"gds-{version}"
 
 
+def _launcher(java: str, lib: Path) -> tuple[list[str], str]:
+    """The launcher to run: the folder of its class, compiled once per source and JDK
+    into the cache (``java File.java`` compiles it again at every start, 3-4 s on two
+    cores), and its class; or no folder and its source, where the JDK has no ``javac``
+    next to ``java`` or it fails."""
+    import hashlib
+
+    javac = Path(java).resolve().parent / "javac"
+    if not javac.exists():
+        return [], str(_LAUNCHER)
+    # Compiled against this JDK and this Neo4j's API: a new one of either compiles anew.
+    key = hashlib.sha256(_LAUNCHER.read_bytes() + f"{javac}\n{lib}".encode()).hexdigest()[:16]
+    classes = _cache_root() / "launcher" / key
+    if not (classes / f"{_LAUNCHER.stem}.class").exists():
+        classes.parent.mkdir(parents=True, exist_ok=True)
+        tmp = classes.parent / f"{key}.{os.getpid()}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        built = subprocess.run([str(javac), "-cp", f"{lib}/*", "-d", str(tmp), str(_LAUNCHER)],
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return [], str(_LAUNCHER)
+        try:
+            tmp.rename(classes)  # two starts at once: the first rename wins, both work
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return [str(classes)], _LAUNCHER.stem
+
+
 def _copy_dependencies(pom: Path, out: Path, what: str, *props: str) -> None:
     """``mvn dependency:copy-dependencies`` of ``pom`` into ``out``; ``ServerError`` if it fails.
 
@@ -253,6 +282,24 @@ def _pid_file(data_dir: Path) -> Path:
 
 def _log_file(data_dir: Path) -> Path:
     return data_dir / "logs" / "server.log"
+
+
+_LAUNCH_MARK = "\n--- guanxi db start "
+_READY_LINE = "guanxi-neo4j: started"
+"""What the launcher prints once the password is set (graph/server/GuanxiNeo4j.java)."""
+
+
+def _password_set(data_dir: Path) -> bool:
+    """Whether the latest launch in ``data_dir`` has set the password, by its log.
+
+    Bolt answers a moment before the launcher sets it, and three failed logins lock the
+    user out for five seconds (Neo4j's default): asked too early, a first start waited
+    6 s longer."""
+    try:
+        text = _log_file(data_dir).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # nothing to go by: ask Bolt
+    return _READY_LINE in text[max(text.rfind(_LAUNCH_MARK), 0):]
 
 
 def _our_process(pid: int, data_dir: Path) -> psutil.Process | None:
@@ -456,13 +503,13 @@ def _answering(data_dir: Path, proc: psutil.Process, timeout: float) -> ServerSt
     (Ctrl-C) leaves the server starting: the next start waits for it as its own would."""
     deadline = time.monotonic() + timeout
     while True:
-        current = _describe(data_dir, proc)
-        if current.version:
+        current = _describe(data_dir, proc) if _password_set(data_dir) else None
+        if current is not None and current.version:
             return current
         if not proc.is_running() or time.monotonic() > deadline:
             raise ServerError(
-                f"Neo4j (pid {proc.pid}) in {data_dir} did not answer on {current.uri} "
-                f"within {timeout:.0f} s",
+                f"Neo4j (pid {proc.pid}) in {data_dir} did not answer on port "
+                f"{_read_state(data_dir).get('port')} within {timeout:.0f} s",
                 f"see {_log_file(data_dir)}; `guanxi db stop`, then `guanxi db start`, "
                 "restarts it")
         time.sleep(0.5)
@@ -507,12 +554,13 @@ def _launch(cfg: ServerConfig, timeout: float) -> ServerStatus:
     conf = _write_conf(cfg, gds_lib)
     log_path = _log_file(data_dir)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    classpath = os.pathsep.join([f"{lib}/*", *([f"{gds_lib}/*"] if gds_lib else [])])
+    classes, main = _launcher(java, lib)
+    classpath = os.pathsep.join([*classes, f"{lib}/*", *([f"{gds_lib}/*"] if gds_lib else [])])
     cmd = [java, f"-Xmx{cfg.heap}", f"-Xms{cfg.heap}", "-XX:+UseG1GC",
            "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8",
-           "-cp", classpath, str(_LAUNCHER), str(data_dir), str(conf), str(pw)]
+           "-cp", classpath, main, str(data_dir), str(conf), str(pw)]
     with open(log_path, "ab") as log:
-        log.write(f"\n--- guanxi db start {datetime.now(UTC).isoformat()} ---\n".encode())
+        log.write(f"{_LAUNCH_MARK}{datetime.now(UTC).isoformat()} ---\n".encode())
         log.flush()
         child = subprocess.Popen(cmd, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True)
@@ -590,6 +638,9 @@ def _wait_for_bolt(child: subprocess.Popen, port: int, password: str, data_dir: 
                 + ("; `guanxi db start --no-gds` starts it without Graph Data Science"
                    if with_gds else ""),
             )
+        if not _password_set(data_dir):
+            time.sleep(0.2)
+            continue
         version, gds, gds_known = _bolt_version(port, password)
         # With GDS, wait for the default database too, to report GDS's version (or
         # that it did not load); Bolt may answer a moment before that database does.

@@ -31,7 +31,9 @@ public class GuanxiNeo4j {
             stopped.countDown();
         }));
         setPassword(service, password);
+        // guanxi waits for this line before logging in (graph/server.py, _password_set).
         System.out.println("guanxi-neo4j: started");
+        System.out.flush();
         stopped.await();
     }
 

@@ -69,6 +69,13 @@ def test_the_lifecycle_of_one_data_dir(tmp_path: Path) -> None:
         servers = _server_processes(data_dir)
         assert len(servers) == 1
         assert {json.loads(out)["pid"] for out, _ in results} == {servers[0].pid}
+        # The launcher runs compiled (once, into the cache), not from its source, and
+        # nobody logged in before it had set the password (which would lock neo4j out
+        # for five seconds).
+        assert "GuanxiNeo4j" in servers[0].cmdline()
+        assert not any(arg.endswith(".java") for arg in servers[0].cmdline())
+        debug = (data_dir / "logs" / "debug.log").read_text(encoding="utf-8")
+        assert "Bolt server started" in debug and "unauthorized" not in debug
         status = _status(data_dir)
         assert status["running"] is True and status["pid"] == servers[0].pid
         assert status["uri"] == f"bolt://127.0.0.1:{port}"
@@ -129,6 +136,16 @@ def test_the_lifecycle_of_one_data_dir(tmp_path: Path) -> None:
         for orphan in _server_processes(data_dir):  # what a failed run may leave
             orphan.kill()
     assert _server_processes(data_dir) == []
+
+
+def test_a_jdk_without_javac_runs_the_launcher_from_its_source(tmp_path: Path) -> None:
+    java = tmp_path / "jre" / "bin" / "java"
+    java.parent.mkdir(parents=True)
+    java.write_text("")  # never run: only what lies beside it is looked at
+    classes, main = server._launcher(str(java), server.ensure_jars())
+    assert classes == [] and main.endswith("GuanxiNeo4j.java")
+    classes, main = server._launcher(server.java_binary(), server.ensure_jars())
+    assert main == "GuanxiNeo4j" and (Path(classes[0]) / "GuanxiNeo4j.class").exists()
 
 
 def test_start_with_another_port_than_the_running_server_is_an_error(neo4j_dir: Path) -> None:
