@@ -128,20 +128,24 @@ def _launcher(java: str, lib: Path) -> tuple[list[str], str]:
     # Compiled against this JDK and this Neo4j's API: a new one of either compiles anew.
     key = hashlib.sha256(_LAUNCHER.read_bytes() + f"{javac}\n{lib}".encode()).hexdigest()[:16]
     classes = _cache_root() / "launcher" / key
-    if not (classes / f"{_LAUNCHER.stem}.class").exists():
+    if (classes / f"{_LAUNCHER.stem}.class").exists():
+        return [str(classes)], _LAUNCHER.stem
+    tmp = classes.parent / f"{key}.{os.getpid()}.partial"
+    try:
         classes.parent.mkdir(parents=True, exist_ok=True)
-        tmp = classes.parent / f"{key}.{os.getpid()}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         built = subprocess.run([str(javac), "-cp", f"{lib}/*", "-d", str(tmp), str(_LAUNCHER)],
                                capture_output=True, text=True)
-        if built.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            return [], str(_LAUNCHER)
-        try:
-            tmp.rename(classes)  # two starts at once: the first rename wins, both work
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return [str(classes)], _LAUNCHER.stem
+        if built.returncode == 0:
+            with contextlib.suppress(OSError):  # two starts at once: the first rename wins
+                tmp.rename(classes)
+    except OSError:
+        pass  # an unwritable cache: the source runs as before
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if (classes / f"{_LAUNCHER.stem}.class").exists():
+        return [str(classes)], _LAUNCHER.stem
+    return [], str(_LAUNCHER)
 
 
 def _copy_dependencies(pom: Path, out: Path, what: str, *props: str) -> None:

@@ -138,14 +138,21 @@ def test_the_lifecycle_of_one_data_dir(tmp_path: Path) -> None:
     assert _server_processes(data_dir) == []
 
 
-def test_a_jdk_without_javac_runs_the_launcher_from_its_source(tmp_path: Path) -> None:
+def test_a_jdk_without_javac_or_a_cache_without_room_runs_the_launcher_from_its_source(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = server.ensure_jars()
     java = tmp_path / "jre" / "bin" / "java"
     java.parent.mkdir(parents=True)
     java.write_text("")  # never run: only what lies beside it is looked at
-    classes, main = server._launcher(str(java), server.ensure_jars())
+    classes, main = server._launcher(str(java), lib)
     assert classes == [] and main.endswith("GuanxiNeo4j.java")
-    classes, main = server._launcher(server.java_binary(), server.ensure_jars())
+    classes, main = server._launcher(server.java_binary(), lib)
     assert main == "GuanxiNeo4j" and (Path(classes[0]) / "GuanxiNeo4j.class").exists()
+    # A cache that cannot hold a folder (here: a file where the folder would go).
+    (tmp_path / "cache").write_text("")
+    monkeypatch.setenv("GUANXI_CACHE", str(tmp_path / "cache"))
+    classes, main = server._launcher(server.java_binary(), lib)
+    assert classes == [] and main.endswith("GuanxiNeo4j.java")
 
 
 def test_start_with_another_port_than_the_running_server_is_an_error(neo4j_dir: Path) -> None:
