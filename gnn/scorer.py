@@ -50,7 +50,14 @@ from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.hetero import model_input
 from guanxi.gnn.prepare import Prepared, business_links, link_kinds
-from guanxi.gnn.train import CrossFit, Trained, TrainSettings, train_and_cross_fit
+from guanxi.gnn.train import (
+    CrossFit,
+    Trained,
+    TrainSettings,
+    group_folds,
+    label_groups,
+    train_and_cross_fit,
+)
 from guanxi.gnn.trees import Ensemble, fit_folds
 from guanxi.gnn.workers import in_threads
 from guanxi.progress import ProgressFn
@@ -353,8 +360,9 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         weight = np.where(ring_y >= 0, 1.0, settings.unlabelled_weight)
         target = (ring_y == 1).astype(float)
         labelled = ring_y >= 0
-        rings = _fold_groups(prep, ring_y)
-        fold = cross.fold if cross is not None else _folds(prep, ring_y, settings)
+        rings = _caught_rings(prep, ring_y, settings)
+        fold = cross.fold if cross is not None else group_folds(
+            np.where(ring_y == 1, rings, -1), settings.folds, seed=settings.seed)
         stacked = partial(_fit_stacked, y=target, weight=weight, labelled=labelled,
                           fold=fold, seed=settings.seed, folds=settings.folds)
         report("train trees", 0, 4)
@@ -375,21 +383,21 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
     else:
         report("train trees", 1, 4)
 
-        def world(k: int) -> np.ndarray:
-            return graph_inputs(prep, x, names, honest_0.boosters[k].predict(x),
-                                *_gnn_of_fold(cross, k), settings.use_gnn)[0]
-
-        z_fit = _by_fold(fold, settings.folds, world)
+        worlds = [graph_inputs(prep, x, names, booster.predict(x), *_gnn_of_fold(cross, k),
+                               settings.use_gnn)[0]
+                  for k, booster in enumerate(honest_0.boosters)]
+        z_fit = _by_fold(fold, worlds.__getitem__)
         scorer.stage_a, a_raw, honest_a = stacked(z_fit, z_names, apply=z)
         a_cal = scorer.stage_a.calibrate(a_raw)
         a_groups = _groups(prep, a_cal, settings)
         zb, zb_names = _with_context(prep, z, z_names, a_cal, a_groups)
 
         def context(k: int) -> np.ndarray:
-            a = scorer.stage_a.calibrate(honest_a.boosters[k].predict(world(k)))
+            a = scorer.stage_a.calibrate(honest_a.boosters[k].predict(worlds[k]))
             return _context(prep, a, _groups(prep, a, settings))
 
-        zb_fit = np.hstack([z_fit, _by_fold(fold, settings.folds, context)])
+        zb_fit = np.hstack([z_fit, _by_fold(fold, context)])
+        del worlds
         report("train trees", 2, 4)
         scorer.stage_b, b_raw, _ = stacked(zb_fit, zb_names, apply=zb)
         b_cal = scorer.stage_b.calibrate(b_raw)
@@ -508,15 +516,6 @@ def _fit_stacked(X: np.ndarray, names: list[str], *, y: np.ndarray, weight: np.n
     return deployed, np.where(labelled, honest.oof, deployed.raw(at)), honest
 
 
-def _folds(prep: Prepared, ring_y: np.ndarray, settings: ScorerSettings) -> np.ndarray:
-    """Each merchant's fold, split as the GNN's cross-fit splits (``train.cross_fit``),
-    for a scorer without the network."""
-    from guanxi.gnn.train import group_folds, label_groups
-
-    groups = label_groups(prep.ex.data, ring_y == 1, max_shared=settings.gnn.max_shared)
-    return group_folds(groups, settings.folds, seed=settings.seed)
-
-
 def _gnn_of_fold(cross: CrossFit | None, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Fold ``k``'s network's ring and default scores of every merchant (None without
     the network, or without the task's labels)."""
@@ -526,8 +525,9 @@ def _gnn_of_fold(cross: CrossFit | None, k: int) -> tuple[np.ndarray | None, np.
             None if cross.pd_by_fold is None else cross.pd_by_fold[k])
 
 
-def _by_fold(fold: np.ndarray, folds: int, inputs: Callable[[int], np.ndarray]) -> np.ndarray:
-    """``(M, K)``: each merchant's row of ``inputs(k)`` (``(M, K)``) for its fold ``k``.
+def _by_fold(fold: np.ndarray, inputs: Callable[[int], np.ndarray]) -> np.ndarray:
+    """``(M, C)``: each merchant's row of ``inputs(k)`` (``(M, C)``) for its fold ``k``
+    (``fold``, ``(M,)``).
 
     The next stage learns from inputs that read *other* merchants' scores: the
     neighbours' stage-0 scores for stage A, the group's stage-A scores for stage B. The
@@ -539,21 +539,18 @@ def _by_fold(fold: np.ndarray, folds: int, inputs: Callable[[int], np.ndarray]) 
     network, none of which learnt fold ``k``'s labels (docs/scoring.md, *Stacking*).
     """
     out: np.ndarray | None = None
-    for k in range(folds):
+    for k in np.unique(fold):
         rows = fold == k
-        if rows.any():
-            got = inputs(k)
-            out = np.zeros(got.shape, dtype=np.float32) if out is None else out
-            out[rows] = got[rows]
+        got = inputs(int(k))
+        out = np.zeros(got.shape, dtype=np.float32) if out is None else out
+        out[rows] = got[rows]
     assert out is not None, "every merchant is of a fold"
     return out
 
 
-def _fold_groups(prep: Prepared, ring_y: np.ndarray) -> np.ndarray:
-    """Fold groups: a caught ring (linked labelled-fraud merchants) is one group; every
-    other merchant is its own."""
-    from guanxi.gnn.train import label_groups
-
-    groups = label_groups(prep.ex.data, ring_y == 1)
+def _caught_rings(prep: Prepared, ring_y: np.ndarray, settings: ScorerSettings) -> np.ndarray:
+    """``(M,)``: a caught ring (linked labelled-fraud merchants, as the folds and the
+    GNN's cross-fit join them) is one group; every other merchant is its own."""
+    groups = label_groups(prep.ex.data, ring_y == 1, max_shared=settings.gnn.max_shared)
     own = np.arange(prep.m) + (int(groups.max()) + 1 if groups.size else 0)
     return np.where(groups >= 0, groups, own)

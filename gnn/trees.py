@@ -166,7 +166,11 @@ def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, w_plain: np.ndarray,
          options: dict[str, Any], seed: int) -> lgb.Booster:
     """One model, early-stopped on a stratified fifth of its rows (their own weights,
     unbalanced: for log-loss that stops at the best calibrated model)."""
-    fit, stop = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y,
+    # A fold can leave a single positive to learn from (a caught ring of four and one
+    # merchant alone, five folds): too few to stratify, so the split is plain.
+    counts = np.unique(y, return_counts=True)[1]
+    fit, stop = train_test_split(np.arange(len(y)), test_size=0.2,
+                                 stratify=y if counts.min() >= 2 else None,
                                  random_state=seed)
     model = lgb.LGBMClassifier(**{**options, "random_state": seed})
     model.fit(X[fit], y[fit], sample_weight=w[fit], eval_X=(X[stop],), eval_y=(y[stop],),

@@ -36,6 +36,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
@@ -125,24 +126,28 @@ def _launcher(java: str, lib: Path) -> tuple[list[str], str]:
     javac = Path(java).resolve().parent / "javac"
     if not javac.exists():
         return [], str(_LAUNCHER)
-    # Compiled against this JDK and this Neo4j's API: a new one of either compiles anew.
-    key = hashlib.sha256(_LAUNCHER.read_bytes() + f"{javac}\n{lib}".encode()).hexdigest()[:16]
+    # Compiled by this javac (a JDK replaced in place has another) against this Neo4j's
+    # API: a new one of either compiles anew.
+    made = javac.stat()
+    key = hashlib.sha256(_LAUNCHER.read_bytes() + f"{javac}\n{made.st_mtime_ns}\n"
+                         f"{made.st_size}\n{lib}".encode()).hexdigest()[:16]
     classes = _cache_root() / "launcher" / key
     if (classes / f"{_LAUNCHER.stem}.class").exists():
         return [str(classes)], _LAUNCHER.stem
-    tmp = classes.parent / f"{key}.{os.getpid()}.partial"
+    tmp = None
     try:
         classes.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(dir=classes.parent, prefix=f"{key}."))
         built = subprocess.run([str(javac), "-cp", f"{lib}/*", "-d", str(tmp), str(_LAUNCHER)],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, timeout=300)
         if built.returncode == 0:
             with contextlib.suppress(OSError):  # two starts at once: the first rename wins
                 tmp.rename(classes)
-    except OSError:
-        pass  # an unwritable cache: the source runs as before
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # an unwritable cache, or a javac that hangs: the source runs as before
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     if (classes / f"{_LAUNCHER.stem}.class").exists():
         return [str(classes)], _LAUNCHER.stem
     return [], str(_LAUNCHER)
@@ -303,7 +308,8 @@ def _password_set(data_dir: Path) -> bool:
         text = _log_file(data_dir).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return True  # nothing to go by: ask Bolt
-    return _READY_LINE in text[max(text.rfind(_LAUNCH_MARK), 0):]
+    at = text.rfind(_LAUNCH_MARK)
+    return at < 0 or _READY_LINE in text[at:]  # no marker (a replaced log): ask Bolt
 
 
 def _our_process(pid: int, data_dir: Path) -> psutil.Process | None:
@@ -507,13 +513,13 @@ def _answering(data_dir: Path, proc: psutil.Process, timeout: float) -> ServerSt
     (Ctrl-C) leaves the server starting: the next start waits for it as its own would."""
     deadline = time.monotonic() + timeout
     while True:
-        current = _describe(data_dir, proc) if _password_set(data_dir) else None
-        if current is not None and current.version:
+        current = _describe(data_dir, proc)
+        if current.version:
             return current
         if not proc.is_running() or time.monotonic() > deadline:
             raise ServerError(
-                f"Neo4j (pid {proc.pid}) in {data_dir} did not answer on port "
-                f"{_read_state(data_dir).get('port')} within {timeout:.0f} s",
+                f"Neo4j (pid {proc.pid}) in {data_dir} did not answer on {current.uri} "
+                f"within {timeout:.0f} s",
                 f"see {_log_file(data_dir)}; `guanxi db stop`, then `guanxi db start`, "
                 "restarts it")
         time.sleep(0.5)
@@ -745,10 +751,10 @@ def _describe(data_dir: Path, proc: psutil.Process, note: str | None = None) -> 
     """The status of the running server ``proc``, asking its version over Bolt."""
     state = _read_state(data_dir)
     port = state.get("port", DEFAULT_PORT)
-    try:
-        version, gds, _ = _bolt_version(port, password_file(data_dir).read_text().strip())
-    except OSError:
-        version, gds = None, None
+    version = gds = None
+    if _password_set(data_dir):  # before that, a login only locks the user out
+        with contextlib.suppress(OSError):
+            version, gds, _ = _bolt_version(port, password_file(data_dir).read_text().strip())
     if not version:
         note = note or "the process runs but Bolt does not answer (starting, or stuck)"
     return ServerStatus(True, str(data_dir), proc.pid, f"bolt://127.0.0.1:{port}", version,

@@ -1,7 +1,9 @@
 // The local Neo4j that `guanxi db start` runs: Neo4j's documented embedded API
 // (DatabaseManagementServiceBuilder) with the Bolt connector, configured from a
-// neo4j.conf that guanxi writes. Launched as a single-file source program:
-//   java -cp "LIB/*" GuanxiNeo4j.java HOME_DIR CONF_FILE PASSWORD_FILE
+// neo4j.conf that guanxi writes. Compiled once by javac into guanxi's cache and run as
+//   java -cp "CLASSES:LIB/*" GuanxiNeo4j HOME_DIR CONF_FILE PASSWORD_FILE
+// (or, where the JDK has no javac, as a single-file source program:
+//   java -cp "LIB/*" GuanxiNeo4j.java HOME_DIR CONF_FILE PASSWORD_FILE).
 // It sets the password of user neo4j from PASSWORD_FILE (so the server never
 // answers to neo4j/neo4j), then blocks until SIGTERM, when it shuts down cleanly.
 import java.nio.charset.StandardCharsets;

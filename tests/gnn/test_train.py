@@ -274,6 +274,14 @@ def test_cross_fit_predictions_never_see_their_own_label(town) -> None:
     assert np.array_equal(second.fold, first.fold)
     assert np.array_equal(first.pd[held], second.pd[held])
     assert not np.array_equal(first.pd[~held], second.pd[~held])
+    # Each fold's network scores every merchant, the fold's own being the ones above;
+    # fold 0's network never saw fold 0's labels, wherever the merchant it scores.
+    rows = np.arange(len(y))
+    assert first.ring_by_fold.shape == first.pd_by_fold.shape == (3, len(y))
+    assert np.array_equal(first.ring_by_fold[first.fold, rows], first.ring)
+    assert np.array_equal(first.pd_by_fold[first.fold, rows], first.pd)
+    assert np.array_equal(first.pd_by_fold[0], second.pd_by_fold[0])
+    assert not np.array_equal(first.pd_by_fold[1], second.pd_by_fold[1])
 
 
 def test_a_trained_model_saves_as_plain_state_and_scores_the_same(town, tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from guanxi.gnn.trees import fit_folds
 
@@ -25,3 +26,20 @@ def test_folds_fit_side_by_side_are_the_folds_fit_in_turn(monkeypatch) -> None:
     assert np.array_equal(one.predict(X), two.predict(X))
     assert np.array_equal(one.contributions(X), two.contributions(X))
     assert len({b.model_to_string() for b in one.boosters}) == 4  # four different folds
+
+
+def test_given_folds_are_kept_and_one_positive_left_to_learn_from_still_fits() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = np.zeros(200)
+    y[:5] = 1
+    # A caught ring of four in fold 0 and one caught merchant in fold 1: fold 0's model
+    # learns from a single positive.
+    fold = rng.integers(0, 5, 200)
+    fold[:4], fold[4] = 0, 1
+    e = fit_folds(X, y, np.ones(200, bool), list("abc"), fold_of=fold, folds=5, seed=0)
+    for k, booster in enumerate(e.boosters):
+        assert np.allclose(e.oof[fold == k], booster.predict(X[fold == k]))
+    with pytest.raises(ValueError, match="fold_of must be 0 to 4"):
+        fit_folds(X, y, np.ones(200, bool), list("abc"), fold_of=np.where(fold == 4, 5, fold),
+                  folds=5)
