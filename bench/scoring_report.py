@@ -86,6 +86,16 @@ def one(setting: str, seed: int, merchants: int, root: Path, ablation: bool,
         t = time.perf_counter()
         result["evaluate"] = guanxi("evaluate", "--truth", str(folder), env=env)
         result["seconds"]["evaluate"] = round(time.perf_counter() - t, 1)
+        # Was the stage training chose the best on these held-out rings? Each stage of
+        # the same model, judged the same way (bench/stage_audit.py).
+        audit = subprocess.run([sys.executable, str(HERE / "stage_audit.py"), "--truth",
+                                str(folder)], env=env, capture_output=True, text=True,
+                               timeout=3600)
+        if audit.returncode != 0:
+            raise RuntimeError(f"bench/stage_audit.py failed: {audit.stderr[-2000:]}")
+        stages = json.loads(audit.stdout)
+        result["ring_stage"] = stages.pop("chosen")
+        result["evaluate"]["models"].update(stages)
         if ablation and "--no-gnn" not in train_args:
             guanxi("train", "--no-gnn", env=env)
             guanxi("score", env=env)
@@ -134,7 +144,8 @@ def markdown(report: dict) -> str:
             lines += ["Targets (issue 13, hard):", ""]
             ship = block["medians"].get("shipped", {})
             best = max((m.get("member_auprc", 0) for k, m in block["medians"].items()
-                        if k not in ("shipped", "shipped_without_gnn")), default=0)
+                        if k not in ("shipped", "shipped_without_gnn")
+                        and not k.startswith("stage_")), default=0)
             own = block["medians"].get("credit_gbdt_own", {}).get("credit_auc")
             checks = [(f"member AUPRC >= 0.9 and >= best baseline + 0.05 ({best:.3f} + 0.05)",
                        ship.get("member_auprc"), max(0.9, best + 0.05)),
@@ -152,6 +163,11 @@ def markdown(report: dict) -> str:
         if any(per_typ):
             lines.append("Shipped recall at K per typology, per seed: " + "; ".join(
                 json.dumps(t, ensure_ascii=False) for t in per_typ))
+            lines.append("")
+        if all("ring_stage" in r for r in block["runs"]):
+            lines.append("Ring stage shipped per seed (the `stage_*` rows: each stage of "
+                         "the same model, its groups ranked by mean score): " + ", ".join(
+                             f"{r['seed']}: {r['ring_stage']}" for r in block["runs"]))
             lines.append("")
         lines.append("Seconds per seed (ingest, train, score, evaluate): " + "; ".join(
             json.dumps(r["seconds"]) for r in block["runs"]))
