@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -116,13 +117,12 @@ def gds_cache_dir(version: str = GDS_VERSION) -> Path:
     return _cache_root() / f"gds-{version}"
 
 
-def _launcher(java: str, lib: Path) -> tuple[list[str], str]:
+def _launcher(java: str, lib: Path, timeout: float = 300.0) -> tuple[list[str], str]:
     """The launcher to run: the folder of its class, compiled once per source and JDK
     into the cache (``java File.java`` compiles it again at every start, 3-4 s on two
     cores), and its class; or no folder and its source, where the JDK has no ``javac``
-    next to ``java`` or it fails."""
-    import hashlib
-
+    next to ``java``, the cache cannot hold it, or javac fails or takes over
+    ``timeout`` seconds."""
     javac = Path(java).resolve().parent / "javac"
     if not javac.exists():
         return [], str(_LAUNCHER)
@@ -132,15 +132,19 @@ def _launcher(java: str, lib: Path) -> tuple[list[str], str]:
     key = hashlib.sha256(_LAUNCHER.read_bytes() + f"{javac}\n{made.st_mtime_ns}\n"
                          f"{made.st_size}\n{lib}".encode()).hexdigest()[:16]
     classes = _cache_root() / "launcher" / key
-    if (classes / f"{_LAUNCHER.stem}.class").exists():
+    if _compiled(classes):
         return [str(classes)], _LAUNCHER.stem
     tmp = None
     try:
         classes.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=classes.parent, prefix=f"{key}."))
         built = subprocess.run([str(javac), "-cp", f"{lib}/*", "-d", str(tmp), str(_LAUNCHER)],
-                               capture_output=True, text=True, timeout=300)
+                               capture_output=True, text=True, timeout=max(timeout, 1.0))
         if built.returncode == 0:
+            (tmp / "sha256").write_text(_digest(tmp) + "\n")
+            tmp.chmod(0o755)  # a shared cache: other users run it too
+            if classes.exists():  # damaged (a truncated class): replaced
+                shutil.rmtree(classes, ignore_errors=True)
             with contextlib.suppress(OSError):  # two starts at once: the first rename wins
                 tmp.rename(classes)
     except (OSError, subprocess.TimeoutExpired):
@@ -148,9 +152,22 @@ def _launcher(java: str, lib: Path) -> tuple[list[str], str]:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    if (classes / f"{_LAUNCHER.stem}.class").exists():
+    if _compiled(classes):
         return [str(classes)], _LAUNCHER.stem
     return [], str(_LAUNCHER)
+
+
+def _digest(classes: Path) -> str:
+    return hashlib.sha256((classes / f"{_LAUNCHER.stem}.class").read_bytes()).hexdigest()
+
+
+def _compiled(classes: Path) -> bool:
+    """Whether ``classes`` holds the launcher's class as javac wrote it: a class cut
+    short or overwritten would fail every start (``ClassFormatError``)."""
+    try:
+        return _digest(classes) == (classes / "sha256").read_text().strip()
+    except OSError:
+        return False
 
 
 def _copy_dependencies(pom: Path, out: Path, what: str, *props: str) -> None:
@@ -164,10 +181,15 @@ def _copy_dependencies(pom: Path, out: Path, what: str, *props: str) -> None:
             f"Maven (mvn) is not on PATH; it is needed once to fetch {what}",
             "install it (e.g. `apt-get install maven`), or set NEO4J_URI to an existing server",
         )
+    root = _cache_root()
+    if root.exists() and not root.is_dir():
+        raise ServerError(f"the cache {root} is not a folder",
+                          "set GUANXI_CACHE to a folder (or unset it for ~/.cache/guanxi)")
     shutil.rmtree(out, ignore_errors=True)
     # MAVEN_ARGS (e.g. "-s settings.xml" for a mirror) is honoured as Maven 4 does.
     extra = os.environ.get("MAVEN_ARGS", "").split()
-    cmd = [mvn, "-q", "-B", *extra, "-f", str(pom), "dependency:copy-dependencies",
+    cmd = [mvn, "-q", "-B", "-Dstyle.color=never", *extra, "-f", str(pom),
+           "dependency:copy-dependencies",
            f"-DoutputDirectory={out}", *props]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -309,7 +331,14 @@ def _password_set(data_dir: Path) -> bool:
     except OSError:
         return True  # nothing to go by: ask Bolt
     at = text.rfind(_LAUNCH_MARK)
-    return at < 0 or _READY_LINE in text[at:]  # no marker (a replaced log): ask Bolt
+    if at < 0 or _READY_LINE in text[at:]:  # no marker (a replaced log): ask Bolt
+        return True
+    # A log edited by hand may have lost the line: after a minute, ask Bolt anyway.
+    try:
+        started = datetime.fromisoformat(_read_state(data_dir)["started_at"])
+    except (KeyError, TypeError, ValueError):
+        return True
+    return (datetime.now(UTC) - started).total_seconds() > 60
 
 
 def _our_process(pid: int, data_dir: Path) -> psutil.Process | None:
@@ -564,7 +593,11 @@ def _launch(cfg: ServerConfig, timeout: float) -> ServerStatus:
     conf = _write_conf(cfg, gds_lib)
     log_path = _log_file(data_dir)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    classes, main = _launcher(java, lib)
+    begun = time.monotonic()
+    # A first start compiles the launcher; a javac that hangs costs at most half the
+    # start's time, and the source runs instead.
+    classes, main = _launcher(java, lib, timeout / 2)
+    timeout = max(timeout - (time.monotonic() - begun), 1.0)
     classpath = os.pathsep.join([*classes, f"{lib}/*", *([f"{gds_lib}/*"] if gds_lib else [])])
     cmd = [java, f"-Xmx{cfg.heap}", f"-Xms{cfg.heap}", "-XX:+UseG1GC",
            "-XX:+ExitOnOutOfMemoryError", "-Dfile.encoding=UTF-8",
@@ -671,7 +704,10 @@ def _log_tail(data_dir: Path, lines: int = 15) -> str:
         text = _log_file(data_dir).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
+    # Java's stack frames say where, not what: the messages ("Caused by: ...") stay.
+    kept = [line for line in text.splitlines()
+            if not re.match(r"\s+(at |\.\.\. \d+ more)", line)]
+    return "\n".join(kept[-lines:])
 
 
 def _terminate(pid: int, timeout: float = 60.0) -> bool:

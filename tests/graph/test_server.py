@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -148,11 +149,51 @@ def test_a_jdk_without_javac_or_a_cache_without_room_runs_the_launcher_from_its_
     assert classes == [] and main.endswith("GuanxiNeo4j.java")
     classes, main = server._launcher(server.java_binary(), lib)
     assert main == "GuanxiNeo4j" and (Path(classes[0]) / "GuanxiNeo4j.class").exists()
+    # A class cut short in the cache (it would fail every start) is compiled again.
+    monkeypatch.setenv("GUANXI_CACHE", str(tmp_path / "copy"))
+    classes, _ = server._launcher(server.java_binary(), lib)
+    made = Path(classes[0]) / "GuanxiNeo4j.class"
+    whole = made.read_bytes()
+    made.write_bytes(whole[:100])
+    assert server._launcher(server.java_binary(), lib) == (classes, "GuanxiNeo4j")
+    assert made.read_bytes() == whole
     # A cache that cannot hold a folder (here: a file where the folder would go).
     (tmp_path / "cache").write_text("")
     monkeypatch.setenv("GUANXI_CACHE", str(tmp_path / "cache"))
     classes, main = server._launcher(server.java_binary(), lib)
     assert classes == [] and main.endswith("GuanxiNeo4j.java")
+
+
+def test_a_start_logs_in_once_the_launcher_has_set_the_password(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log, state = logs / "server.log", tmp_path / "server.json"
+    now = datetime.now(UTC)
+    state.write_text(json.dumps({"started_at": now.isoformat(timespec="seconds")}))
+    log.write_text("\n--- guanxi db start 1 ---\nguanxi-neo4j: started\n"
+                   "\n--- guanxi db start 2 ---\n")
+    assert not server._password_set(tmp_path)  # the latest launch has not said so yet
+    log.write_text(log.read_text() + "guanxi-neo4j: started\n")
+    assert server._password_set(tmp_path)
+    # A log replaced by hand: no marker, so nothing to wait for; a log that lost the
+    # line: Bolt is asked once the start is a minute old.
+    log.write_text("")
+    assert server._password_set(tmp_path)
+    log.write_text("\n--- guanxi db start 3 ---\n")
+    state.write_text(json.dumps({"started_at": (now - timedelta(seconds=61)).isoformat()}))
+    assert server._password_set(tmp_path)
+
+
+def test_a_failed_start_shows_the_javas_messages_not_its_stack_frames(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "server.log").write_text(
+        "\n--- guanxi db start 1 ---\n"
+        "Exception in thread \"main\" java.lang.RuntimeException: boom\n"
+        "\tat org.neo4j.A.b(A.java:1)\n\tat org.neo4j.C.d(C.java:2)\n"
+        "Caused by: java.net.BindException: Address already in use\n\t... 12 more\n")
+    tail = server._log_tail(tmp_path)
+    assert "\tat " not in tail and "more" not in tail
+    assert "boom" in tail and "Address already in use" in tail
 
 
 def test_start_with_another_port_than_the_running_server_is_an_error(neo4j_dir: Path) -> None:
