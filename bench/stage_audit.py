@@ -19,10 +19,9 @@ import argparse
 import json
 from dataclasses import replace
 
-import numpy as np
-
 from guanxi.gnn import metrics as mt
 from guanxi.gnn.artefact import load_artefact
+from guanxi.gnn.evaluate import ranked_groups
 from guanxi.gnn.pipeline import load_scorer
 from guanxi.gnn.prepare import prepare
 from guanxi.gnn.scorer import RING_STAGES
@@ -43,12 +42,8 @@ def stage_audit(truth_dir: str, models: str | None = None) -> dict[str, dict[str
     out: dict = {"chosen": scorer.ring_stage}
     for stage in RING_STAGES:
         nodes = replace(scorer, ring_stage=stage).score(prep, explain=False)
-        ranked = sorted(
-            ((float(nodes.ring[nodes.groups == g].mean()),
-              set(prep.ids[nodes.groups == g].tolist()))
-             for g in np.unique(nodes.groups[nodes.groups >= 0])),
-            key=lambda t: -t[0])
-        clusters = mt.held_out_sets([s for _, s in ranked], trained_on)
+        clusters = mt.held_out_sets(ranked_groups(prep.ids, nodes.ring, nodes.groups),
+                                    trained_on)
         out[f"stage_{stage}"] = {
             "member_auprc": round(float(mt.auprc(is_ring, nodes.ring, held)), 4),
             "member_auroc": round(float(mt.auroc(is_ring, nodes.ring, held)), 4),

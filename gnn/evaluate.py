@@ -38,7 +38,7 @@ from guanxi.gnn.truth import Truth, read_truth
 from guanxi.graph.connection import Graph
 from guanxi.progress import ProgressFn
 
-__all__ = ["evaluate", "evaluate_prepared"]
+__all__ = ["evaluate", "evaluate_prepared", "ranked_groups"]
 
 
 def evaluate(graph: Graph, truth_dir: str | Path, *, seed: int = 0, baselines: bool = True,
@@ -154,10 +154,16 @@ def _groups_of(prep: Prepared, score: np.ndarray, candidates: int, seed: int) ->
     groups = suspicious_groups(prep.links.combined(), (score >= threshold).astype(float),
                                min_score=0.5, seed=seed,
                                min_strength=ScorerSettings().min_link_strength)
+    return ranked_groups(prep.ids, score, groups)
+
+
+def ranked_groups(ids: np.ndarray, score: np.ndarray, groups: np.ndarray) -> list[set[str]]:
+    """The ids of each group of ``groups`` (``(M,)``, -1 none), highest mean ``score``
+    first: how the harness ranks groups that carry no score of their own."""
     ranked = []
     for g in np.unique(groups[groups >= 0]):
         idx = np.flatnonzero(groups == g)
-        ranked.append((float(score[idx].mean()), set(prep.ids[idx].tolist())))
+        ranked.append((float(score[idx].mean()), set(ids[idx].tolist())))
     return [s for _, s in sorted(ranked, key=lambda t: -t[0])]
 
 
