@@ -47,6 +47,12 @@ subsampling because hundreds of aggregate columns are strongly correlated. One t
 on a busy two-core machine LightGBM's OpenMP threads wait on each other (measured 12x
 slower with two); 63 bins cost nothing measurable in quality and a third of the time."""
 
+_ONE_THREAD = {"num_threads": 1}
+"""Every prediction's too. LightGBM keeps the thread count of its last call in one
+process-wide variable: a prediction without it (the default, all cores) while another
+thread trains on one thread makes that training index buffers sized for one thread
+with two, and the process dies (SIGSEGV; tests/gnn/test_trees.py reproduces it)."""
+
 _EARLY_STOP = 50
 
 
@@ -71,7 +77,8 @@ class Ensemble:
     def raw(self, X: np.ndarray) -> np.ndarray:
         """(N,) mean of the fold models' probabilities."""
         X = np.asarray(X, dtype=np.float32)
-        return np.mean(in_threads([partial(b.predict, X) for b in self.boosters]), axis=0)
+        return np.mean(in_threads([partial(b.predict, X, **_ONE_THREAD) for b in self.boosters]),
+                       axis=0)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calibration
@@ -84,7 +91,7 @@ class Ensemble:
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """(N, F) mean SHAP values (log-odds) of each feature over the fold models."""
         X = np.asarray(X, dtype=np.float32)
-        out = np.mean(in_threads([partial(b.predict, X, pred_contrib=True)
+        out = np.mean(in_threads([partial(b.predict, X, pred_contrib=True, **_ONE_THREAD)
                                   for b in self.boosters]), axis=0)
         return out[:, :-1]  # the last column is the expected value
 
@@ -154,9 +161,9 @@ def fit_folds(X: np.ndarray, y: np.ndarray, train_mask: np.ndarray, names: Seque
                                    weight[train[fit_at]], options, seed + fold)
                            for fold, (fit_at, _) in enumerate(splits)])
     for booster, (_, score_at) in zip(boosters, splits, strict=True):
-        oof[train[score_at]] = booster.predict(X[train[score_at]])
+        oof[train[score_at]] = booster.predict(X[train[score_at]], **_ONE_THREAD)
         if len(rest):
-            oof[rest] += booster.predict(X[rest]) / folds
+            oof[rest] += booster.predict(X[rest], **_ONE_THREAD) / folds
     ensemble = Ensemble(boosters, list(names), oof)
     ensemble.calibration = _platt(oof[train], target, weight[train])
     return ensemble

@@ -43,3 +43,43 @@ def test_given_folds_are_kept_and_one_positive_left_to_learn_from_still_fits() -
     with pytest.raises(ValueError, match="fold_of must be 0 to 4"):
         fit_folds(X, y, np.ones(200, bool), list("abc"), fold_of=np.where(fold == 4, 5, fold),
                   folds=5)
+
+
+_TRAIN_WHILE_PREDICTING = """
+import threading
+import numpy as np
+from guanxi.gnn.trees import fit_folds
+
+rng = np.random.default_rng(0)
+X = rng.random((20000, 40)).astype(np.float32)
+y = (X[:, 0] + rng.random(20000) > 1).astype(float)
+ready = fit_folds(X, y, np.ones(20000, bool), [str(i) for i in range(40)], folds=2,
+                  params={"n_estimators": 20})
+done = threading.Event()
+
+def predicting():
+    while not done.is_set():
+        ready.raw(X[:100])
+        ready.contributions(X[:10])
+
+side = threading.Thread(target=predicting)
+side.start()
+for seed in range(16):
+    fit_folds(X, y, np.ones(20000, bool), [str(i) for i in range(40)], folds=2, seed=seed,
+              params={"n_estimators": 40})
+done.set()
+side.join()
+print("survived")
+"""
+
+
+def test_training_survives_a_prediction_in_another_thread() -> None:
+    # Training's stages fit and predict in threads side by side. A LightGBM prediction
+    # left at its default thread count crashed a training thread (SIGSEGV) in make test.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _TRAIN_WHILE_PREDICTING],
+                          capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "GUANXI_WORKERS": "1"})
+    assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
