@@ -2,9 +2,12 @@
 // refresh re-scores around them): the distinct merchant ids listed by the ingest
 // batches applied after $since, other than those in $seen (already read by the run
 // the refresh builds on), in id order, and how many batches that was.
+// The ids are unwound batch by batch into one distinct set, in memory as large as the
+// answer: rows that carried every batch's list held them all once per id (the first
+// scoring after a 100,000-merchant ingest ran out of transaction memory).
 // $since: datetime; $seen: [batch id]
 MATCH (b:IngestBatch) WHERE b.at > $since AND NOT b.id IN $seen
-WITH count(b) AS batches, collect(b.merchants) AS lists
+WITH count(b) AS batches
 RETURN batches,
-       COLLECT { UNWIND lists AS list UNWIND list AS id RETURN DISTINCT id ORDER BY id }
-         AS merchants
+       COLLECT { MATCH (b:IngestBatch) WHERE b.at > $since AND NOT b.id IN $seen
+                 UNWIND b.merchants AS id RETURN DISTINCT id ORDER BY id } AS merchants

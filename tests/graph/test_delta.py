@@ -266,3 +266,20 @@ def test_a_full_disk_or_a_folder_in_its_place_is_a_snapshot_error(
     path.mkdir()
     with pytest.raises(SnapshotError, match="not a regular file"):
         load_snapshot(tmp_path / "kept", graph, "run-1")
+
+
+def test_the_merchants_touched_by_many_large_batches_fit_in_transaction_memory(
+        graph: Graph) -> None:
+    # Ten batches touching the same 20,000 merchants: the query that carried every
+    # batch's list on every row needed over 700 MiB and failed on this 1 GB server (the
+    # first scoring after a 100,000-merchant ingest failed so with 2 GB).
+    ids = [f"m-{i:06d}" for i in range(20_000)]
+    before = datetime.now(UTC)
+    for k in range(10):
+        graph.write("CREATE (:IngestBatch {id: $id, at: datetime(), merchants: $ids})",
+                    id=f"big-{k}", ids=ids[::-1] if k % 2 else ids)
+    graph.write("CREATE (:IngestBatch {id: 'seen', at: datetime(), merchants: ['x-1']})")
+    graph.write("CREATE (:IngestBatch {id: 'empty', at: datetime(), merchants: []})")
+    touched = graph.read(load("ingest_touched"), since=before, seen=["seen"])[0]
+    assert touched["batches"] == 11
+    assert touched["merchants"] == ids
