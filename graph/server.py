@@ -285,6 +285,12 @@ def _has_artifact(jar_names: list[str], artifact: str) -> bool:
 def java_binary() -> str:
     """Path of a Java 17+ runtime (``JAVA_HOME`` first, then PATH)."""
     home = os.environ.get("JAVA_HOME")
+    if home and not (Path(home) / "bin" / "java").exists():
+        raise ServerError(
+            f"JAVA_HOME is {home}, which holds no bin/java",
+            f"point JAVA_HOME at a Java {MIN_JAVA}+ installation, or unset it to use "
+            "`java` on PATH",
+        )
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
         raise ServerError(
@@ -440,7 +446,12 @@ def _check_data_dir(data_dir: Path) -> None:
     probe = data_dir
     while not probe.exists():
         probe = probe.parent
-    if not os.access(probe, os.R_OK | os.W_OK | os.X_OK) or not probe.is_dir():
+    if not probe.is_dir():
+        raise ServerError(
+            f"the data directory {data_dir} cannot be made: {probe} is a file",
+            "choose another folder with --data-dir (or GUANXI_DATA_DIR)",
+        )
+    if not os.access(probe, os.R_OK | os.W_OK | os.X_OK):
         raise ServerError(
             f"the data directory {data_dir} is not readable and writable",
             "fix its permissions or choose another with --data-dir",

@@ -298,7 +298,18 @@ def test_unusable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
     result = run_cli("db", "start", "--port", str(free_port()),
                      "--data-dir", str(blocker / "db"))
     assert result.returncode == 1
-    assert "data directory" in result.stderr and "--data-dir" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"{blocker} is a file" in last and "--data-dir" in last
+
+
+def test_a_java_home_without_java_is_named(tmp_path: Path) -> None:
+    # java is on PATH: the line must blame JAVA_HOME, not say Java is missing.
+    result = run_cli("db", "start", "--port", str(free_port()),
+                     "--data-dir", str(tmp_path / "db"), env={"JAVA_HOME": str(tmp_path)})
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: JAVA_HOME is {tmp_path}, which holds no bin/java")
+    assert "unset it" in last
 
 
 @pytest.mark.parametrize("command", ["start", "stop"])
