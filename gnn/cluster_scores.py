@@ -22,7 +22,7 @@ from guanxi.gnn.prepare import Prepared, business_links
 from guanxi.gnn.scorer import NodeScores
 from guanxi.gnn.scores import CLUSTER_COLUMNS
 
-__all__ = ["cluster_table", "top_factors"]
+__all__ = ["cluster_labels", "cluster_table", "top_factors"]
 
 _LINK_TYPE = {"paid": "PAID", "supply": "SUPPLIES", "shipped": "SHIPPED_TO",
               "co_payer": "SHARED_PAYERS"}
@@ -41,12 +41,24 @@ def top_factors(contrib: np.ndarray, values: np.ndarray, names: Sequence[str], s
              "weight": round(float(mean_c[f] * sign), 4)} for f in order if mean_c[f] > 0]
 
 
+def cluster_labels(prep: Prepared, nodes: NodeScores) -> np.ndarray:
+    """``(M,)`` int64 cluster of each merchant, numbered from 0 (-1: none): the
+    suspicious groups, then the business communities (``gnn/clusters.py``)."""
+    return assemble(nodes.groups, prep.communities, adjacency=business_links(prep.links))
+
+
 def cluster_table(prep: Prepared, nodes: NodeScores,
-                  previous: Mapping[str, Sequence[str]] | None = None
+                  previous: Mapping[str, Sequence[str]] | None = None, *,
+                  labels: np.ndarray | None = None, only: np.ndarray | None = None
                   ) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per cluster (``scores.CLUSTER_COLUMNS``), and each merchant's cluster id
-    (``(M,)`` object array, None outside any cluster)."""
-    labels = assemble(nodes.groups, prep.communities, adjacency=business_links(prep.links))
+    (``(M,)`` object array, None outside any cluster).
+
+    ``labels``: :func:`cluster_labels`, when the caller has them. ``only``: ``(M,)``
+    bool; when given, rows only for the clusters that hold one of these merchants (an
+    incremental run writes no other): the explanations behind the rest are the costly
+    part, not computed."""
+    labels = cluster_labels(prep, nodes) if labels is None else labels
     ids = prep.ids
     groups = members(labels, ids)
     names = cluster_ids(groups, previous)
@@ -64,8 +76,11 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
              **prep.links.shared}
     if prep.links.co_payer is not None:
         kinds["co_payer"] = prep.links.co_payer
-    links = group.top_links(labels, nodes.ring, kinds)
-    clustered = np.flatnonzero(labels >= 0)
+    shown = labels >= 0
+    if only is not None:
+        shown &= np.isin(labels, labels[np.asarray(only, dtype=bool) & shown])
+    links = group.top_links(np.where(shown, labels, -1), nodes.ring, kinds)
+    clustered = np.flatnonzero(shown)
     ring_contrib, credit_contrib = nodes.contributions(clustered)
     at = np.full(labels.size, -1, dtype=np.int64)
     at[clustered] = np.arange(clustered.size)
@@ -73,7 +88,7 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     for part in np.split(order, bounds):
-        if part.size == 0 or labels[part[0]] < 0:
+        if part.size == 0 or not shown[part[0]]:
             continue
         c = int(labels[part[0]])
         factors = []

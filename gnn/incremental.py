@@ -64,7 +64,7 @@ from guanxi.gnn.prepare import Prepared, link_kinds
 from guanxi.gnn.scores import ScoreSet
 
 __all__ = ["EMBEDDING_TOLERANCE", "SCORE_TOLERANCE", "TOLERANCE", "Delta", "changed_only",
-           "close", "closed", "influence", "moved", "reach", "rescored"]
+           "close", "closed", "influence", "moved", "reach", "rescored", "to_rescore"]
 
 TOLERANCE = 0.02
 """Least influence (module docstring) that gets a merchant re-scored: a merchant with
@@ -142,34 +142,45 @@ def rescored(adjacency: sp.csr_matrix, touched: np.ndarray, hops: int,
     return closed(influence(adjacency, touched, hops) >= tolerance, before, after)
 
 
-def changed_only(prep: Prepared, scores: ScoreSet, previous: Mapping[str, Sequence[str]],
-                 touched: Sequence[str], hops: int, tolerance: float = TOLERANCE
-                 ) -> tuple[ScoreSet, list[str]]:
-    """What an incremental run writes: ``scores`` (of every merchant of ``prep``, in its
-    order) cut to the merchants :func:`rescored` picks and the clusters they form, and
-    the ``previous`` clusters (id -> member ids) they left behind empty, to retire.
+def to_rescore(prep: Prepared, labels: np.ndarray, previous: Mapping[str, Sequence[str]],
+               touched: Sequence[str], hops: int, tolerance: float = TOLERANCE
+               ) -> np.ndarray:
+    """``(M,)`` bool: the merchants of ``prep`` an incremental run re-scores
+    (:func:`rescored`), closed over the ``previous`` clusters (id -> member ids) and
+    this run's cluster ``labels`` (``(M,)``, -1: none).
 
     ``touched``: ids of the merchants ingest changed (unknown ids are ignored).
     """
     index = pd.Index(prep.ids)
     start = np.zeros(prep.m, dtype=bool)
-    where = index.get_indexer(list(touched))
-    start[where[where >= 0]] = True
-
-    def positions(members: Sequence[str]) -> np.ndarray:
-        found = index.get_indexer(list(members))
-        return found[found >= 0]
-
-    before = {cid: positions(members) for cid, members in previous.items()}
-    after = {cid: positions(members) for cid, members
-             in zip(scores.clusters["cluster_id"], scores.clusters["members"], strict=True)}
+    start[_positions(index, touched)] = True
+    before = {cid: _positions(index, members) for cid, members in previous.items()}
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    after = {int(labels[part[0]]): part for part in np.split(order, bounds)
+             if part.size and labels[part[0]] >= 0}
     adjacency = sum(link_kinds(prep.links).values(), sp.csr_matrix((prep.m, prep.m)))
-    keep = rescored(adjacency, start, hops, before, after, tolerance)
-    clusters = scores.clusters[[bool(keep[after[cid]].any())
-                                for cid in scores.clusters["cluster_id"]]]
+    return rescored(adjacency, start, hops, before, after, tolerance)
+
+
+def _positions(index: pd.Index, ids: Sequence[str]) -> np.ndarray:
+    """Positions in ``index`` of the ``ids`` it has."""
+    found = index.get_indexer(list(ids))
+    return found[found >= 0]
+
+
+def changed_only(prep: Prepared, scores: ScoreSet, previous: Mapping[str, Sequence[str]],
+                 keep: np.ndarray) -> tuple[ScoreSet, list[str]]:
+    """What an incremental run writes: ``scores`` (of every merchant of ``prep``, in its
+    order) cut to the merchants ``keep`` marks (:func:`to_rescore`) and the clusters
+    that hold them, and the ``previous`` clusters (id -> member ids) they left behind
+    empty, to retire."""
+    index = pd.Index(prep.ids)
+    clusters = scores.clusters[[bool(keep[_positions(index, members)].any())
+                                for members in scores.clusters["members"]]]
     written = set(clusters["cluster_id"])
-    retired = sorted(cid for cid, members in before.items()
-                     if cid not in written and keep[members].any())
+    retired = sorted(cid for cid, members in previous.items()
+                     if cid not in written and keep[_positions(index, members)].any())
     rows = np.flatnonzero(keep)
     cut = ScoreSet(scores.merchants.iloc[rows].reset_index(drop=True),
                    clusters.reset_index(drop=True), scores.model_version, scores.scored_at,

@@ -33,9 +33,9 @@ from guanxi.gnn.artefact import (
     save_artefact,
     writable_models_dir,
 )
-from guanxi.gnn.cluster_scores import cluster_table
+from guanxi.gnn.cluster_scores import cluster_labels, cluster_table
 from guanxi.gnn.credit_scale import credit_score
-from guanxi.gnn.incremental import Delta, changed_only, moved, reach
+from guanxi.gnn.incremental import Delta, changed_only, moved, reach, to_rescore
 from guanxi.gnn.prepare import Carried, Prepared, prepare
 from guanxi.gnn.scorer import NodeScores, Scorer, ScorerSettings, fit_scorer
 from guanxi.gnn.scores import ScoreSet
@@ -209,10 +209,13 @@ def load_scorer(artefact: Artefact) -> Scorer:
 
 def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
               previous: dict[str, list[str]] | None = None,
-              scored_at: datetime | None = None) -> ScoreSet:
+              scored_at: datetime | None = None, *, labels: np.ndarray | None = None,
+              only: np.ndarray | None = None) -> ScoreSet:
     """The :class:`ScoreSet` of merchant scores ``nodes`` on ``prep``'s graph, scored
-    at ``scored_at`` (default: now)."""
-    clusters, merchant_cluster = cluster_table(prep, nodes, previous)
+    at ``scored_at`` (default: now); ``labels`` and ``only`` as in
+    :func:`~guanxi.gnn.cluster_scores.cluster_table`."""
+    clusters, merchant_cluster = cluster_table(prep, nodes, previous, labels=labels,
+                                               only=only)
     pd_ = nodes.pd
     merchants = pd.DataFrame({
         "merchant_id": prep.ids.astype(object), "cluster_id": merchant_cluster,
@@ -346,15 +349,20 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
             previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}
         except NoScores:
             previous = None
-        scores = scores_of(prep, nodes, artefact.version, previous, scored_at)
-        scores.fastrp = prep.fastrp
-        retired: list[str] = []
+        labels = cluster_labels(prep, nodes)
+        moving = None
         if delta is not None:
             # Asked after the graph was read: every batch the read may have seen is here.
             touched = graph.read(load("ingest_touched"), since=delta.since,
                                  seen=list(delta.seen))[0]["merchants"]
             hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
-            scores, retired = changed_only(prep, scores, previous or {}, touched, hops)
+            moving = to_rescore(prep, labels, previous or {}, touched, hops)
+        scores = scores_of(prep, nodes, artefact.version, previous, scored_at, labels=labels,
+                           only=moving)
+        scores.fastrp = prep.fastrp
+        retired: list[str] = []
+        if delta is not None:
+            scores, retired = changed_only(prep, scores, previous or {}, moving)
             rescored = len(scores.merchants)
             scores = moved(scores, stored_scores(graph, delta.base,
                                                  scores.merchants["merchant_id"]))

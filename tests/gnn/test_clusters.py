@@ -299,6 +299,30 @@ def test_cluster_table_scores_the_ring_and_leaves_out_unlinked_leftovers(make_ex
     assert ring["top_factors"] == []
 
 
+def test_a_table_of_some_clusters_gives_their_rows_as_the_whole_table_does(make_export
+                                                                         ) -> None:
+    # Two rings, m1-m2 and m5-m6, on two paths: an incremental run re-scoring m6 needs
+    # the second ring's row only, the same row the whole table has.
+    ex = make_export(8, paid=[(0, 1, 1, 100.0), (1, 2, 1, 100.0), (2, 3, 1, 100.0),
+                              (4, 5, 2, 50.0), (5, 6, 2, 50.0), (6, 7, 2, 50.0)])
+    prep = Prepared(ex, merchant_links(ex), pd.DataFrame(index=range(8)),
+                    np.zeros(8, dtype=np.int64),
+                    Labels(np.full(8, -1, dtype=np.int8), np.full(8, np.nan)))
+    nodes = NodeScores(ring=np.array([0.1, 0.9, 0.8, 0.1, 0.2, 0.7, 0.6, 0.1]), pd=None,
+                       groups=np.array([-1, 0, 0, -1, -1, 1, 1, -1]), embedding=None,
+                       ring_inputs=np.zeros((8, 0), dtype=np.float32), ring_names=[],
+                       credit_inputs=None, credit_names=[])
+    whole, of_merchant = cluster_table(prep, nodes)
+    only = np.zeros(8, dtype=bool)
+    only[6] = True
+    some, of_merchant_too = cluster_table(prep, nodes, only=only)
+    assert len(whole) == 2 and some["members"].tolist() == [["m5", "m6"]]
+    assert some.iloc[0].to_dict() == whole.set_index("cluster_id", drop=False).loc[
+        some.iloc[0]["cluster_id"]].to_dict()
+    assert of_merchant_too.tolist() == of_merchant.tolist()  # every merchant's cluster
+    assert cluster_table(prep, nodes, only=np.zeros(8, dtype=bool))[0].empty
+
+
 def test_every_cluster_of_an_unsupervised_model_has_an_explanation(make_export) -> None:
     prep, nodes = path_of_four(make_export)
     table, _ = cluster_table(prep, nodes)
