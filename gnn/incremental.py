@@ -176,8 +176,10 @@ def changed_only(prep: Prepared, scores: ScoreSet, previous: Mapping[str, Sequen
     that hold them, and the ``previous`` clusters (id -> member ids) they left behind
     empty, to retire."""
     index = pd.Index(prep.ids)
-    clusters = scores.clusters[[bool(keep[_positions(index, members)].any())
-                                for members in scores.clusters["members"]]]
+    # A boolean array, not a list: an empty list would select no column, not no row.
+    clusters = scores.clusters[np.array([bool(keep[_positions(index, members)].any())
+                                         for members in scores.clusters["members"]],
+                                        dtype=bool)]
     written = set(clusters["cluster_id"])
     retired = sorted(cid for cid, members in previous.items()
                      if cid not in written and keep[_positions(index, members)].any())

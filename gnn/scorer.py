@@ -383,9 +383,9 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
     else:
         report("train trees", 1, 4)
 
-        worlds = [graph_inputs(prep, x, names, booster.predict(x), *_gnn_of_fold(cross, k),
+        worlds = [graph_inputs(prep, x, names, honest_0.fold_raw(k, x), *_gnn_of_fold(cross, k),
                                settings.use_gnn)[0]
-                  for k, booster in enumerate(honest_0.boosters)]
+                  for k in range(len(honest_0.boosters))]
         z_fit = _by_fold(fold, worlds.__getitem__)
         scorer.stage_a, a_raw, honest_a = stacked(z_fit, z_names, apply=z)
         a_cal = scorer.stage_a.calibrate(a_raw)
@@ -393,7 +393,7 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         zb, zb_names = _with_context(prep, z, z_names, a_cal, a_groups)
 
         def context(k: int) -> np.ndarray:
-            a = scorer.stage_a.calibrate(honest_a.boosters[k].predict(worlds[k]))
+            a = scorer.stage_a.calibrate(honest_a.fold_raw(k, worlds[k]))
             return _context(prep, a, _groups(prep, a, settings))
 
         zb_fit = np.hstack([z_fit, _by_fold(fold, context)])

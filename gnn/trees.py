@@ -80,6 +80,10 @@ class Ensemble:
         return np.mean(in_threads([partial(b.predict, X, **_ONE_THREAD) for b in self.boosters]),
                        axis=0)
 
+    def fold_raw(self, k: int, X: np.ndarray) -> np.ndarray:
+        """(N,) probabilities of fold model ``k`` alone (uncalibrated)."""
+        return self.boosters[k].predict(np.asarray(X, dtype=np.float32), **_ONE_THREAD)
+
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         a, b = self.calibration
         return 1 / (1 + np.exp(-(a * logit(raw) + b)))

@@ -294,7 +294,7 @@ def java_binary() -> str:
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
         raise ServerError(
-            "Java was not found (neither JAVA_HOME nor `java` on PATH)",
+            "Java was not found: JAVA_HOME is not set and there is no `java` on PATH",
             f"install Java {MIN_JAVA}+ (e.g. `apt-get install openjdk-17-jre-headless`)",
         )
     out = subprocess.run([java, "-version"], capture_output=True, text=True)
@@ -448,7 +448,7 @@ def _check_data_dir(data_dir: Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise ServerError(
-            f"the data directory {data_dir} cannot be made: {probe} is a file",
+            f"the data directory {data_dir} cannot be made: {probe} is not a folder",
             "choose another folder with --data-dir (or GUANXI_DATA_DIR)",
         )
     if not os.access(probe, os.R_OK | os.W_OK | os.X_OK):

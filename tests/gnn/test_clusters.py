@@ -15,7 +15,9 @@ import scipy.sparse as sp
 from guanxi.gnn.cluster_scores import cluster_table
 from guanxi.gnn.clusters import assemble, cluster_ids, core, members, suspicious_groups
 from guanxi.gnn.features import merchant_features
+from guanxi.gnn.incremental import changed_only
 from guanxi.gnn.labels import Labels
+from guanxi.gnn.pipeline import scores_of
 from guanxi.gnn.prepare import Prepared
 from guanxi.gnn.projection import merchant_links
 from guanxi.gnn.scorer import NodeScores, unsupervised_ring
@@ -308,10 +310,12 @@ def test_a_table_of_some_clusters_gives_their_rows_as_the_whole_table_does(make_
     prep = Prepared(ex, merchant_links(ex), pd.DataFrame(index=range(8)),
                     np.zeros(8, dtype=np.int64),
                     Labels(np.full(8, -1, dtype=np.int8), np.full(8, np.nan)))
+    # Each member's own contributions: a row of the table must average its members'.
+    contrib = np.column_stack([np.arange(8.0), 8.0 - np.arange(8.0)])
     nodes = NodeScores(ring=np.array([0.1, 0.9, 0.8, 0.1, 0.2, 0.7, 0.6, 0.1]), pd=None,
                        groups=np.array([-1, 0, 0, -1, -1, 1, 1, -1]), embedding=None,
-                       ring_inputs=np.zeros((8, 0), dtype=np.float32), ring_names=[],
-                       credit_inputs=None, credit_names=[])
+                       ring_inputs=contrib.astype(np.float32), ring_names=["up", "down"],
+                       credit_inputs=None, credit_names=[], ring_contrib=contrib)
     whole, of_merchant = cluster_table(prep, nodes)
     only = np.zeros(8, dtype=bool)
     only[6] = True
@@ -319,8 +323,17 @@ def test_a_table_of_some_clusters_gives_their_rows_as_the_whole_table_does(make_
     assert len(whole) == 2 and some["members"].tolist() == [["m5", "m6"]]
     assert some.iloc[0].to_dict() == whole.set_index("cluster_id", drop=False).loc[
         some.iloc[0]["cluster_id"]].to_dict()
+    assert some.iloc[0]["top_factors"][0] == {"score": "collusion", "name": "up",
+                                              "value": 5.5, "weight": 5.5}
     assert of_merchant_too.tolist() == of_merchant.tolist()  # every merchant's cluster
-    assert cluster_table(prep, nodes, only=np.zeros(8, dtype=bool))[0].empty
+    # Re-scoring m7 alone (in no cluster): no cluster row, and the cut is m7's row.
+    lone = np.zeros(8, dtype=bool)
+    lone[7] = True
+    scores = scores_of(prep, nodes, "v1", only=lone)
+    assert scores.clusters.empty
+    cut, retired = changed_only(prep, scores, {}, lone)
+    assert cut.merchants["merchant_id"].tolist() == ["m7"] and cut.clusters.empty
+    assert retired == []
 
 
 def test_every_cluster_of_an_unsupervised_model_has_an_explanation(make_export) -> None:

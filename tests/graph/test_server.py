@@ -299,7 +299,7 @@ def test_unusable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
                      "--data-dir", str(blocker / "db"))
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert f"{blocker} is a file" in last and "--data-dir" in last
+    assert f"{blocker} is not a folder" in last and "--data-dir" in last
 
 
 def test_a_java_home_without_java_is_named(tmp_path: Path) -> None:
