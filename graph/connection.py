@@ -52,6 +52,7 @@ from neo4j.exceptions import (
 from neo4j.graph import Node
 
 from guanxi.errors import GuanxiError, QueryError, ServerError
+from guanxi.graph.server import is_running
 from guanxi.graph.settings import Settings, public_uri, resolve
 from guanxi.interrupts import uninterrupted
 from guanxi.queries import Query
@@ -307,6 +308,8 @@ class Graph:
                 if not exc.is_retryable():
                     raise translate(exc, name, self.settings) from None
                 if isinstance(exc, DriverError):  # the server is unreachable
+                    if self._local_and_stopped():
+                        raise translate(exc, name, self.settings) from None
                     first = outage.failed(now, window)
                 elif first is None:  # a deadlock, a leader switch: this call's own window
                     first = now
@@ -322,6 +325,14 @@ class Graph:
             else:
                 outage.ended()
                 return result
+
+
+    def _local_and_stopped(self) -> bool:
+        """Whether this is the local server of a data dir and no process of it runs: no
+        retry can reach it then (a team server's restart is worth waiting for)."""
+        if self.settings.external or self.settings.data_dir is None:
+            return False
+        return not is_running(self.settings.data_dir)
 
 
 def open_graph(settings: Settings | None = None) -> Graph:

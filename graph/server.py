@@ -297,7 +297,14 @@ def java_binary() -> str:
             "Java was not found: JAVA_HOME is not set and there is no `java` on PATH",
             f"install Java {MIN_JAVA}+ (e.g. `apt-get install openjdk-17-jre-headless`)",
         )
-    out = subprocess.run([java, "-version"], capture_output=True, text=True)
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True)
+    except OSError as exc:  # not executable, not a program
+        raise ServerError(
+            f"{java} cannot be run: {exc.strerror or exc}",
+            f"point JAVA_HOME at a Java {MIN_JAVA}+ installation, or unset it to use "
+            "`java` on PATH",
+        ) from None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
     major = int(match.group(1)) if match else 0
     if major == 1 and match and match.group(2):  # "1.8.0" style
@@ -378,6 +385,11 @@ def _running(data_dir: Path, clear_stale: bool = True
         pid_path.unlink(missing_ok=True)
         return None, f"removed a stale pid file (pid {pid} is not a running guanxi Neo4j)"
     return proc, None
+
+
+def is_running(data_dir: Path) -> bool:
+    """Whether a guanxi Neo4j of ``data_dir`` runs (its pid file names a live one)."""
+    return _running(data_dir, clear_stale=False)[0] is not None
 
 
 def _read_state(data_dir: Path) -> dict:

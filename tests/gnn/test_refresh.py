@@ -296,6 +296,21 @@ def test_neo4j_not_there_is_one_line_and_a_non_zero_exit(job: dict) -> None:
     assert "Neo4j" in cause(plain.stderr)
 
 
+def test_a_stopped_local_server_is_one_line_at_once(job: dict, tmp_path: Path) -> None:
+    # A data dir whose server was started once and is stopped now: nothing runs that a
+    # retry could reach, so the job says so without 30 s of "trying again" lines.
+    stopped = tmp_path / "db"
+    stopped.mkdir()
+    (stopped / "password").write_text("secret\n")
+    (stopped / "server.json").write_text(json.dumps({"port": free_port()}))
+    env = {**job["env"], "GUANXI_DATA_DIR": str(stopped)}
+    result = run_cli("refresh", env=env)
+    assert result.returncode not in (0, 75)
+    assert "trying again" not in result.stderr
+    assert cause(result.stderr).startswith("error: cannot reach Neo4j")
+    assert "guanxi db start" in result.stderr
+
+
 def test_a_batch_ingested_after_the_run_read_the_graph_is_not_skipped(job: dict) -> None:
     g = job["graph"]
     a_current_run(job)

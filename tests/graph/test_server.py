@@ -310,6 +310,14 @@ def test_a_java_home_without_java_is_named(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: JAVA_HOME is {tmp_path}, which holds no bin/java")
     assert "unset it" in last
+    java = tmp_path / "bin" / "java"
+    java.parent.mkdir()
+    java.write_text("#!/bin/sh\n")  # not executable
+    result = run_cli("db", "start", "--port", str(free_port()),
+                     "--data-dir", str(tmp_path / "db"), env={"JAVA_HOME": str(tmp_path)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error: {java} cannot be run: Permission denied")
 
 
 @pytest.mark.parametrize("command", ["start", "stop"])
