@@ -455,6 +455,12 @@ def _exclusive(data_dir: Path, wait: float) -> Iterator[None]:
 
 
 def _check_data_dir(data_dir: Path) -> None:
+    if data_dir.is_symlink() and not data_dir.exists():
+        raise ServerError(
+            f"the data directory {data_dir} is a symlink to {os.readlink(data_dir)}, "
+            "which leads nowhere (missing, or a loop)",
+            "create the folder it points to, or choose another with --data-dir",
+        )
     probe = data_dir
     while not probe.exists():
         probe = probe.parent

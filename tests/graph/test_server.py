@@ -302,6 +302,16 @@ def test_unusable_data_dir_is_one_clear_line(tmp_path: Path) -> None:
     assert f"{blocker} is not a folder" in last and "--data-dir" in last
 
 
+def test_a_data_dir_that_is_a_dangling_symlink_is_named(tmp_path: Path) -> None:
+    link = tmp_path / "db"
+    link.symlink_to(tmp_path / "gone")
+    result = run_cli("db", "start", "--port", str(free_port()), "--data-dir", str(link))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: the data directory {link} is a symlink to "
+                           f"{tmp_path / 'gone'}, which leads nowhere")
+
+
 def test_a_java_home_without_java_is_named(tmp_path: Path) -> None:
     # java is on PATH: the line must blame JAVA_HOME, not say Java is missing.
     result = run_cli("db", "start", "--port", str(free_port()),
