@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from guanxi.gnn import group
-from guanxi.gnn.clusters import assemble, cluster_ids, members
+from guanxi.gnn.clusters import assemble, cluster_ids, members, parts
 from guanxi.gnn.credit_scale import credit_score
 from guanxi.gnn.prepare import Prepared, business_links
 from guanxi.gnn.scorer import NodeScores
@@ -85,9 +85,7 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     at = np.full(labels.size, -1, dtype=np.int64)
     at[clustered] = np.arange(clustered.size)
     rows = []
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    for part in np.split(order, bounds):
+    for part in parts(labels):
         if part.size == 0 or not shown[part[0]]:
             continue
         c = int(labels[part[0]])

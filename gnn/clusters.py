@@ -76,7 +76,7 @@ def suspicious_groups(adjacency: sp.spmatrix, score: np.ndarray, *, min_score: f
     weights.eliminate_zeros()
     _, component = connected_components(weights, directed=False)
     next_label = 0
-    for part in _parts(component):
+    for part in parts(component):
         if part.size < 2:
             continue
         pieces = [part] if part.size <= max_size else _louvain(weights, part, seed)
@@ -112,7 +112,13 @@ def core(adjacency: sp.spmatrix, min_strength: float) -> np.ndarray:
         alive &= ~weak
 
 
-def _parts(component: np.ndarray) -> list[np.ndarray]:
+def parts(component: np.ndarray) -> list[np.ndarray]:
+    """Positions of each value of ``component`` (``(M,)`` ints), smallest value first,
+    positions in order within each.
+
+    >>> [p.tolist() for p in parts(np.array([2, -1, 2, 0]))]
+    [[1], [3], [0, 2]]
+    """
     order = np.argsort(component, kind="stable")
     bounds = np.flatnonzero(np.diff(component[order])) + 1
     return np.split(order, bounds)

@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from guanxi.gnn.clusters import parts
 from guanxi.gnn.prepare import Prepared, link_kinds
 from guanxi.gnn.scores import ScoreSet
 
@@ -155,9 +156,7 @@ def to_rescore(prep: Prepared, labels: np.ndarray, previous: Mapping[str, Sequen
     start = np.zeros(prep.m, dtype=bool)
     start[_positions(index, touched)] = True
     before = {cid: _positions(index, members) for cid, members in previous.items()}
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    after = {int(labels[part[0]]): part for part in np.split(order, bounds)
+    after = {int(labels[part[0]]): part for part in parts(labels)
              if part.size and labels[part[0]] >= 0}
     adjacency = sum(link_kinds(prep.links).values(), sp.csr_matrix((prep.m, prep.m)))
     return rescored(adjacency, start, hops, before, after, tolerance)

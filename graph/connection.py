@@ -326,7 +326,6 @@ class Graph:
                 outage.ended()
                 return result
 
-
     def _local_and_stopped(self) -> bool:
         """Whether this is the local server of a data dir and no process of it runs: no
         retry can reach it then (a team server's restart is worth waiting for)."""

@@ -285,14 +285,12 @@ def _has_artifact(jar_names: list[str], artifact: str) -> bool:
 def java_binary() -> str:
     """Path of a Java 17+ runtime (``JAVA_HOME`` first, then PATH)."""
     home = os.environ.get("JAVA_HOME")
+    fix_home = (f"point JAVA_HOME at a Java {MIN_JAVA}+ installation, or unset it to use "
+                "`java` on PATH")
     if home and not (Path(home) / "bin" / "java").exists():
-        raise ServerError(
-            f"JAVA_HOME is {home}, which holds no bin/java",
-            f"point JAVA_HOME at a Java {MIN_JAVA}+ installation, or unset it to use "
-            "`java` on PATH",
-        )
+        raise ServerError(f"JAVA_HOME is {home}, which holds no bin/java", fix_home)
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
-    if not java or not Path(java).exists():
+    if not java:
         raise ServerError(
             "Java was not found: JAVA_HOME is not set and there is no `java` on PATH",
             f"install Java {MIN_JAVA}+ (e.g. `apt-get install openjdk-17-jre-headless`)",
@@ -300,11 +298,7 @@ def java_binary() -> str:
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True)
     except OSError as exc:  # not executable, not a program
-        raise ServerError(
-            f"{java} cannot be run: {exc.strerror or exc}",
-            f"point JAVA_HOME at a Java {MIN_JAVA}+ installation, or unset it to use "
-            "`java` on PATH",
-        ) from None
+        raise ServerError(f"{java} cannot be run: {exc.strerror or exc}", fix_home) from None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
     major = int(match.group(1)) if match else 0
     if major == 1 and match and match.group(2):  # "1.8.0" style

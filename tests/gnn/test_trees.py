@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -76,10 +80,7 @@ print("survived")
 def test_training_survives_a_prediction_in_another_thread() -> None:
     # Training's stages fit and predict in threads side by side. A LightGBM prediction
     # left at its default thread count crashed a training thread (SIGSEGV) in make test.
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-c", _TRAIN_WHILE_PREDICTING],
                           capture_output=True, text=True, timeout=600,
-                          env={**__import__("os").environ, "GUANXI_WORKERS": "1"})
+                          env={**os.environ, "GUANXI_WORKERS": "1"})
     assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
