@@ -30,7 +30,7 @@ from guanxi.gnn.baselines.fraudar import fraudar_baseline
 from guanxi.gnn.baselines.gbdt import credit_gbdt, neighbour_aggregate
 from guanxi.gnn.baselines.louvain_rules import louvain_rules
 from guanxi.gnn.clusters import suspicious_groups
-from guanxi.gnn.prepare import Prepared, link_kinds, prepare
+from guanxi.gnn.prepare import Prepared, prepare
 from guanxi.gnn.scorer import ScorerSettings
 from guanxi.gnn.scores import ScoreSet
 from guanxi.gnn.trees import fit_folds
@@ -105,7 +105,7 @@ def evaluate_prepared(prep: Prepared, scores: ScoreSet, truth: Truth, *, seed: i
 
     report("baselines", 0, 4)
     x = prep.features.to_numpy(np.float32)
-    kinds = link_kinds(prep.links)
+    kinds = prep.kinds
     z = np.hstack([x, neighbour_aggregate(x, kinds)])
     candidates = round(ScorerSettings().candidate_share * prep.m)
     if (prep.labels.ring == 1).sum() >= 5:

@@ -61,7 +61,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from guanxi.gnn.clusters import parts
-from guanxi.gnn.prepare import Prepared, link_kinds
+from guanxi.gnn.prepare import Prepared
 from guanxi.gnn.scores import ScoreSet
 
 __all__ = ["EMBEDDING_TOLERANCE", "SCORE_TOLERANCE", "TOLERANCE", "Delta", "changed_only",
@@ -158,7 +158,7 @@ def to_rescore(prep: Prepared, labels: np.ndarray, previous: Mapping[str, Sequen
     before = {cid: _positions(index, members) for cid, members in previous.items()}
     after = {int(labels[part[0]]): part for part in parts(labels)
              if part.size and labels[part[0]] >= 0}
-    adjacency = sum(link_kinds(prep.links).values(), sp.csr_matrix((prep.m, prep.m)))
+    adjacency = sum(prep.kinds.values(), sp.csr_matrix((prep.m, prep.m)))
     return rescored(adjacency, start, hops, before, after, tolerance)
 
 

@@ -272,7 +272,7 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
                             f"no snapshot of {base} in {root}: read the whole graph")
     touched = graph.read(load("ingest_touched"), since=delta.since,
                          seen=list(delta.seen))[0]["merchants"]
-    carried = Carried(kept.ex.ids["Merchant"], kept.communities, kept.fastrp)
+    carried = Carried(kept.ex.ids["Merchant"], kept.communities, kept.fastrp, kept.computed)
     try:
         ex = brought_up_to_date(graph, kept.ex, touched)
     except Stale as exc:
@@ -337,13 +337,19 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     clock["prepare"] = round(time.perf_counter() - t, 1)
     check()
     scored_at = datetime.now(UTC)
+    t = time.perf_counter()
+    first = scorer.first_stage(prep, carried)
+    if first.predicted is not None:
+        log.info("stage 0 scored the %d merchants whose features changed; the other %d "
+                 "kept their scores", first.predicted, prep.m - first.predicted,
+                 extra={"event": "first_stage", "predicted": first.predicted})
     # What the next incremental run brings up to date instead of reading it all:
     # written while this run scores and writes, kept once its scores are current.
     with (staged_meanwhile(snapshots, graph, run_id(artefact.version, scored_at),
-                           Snapshot(prep.ex, prep.communities, prep.fastrp))
+                           Snapshot(prep.ex, prep.communities, prep.fastrp,
+                                    first.kept()))
           if write else nullcontext()) as keep:
-        t = time.perf_counter()
-        nodes = scorer.score(prep)
+        nodes = scorer.score(prep, first=first)
         try:
             old = read_scores(graph, merchants=False)
             previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}

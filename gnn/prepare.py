@@ -19,8 +19,10 @@ another form one). ``--full`` computes them again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -42,11 +44,13 @@ __all__ = ["Carried", "Prepared", "business_links", "components", "link_kinds", 
 class Carried:
     """The whole-graph results of an earlier run, for :func:`prepare` to take over:
     its merchants ``ids`` (M0,), their Louvain ``communities`` (M0,) int64 (-1: none)
-    and ``fastrp`` embeddings (M0, D) float32, or None."""
+    and ``fastrp`` embeddings (M0, D) float32, or None; and what its scorer kept for
+    the next run (``computed``, rows in ``ids`` order: ``Scorer.first_stage``)."""
 
     ids: np.ndarray
     communities: np.ndarray
     fastrp: np.ndarray | None = None
+    computed: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def communities_for(self, ids: np.ndarray, adjacency: sp.csr_matrix) -> np.ndarray:
         """(M,) the communities of ``ids``: a merchant carried keeps its own; a new one
@@ -115,6 +119,12 @@ class Prepared:
     @property
     def ids(self) -> np.ndarray:
         return self.ex.ids["Merchant"]
+
+    @cached_property
+    def kinds(self) -> dict[str, sp.csr_matrix]:
+        """``link_kinds(self.links)``, computed once: the scorer, the incremental set
+        and the evaluation all aggregate over it."""
+        return link_kinds(self.links)
 
     @property
     def m(self) -> int:

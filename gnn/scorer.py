@@ -44,12 +44,13 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.hetero import model_input
-from guanxi.gnn.prepare import Prepared, business_links, link_kinds
+from guanxi.gnn.prepare import Carried, Prepared, business_links
 from guanxi.gnn.train import (
     CrossFit,
     Trained,
@@ -62,8 +63,8 @@ from guanxi.gnn.trees import Ensemble, fit_folds
 from guanxi.gnn.workers import in_threads
 from guanxi.progress import ProgressFn
 
-__all__ = ["RING_STAGES", "NodeScores", "Scorer", "ScorerSettings", "chosen_stage",
-           "fit_scorer"]
+__all__ = ["RING_STAGES", "FirstStage", "NodeScores", "Scorer", "ScorerSettings",
+           "chosen_stage", "fit_scorer", "others_mean"]
 
 CONTEXT = ("group_size", "group_mean_other", "group_max_other", "group_link_strength")
 
@@ -124,6 +125,21 @@ class NodeScores:
         return ring, computed(self.credit_model, self.credit_inputs)
 
 
+@dataclass(frozen=True)
+class FirstStage:
+    """``x`` (M, F) float32, the trained feature columns of a graph's merchants, and
+    ``s0`` (M,) their stage-0 raw scores (None: no stage 0); ``predicted``: the rows
+    whose score was computed (the others were carried: :meth:`Scorer.first_stage`)."""
+
+    x: np.ndarray
+    s0: np.ndarray | None
+    predicted: int | None = None
+
+    def kept(self) -> dict[str, np.ndarray]:
+        """What a run keeps in its snapshot for the next one's :meth:`Scorer.first_stage`."""
+        return {} if self.s0 is None else {"x": self.x, "s0": self.s0}
+
+
 @dataclass
 class Scorer:
     """A trained scorer: what :func:`fit_scorer` learnt, enough to score any graph."""
@@ -145,15 +161,41 @@ class Scorer:
     def supervised(self) -> bool:
         return self.stage_a is not None
 
-    def score(self, prep: Prepared, *, explain: bool = True) -> NodeScores:
-        """Scores of every merchant of ``prep`` (its features must have the trained
-        columns: ``gnn/features`` keeps them fixed)."""
+    def first_stage(self, prep: Prepared, carried: Carried | None = None) -> FirstStage:
+        """The trained feature columns of ``prep`` and their stage-0 scores.
+
+        With ``carried`` from a run of this scorer (``carried.computed`` holds its
+        :meth:`FirstStage.kept`), a merchant whose features are bit for bit those it
+        had there keeps its stage-0 score: trees score each row alone, so only the rows
+        that changed are predicted, and the scores are those a prediction of every row
+        gives (after 1% new payments at 100,000 merchants, a fifth of the rows).
+        """
         x = prep.features[self.feature_names].to_numpy(np.float32)
+        if self.stage_0 is None:
+            return FirstStage(x, None)
+        old = {} if carried is None else carried.computed
+        if "x" not in old or "s0" not in old or old["x"].shape[1:] != x.shape[1:]:
+            return FirstStage(x, self.stage_0.raw(x))
+        where = pd.Index(carried.ids).get_indexer(pd.Index(prep.ids))
+        same = where >= 0
+        same[same] = (old["x"][where[same]] == x[same]).all(axis=1)
+        s0 = np.empty(prep.m)
+        s0[same] = old["s0"][where[same]]
+        if not same.all():
+            s0[~same] = self.stage_0.raw(x[~same])
+        return FirstStage(x, s0, int((~same).sum()))
+
+    def score(self, prep: Prepared, *, explain: bool = True,
+              first: FirstStage | None = None) -> NodeScores:
+        """Scores of every merchant of ``prep`` (its features must have the trained
+        columns: ``gnn/features`` keeps them fixed); ``first``: its
+        :meth:`first_stage`, when already computed."""
+        first = first if first is not None else self.first_stage(prep)
+        x, s0 = first.x, first.s0
         g_ring = g_pd = emb = None
         if self.gnn is not None:
             data = model_input(prep.ex, x, standardiser=self.gnn.standardiser)
             g_ring, g_pd, emb = self.gnn.predict(data)
-        s0 = self.stage_0.raw(x) if self.stage_0 is not None else None
         z, z_names = graph_inputs(prep, x, self.feature_names, s0, g_ring, g_pd,
                                   self.settings.use_gnn)
         unusual = dense = None
@@ -197,7 +239,7 @@ def graph_inputs(prep: Prepared, x: np.ndarray, names: list[str], s0: np.ndarray
                  ) -> tuple[np.ndarray, list[str]]:
     """``z`` of the module docstring: own features, neighbours' stage-0 scores, GNN
     scores."""
-    kinds = link_kinds(prep.links)
+    kinds = prep.kinds
     blocks = [x]
     out_names = list(names)
     if s0 is not None:
@@ -208,7 +250,18 @@ def graph_inputs(prep: Prepared, x: np.ndarray, names: list[str], s0: np.ndarray
             col = np.zeros(prep.m) if g is None else np.nan_to_num(g, nan=0.0)
             blocks.append(col[:, None])
             out_names.append(name)
-    return np.hstack(blocks).astype(np.float32), out_names
+    return _stacked(blocks), out_names
+
+
+def _stacked(blocks: list[np.ndarray]) -> np.ndarray:
+    """``np.hstack(blocks)`` as float32, written once: hstack of float32 and float64
+    blocks makes a float64 copy first (0.3 s at 100,000 merchants)."""
+    out = np.empty((len(blocks[0]), sum(b.shape[1] for b in blocks)), dtype=np.float32)
+    at = 0
+    for block in blocks:
+        out[:, at:at + block.shape[1]] = block
+        at += block.shape[1]
+    return out
 
 
 def _strength(prep: Prepared) -> sp.csr_matrix:
@@ -249,16 +302,38 @@ def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndar
     from guanxi.gnn.clusters import assemble
 
     labels = assemble(groups, prep.communities, adjacency=business_links(prep.links))
-    member = sp.csr_matrix((np.ones(int((labels >= 0).sum())),
-                            (np.flatnonzero(labels >= 0), labels[labels >= 0])),
-                           shape=(prep.m, int(labels.max()) + 1 if (labels >= 0).any() else 1))
-    together = (member @ member.T).tocsr()
-    together.setdiag(0)
-    together.eliminate_zeros()
-    ctx = neighbour_aggregate(x, together)[:, : x.shape[1]]  # the means only
-    ctx_names = [f"cluster_mean_{n}" for n in prep.features.columns[: x.shape[1]]]
-    return (np.hstack([z, ring[:, None], ctx]).astype(np.float32),
-            [*names, "ring_probability", *ctx_names])
+    f = x.shape[1]
+    out = _stacked([z, ring[:, None], others_mean(x, labels)])
+    ctx_names = [f"cluster_mean_{n}" for n in prep.features.columns[:f]]
+    return out, [*names, "ring_probability", *ctx_names]
+
+
+def others_mean(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``(M, F)`` float32: the mean of ``x`` ``(M, F)`` over the *other* merchants with
+    the merchant's label (``(M,)``, -1: none), ``(sum_c x - x_i) / (n_c - 1)``; 0 for a
+    merchant alone or with none.
+
+    >>> others_mean(np.array([[1.0], [3.0], [5.0], [7.0]]), np.array([0, 0, 0, -1])).ravel()
+    array([4., 3., 2., 0.], dtype=float32)
+    """
+    inside = labels >= 0
+    out = np.zeros(np.shape(x), dtype=np.float32)
+    if not inside.any():
+        return out
+    at = labels[inside]
+    own = np.asarray(x, dtype=np.float64)[inside]
+    # Sums per cluster, not an (M, M) "same cluster" matrix: that one has n^2 entries
+    # per cluster of n.
+    size = np.bincount(at)
+    member = sp.csr_matrix((np.ones(at.size), (at, np.arange(at.size))),
+                           shape=(size.size, at.size))
+    mean = np.asarray(member @ own)[at]
+    mean -= own
+    others = size[at] - 1
+    mean /= np.maximum(others, 1)[:, None]
+    mean[others == 0] = 0.0
+    out[inside] = mean
+    return out
 
 
 DENSE_BLOCK = "dense_block_density"
@@ -291,7 +366,7 @@ def unsupervised_ring(prep: Prepared, x: np.ndarray, names: list[str]
     per_feature = np.zeros_like(x, dtype=np.float64)
     per_feature[:, cols] = np.abs(ranks - 0.5) * 2  # how unusual, either way
     own = per_feature[:, cols].mean(axis=1)
-    kinds = link_kinds(prep.links)
+    kinds = prep.kinds
     nb = neighbour_aggregate(own[:, None], kinds)
     means = nb[:, 0::3]
     unusual = 0.5 * own + 0.5 * means.max(axis=1)

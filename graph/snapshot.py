@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,17 +59,22 @@ writes its own in seconds, and another run's commit must not remove it."""
 class Snapshot:
     """What a run read (``ex``) and the whole-graph results it wrote, per merchant in
     ``ex.ids["Merchant"]`` order: ``communities`` (M,) int64 (-1: none) and ``fastrp``
-    (M, D) float32, or None when the run computed none."""
+    (M, D) float32, or None when the run computed none; and ``computed``, arrays of
+    its own a run keeps for the next (the scorer's stage-0 inputs and scores: that
+    run recomputes only the rows that changed), by name, row ``i`` merchant ``i``."""
 
     ex: Exported
     communities: np.ndarray
     fastrp: np.ndarray | None = None
+    computed: dict[str, np.ndarray] = field(default_factory=dict)
 
     def one_row_each(self) -> bool:
-        """Whether ``communities`` and ``fastrp`` have one row per merchant of ``ex``."""
+        """Whether ``communities``, ``fastrp`` and ``computed`` have one row per
+        merchant of ``ex``."""
         merchants = len(self.ex.ids.get("Merchant", ()))
         return len(self.communities) == merchants and (self.fastrp is None
-                                                       or len(self.fastrp) == merchants)
+                                                       or len(self.fastrp) == merchants) \
+            and all(len(a) == merchants for a in self.computed.values())
 
 
 def snapshots_dir(models: Path) -> Path:
@@ -175,7 +180,9 @@ def stage_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Staged
                         "communities": torch.from_numpy(
                             np.array(kept.communities, dtype=np.int64)),
                         **({} if kept.fastrp is None else {"fastrp": torch.from_numpy(
-                            np.array(kept.fastrp, dtype=np.float32))})}, fh)
+                            np.array(kept.fastrp, dtype=np.float32))}),
+                        "computed": {name: torch.from_numpy(np.array(values))
+                                     for name, values in kept.computed.items()}}, fh)
         return Staged(tmp, folder / _file(run), _digest(tmp))
     except BaseException as exc:  # Ctrl-C too: no part file is left for an hour
         if tmp is not None:
@@ -246,9 +253,12 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
         if kept.get("format") != _FORMAT or kept.get("run") != run:
             raise SnapshotError(f"it is not format {_FORMAT} of run {run}")
         snapshot = Snapshot(_checked(_exported(kept)), kept["communities"].numpy(),
-                            kept["fastrp"].numpy() if "fastrp" in kept else None)
+                            kept["fastrp"].numpy() if "fastrp" in kept else None,
+                            {name: values.numpy()
+                             for name, values in kept.get("computed", {}).items()})
         if not snapshot.one_row_each():
-            raise SnapshotError("it is inconsistent: its merchants and communities disagree")
+            raise SnapshotError("it is inconsistent: its merchants and the results kept for "
+                                "them disagree")
         return snapshot
     except SnapshotError:
         raise

@@ -9,10 +9,10 @@ import pandas as pd
 from guanxi.gnn import scorer
 from guanxi.gnn.baselines.gbdt import neighbour_aggregate
 from guanxi.gnn.labels import Labels
-from guanxi.gnn.prepare import Prepared, link_kinds
+from guanxi.gnn.prepare import Carried, Prepared, link_kinds
 from guanxi.gnn.projection import merchant_links
 from guanxi.gnn.scorer import CONTEXT, ScorerSettings, chosen_stage, fit_scorer
-from guanxi.gnn.trees import Ensemble
+from guanxi.gnn.trees import Ensemble, fit_folds
 
 
 def _labels(rings: int, size: int, cleared: int, unlabelled: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,3 +116,64 @@ def test_each_merchant_learns_from_inputs_its_own_folds_models_computed(make_exp
     # Stage B reads the group context of the same fold's stage-A scores.
     assert zb_fit.shape[1] == z_fit.shape[1] + len(CONTEXT)
     assert np.array_equal(zb_fit[:, : z_fit.shape[1]], z_fit)
+
+
+def test_others_mean_is_the_mean_over_the_other_members_of_the_cluster() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(60, 4)).astype(np.float32) * 1e3
+    labels = rng.integers(-1, 9, size=60)
+    labels[labels == 8] = 20  # a label number with gaps below it
+    labels[3] = 30  # a cluster of one: no other member
+    got = scorer.others_mean(x, labels)
+    assert got.shape == x.shape and got.dtype == np.float32
+    for i in range(60):
+        others = np.flatnonzero((labels == labels[i]) & (np.arange(60) != i))
+        want = (x[others].astype(np.float64).mean(axis=0) if labels[i] >= 0 and others.size
+                else np.zeros(4))
+        np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-3)
+    assert not got[3].any() and not got[labels < 0].any()
+    assert not scorer.others_mean(x, np.full(60, -1)).any()
+
+
+def test_first_stage_predicts_only_the_rows_whose_features_changed(make_export) -> None:
+    rng = np.random.default_rng(7)
+    n = 120
+    x = rng.normal(size=(n, 3)).astype(np.float32)
+    y = (x[:, 0] + rng.normal(size=n) > 1).astype(float)
+    names = ["a", "b", "c"]
+    trees = fit_folds(x, y, np.ones(n, dtype=bool), names, folds=2,
+                      params={"n_estimators": 20})
+    ex = make_export(n)
+    prep = Prepared(ex, merchant_links(ex), pd.DataFrame(x, columns=names),
+                    np.zeros(n, dtype=np.int64), Labels(np.full(n, -1, np.int8),
+                                                        np.full(n, np.nan)))
+    model = scorer.Scorer(ScorerSettings(use_gnn=False), names, None, trees, None, None, None)
+    everything = trees.raw(x)
+    first = model.first_stage(prep)
+    assert first.predicted is None and np.array_equal(first.s0, everything)
+    # What a run before kept: merchants in another order, one not in this graph, the
+    # features of two changed since, and a sentinel score where the row is the same.
+    order = rng.permutation(n)[: n - 1]  # one merchant is new here
+    old_x = x[order].copy()
+    changed = order[[3, 10]]
+    old_x[[3, 10], 1] += 1.0
+    old_s0 = np.full(len(order), 0.5)
+    carried = Carried(ex.ids["Merchant"][order], np.zeros(len(order), np.int64), None,
+                      {"x": old_x, "s0": old_s0})
+    first = model.first_stage(prep, carried)
+    new = np.setdiff1d(np.arange(n), order)
+    predicted = np.r_[changed, new]
+    assert first.predicted == len(predicted)
+    assert np.array_equal(first.s0[predicted], everything[predicted])
+    rest = np.setdiff1d(np.arange(n), predicted)
+    assert (first.s0[rest] == 0.5).all()  # carried, not predicted
+    # Kept for the next run: exactly this run's inputs and scores.
+    assert set(first.kept()) == {"x", "s0"} and first.kept()["x"] is first.x
+    # Carried with the scores of the same rows, the result is the prediction of all.
+    carried = Carried(ex.ids["Merchant"][order], np.zeros(len(order), np.int64), None,
+                      {"x": x[order], "s0": everything[order]})
+    assert np.array_equal(model.first_stage(prep, carried).s0, everything)
+    # Kept by a scorer of other features: not used.
+    carried = Carried(ex.ids["Merchant"], np.zeros(n, np.int64), None,
+                      {"x": np.zeros((n, 4), np.float32), "s0": np.zeros(n)})
+    assert np.array_equal(model.first_stage(prep, carried).s0, everything)

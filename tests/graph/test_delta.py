@@ -133,8 +133,19 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
     assert first is not None and first.is_relative_to(tmp_path)
     again = load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1")
     assert again.ex.ids["Merchant"].tolist() == ["M1", "M2"] and again.fastrp is None
+    assert again.computed == {}
     with pytest.raises(ValueError, match="one row per merchant"):
         save_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1", Snapshot(ex, np.zeros(3)))
+    with pytest.raises(ValueError, match="one row per merchant"):
+        save_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1",
+                      Snapshot(ex, np.array([0, 0]), computed={"s0": np.zeros(3)}))
+    # What the run's scorer keeps for the next comes back as it was.
+    x = np.array([[0.25, -1.0], [3.5, 7.0]], dtype=np.float32)
+    save_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1",
+                  Snapshot(ex, np.array([0, 0]), computed={"x": x, "s0": np.array([0.1, 0.9])}))
+    again = load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1")
+    assert again.computed["x"].dtype == np.float32 and np.array_equal(again.computed["x"], x)
+    assert again.computed["s0"].tolist() == [0.1, 0.9]
     second = save_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1", kept)
     assert not first.exists() and second.exists()  # the older one is gone
     assert sorted(p.name for p in second.parent.iterdir()) == [second.name,
