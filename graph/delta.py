@@ -20,6 +20,7 @@ read by the next whole-graph read (``--full``; docs/operations.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ from guanxi.graph.export import (
 )
 from guanxi.queries import Query
 
-__all__ = ["Stale", "brought_up_to_date"]
+__all__ = ["Stale", "Touched", "brought_up_to_date", "read_touched"]
 
 _CHUNK = 2_000
 """Touched merchants per read: a page of their edges stays a few MB."""
@@ -56,12 +57,22 @@ class Stale(Exception):
     """The snapshot brought up to date does not match the graph; the message says how."""
 
 
-def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -> Exported:
-    """``base`` with the merchants ``merchants`` (ids; unknown ones are new) read again:
-    their rows, every edge with one of them at a merchant end, and their weeks.
+@dataclass(frozen=True)
+class Touched:
+    """What :func:`read_touched` read of the merchants ``ids`` (sorted, distinct):
+    their ``rows``, their ``weeks`` and, per relation key, every edge with one of them
+    at a merchant end."""
 
-    Raises :class:`Stale` when the result's counts differ from the graph's.
-    """
+    ids: list[str]
+    rows: pd.DataFrame
+    weeks: pd.DataFrame
+    edges: dict[tuple[str, str, str], pd.DataFrame]
+
+
+def read_touched(graph: Graph, merchants: Sequence[str]) -> Touched:
+    """Read the merchants ``merchants`` (ids; unknown ones are new) again: their rows,
+    every edge with one of them at a merchant end, and their weeks. Needs no snapshot:
+    a run reads while it loads one."""
     touched = sorted(set(merchants))
     relations = exported_relations()
     # Two reads at a time: Neo4j answers each on one core while this process waits.
@@ -71,7 +82,21 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str]) -
          lambda _: _touched_weeks(graph, touched),
          *(lambda _, rel=rel: _touched_edges(graph, rel, touched) for rel in relations)],
         2)
-    edges = {rel.key: part for rel, part in zip(relations, parts, strict=True)}
+    return Touched(touched, rows, weeks,
+                   {rel.key: part for rel, part in zip(relations, parts, strict=True)})
+
+
+def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str] | Touched
+                       ) -> Exported:
+    """``base`` with the merchants ``merchants`` (ids; unknown ones are new) read again
+    (:func:`read_touched`, or what it read): their rows, every edge with one of them at
+    a merchant end, and their weeks.
+
+    Raises :class:`Stale` when the result's counts differ from the graph's.
+    """
+    read = merchants if isinstance(merchants, Touched) else read_touched(graph, merchants)
+    touched, rows, weeks, edges = read.ids, read.rows, read.weeks, read.edges
+    relations = exported_relations()
     had = np.asarray(touched, dtype=object)[base.index("Merchant", touched) >= 0]
     gone = sorted(set(had) - set(rows["id"]))
     if gone:  # ingest never removes a merchant: something else wrote

@@ -41,8 +41,8 @@ from guanxi.graph import model
 from guanxi.graph.connection import Graph
 from guanxi.graph.export import MERCHANT_COLUMNS, Exported
 
-__all__ = ["Snapshot", "SnapshotError", "Staged", "load_snapshot", "save_snapshot",
-           "snapshots_dir", "stage_snapshot", "staged_meanwhile"]
+__all__ = ["Snapshot", "SnapshotError", "Staged", "is_kept", "load_snapshot",
+           "save_snapshot", "snapshots_dir", "stage_snapshot", "staged_meanwhile"]
 
 log = logging.getLogger("guanxi.snapshot")
 
@@ -227,6 +227,12 @@ def staged_meanwhile(root: Path, graph: Graph, run: str, kept: Snapshot
                 staged = None  # the block's own error is the one to report
             if staged is not None:
                 staged.discard()  # kept: already moved to its name, nothing to remove
+
+
+def is_kept(root: Path, graph: Graph, run: str) -> bool:
+    """Whether a snapshot of run ``run`` is kept in ``root`` (usable or not: that is
+    for :func:`load_snapshot` to say)."""
+    return (_folder(root, graph) / _file(run)).exists()
 
 
 def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
