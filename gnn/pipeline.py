@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from torch_geometric.data import HeteroData
 
 from guanxi.gnn.artefact import (
     Artefact,
@@ -269,10 +270,11 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
         return None, None, missing
     touched = graph.read(load("ingest_touched"), since=delta.since,
                          seen=list(delta.seen))[0]["merchants"]
-    pool = ThreadPoolExecutor(1, thread_name_prefix="guanxi-delta")
-    try:
+    with ThreadPoolExecutor(1, thread_name_prefix="guanxi-delta") as pool:
         # Neo4j reads what ingest touched while this process loads the snapshot (1 s
-        # of the 3.8 s both took one after the other at 100,000 merchants).
+        # of the 3.8 s both took one after the other at 100,000 merchants). Leaving
+        # the block waits for the read: a run that falls back to reading the whole graph
+        # does not read beside it.
         reading = pool.submit(read_touched, graph, touched)
         try:
             kept = load_snapshot(root, graph, delta.base)
@@ -282,8 +284,6 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
         if kept is None:  # removed since it was looked for
             return None, None, missing
         read = reading.result()
-    finally:
-        pool.shutdown(wait=False)
     carried = Carried(kept.ex.ids["Merchant"], kept.communities, kept.fastrp, kept.computed)
     try:
         ex = brought_up_to_date(graph, kept.ex, read)
@@ -341,16 +341,26 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
         exported, carried, read = _changes_only(graph, delta, snapshots)
     if read is not None:
         log.info(read, extra={"event": "read", "snapshot": exported is not None})
-    prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
-                   notice=say, fastrp_dim=FASTRP_DIMENSIONS, exported=exported,
-                   carried=carried)
+    with ThreadPoolExecutor(1, thread_name_prefix="guanxi-gnn-input") as pool:
+        # The GNN's input graph needs only the export: built while the features are
+        # computed (a core is idle for much of that).
+        building: list[Future[HeteroData | None]] = []
+        prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
+                       notice=say, fastrp_dim=FASTRP_DIMENSIONS, exported=exported,
+                       carried=carried,
+                       on_export=lambda ex: building.append(pool.submit(scorer.gnn_input,
+                                                                        ex)))
+        gnn_input = building[0].result() if building else None
     if read is not None:
         prep.notes.insert(0, read)
     clock["prepare"] = round(time.perf_counter() - t, 1)
     check()
     scored_at = datetime.now(UTC)
     t = time.perf_counter()
-    first = scorer.first_stage(prep, carried)
+    # Carried scores are this model's only: an incremental run builds on a run of its
+    # own model version (gnn/refresh.py), whose id ends with it (graph.scores.run_id).
+    first = scorer.first_stage(prep, carried if delta is not None
+                               and delta.base.endswith(f"/{artefact.version}") else None)
     if first.predicted is not None:
         log.info("stage 0 scored the %d merchants whose features changed; the other %d "
                  "kept their scores", first.predicted, prep.m - first.predicted,
@@ -361,7 +371,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                            Snapshot(prep.ex, prep.communities, prep.fastrp,
                                     first.kept()))
           if write else nullcontext()) as keep:
-        nodes = scorer.score(prep, first=first)
+        nodes = scorer.score(prep, first=first, gnn_input=gnn_input)
         try:
             old = read_scores(graph, merchants=False)
             previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}
@@ -369,21 +379,22 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
             previous = None
         labels = cluster_labels(prep, nodes)
         moving = stored = None
-        pool = ThreadPoolExecutor(1, thread_name_prefix="guanxi-stored")
-        if delta is not None:
+        if delta is None:
+            scores = scores_of(prep, nodes, artefact.version, previous, scored_at,
+                               labels=labels)
+        else:
             # Asked after the graph was read: every batch the read may have seen is here.
             touched = graph.read(load("ingest_touched"), since=delta.since,
                                  seen=list(delta.seen))[0]["merchants"]
             hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
             moving = to_rescore(prep, labels, previous or {}, touched, hops)
-            # Neo4j reads what is stored of them while this process builds their clusters.
-            stored = pool.submit(stored_scores, graph, delta.base, prep.ids[moving])
-        try:
-            scores = scores_of(prep, nodes, artefact.version, previous, scored_at,
-                               labels=labels, only=moving)
-            stored = None if stored is None else stored.result()
-        finally:
-            pool.shutdown(wait=False)
+            with ThreadPoolExecutor(1, thread_name_prefix="guanxi-stored") as pool:
+                # Neo4j reads what is stored of them while this process builds their
+                # clusters.
+                reading = pool.submit(stored_scores, graph, delta.base, prep.ids[moving])
+                scores = scores_of(prep, nodes, artefact.version, previous, scored_at,
+                                   labels=labels, only=moving)
+                stored = reading.result()
         scores.fastrp = prep.fastrp
         retired: list[str] = []
         if delta is not None:

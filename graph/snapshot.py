@@ -15,6 +15,9 @@ four times slower than the unsafe one (6 s for the 1.5 million ids of a
 >>> kept = _text(["M1", None, "商户"])
 >>> kept["offsets"].tolist(), _strings(kept).tolist()
 ([0, 2, 2, 8], ['M1', None, '商户'])
+>>> kept = _text(["M1", None, "", "C22"])
+>>> kept["offsets"].tolist(), _strings(kept).tolist()
+([0, 2, 2, 2, 5], ['M1', None, '', 'C22'])
 """
 
 from __future__ import annotations
@@ -168,7 +171,7 @@ def stage_snapshot(root: Path, graph: Graph, run: str, kept: Snapshot) -> Staged
     if ex.skipped:
         return None
     if not kept.one_row_each():
-        raise ValueError("communities and fastrp need one row per merchant "
+        raise ValueError("communities, fastrp and computed need one row per merchant "
                          f"({len(ex.ids.get('Merchant', ()))})")
     folder = _folder(root, graph)
     tmp = None
@@ -312,10 +315,20 @@ def _checked(ex: Exported) -> Exported:
 def _text(values: Sequence[str | None]) -> dict[str, torch.Tensor]:
     """``values`` as tensors: their UTF-8 bytes end to end, the ``(n + 1,)`` offsets of
     each value's bytes, and which are missing."""
-    encoded = [b"" if v is None else v.encode() for v in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    return {"utf8": torch.from_numpy(np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()),
+    texts = ["" if v is None else v for v in values]
+    joined = "".join(texts)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    if joined.isascii():
+        # One character, one byte: the lengths are the offsets, and one encode does all
+        # (1.5 million ids: 0.3 s instead of 1.2 s, in a thread beside the scoring).
+        np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)),
+                  out=offsets[1:])
+        raw = joined.encode("ascii")
+    else:
+        encoded = [t.encode() for t in texts]
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        raw = b"".join(encoded)
+    return {"utf8": torch.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy()),
             "offsets": torch.from_numpy(offsets),
             "missing": torch.tensor([v is None for v in values], dtype=torch.bool)}
 
@@ -324,7 +337,9 @@ def _strings(kept: dict[str, torch.Tensor]) -> np.ndarray:
     """The object array :func:`_text` kept."""
     raw = kept["utf8"].numpy().tobytes()
     bounds = kept["offsets"].tolist()
-    return np.array([None if gone else raw[a:b].decode()
+    # ASCII: byte offsets are character offsets, so one decode, then slices.
+    text = raw.decode("ascii") if raw.isascii() else None
+    return np.array([None if gone else text[a:b] if text is not None else raw[a:b].decode()
                      for a, b, gone in zip(bounds[:-1], bounds[1:], kept["missing"].tolist(),
                                            strict=True)], dtype=object)
 

@@ -173,6 +173,18 @@ def test_first_stage_predicts_only_the_rows_whose_features_changed(make_export) 
     carried = Carried(ex.ids["Merchant"][order], np.zeros(len(order), np.int64), None,
                       {"x": x[order], "s0": everything[order]})
     assert np.array_equal(model.first_stage(prep, carried).s0, everything)
+    # A feature that is NaN in both runs is the same; -0.0 against 0.0 is predicted.
+    x_odd = x.copy()
+    x_odd[0, 2], x_odd[1, 2] = np.nan, -0.0
+    old_odd = x_odd.copy()
+    old_odd[1, 2] = 0.0
+    prep_odd = Prepared(ex, prep.links, pd.DataFrame(x_odd, columns=names), prep.communities,
+                        prep.labels)
+    carried = Carried(ex.ids["Merchant"], np.zeros(n, np.int64), None,
+                      {"x": old_odd, "s0": np.full(n, 0.5)})
+    first = model.first_stage(prep_odd, carried)
+    assert first.predicted == 1 and first.s0[0] == 0.5
+    assert first.s0[1] == trees.raw(x_odd[1:2])[0]
     # Kept by a scorer of other features: not used.
     carried = Carried(ex.ids["Merchant"], np.zeros(n, np.int64), None,
                       {"x": np.zeros((n, 4), np.float32), "s0": np.zeros(n)})

@@ -3,6 +3,7 @@ ingest); anything else is caught by the counts; snapshots are kept one per datab
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -146,6 +147,14 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
     again = load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1")
     assert again.computed["x"].dtype == np.float32 and np.array_equal(again.computed["x"], x)
     assert again.computed["s0"].tolist() == [0.1, 0.9]
+    # One an older guanxi wrote has no "computed" at all: it loads, with none.
+    kept_file = first.parent / first.name
+    older = torch.load(kept_file, weights_only=True)
+    del older["computed"]
+    torch.save(older, kept_file)
+    Path(f"{kept_file}.sha256").write_text(hashlib.sha256(kept_file.read_bytes()).hexdigest())
+    again = load_snapshot(tmp_path, graph, "20260101T000000.000000Z/v1")
+    assert again.computed == {} and again.ex.ids["Merchant"].tolist() == ["M1", "M2"]
     second = save_snapshot(tmp_path, graph, "20260102T000000.000000Z/v1", kept)
     assert not first.exists() and second.exists()  # the older one is gone
     assert sorted(p.name for p in second.parent.iterdir()) == [second.name,
