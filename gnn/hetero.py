@@ -290,7 +290,7 @@ def node_features(ex: Exported, label: str) -> tuple[np.ndarray, tuple[str, ...]
 def model_input(ex: Exported, merchant_x: np.ndarray, *,
                 standardiser: Standardiser | None = None,
                 merchant_names: tuple[str, ...] | None = None,
-                min_merchants: int = 2, graph: HeteroData | None = None) -> HeteroData:
+                min_merchants: int = 2) -> HeteroData:
     """The GNN's input graph from an export and a merchant feature matrix.
 
     Parameters
@@ -324,37 +324,15 @@ def model_input(ex: Exported, merchant_x: np.ndarray, *,
         has aggregates; ``[t].n_id`` ``(|V_t|,)`` the positions in the export of the
         nodes kept (``min_merchants``) for other types than merchants (every merchant is
         kept, in order); ``data.standardiser`` the :class:`Standardiser` used.
-
-    ``graph``: :func:`graph_input` of ``ex`` with the same ``standardiser`` and
-    ``min_merchants``, built already (scoring builds it while the merchant features are
-    computed); it is completed in place.
     """
-    m = _merchants(ex)
+    raw = ex.data
+    if MERCHANT not in raw.node_types:
+        raise ValueError("the export has no Merchant nodes; nothing to score")
+    m = raw[MERCHANT].num_nodes
     merchant_x = np.asarray(merchant_x, dtype=np.float64)
     if merchant_x.ndim != 2 or merchant_x.shape[0] != m:
         raise ValueError(f"merchant_x must be ({m}, F) for the export's {m} merchants, "
                          f"not shape {merchant_x.shape}")
-    out = graph if graph is not None else graph_input(ex, standardiser=standardiser,
-                                                      min_merchants=min_merchants)
-    s = out.standardiser
-    names = merchant_names or tuple(f"f{i}" for i in range(merchant_x.shape[1]))
-    if standardiser is None:
-        s.fit(MERCHANT, merchant_x, names)
-    if MERCHANT in s:
-        out[MERCHANT].x = torch.from_numpy(s.transform(MERCHANT, merchant_x))
-    else:
-        del out[MERCHANT].x
-    return out
-
-
-def graph_input(ex: Exported, *, standardiser: Standardiser | None = None,
-                min_merchants: int = 2) -> HeteroData:
-    """:func:`model_input` but for the merchants' features: every other node type and
-    relation, which need only the export (``[Merchant].x`` is ``(M, 0)`` until
-    :func:`model_input` sets it). ``standardiser`` None: the scales are learnt here
-    (``data.standardiser``), the merchants' by :func:`model_input`."""
-    _merchants(ex)
-    raw = ex.data
     fitting = standardiser is None
     s = standardiser if standardiser is not None else Standardiser()
     out = HeteroData()
@@ -366,8 +344,8 @@ def graph_input(ex: Exported, *, standardiser: Standardiser | None = None,
             return None
         return torch.from_numpy(s.transform(key, x))
 
-    # First, as model_input always made it: the node types keep their order.
-    out[MERCHANT].x = torch.empty((raw[MERCHANT].num_nodes, 0))
+    names = merchant_names or tuple(f"f{i}" for i in range(merchant_x.shape[1]))
+    out[MERCHANT].x = scaled(MERCHANT, merchant_x, names)
     position: dict[str, np.ndarray] = {}  # old position -> new, -1 where left out
     for label in raw.node_types:
         if label == MERCHANT:
@@ -419,13 +397,6 @@ def graph_input(ex: Exported, *, standardiser: Standardiser | None = None,
                 out[k].edge_weight = weight
     out.standardiser = s
     return out
-
-
-def _merchants(ex: Exported) -> int:
-    """The export's number of merchants; ValueError when it has none."""
-    if MERCHANT not in ex.data.node_types:
-        raise ValueError("the export has no Merchant nodes; nothing to score")
-    return ex.data[MERCHANT].num_nodes
 
 
 def _merchant_degree(raw: HeteroData, label: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from torch_geometric.data import HeteroData
 
 from guanxi.gnn.artefact import (
     Artefact,
@@ -341,16 +340,9 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
         exported, carried, read = _changes_only(graph, delta, snapshots)
     if read is not None:
         log.info(read, extra={"event": "read", "snapshot": exported is not None})
-    with ThreadPoolExecutor(1, thread_name_prefix="guanxi-gnn-input") as pool:
-        # The GNN's input graph needs only the export: built while the features are
-        # computed (a core is idle for much of that).
-        building: list[Future[HeteroData | None]] = []
-        prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
-                       notice=say, fastrp_dim=FASTRP_DIMENSIONS, exported=exported,
-                       carried=carried,
-                       on_export=lambda ex: building.append(pool.submit(scorer.gnn_input,
-                                                                        ex)))
-        gnn_input = building[0].result() if building else None
+    prep = prepare(graph, use_gds=None, seed=scorer.settings.seed, progress=progress,
+                   notice=say, fastrp_dim=FASTRP_DIMENSIONS, exported=exported,
+                   carried=carried)
     if read is not None:
         prep.notes.insert(0, read)
     clock["prepare"] = round(time.perf_counter() - t, 1)
@@ -371,7 +363,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                            Snapshot(prep.ex, prep.communities, prep.fastrp,
                                     first.kept()))
           if write else nullcontext()) as keep:
-        nodes = scorer.score(prep, first=first, gnn_input=gnn_input)
+        nodes = scorer.score(prep, first=first)
         try:
             old = read_scores(graph, merchants=False)
             previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}

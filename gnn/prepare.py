@@ -19,7 +19,7 @@ another form one). ``--full`` computes them again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -182,17 +182,14 @@ def components(ex: Exported, links: Links) -> np.ndarray:
 def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
             progress: ProgressFn | None = None, notice=None,
             fastrp_dim: int | None = None, exported: Exported | None = None,
-            carried: Carried | None = None,
-            on_export: Callable[[Exported], None] | None = None) -> Prepared:
+            carried: Carried | None = None) -> Prepared:
     """Export ``graph`` and compute what every model reads. ``notice`` gets one line
     for each whole-graph step that runs in Python for want of GDS; ``fastrp_dim``
     also computes FastRP embeddings that wide (on the same GDS projection);
     ``exported``, an export already up to date (``graph/delta.py``), is used instead of
     reading the graph again; with ``carried`` (FastRP as wide as ``fastrp_dim``, if
     asked for) no whole-graph algorithm runs: components come from the export, the
-    communities and FastRP from ``carried`` (module docstring); ``on_export`` is called
-    with the export before the links and features are computed (a caller starts there
-    what needs only the export)."""
+    communities and FastRP from ``carried`` (module docstring)."""
     notes: list[str] = []
 
     def note(line: str) -> None:
@@ -206,8 +203,6 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
 
         raise InputError("the graph has no merchants to train on or score",
                          "load a folder first: guanxi ingest DIR")
-    if on_export is not None:
-        on_export(ex)
     ids = ex.ids["Merchant"]
     width = None if carried is None or carried.fastrp is None else carried.fastrp.shape[1]
     local = carried is not None and width == fastrp_dim

@@ -46,11 +46,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from torch_geometric.data import HeteroData
 
 from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
 from guanxi.gnn.clusters import suspicious_groups
-from guanxi.gnn.hetero import graph_input, model_input
+from guanxi.gnn.hetero import model_input
 from guanxi.gnn.prepare import Carried, Prepared, business_links
 from guanxi.gnn.train import (
     CrossFit,
@@ -62,7 +61,6 @@ from guanxi.gnn.train import (
 )
 from guanxi.gnn.trees import Ensemble, fit_folds
 from guanxi.gnn.workers import in_threads
-from guanxi.graph.export import Exported
 from guanxi.progress import ProgressFn
 
 __all__ = ["RING_STAGES", "FirstStage", "NodeScores", "Scorer", "ScorerSettings",
@@ -190,27 +188,16 @@ class Scorer:
             s0[~same] = self.stage_0.raw(x[~same])
         return FirstStage(x, s0, int((~same).sum()))
 
-    def gnn_input(self, ex: Exported) -> HeteroData | None:
-        """The GNN's input graph of ``ex`` but for the merchants' features
-        (:func:`~guanxi.gnn.hetero.graph_input`; None without a GNN): it needs only the
-        export, so a run builds it while the features are computed."""
-        if self.gnn is None:
-            return None
-        return graph_input(ex, standardiser=self.gnn.standardiser)
-
     def score(self, prep: Prepared, *, explain: bool = True,
-              first: FirstStage | None = None, gnn_input: HeteroData | None = None
-              ) -> NodeScores:
+              first: FirstStage | None = None) -> NodeScores:
         """Scores of every merchant of ``prep`` (its features must have the trained
         columns: ``gnn/features`` keeps them fixed); ``first``: its
-        :meth:`first_stage`, ``gnn_input``: its :meth:`gnn_input` (completed in
-        place), when already computed."""
+        :meth:`first_stage`, when already computed."""
         first = first if first is not None else self.first_stage(prep)
         x, s0 = first.x, first.s0
         g_ring = g_pd = emb = None
         if self.gnn is not None:
-            data = model_input(prep.ex, x, standardiser=self.gnn.standardiser,
-                               graph=gnn_input)
+            data = model_input(prep.ex, x, standardiser=self.gnn.standardiser)
             g_ring, g_pd, emb = self.gnn.predict(data)
         z, z_names = graph_inputs(prep, x, self.feature_names, s0, g_ring, g_pd,
                                   self.settings.use_gnn)

@@ -11,7 +11,6 @@ from guanxi.gnn.hetero import (
     Standardiser,
     edge_features,
     feature_dims,
-    graph_input,
     model_input,
     node_features,
     reverse_type,
@@ -202,33 +201,3 @@ def test_standardiser_clips_outliers() -> None:
 def test_wrong_feature_rows_are_an_error() -> None:
     with pytest.raises(ValueError, match=r"merchant_x must be \(5, F\)"):
         model_input(small_export(), np.ones((4, 2)))
-
-
-def _same(a: HeteroData, b: HeteroData) -> None:
-    assert a.node_types == b.node_types and a.edge_types == b.edge_types
-    for store_a, store_b in zip(a.stores, b.stores, strict=True):
-        assert list(store_a.keys()) == list(store_b.keys())
-        for key in store_a:
-            if key == "standardiser":
-                assert store_a[key].names == store_b[key].names
-                assert all(np.array_equal(store_a[key].mean[k], store_b[key].mean[k])
-                           for k in store_a[key].mean)
-            else:
-                assert torch.equal(store_a[key], store_b[key]), key
-
-
-def test_the_graph_part_built_first_gives_the_same_input() -> None:
-    x = np.arange(10.0).reshape(5, 2)
-    trained = model_input(small_export(), x, merchant_names=("a", "b"))
-    # Learnt on this graph: the merchants' scales too, in the same standardiser.
-    part = graph_input(small_export())
-    assert part["Merchant"].x.shape == (5, 0) and "Merchant" not in part.standardiser
-    fitted = model_input(small_export(), x, merchant_names=("a", "b"), graph=part)
-    assert fitted is part and set(fitted.standardiser.names) == set(trained.standardiser.names)
-    _same(fitted, trained)
-    # With the trained scales, as scoring builds it while the features are computed.
-    s = trained.standardiser
-    other = x[::-1] * 2
-    _same(model_input(small_export(), other, standardiser=s,
-                      graph=graph_input(small_export(), standardiser=s)),
-          model_input(small_export(), other, standardiser=s))
