@@ -25,6 +25,7 @@ from rich.markup import escape
 from guanxi.errors import GuanxiError, InputError
 from guanxi.interrupts import (
     EXIT_CODE,
+    StoppedAfterCommit,
     exit_stopped,
     finished,
     stop_on,
@@ -468,6 +469,10 @@ def score_cmd(
             _, report = score(_graph(data_dir), version=model, models=models,
                               progress=progress, say=_say(as_json))
         finished()
+    except StoppedAfterCommit as exc:
+        console.print(f"stopped after the scores were written: {exc.done}, and readers "
+                      "see it", markup=False)
+        raise typer.Exit(EXIT_CODE) from None
     except KeyboardInterrupt:
         console.print("interrupted: readers see the last complete scoring run; the next "
                       "`guanxi score` or `guanxi refresh` cleans up what this one wrote",
@@ -554,6 +559,11 @@ def refresh_cmd(
                              progress=progress if bars else
                              None if quiet else log_progress(log))
         finished()
+    except StoppedAfterCommit as exc:
+        log.error("refresh stopped after its scores were written: %s, and readers see it",
+                  exc.done, extra={"event": "failed", "exit_code": EXIT_CODE,
+                                   "committed": True})
+        sys.exit(EXIT_CODE)
     except KeyboardInterrupt:
         log.error("refresh interrupted: readers see the last complete run; the next "
                   "refresh cleans up what this one wrote", extra={"event": "failed",

@@ -31,11 +31,21 @@ import threading
 from collections.abc import Iterator
 from typing import NoReturn
 
-__all__ = ["EXIT_CODE", "exit_stopped", "finished", "interrupt", "stop_on", "stopped",
-           "uninterrupted"]
+__all__ = ["EXIT_CODE", "StoppedAfterCommit", "exit_stopped", "finished", "interrupt",
+           "stop_on", "stopped", "uninterrupted"]
 
 EXIT_CODE = 130
 """A command stopped by a signal exits 128 + SIGINT, as shells report Ctrl-C."""
+
+class StoppedAfterCommit(KeyboardInterrupt):
+    """A stop that came after the command's work was committed (a scoring run made
+    current, which readers now read); ``done`` says what was, for the command's last
+    line, and what was left undone is what a later run does again."""
+
+    def __init__(self, done: str) -> None:
+        super().__init__(done)
+        self.done = done
+
 
 _depth = 0  # how deep the main thread is in uninterrupted() blocks
 _held = False  # a signal arrived meanwhile

@@ -56,6 +56,7 @@ from guanxi.graph.snapshot import (
     snapshots_dir,
     staged_meanwhile,
 )
+from guanxi.interrupts import StoppedAfterCommit
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
@@ -408,25 +409,30 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                    base=None if delta is None else delta.base,
                                    retired=retired,
                                    check=check if lease is not None else None)
-            kept_note = None
             try:
-                if keep() is None:
-                    left = ", ".join(f"{n} {what}" for what, n in prep.ex.skipped.items())
-                    kept_note = (f"no snapshot kept for the next incremental run: the "
-                                 f"read left out rows of merchants it did not find "
-                                 f"({left}: written during the read, or left by a merchant "
-                                 "deleted by hand: docs/operations.md says how to remove "
-                                 "them); the next run will read the whole graph")
-            except SnapshotError as exc:
-                kept_note = (f"no snapshot kept for the next incremental run ({exc}): it "
-                             "will read the whole graph")
-            if kept_note is not None:
-                log.warning(kept_note, extra={"event": "snapshot", "kept": False})
-                prep.notes.append(kept_note)
-            # After the flip: the indexes then fit the run readers read.
-            ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
-            if scores.embeddings is not None:
-                ensure_vector_index(graph, scores.embeddings.shape[1], embedding=GNN)
+                kept_note = None
+                try:
+                    if keep() is None:
+                        left = ", ".join(f"{n} {what}" for what, n in prep.ex.skipped.items())
+                        kept_note = (f"no snapshot kept for the next incremental run: the "
+                                     f"read left out rows of merchants it did not find "
+                                     f"({left}: written during the read, or left by a merchant "
+                                     "deleted by hand: docs/operations.md says how to remove "
+                                     "them); the next run will read the whole graph")
+                except SnapshotError as exc:
+                    kept_note = (f"no snapshot kept for the next incremental run ({exc}): it "
+                                 "will read the whole graph")
+                if kept_note is not None:
+                    log.warning(kept_note, extra={"event": "snapshot", "kept": False})
+                    prep.notes.append(kept_note)
+                # After the flip: the indexes then fit the run readers read.
+                ensure_vector_index(graph, FASTRP_DIMENSIONS, embedding=FASTRP)
+                if scores.embeddings is not None:
+                    ensure_vector_index(graph, scores.embeddings.shape[1], embedding=GNN)
+            except KeyboardInterrupt:
+                raise StoppedAfterCommit(
+                    f"run {summary.run} is current; its snapshot for the next incremental "
+                    "run may not be kept (that run then reads the whole graph)") from None
             clock["write"] = round(time.perf_counter() - t, 1)
             written = {k: v for k, v in summary.as_dict().items() if k != "totals"}
     suspicious = int(nodes.groups.max()) + 1 if nodes.groups.size else 0

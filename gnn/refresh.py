@@ -39,6 +39,7 @@ from guanxi.graph.connection import Graph
 from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import held
 from guanxi.graph.scores import NoScores, ScoringRun, current_run, drop_failed_runs
+from guanxi.interrupts import StoppedAfterCommit
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
@@ -125,6 +126,15 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
         _, report = pipeline.score(graph, version=version, models=models,
                                    progress=progress, say=_notice, lease=lease,
                                    delta=plan.delta, whole=full)
+        try:
+            return _done(report, plan, started, took_over)
+        except KeyboardInterrupt:
+            raise StoppedAfterCommit(f"run {report.written['run']} is current") from None
+
+
+def _done(report: pipeline.ScoreReport, plan: _Plan, started: float,
+          took_over: str | None) -> RefreshReport:
+    """The report of a run that wrote its scores, logged."""
     seconds = {**report.seconds, "total": round(time.perf_counter() - started, 1)}
     for stage, value in report.seconds.items():
         log.info("stage %s: %.1f s", stage, value,

@@ -62,6 +62,7 @@ from guanxi.gnn.scores import CLUSTER_COLUMNS, MERCHANT_COLUMNS, ScoreSet
 from guanxi.graph.connection import Graph
 from guanxi.graph.schema import apply_schema
 from guanxi.graph.writes import Batch, WriteTotals, write_batches
+from guanxi.interrupts import StoppedAfterCommit
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
 
@@ -236,13 +237,16 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
         counts = {"merchants": flipped["merchants"], "clusters": flipped["live"],
                   "memberships": flipped["memberships"]}
         merchant_run = flipped["merchant_run"]
-    summary.merchants, summary.clusters = counts["merchants"], counts["clusters"]
-    summary.memberships = counts["memberships"]
-    summary.merchants_missing = len(merchants) - written["merchants"]
-    summary.clusters_retired = flipped["retired"]
-    for change in moves.values():
-        summary.events[change.event] = summary.events.get(change.event, 0) + 1
-    _prune(graph, run, merchant_run, summary)
+    try:
+        summary.merchants, summary.clusters = counts["merchants"], counts["clusters"]
+        summary.memberships = counts["memberships"]
+        summary.merchants_missing = len(merchants) - written["merchants"]
+        summary.clusters_retired = flipped["retired"]
+        for change in moves.values():
+            summary.events[change.event] = summary.events.get(change.event, 0) + 1
+        _prune(graph, run, merchant_run, summary)
+    except KeyboardInterrupt:
+        raise StoppedAfterCommit(f"run {run} is current") from None
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 

@@ -462,3 +462,24 @@ def test_a_merchant_deleted_by_hand_leaves_the_next_run(job: dict) -> None:
     assert report["kind"] == "incremental"
     after = read_scores(g).merchants["merchant_id"].tolist()
     assert gone not in after and len(after) == report["merchants"] == len(scored) - 1
+
+
+def test_a_stop_after_the_scores_are_current_says_so(job: dict, monkeypatch) -> None:
+    # A stop signal can land after the run was made current (the prune, keeping the
+    # snapshot, the vector indexes): the command must not say readers see the last run.
+    import guanxi.graph.similar as similar_module
+    from guanxi.interrupts import StoppedAfterCommit
+
+    def stopped(*args: Any, **kw: Any) -> None:
+        raise KeyboardInterrupt  # what a SIGTERM arriving here raises
+
+    monkeypatch.setattr(similar_module, "ensure_vector_index", stopped)
+    with pytest.raises(StoppedAfterCommit) as stop:
+        refresh_job(job["graph"], models=job["env"]["GUANXI_MODELS_DIR"], full=True)
+    current = current_run(job["graph"]).run
+    assert stop.value.done.startswith(f"run {current} is current")
+    monkeypatch.undo()
+    # The next refresh finds it current, and nothing ingested since.
+    result = refresh(job, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["kind"] == "unchanged"
