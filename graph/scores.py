@@ -64,7 +64,7 @@ from guanxi.graph.schema import apply_schema
 from guanxi.graph.writes import Batch, WriteTotals, write_batches
 from guanxi.interrupts import StoppedAfterCommit
 from guanxi.progress import ProgressFn
-from guanxi.queries import load
+from guanxi.queries import Query, load
 
 __all__ = ["NoScores", "ScoringRun", "WriteSummary", "run_id", "write_scores",
            "scoring_runs", "current_run", "read_scores", "stored_scores", "cluster_history",
@@ -219,13 +219,13 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     if check:
         check()
     if base is None:
-        flipped = graph.write(load("scores_flip"), run=run, scored_at=scored_at,
-                              counts=written)[0]
+        flipped = _flip(graph, load("scores_flip"), run=run, scored_at=scored_at,
+                        counts=written)[0]
         counts = written
         merchant_run = run
     else:
-        rows = graph.write(load("scores_flip_incremental"), run=run, base=base,
-                           retired=sorted(retired), scored_at=scored_at)
+        rows = _flip(graph, load("scores_flip_incremental"), run=run, base=base,
+                     retired=sorted(retired), scored_at=scored_at)
         if not rows:
             raise GuanxiError(f"run {base} is no longer the current run: the incremental "
                               f"run {run} built on it was not made current",
@@ -249,6 +249,21 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
         raise StoppedAfterCommit(f"run {run} is current") from None
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
+
+
+def _flip(graph: Graph, query: Query, *, run: str, **params: Any) -> list[dict[str, Any]]:
+    """Make ``run`` current with ``query``. A stop signal held while it ran is raised
+    when it returns: the database then says whether the run became current."""
+    try:
+        return graph.write(query, run=run, **params)
+    except KeyboardInterrupt:
+        try:
+            made = current_run(graph).run == run
+        except Exception:  # stopping: no answer means not known to be current
+            made = False
+        if made:
+            raise StoppedAfterCommit(f"run {run} is current") from None
+        raise
 
 
 def _previous_members(graph: Graph, run: str) -> dict[str, list[str]]:

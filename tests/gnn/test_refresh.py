@@ -386,7 +386,9 @@ def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
     last = json.loads(err.strip().splitlines()[-1])
     assert last["event"] == "failed" and "interrupted" in last["message"]
     # Released at once: the next refresh takes no lock over.
-    report = json.loads(refresh(job, "--json", "--full").stdout)
+    again = refresh(job, "--json", "--full")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
     assert report["took_over"] is None
 
 
@@ -483,3 +485,25 @@ def test_a_stop_after_the_scores_are_current_says_so(job: dict, monkeypatch) -> 
     result = refresh(job, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["kind"] == "unchanged"
+
+
+def test_a_stop_held_while_the_flip_ran_says_the_run_is_current(job: dict,
+                                                                 monkeypatch) -> None:
+    # A signal during the flip is held until the statement returns, then raised: the
+    # run is current by then, and the command must say so.
+    from guanxi.graph import connection
+    from guanxi.interrupts import StoppedAfterCommit
+
+    real = connection.Graph.write
+
+    def write(self: Graph, query: Any, **params: Any) -> Any:
+        out = real(self, query, **params)
+        if getattr(query, "name", "") == "scores_flip":
+            raise KeyboardInterrupt  # held while it ran, raised as it returned
+        return out
+
+    monkeypatch.setattr(connection.Graph, "write", write)
+    with pytest.raises(StoppedAfterCommit) as stop:
+        refresh_job(job["graph"], models=job["env"]["GUANXI_MODELS_DIR"], full=True)
+    monkeypatch.undo()
+    assert stop.value.done == f"run {current_run(job['graph']).run} is current"
