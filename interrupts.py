@@ -37,6 +37,7 @@ __all__ = ["EXIT_CODE", "StoppedAfterCommit", "exit_stopped", "finished", "inter
 EXIT_CODE = 130
 """A command stopped by a signal exits 128 + SIGINT, as shells report Ctrl-C."""
 
+
 class StoppedAfterCommit(KeyboardInterrupt):
     """A stop that came after the command's work was committed (a scoring run made
     current, which readers now read); ``done`` says what was, for the command's last
