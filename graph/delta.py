@@ -69,18 +69,19 @@ class Touched:
     edges: dict[tuple[str, str, str], pd.DataFrame]
 
 
-def read_touched(graph: Graph, merchants: Sequence[str]) -> Touched:
+def read_touched(graph: Graph, merchants: Sequence[str], *, chunk: int = _CHUNK
+                 ) -> Touched:
     """Read the merchants ``merchants`` (ids; unknown ones are new) again: their rows,
-    every edge with one of them at a merchant end, and their weeks. Needs no snapshot:
-    a run reads while it loads one."""
+    every edge with one of them at a merchant end, and their weeks, ``chunk`` merchants
+    per statement. Needs no snapshot: a run reads while it loads one."""
     touched = sorted(set(merchants))
     relations = exported_relations()
     # Two reads at a time: Neo4j answers each on one core while this process waits.
     rows, weeks, *parts = side_by_side(
         [lambda _: typed_merchants(list(graph.frames(queries.load("export_merchants"),
                                                      key="id", chunk=50_000, ids=touched))),
-         lambda _: _touched_weeks(graph, touched),
-         *(lambda _, rel=rel: _touched_edges(graph, rel, touched) for rel in relations)],
+         lambda _: _touched_weeks(graph, touched, chunk),
+         *(lambda _, rel=rel: _touched_edges(graph, rel, touched, chunk) for rel in relations)],
         2)
     return Touched(touched, rows, weeks,
                    {rel.key: part for rel, part in zip(relations, parts, strict=True)})
@@ -214,8 +215,9 @@ class _Positions:
         return out
 
 
-def _touched_edges(graph: Graph, rel: model.Relation, touched: list[str]) -> pd.DataFrame:
-    """Every edge of ``rel`` with a touched merchant at a merchant end, as the
+def _touched_edges(graph: Graph, rel: model.Relation, touched: list[str], chunk: int
+                   ) -> pd.DataFrame:
+    """Every edge of ``rel`` with a touched merchant at a merchant end, once, as the
     ``relation_columns`` frame."""
     ends = [end for end, label in (("s", rel.source), ("t", rel.target)) if label == "Merchant"]
     matches = [f"UNWIND $ids AS x MATCH (s:{rel.source})-[r:{rel.type}]->(t:{rel.target}) "
@@ -224,22 +226,25 @@ def _touched_edges(graph: Graph, rel: model.Relation, touched: list[str]) -> pd.
     # the ids travel as $ids.
     query = Query(f"delta_edges({'-'.join(rel.key)})",
                   "CALL () { " + " UNION ".join(matches) + " }\n"
-                  f"RETURN {', '.join(relation_columns(rel))}")
-    return _read(graph, query, touched)
+                  f"RETURN {', '.join(relation_columns(rel))}, collect(elementId(r)) AS edge")
+    part = _read(graph, query, touched, chunk)
+    # UNION keeps an edge between two touched merchants once per statement; one whose
+    # ends fall in two chunks comes once from each, and would be counted twice.
+    return part[~part["edge"].duplicated()].drop(columns="edge").reset_index(drop=True)
 
 
-def _read(graph: Graph, query: Query, touched: list[str]) -> pd.DataFrame:
-    """``query`` (one row of lists) over ``touched`` in chunks, as one frame; with no
-    id at all, its empty columns."""
-    starts = range(0, max(len(touched), 1), _CHUNK)
-    return pd.concat([pd.DataFrame(graph.columns(query, ids=touched[start:start + _CHUNK]))
+def _read(graph: Graph, query: Query, touched: list[str], chunk: int) -> pd.DataFrame:
+    """``query`` (one row of lists) over ``touched``, ``chunk`` ids per statement, as
+    one frame; with no id at all, its empty columns."""
+    starts = range(0, max(len(touched), 1), chunk)
+    return pd.concat([pd.DataFrame(graph.columns(query, ids=touched[start:start + chunk]))
                       for start in starts], ignore_index=True)
 
 
-def _touched_weeks(graph: Graph, touched: list[str]) -> pd.DataFrame:
+def _touched_weeks(graph: Graph, touched: list[str], chunk: int) -> pd.DataFrame:
     query = Query("delta_weeks", f"UNWIND $ids AS x MATCH (w:{WEEK_LABEL} {{merchant: x}})\n"
                                  f"RETURN {', '.join(week_columns())}")
-    return _read(graph, query, touched)
+    return _read(graph, query, touched, chunk)
 
 
 def _kept_edges(base: Exported, rel: model.Relation, moved: dict[str, np.ndarray],

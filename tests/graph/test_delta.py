@@ -18,7 +18,7 @@ import torch
 from helpers import cli_env
 
 from guanxi.graph.connection import Graph
-from guanxi.graph.delta import Stale, _Positions, brought_up_to_date
+from guanxi.graph.delta import Stale, _Positions, brought_up_to_date, read_touched
 from guanxi.graph.export import Exported, export_graph
 from guanxi.graph.snapshot import (
     Snapshot,
@@ -107,6 +107,27 @@ def test_a_snapshot_brought_up_to_date_equals_a_full_export(halves, tmp_path: Pa
     assert_same(updated, full)
     # Nothing touched since: the snapshot is the graph.
     assert_same(brought_up_to_date(graph, full, []), full)
+
+
+def test_an_edge_between_touched_merchants_read_in_two_statements_counts_once(
+        halves) -> None:
+    graph, base, touched = halves
+    full = export_graph(graph)
+    chunk = 7
+    # Precondition: some merchant-to-merchant edge joins two touched merchants whose
+    # ids go to different statements, so both statements return it.
+    statement = {merchant: i // chunk for i, merchant in enumerate(sorted(touched))}
+    ids = full.ids["Merchant"]
+    across = 0
+    for key in full.data.edge_types:
+        if key[0] == key[2] == "Merchant":
+            source, target = full.data[key].edge_index.numpy()
+            for s, t in zip(source, target, strict=True):
+                a, b = statement.get(ids[s]), statement.get(ids[t])
+                across += a is not None and b is not None and a != b
+    assert across > 0
+    assert_same(brought_up_to_date(graph, base, read_touched(graph, touched, chunk=chunk)),
+                full)
 
 
 def test_a_change_ingest_did_not_record_is_caught(halves) -> None:
