@@ -28,6 +28,7 @@ from guanxi.interrupts import (
     StoppedAfterCommit,
     exit_stopped,
     finished,
+    leave,
     stop_on,
     stopped,
     uninterrupted,
@@ -791,6 +792,13 @@ def ui_cmd(
 
 def main() -> None:
     """Console-script entry point: library errors become one line and exit code."""
+    try:
+        _main()
+    except SystemExit as exc:
+        leave(exc.code)
+
+
+def _main() -> None:
     # A crash in native code (torch, LightGBM, the driver) then prints every thread's
     # Python stack to stderr instead of nothing: an unattended job's log says where.
     # Without a stderr to write to (closed, or not a file) there is nowhere to say it.

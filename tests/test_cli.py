@@ -134,6 +134,34 @@ def test_a_crash_in_native_code_says_where() -> None:
     assert 'line 5 in crash' in done.stderr
 
 
+@pytest.mark.parametrize("args, code", [(["--help"], 0), (["no-such-command"], 2)])
+def test_the_exit_skips_the_teardown_but_not_the_exit_handlers_or_a_thread(
+        args: list[str], code: int) -> None:
+    """A command ends without the interpreter's teardown (``interrupts.leave``), yet
+    what Python's own exit does still happens: exit handlers run, what they print is
+    flushed, a thread still working is waited for, and the exit status is the same."""
+    import subprocess
+    import sys
+
+    def run(thread: bool) -> subprocess.CompletedProcess:
+        script = ("import atexit, sys, threading, time\n"
+                  "from guanxi.cli import main\n"
+                  "atexit.register(lambda: print('handler ran'))\n"
+                  + ("threading.Thread(target=lambda: (time.sleep(1), print('thread done')))"
+                     ".start()\n" if thread else "")
+                  + f"sys.argv = ['guanxi', *{args!r}]\n"
+                  "main()\n")
+        return subprocess.run([sys.executable, "-c", script], capture_output=True,
+                              text=True, timeout=120)
+
+    done = run(thread=True)
+    assert done.returncode == code, done.stderr
+    assert done.stdout.endswith("thread done\nhandler ran\n")
+    done = run(thread=False)
+    assert done.returncode == code, done.stderr
+    assert done.stdout.endswith("handler ran\n")
+
+
 def test_a_closed_stderr_is_no_crash() -> None:
     """With stderr closed (``2>&-`` in a crontab) a command still runs."""
     import subprocess
