@@ -408,6 +408,9 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                    progress=progress,
                                    base=None if delta is None else delta.base,
                                    retired=retired,
+                                   # Brought up to date from the base's snapshot, the
+                                   # read matched the graph's counts: no merchant is gone.
+                                   sweep=delta is None or exported is None,
                                    check=check if lease is not None else None)
             try:
                 kept_note = None

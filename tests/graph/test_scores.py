@@ -282,6 +282,23 @@ def test_a_chain_of_incremental_runs_moves_only_what_each_rescored(graph: Graph)
         {"runs": [run_id("v2", AT_B)]}]
 
 
+def test_an_incremental_run_that_read_no_merchant_gone_skips_the_sweep(graph: Graph) -> None:
+    """``sweep=False`` is for a caller whose read matched the graph (a snapshot brought
+    up to date): the flip then does not look for scores of deleted merchants, so one
+    deleted behind its back keeps its score until a run that sweeps."""
+    _merchants_graph(graph)
+    write_scores(graph, run_a())
+    graph.write("MATCH (m:Merchant {id: 'M5'}) DETACH DELETE m")
+    write_scores(graph, _incremental(), base=run_id("v1", AT_A), sweep=False)
+    stored = "MATCH (s:MerchantScore) RETURN collect(s.merchant) AS m"
+    assert "M5" in graph.read(stored)[0]["m"]
+    at_c = datetime(2026, 12, 8, tzinfo=UTC)
+    none = ScoreSet(run_a().merchants.iloc[0:0], run_a().clusters.iloc[0:0], "v1", at_c,
+                    np.ones((0, 4), np.float32))
+    summary = write_scores(graph, none, base=run_id("v1", AT_B))
+    assert "M5" not in graph.read(stored)[0]["m"] and summary.merchants == 5
+
+
 def test_an_incremental_run_retires_the_clusters_it_emptied(graph: Graph) -> None:
     _merchants_graph(graph)
     write_scores(graph, run_a())
