@@ -33,11 +33,10 @@ from guanxi.graph.connection import Graph
 from guanxi.graph.export import (
     WEEK_LABEL,
     Exported,
+    counts,
     dense_weeks,
-    edge_count,
     edge_rows,
     exported_relations,
-    node_count,
     relation_columns,
     side_by_side,
     sorted_edges,
@@ -289,19 +288,21 @@ def _weeks(base: Exported, part: pd.DataFrame, merchants: _Positions, moved: np.
 
 def _check(graph: Graph, ex: Exported) -> None:
     """Raise :class:`Stale` unless ``ex`` counts what the graph's count store does."""
+    relations = exported_relations()
+    labels = sorted({"Merchant", WEEK_LABEL}
+                    | {end for r in relations for end in (r.source, r.target)})
+    nodes, edges = counts(graph, labels, relations)
     wrong = []
-    for label in {"Merchant"} | {end for r in exported_relations() for end in (r.source, r.target)}:
-        have, want = len(ex.ids.get(label, ())), node_count(graph, label)
-        if have != want:
-            wrong.append(f"{want} {label} nodes, not {have}")
-    for rel in exported_relations():
+    for label in labels:
+        if label == WEEK_LABEL:
+            have = int((ex.weeks != 0).any(dim=-1).sum()) if ex.weeks.numel() else 0
+        else:
+            have = len(ex.ids.get(label, ()))
+        if have != nodes[label]:
+            wrong.append(f"{nodes[label]} {label} nodes, not {have}")
+    for rel in relations:
         have = (ex.data[rel.key].edge_index.shape[1] if rel.key in ex.data.edge_types else 0)
-        want = edge_count(graph, rel)
-        if have != want:
-            wrong.append(f"{want} {'-'.join(rel.key)} edges, not {have}")
-    have = int((ex.weeks != 0).any(dim=-1).sum()) if ex.weeks.numel() else 0
-    want = node_count(graph, WEEK_LABEL)
-    if have != want:
-        wrong.append(f"{want} {WEEK_LABEL} nodes, not {have}")
+        if have != edges[rel.key]:
+            wrong.append(f"{edges[rel.key]} {'-'.join(rel.key)} edges, not {have}")
     if wrong:
         raise Stale("the graph holds " + "; ".join(wrong[:3]))
