@@ -145,6 +145,33 @@ def _more_payments(job: dict, scoring_folder: Path, tmp_path: Path, rows: int = 
     assert loaded.error is None
 
 
+def test_an_incremental_run_that_moved_many_scores_writes_every_score_as_a_new_run(
+        job: dict, scoring_folder: Path, tmp_path: Path) -> None:
+    g = job["graph"]
+    a_current_run(job)
+    before = current_run(g)
+    _more_payments(job, scoring_folder, tmp_path)
+    # A setting that is not a number stops the run before it scores, writing nothing.
+    bad = refresh({**job, "env": {**job["env"], "GUANXI_WHOLE_WRITE_OVER": "many"}},
+                  "--json")
+    assert bad.returncode == 1
+    assert "GUANXI_WHOLE_WRITE_OVER must be a whole number, not 'many'" in bad.stderr
+    assert current_run(g).run == before.run
+    # Over the limit (here: any moved score), the run writes every score as its own,
+    # as a full run does, instead of replacing the moved ones in the flip.
+    result = refresh({**job, "env": {**job["env"], "GUANXI_WHOLE_WRITE_OVER": "0"}},
+                     "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "incremental" and 0 < report["rescored"] < 400
+    assert any("every score was written as a new run" in n for n in report["notes"])
+    now = current_run(g)
+    assert (now.run, now.kind, now.merchant_run) == (report["run"], "full", report["run"])
+    assert g.read("MATCH (s:MerchantScore) RETURN collect(DISTINCT s.run) AS runs") == [
+        {"runs": [now.run]}]
+    assert len(read_scores(g).merchants) == 400
+
+
 def test_new_payments_are_rescored_incrementally_and_match_a_full_refresh(
         job: dict, scoring_folder: Path, tmp_path: Path) -> None:
     g = job["graph"]
