@@ -791,7 +791,8 @@ def ui_cmd(
 
 
 def main() -> None:
-    """Console-script entry point: library errors become one line and exit code."""
+    """Console-script entry point: library errors become one line and exit code; the
+    exit skips the interpreter's teardown (``interrupts.leave``)."""
     try:
         _main()
     except SystemExit as exc:

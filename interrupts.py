@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -32,7 +33,7 @@ import threading
 from collections.abc import Iterator
 from typing import NoReturn
 
-__all__ = ["EXIT_CODE", "StoppedAfterCommit", "exit_stopped", "finished", "interrupt",
+__all__ = ["EXIT_CODE", "StoppedAfterCommit", "exit_stopped", "finished", "interrupt", "leave",
            "stop_on", "stopped", "uninterrupted"]
 
 EXIT_CODE = 130
@@ -101,10 +102,10 @@ def uninterrupted() -> Iterator[None]:
 
 def finished() -> None:
     """The command's work is done: from now on Ctrl-C and SIGTERM are ignored while it
-    prints its result and exits. The interpreter's shutdown takes a second or two
-    (threads, the driver); a signal then ended the process by that signal, which a
-    caller reads as a failure although everything was written. Call from the main
-    thread."""
+    prints its result and exits (its exit handlers, the driver's close, and the
+    interpreter's shutdown where :func:`leave` cannot skip it); a signal then ended
+    the process by that signal, which a caller reads as a failure although everything
+    was written. Call from the main thread."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
 
@@ -133,21 +134,31 @@ def leave(code: int | str | None) -> NoReturn:
     tensors) one by one took 1.2 s at 100,000 merchants, a twentieth of an incremental
     run; the system takes the memory back at once. When a thread other than the main
     one still runs, or ``code`` is a message, it is ``sys.exit``: Python waits for that
-    thread, and prints the message."""
+    thread, and prints the message. As with Python's own exit, output that cannot be
+    written (a full disk, a closed pipe) turns a success into exit 120."""
     others = [t for t in threading.enumerate()
               if t is not threading.main_thread() and not t.daemon]
     if others or not isinstance(code, int | None):
         sys.exit(code)
     atexit._run_exitfuncs()  # the driver's close, the generated sources' removal
-    _flush()
-    os._exit(code or 0)
+    written = _flush()
+    os._exit(code or (0 if written else 120))
 
 
-def _flush() -> None:
+def _flush() -> bool:
+    """Flush the log, Python's and C's standard streams; whether stdout took it all."""
     logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+    written = True
+    try:
+        if sys.stdout is not None:  # None: started with stdout closed
+            sys.stdout.flush()
+    except (OSError, ValueError):  # full disk, closed pipe, or closed by the command
+        written = False
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    with contextlib.suppress(Exception):  # what native code (LightGBM, torch) printed
+        ctypes.CDLL(None).fflush(None)
+    return written
 
 
 def _stop() -> None:

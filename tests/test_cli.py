@@ -147,6 +147,10 @@ def test_the_exit_skips_the_teardown_but_not_the_exit_handlers_or_a_thread(
         script = ("import atexit, sys, threading, time\n"
                   "from guanxi.cli import main\n"
                   "atexit.register(lambda: print('handler ran'))\n"
+                  "class Freed:\n"
+                  "    def __del__(self):\n"
+                  "        sys.stderr.write('teardown ran')\n"
+                  "kept = Freed()\n"
                   + ("threading.Thread(target=lambda: (time.sleep(1), print('thread done')))"
                      ".start()\n" if thread else "")
                   + f"sys.argv = ['guanxi', *{args!r}]\n"
@@ -157,9 +161,33 @@ def test_the_exit_skips_the_teardown_but_not_the_exit_handlers_or_a_thread(
     done = run(thread=True)
     assert done.returncode == code, done.stderr
     assert done.stdout.endswith("thread done\nhandler ran\n")
+    assert "teardown ran" in done.stderr  # Python's own exit, waiting for the thread
     done = run(thread=False)
     assert done.returncode == code, done.stderr
-    assert done.stdout.endswith("handler ran\n")
+    assert done.stdout.endswith("handler ran\n") and "teardown ran" not in done.stderr
+
+
+def test_output_that_cannot_be_written_fails_the_command() -> None:
+    """Skipping the teardown keeps Python's rule: a success whose output is lost (here a
+    result still buffered when the command ends, into a pipe nobody reads) exits 120,
+    not 0."""
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "import guanxi.cli as cli\n"
+              "sys.argv = ['guanxi']\n"
+              "cli.app = lambda: (print('the result'), sys.exit(0))\n"
+              "cli.main()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-c", script], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120, env=env)
+    finally:
+        os.close(write)
+    assert done.returncode == 120, done.stderr
 
 
 def test_a_closed_stderr_is_no_crash() -> None:
