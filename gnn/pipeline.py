@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -254,7 +255,8 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     With ``delta`` the run is incremental (``gnn/incremental.py``): every merchant is
     scored, but only those the ingested changes can reach, and the clusters they form,
     are re-scored, and of those only the scores that moved are written; the rest is
-    taken over from ``delta.base``. The returned ScoreSet is then what was written.
+    taken over from ``delta.base``; or, when more than :data:`WHOLE_WRITE_ROWS` moved,
+    every score is written as a new run. The returned ScoreSet is what was written.
     Without it, the first scoring after training reads only what changed since the
     training read the graph, unless ``whole`` (``refresh --full``: a hand edit that left
     the counts alone is read then).
@@ -271,7 +273,7 @@ def _whole_write_over() -> int | None:
     value = os.environ.get("GUANXI_WHOLE_WRITE_OVER", "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not re.fullmatch(r"[0-9]+", value):
         raise InputError(f"GUANXI_WHOLE_WRITE_OVER must be a whole number, not {value!r}",
                          "unset it to write every score only when over "
                          f"{WHOLE_WRITE_ROWS} and a quarter of the merchants moved")
@@ -345,7 +347,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
             lease.check()
 
     clock: dict[str, float] = {}
-    whole_over = _whole_write_over()  # a mistake said now, not after the scoring
+    # A mistake said now, not after the scoring; only incremental runs read it.
+    whole_over = _whole_write_over() if delta is not None else None
     artefact = load_artefact(models, version)
     scorer = load_scorer(artefact)
     t = time.perf_counter()
@@ -442,8 +445,9 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                    progress=progress,
                                    base=base, retired=retired,
                                    # Brought up to date from the base's snapshot, the
-                                   # read matched the graph's counts: no merchant is gone.
-                                   sweep=delta is None or exported is None,
+                                   # read matched the graph's counts: none was gone then.
+                                   read_merchants=(prep.m if delta is not None
+                                                   and exported is not None else None),
                                    check=check if lease is not None else None)
             try:
                 kept_note = None
@@ -471,6 +475,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                     "run may not be kept (that run then reads the whole graph)") from None
             clock["write"] = round(time.perf_counter() - t, 1)
             written = {k: v for k, v in summary.as_dict().items() if k != "totals"}
+            if delta is not None and base is None:  # every score written as a new run
+                written["kept"] = {"merchants": 0, "clusters": 0, "memberships": 0}
     suspicious = int(nodes.groups.max()) + 1 if nodes.groups.size else 0
     notes = list(prep.notes)
     if not scorer.supervised:

@@ -16,7 +16,9 @@ it was made with the same model version: ingest records the merchants each batch
 touched (``IngestBatch.merchants``), and only the merchants those changes can reach,
 and the clusters they belong to or move between, are re-scored, and the scores that
 moved are written; the rest is taken over from the current run (``gnn/incremental.py``,
-``kind`` ``incremental``).
+``kind`` ``incremental``). When many scores moved, every score is written as a new run
+instead (``pipeline.WHOLE_WRITE_ROWS``: the stored run's ``kind`` is then ``full``, the
+report's still ``incremental``, with nothing ``kept`` and a note).
 The changes counted are those applied after the current run read the graph
 (``ScoreRun.data_as_of``), or after ``since``, which may only be earlier. No such
 batch: the current run is still fresh, no run is written (``kind`` ``unchanged``). No
@@ -72,7 +74,8 @@ class RefreshReport:
     run writes those whose scores moved."""
     kept: dict[str, int] = field(default_factory=dict)
     """Incremental runs: merchant scores, cluster scores and memberships taken over
-    (merchants: those not re-scored, and those re-scored that did not move)."""
+    (merchants: those not re-scored, and those re-scored that did not move); each 0
+    when every score was written as a new run."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -167,7 +167,7 @@ def run_id(model_version: str, scored_at: datetime) -> str:
 def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size: int = 5_000,
                  as_of: datetime | None = None, seen_batches: Collection[str] = (),
                  base: str | None = None, retired: Collection[str] = (),
-                 sweep: bool = True, progress: ProgressFn | None = None,
+                 read_merchants: int | None = None, progress: ProgressFn | None = None,
                  check: Callable[[], None] | None = None) -> WriteSummary:
     """Write ``scores`` as a new run and make it the current one (see the module's
     docstring): begin, batches, flip, prune. Idempotent.
@@ -183,10 +183,11 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     flip (``queries/scores_flip_incremental.cypher``) then puts those merchant scores in
     place of the old ones where ``base``'s are kept (its ``merchant_run``), leaves the
     other merchant scores there, hands every other membership and cluster score of
-    ``base`` to the new run, and retires the ``retired`` clusters. With ``sweep`` it
-    also removes the stored scores of merchants no longer in the graph; a caller whose
-    read showed that none is gone (one brought up to date from ``base``'s snapshot,
-    ``graph/delta.py``) passes False and saves a scan of every score. The flip fails
+    ``base`` to the new run, and retires the ``retired`` clusters. It also removes the
+    stored scores of merchants no longer in the graph, a scan of every score; a caller
+    whose read matched the graph (one brought up to date from ``base``'s snapshot,
+    ``graph/delta.py``) passes the merchants it found as ``read_merchants``, and the
+    scan runs only when the graph holds another number at the flip. The flip fails
     (:class:`GuanxiError`, nothing changed) unless ``base`` is still current. The run's
     ``kind`` is ``incremental``, else ``full``.
 
@@ -228,7 +229,8 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
         merchant_run = run
     else:
         rows = _flip(graph, load("scores_flip_incremental"), run=run, base=base,
-                     retired=sorted(retired), scored_at=scored_at, sweep=sweep)
+                     retired=sorted(retired), scored_at=scored_at,
+                     read_merchants=read_merchants)
         if not rows:
             raise GuanxiError(f"run {base} is no longer the current run: the incremental "
                               f"run {run} built on it was not made current",

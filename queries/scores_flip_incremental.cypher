@@ -4,14 +4,15 @@
 // Merchant scores stay where they are: those readers read carry the id of the base's
 // merchant_run (the full run the chain descends from), and the run's own scores join
 // them, each replacing the merchant's old one, so a refresh that re-scored a few
-// merchants moves only theirs. With $sweep, scores of merchants no longer in the graph
-// (deleted by hand) are removed: a scan of every score (0.3 s at 100,000), skipped
-// when the run's read showed that no merchant is gone. Memberships of clusters it did not rewrite move to it; cluster
-// scores it did not rewrite are copied (the base's stay, as history) with event
-// 'same'. Clusters in $retired (previous clusters whose members all moved) are
-// retired. Fails to match, and changes nothing, unless $base is still current.
+// merchants moves only theirs. Scores of merchants no longer in the graph (deleted by
+// hand) are removed: a scan of every score (0.3 s at 100,000), skipped when the run's
+// read matched the graph and found $read_merchants merchants, as many as it holds now.
+// Memberships of clusters it did not rewrite move to it; cluster scores it did not
+// rewrite are copied (the base's stay, as history) with event 'same'. Clusters in
+// $retired (previous clusters whose members all moved) are retired. Fails to match,
+// and changes nothing, unless $base is still current.
 // $run; $base: the run id it builds on; $retired: [cluster id]; $scored_at: datetime;
-// $sweep: boolean
+// $read_merchants: integer or null (unknown: always look)
 MATCH (r:ScoreRun {id: $run}) WHERE r.state IN ['writing', 'current']
 MATCH (base:ScoreRun {id: $base, state: 'current'})
 WITH r, base, coalesce(base.merchant_run, base.id) AS held
@@ -21,8 +22,9 @@ SET r.state = 'current', r.finished_at = coalesce(r.finished_at, datetime()), r.
 WITH r, held
 // First, while no score it reads has changed in this transaction: scanning scores
 // changed earlier in the same transaction is ten times slower (100,000: 4.4 s).
-CALL (held) {
-  WITH held WHERE $sweep
+CALL () { MATCH (m:Merchant) RETURN count(m) AS merchants_now }
+CALL (held, merchants_now) {
+  WITH held WHERE $read_merchants IS NULL OR merchants_now <> $read_merchants
   MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = held
     AND NOT EXISTS { MATCH (:Merchant {id: s.merchant}) }
   DELETE s

@@ -165,6 +165,7 @@ def test_an_incremental_run_that_moved_many_scores_writes_every_score_as_a_new_r
     report = json.loads(result.stdout)
     assert report["kind"] == "incremental" and 0 < report["rescored"] < 400
     assert any("every score was written as a new run" in n for n in report["notes"])
+    assert report["kept"] == {"merchants": 0, "clusters": 0, "memberships": 0}
     now = current_run(g)
     assert (now.run, now.kind, now.merchant_run) == (report["run"], "full", report["run"])
     assert g.read("MATCH (s:MerchantScore) RETURN collect(DISTINCT s.run) AS runs") == [

@@ -3,6 +3,7 @@ ingest); anything else is caught by the counts; snapshots are kept one per datab
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import subprocess
@@ -133,19 +134,23 @@ def test_an_edge_between_touched_merchants_read_in_two_statements_counts_once(
 
 
 def test_a_change_ingest_did_not_record_is_caught(halves) -> None:
-    graph, base, touched = halves
-    untouched = sorted(set(base.ids["Merchant"]) - set(touched))[:2]
+    graph, first, touched = halves
+
+    def base() -> Exported:  # one each: brought_up_to_date uses up its base
+        return copy.deepcopy(first)
+
+    untouched = sorted(set(first.ids["Merchant"]) - set(touched))[:2]
     graph.write("MATCH (a:Merchant {id: $a}), (b:Merchant {id: $b}) "
                 "CREATE (a)-[:SUPPLIES {count: 1}]->(b)", a=untouched[0], b=untouched[1])
     with pytest.raises(Stale, match="Merchant-SUPPLIES-Merchant edges"):
-        brought_up_to_date(graph, base, touched)
+        brought_up_to_date(graph, base(), touched)
     # A snapshot missing a touched merchant's new data fails the same way.
     with pytest.raises(Stale):
-        brought_up_to_date(graph, base, touched[1:])
+        brought_up_to_date(graph, base(), touched[1:])
     # So does a merchant removed (ingest never removes one).
     graph.write("MATCH (m:Merchant {id: $id}) DETACH DELETE m", id=untouched[0])
     with pytest.raises(Stale, match=f"merchant {untouched[0]} is no longer in the graph"):
-        brought_up_to_date(graph, base, [*touched, untouched[0]])
+        brought_up_to_date(graph, base(), [*touched, untouched[0]])
 
 
 def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,

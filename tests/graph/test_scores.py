@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -282,21 +283,31 @@ def test_a_chain_of_incremental_runs_moves_only_what_each_rescored(graph: Graph)
         {"runs": [run_id("v2", AT_B)]}]
 
 
-def test_an_incremental_run_that_read_no_merchant_gone_skips_the_sweep(graph: Graph) -> None:
-    """``sweep=False`` is for a caller whose read matched the graph (a snapshot brought
-    up to date): the flip then does not look for scores of deleted merchants, so one
-    deleted behind its back keeps its score until a run that sweeps."""
+def test_an_incremental_flip_looks_for_deleted_merchants_when_the_count_moved_since_the_read(
+        graph: Graph) -> None:
+    """``read_merchants`` is for a caller whose read matched the graph (a snapshot
+    brought up to date): the flip looks for scores of deleted merchants only when the
+    graph holds another number of merchants than that read found."""
     _merchants_graph(graph)
     write_scores(graph, run_a())
-    graph.write("MATCH (m:Merchant {id: 'M5'}) DETACH DELETE m")
-    write_scores(graph, _incremental(), base=run_id("v1", AT_A), sweep=False)
     stored = "MATCH (s:MerchantScore) RETURN collect(s.merchant) AS m"
-    assert "M5" in graph.read(stored)[0]["m"]
+    # Deleted after a read that found six: five now, so the flip looks and removes it.
+    graph.write("MATCH (m:Merchant {id: 'M5'}) DETACH DELETE m")
+    write_scores(graph, _incremental(), base=run_id("v1", AT_A), read_merchants=6)
+    assert "M5" not in graph.read(stored)[0]["m"]
+    # A read that found five, as many as the graph holds: no scan, nothing removed
+    # (the score of a merchant deleted behind the count's back stays until a scan).
+    graph.write("CREATE (:MerchantScore {id: 'x|M9', run: $run, merchant: 'M9'})",
+                run=run_id("v1", AT_A))
     at_c = datetime(2026, 12, 8, tzinfo=UTC)
     none = ScoreSet(run_a().merchants.iloc[0:0], run_a().clusters.iloc[0:0], "v1", at_c,
                     np.ones((0, 4), np.float32))
-    summary = write_scores(graph, none, base=run_id("v1", AT_B))
-    assert "M5" not in graph.read(stored)[0]["m"] and summary.merchants == 5
+    write_scores(graph, none, base=run_id("v1", AT_B), read_merchants=5)
+    assert "M9" in graph.read(stored)[0]["m"]
+    # Without it, the flip always looks.
+    write_scores(graph, replace(none, scored_at=datetime(2026, 12, 9, tzinfo=UTC)),
+                 base=run_id("v1", at_c))
+    assert "M9" not in graph.read(stored)[0]["m"]
 
 
 def test_an_incremental_run_retires_the_clusters_it_emptied(graph: Graph) -> None:
