@@ -226,12 +226,16 @@ def _touched_edges(graph: Graph, rel: model.Relation, touched: list[str], chunk:
                f"WHERE {end}.id = x RETURN s, r, t" for end in ends]
     # Statements splice labels and types from graph/model.py (constants, never input);
     # the ids travel as $ids.
-    query = Query(f"delta_edges({'-'.join(rel.key)})",
-                  "CALL () { " + " UNION ".join(matches) + " }\n"
-                  f"RETURN {', '.join(relation_columns(rel))}, collect(elementId(r)) AS edge")
-    part = _read(graph, query, touched, chunk)
     # UNION keeps an edge between two touched merchants once per statement; one whose
     # ends fall in two chunks comes once from each, and would be counted twice.
+    both = len(ends) == 2
+    query = Query(f"delta_edges({'-'.join(rel.key)})",
+                  "CALL () { " + " UNION ".join(matches) + " }\n"
+                  f"RETURN {', '.join(relation_columns(rel))}"
+                  + (", collect(elementId(r)) AS edge" if both else ""))
+    part = _read(graph, query, touched, chunk)
+    if not both:
+        return part
     return part[~part["edge"].duplicated()].drop(columns="edge").reset_index(drop=True)
 
 
