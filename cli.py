@@ -543,7 +543,7 @@ def refresh_cmd(
     from guanxi.errors import GuanxiError
     from guanxi.progress import log_progress
 
-    bars = sys.stderr.isatty() and not (quiet or as_json or log_json)
+    bars = bool(sys.stderr and sys.stderr.isatty()) and not (quiet or as_json or log_json)
     # --quiet: warnings and the result only (no bars, no progress or stage lines).
     joblog.configure(log_json, level=logging.WARNING if quiet else logging.INFO)
     log = logging.getLogger("guanxi.refresh")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -50,7 +49,7 @@ _emitted = False
 def emit_json(data: Any) -> None:
     global _emitted
     _emitted = True
-    sys.stdout.write(to_json(data) + "\n")
+    print(to_json(data))  # as print does, nothing when started with stdout closed
 
 
 def json_emitted() -> bool:

@@ -128,7 +128,11 @@ def brought_up_to_date(graph: Graph, base: Exported, merchants: Sequence[str] | 
     # Merchants: the base's rows, the touched ones replaced.
     frame = base.merchants[~base.merchants["id"].isin(touched)]
     frame = pd.concat([frame, rows], ignore_index=True) if len(frame) else rows
-    frame = frame.set_index("id", drop=False).loc[ids["Merchant"]].reset_index(drop=True)
+    at = pd.Index(frame["id"]).get_indexer(ids["Merchant"])
+    if (at < 0).any():  # an edge names a merchant that was not read: renamed by hand
+        raise Stale(f"merchant {ids['Merchant'][np.argmax(at < 0)]} has edges but was "
+                    "neither in the snapshot nor touched by ingest")
+    frame = frame.iloc[at].reset_index(drop=True)
 
     data = HeteroData()
     for label, values in ids.items():

@@ -190,6 +190,19 @@ def test_output_that_cannot_be_written_fails_the_command() -> None:
     assert done.returncode == 120, done.stderr
 
 
+def test_a_closed_stdout_is_no_crash(tmp_path: Path) -> None:
+    """With stdout closed (``>&-``) a ``--json`` command still does its work and exits 0:
+    the JSON goes nowhere, as ``print`` sends it."""
+    import subprocess
+
+    from helpers import GUANXI, cli_env
+
+    done = subprocess.run([*GUANXI, "db", "status", "--json", "--data-dir", str(tmp_path)],
+                          stderr=subprocess.PIPE, text=True, env=cli_env(None), timeout=120,
+                          preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0, done.stderr
+
+
 def test_a_closed_stderr_is_no_crash() -> None:
     """With stderr closed (``2>&-`` in a crontab) a command still runs."""
     import subprocess

@@ -145,6 +145,16 @@ def _more_payments(job: dict, scoring_folder: Path, tmp_path: Path, rows: int = 
     assert loaded.error is None
 
 
+def test_a_refresh_with_stderr_closed_runs(job: dict) -> None:
+    """``2>&-`` in a crontab: no progress bars are asked of a stream that is not there."""
+    a_current_run(job)
+    done = subprocess.run([*GUANXI, "refresh", "--json"], stdout=subprocess.PIPE, text=True,
+                          env=cli_env(job["env"]), timeout=600,
+                          preexec_fn=lambda: os.close(2))
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["kind"] in ("unchanged", "incremental")
+
+
 def test_an_incremental_run_that_moved_many_scores_writes_every_score_as_a_new_run(
         job: dict, scoring_folder: Path, tmp_path: Path) -> None:
     g = job["graph"]

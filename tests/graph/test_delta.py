@@ -153,6 +153,20 @@ def test_a_change_ingest_did_not_record_is_caught(halves) -> None:
         brought_up_to_date(graph, base(), [*touched, untouched[0]])
 
 
+def test_a_merchant_renamed_by_hand_is_caught(halves) -> None:
+    """A touched merchant's edge then names a merchant neither the snapshot nor the
+    read holds: Stale (the caller reads the whole graph), not a KeyError."""
+    graph, base, touched = halves
+    found = graph.read("MATCH (m:Merchant)-[:PAID|SUPPLIES|SHIPPED_TO]-(t:Merchant) "
+                       "WHERE t.id IN $touched AND NOT m.id IN $touched "
+                       "RETURN m.id AS id LIMIT 1", touched=touched)
+    assert found
+    graph.write("MATCH (m:Merchant {id: $id}) SET m.id = $id + '-renamed'",
+                id=found[0]["id"])
+    with pytest.raises(Stale, match=f"merchant {found[0]['id']}-renamed has edges but"):
+        brought_up_to_date(graph, base, touched)
+
+
 def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     graph.write("CREATE (:Merchant {id: 'M1'})-[:PAID {count: 1}]->(:Merchant {id: 'M2'})")
