@@ -73,12 +73,12 @@ GNN's in docs/results.md)."""
 SCORES_LOCK = "scores"
 """The job lock every writer of scores holds (``guanxi score``, ``guanxi refresh``)."""
 
-WHOLE_WRITE_ROWS = 25_000
-"""Moved scores above which (and above a quarter of the merchants) an incremental run
-writes every score as a new run, unless ``GUANXI_WHOLE_WRITE_OVER`` gives the number:
-the flip replaces moved scores in one transaction, at a cost that grows faster than
-their number (100,000 merchants: 5,000 in 1.1 s, 20,000 in 9 s, 82,000 in 147 s),
-while writing every score takes 15-20 s."""
+WHOLE_WRITE_ROWS = 50_000
+"""Moved scores above which (and above half the merchants) an incremental run writes
+every score as a new run, unless ``GUANXI_WHOLE_WRITE_OVER`` gives the number. The
+flip replaces moved scores in one transaction (100,000 merchants: 2,000 in 1.1 s,
+20,000 in 2.7 s, 50,000 in 5.7 s); past half of them writing every score, in batches,
+costs as much (15-20 s) and keeps that transaction's size bounded on a large graph."""
 
 Say = Callable[[str], None]
 
@@ -276,7 +276,7 @@ def _whole_write_over() -> int | None:
     if not re.fullmatch(r"[0-9]+", value):
         raise InputError(f"GUANXI_WHOLE_WRITE_OVER must be a whole number, not {value!r}",
                          "unset it to write every score only when over "
-                         f"{WHOLE_WRITE_ROWS} and a quarter of the merchants moved")
+                         f"{WHOLE_WRITE_ROWS} and half the merchants moved")
     return int(value)
 
 
@@ -420,7 +420,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
             scores, retired = changed_only(prep, scores, previous or {}, moving)
             rescored = len(scores.merchants)
             scores = moved(scores, stored)
-            if len(scores.merchants) > (max(WHOLE_WRITE_ROWS, prep.m // 4)
+            if len(scores.merchants) > (max(WHOLE_WRITE_ROWS, prep.m // 2)
                                         if whole_over is None else whole_over):
                 prep.notes.append(
                     f"{len(scores.merchants)} of the {rescored} merchants re-scored moved: "

@@ -30,11 +30,21 @@ CALL (held, merchants_now) {
   DELETE s
   RETURN count(*) AS merchants_gone
 }
+// A re-scored merchant's old score takes the new values in place, and the run's copy
+// goes: deleting the old one and giving the copy its id made the unique index check
+// each id against every one removed earlier in the transaction (20,000: 7 s, not 0.9 s).
 CALL (r, held) {
   MATCH (s:MerchantScore) USING INDEX s:MerchantScore(run) WHERE s.run = r.id
   OPTIONAL MATCH (old:MerchantScore {id: held + '|' + s.merchant})
-  DELETE old
-  SET s.run = held, s.id = held + '|' + s.merchant
+  CALL (s, old, held) {
+    WITH s, old WHERE old IS NOT NULL
+    SET old = s {.*, id: old.id, run: held}
+    DELETE s
+  }
+  CALL (s, old, held) {
+    WITH s, old WHERE old IS NULL
+    SET s.run = held, s.id = held + '|' + s.merchant
+  }
   RETURN count(*) AS merchants_rescored
 }
 CALL (r) {
