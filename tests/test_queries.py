@@ -99,7 +99,7 @@ PARAMS: dict[str, dict] = {
     "scores_flip": {"run": _RUN["run"], "scored_at": _RUN["scored_at"],
                     "counts": {"merchants": 1, "clusters": 1, "memberships": 1}},
     "scores_flip_incremental": {"run": _RUN["run"], "base": "no-such-run", "retired": [],
-                                "scored_at": _RUN["scored_at"]},
+                                "scored_at": _RUN["scored_at"], "read_merchants": None},
     "ingest_touched": {"since": datetime(2026, 1, 1, tzinfo=UTC), "seen": []},
     "scores_prune": {"run": _RUN["run"], "merchant_run": _RUN["run"], "limit": 10},
     "scores_drop_failed": {"run": _RUN["run"], "limit": 10},
