@@ -7,6 +7,8 @@ spliced into the DDL (Cypher does not take labels as parameters).
 
 from __future__ import annotations
 
+import time
+
 from guanxi.errors import QueryError
 from guanxi.graph.connection import Graph
 from guanxi.graph.model import JOB_LABELS, LEDGER_LABELS, node_labels
@@ -71,9 +73,33 @@ def apply_schema(graph: Graph) -> dict[str, int]:
             # (two ingests starting at once) can create it in between. That is success.
             if exc.code != "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists":
                 raise
-    graph.write("CALL db.awaitIndexes(300)")
+    _await_online(graph)
     created = len(_schema_names(graph) - before)
     return {"statements": len(statements()), "created": created}
+
+
+def _await_online(graph: Graph, seconds: float = 300.0) -> None:
+    """Wait until every index is online, asking now and then. Not ``db.awaitIndexes``:
+    its transaction stays open while it waits, and with four processes applying the
+    schema at once one index creation waited behind it until the connection timed out
+    (121 s, once in CI)."""
+    deadline = time.monotonic() + seconds
+    delay = 0.05
+    while True:
+        waiting = graph.read("SHOW INDEXES YIELD name, state WHERE state <> 'ONLINE' "
+                             "RETURN name, state")
+        failed = [row["name"] for row in waiting if row["state"] == "FAILED"]
+        if failed:
+            raise QueryError(f"index {failed[0]} failed to build",
+                             f"see `SHOW INDEXES` and the server's log; drop {failed[0]} "
+                             "and apply the schema again")
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise QueryError(f"index {waiting[0]['name']} is not online after {seconds:.0f} s",
+                             "run the command again once Neo4j has built it")
+        time.sleep(delay)
+        delay = min(2 * delay, 1.0)
 
 
 def _schema_names(graph: Graph) -> set[str]:
