@@ -35,7 +35,7 @@ from torch_geometric.nn.module_dict import ModuleDict
 
 from guanxi.gnn.hetero import MERCHANT, as_mapping, feature_dims
 
-__all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN"]
+__all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN", "adjacency"]
 
 # Identifier and consumer nodes only send messages (the last layer updates merchants
 # only): by design, not the mistake PyG warns of. A filter for the process, not
@@ -43,6 +43,10 @@ __all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN"]
 # own block can restore them mid-build, and the warning did print under it.
 warnings.filterwarnings("ignore", message="There exist node types", category=UserWarning,
                         module=r"guanxi\.gnn\.model$")
+
+# torch's notice on every sparse CSR matrix (:func:`adjacency`); nothing to act on.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta",
+                        category=UserWarning)
 
 
 def _remove_generated_sources() -> None:
@@ -292,9 +296,21 @@ class HeteroGNN(torch.nn.Module):
         dropped = F.dropout(z, self.dropout, self.training)
         return GNNOutput(self.ring(dropped).squeeze(-1), self.pd(dropped).squeeze(-1), z)
 
-    def run(self, data: HeteroData) -> GNNOutput:
-        """:meth:`forward` on a ``HeteroData`` built by ``gnn.hetero.model_input``."""
-        return self(*self.arguments(data))
+    def run(self, data: HeteroData, edges: dict[EdgeType, Tensor] | None = None
+            ) -> GNNOutput:
+        """:meth:`forward` on a ``HeteroData`` built by ``gnn.hetero.model_input``;
+        ``edges``: its :func:`adjacency`, to use instead of its edge indices."""
+        x, edge_index, edge_attr, edge_weight = self.arguments(data)
+        return self(x, edge_index if edges is None else edges, edge_attr, edge_weight)
+
+    @property
+    def aggregates_by_product(self) -> bool:
+        """Whether each convolution's aggregation is a sparse-matrix product over
+        :func:`adjacency` (SAGE with mean): PyG then aggregates without materialising
+        one message per edge, three to four times faster on CPU. The mean's product
+        adds each row's messages in the order the scatter does, so the outputs are
+        the same bit for bit; a sum's product adds them in another order."""
+        return self.conv == "sage" and self.aggr == "mean"
 
     @staticmethod
     def arguments(data: HeteroData) -> tuple[dict, dict, dict, dict]:
@@ -308,3 +324,35 @@ class HeteroGNN(torch.nn.Module):
         return {"node_dims": self.node_dims, "edge_dims": self.edge_dims,
                 "hidden": self.hidden, "layers": self.layers, "conv": self.conv,
                 "aggr": self.aggr, "dropout": self.dropout, "static": self.static}
+
+
+def adjacency(data: HeteroData) -> dict[EdgeType, Tensor]:
+    r"""Each edge type of ``data`` as its transposed adjacency: a ``torch.sparse_csr``
+    matrix :math:`(|\mathcal{V}_t|, |\mathcal{V}_s|)` of ones whose row :math:`i`
+    lists the sources of the edges into :math:`i` in their ``edge_index`` order.
+
+    The order is kept so that a sum over a row adds the messages in the order PyG's
+    scatter does. For inference only: it carries no edge attributes or weights.
+
+    >>> data = HeteroData()
+    >>> data["Merchant"].x = torch.zeros(3, 1)
+    >>> data["Merchant", "PAID", "Merchant"].edge_index = torch.tensor([[2, 0, 1], [1, 1, 0]])
+    >>> adj = adjacency(data)[("Merchant", "PAID", "Merchant")]
+    >>> adj.crow_indices().tolist(), adj.col_indices().tolist()
+    ([0, 1, 3, 3], [1, 2, 0])
+    """
+    out = {}
+    for key, index in data.edge_index_dict.items():
+        source, target = data[key[0]].num_nodes, data[key[2]].num_nodes
+        src, dst = index
+        # torch does not check a CSR's indices (a wrong one reads out of bounds), and
+        # its own check would also demand sorted columns: checked here instead.
+        if index.numel() and (int(index.min()) < 0 or int(src.max()) >= source
+                              or int(dst.max()) >= target):
+            raise ValueError(f"{'-'.join(key)} has an edge to a node that does not exist")
+        order = torch.argsort(dst, stable=True)
+        rows = torch.zeros(target + 1, dtype=torch.int64)
+        torch.cumsum(torch.bincount(dst, minlength=target), 0, out=rows[1:])
+        out[key] = torch.sparse_csr_tensor(rows, src[order], torch.ones(len(order)),
+                                           size=(target, source), check_invariants=False)
+    return out

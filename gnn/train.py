@@ -58,7 +58,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn import DeepGraphInfomax
 
 from guanxi.gnn.hetero import MERCHANT, REV, Standardiser, parse_type_key, type_key
-from guanxi.gnn.model import ConvKind, HeteroGNN
+from guanxi.gnn.model import ConvKind, HeteroGNN, adjacency
 from guanxi.gnn.workers import Step, in_processes, in_threads
 from guanxi.progress import ProgressFn
 
@@ -197,9 +197,12 @@ class Trained:
         for head in self.states:
             by_epoch.setdefault(self.best_epoch.get(head, head), head)
 
+        # Built once for both heads (about 0.3 s at 100,000 merchants).
+        edges = adjacency(data) if self.model().aggregates_by_product else None
+
         def run(head: str) -> object:
             with torch.no_grad():
-                return self.model(head).run(data)
+                return self.model(head).run(data, edges)
 
         with _deterministic(None, self.settings.threads):
             ran = dict(zip(by_epoch.values(),

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch_geometric.data import HeteroData
 
-from guanxi.gnn.model import EdgeSAGEConv, GNNOutput, HeteroGNN
+from guanxi.gnn.model import EdgeSAGEConv, GNNOutput, HeteroGNN, adjacency
 
 CONVS = ("sage", "edge", "graph")
 
@@ -96,6 +96,66 @@ def test_neighbours_change_a_merchants_output() -> None:
 
     changed = (before - after).abs().sum(dim=1) > 1e-6
     assert changed.tolist() == [True, True, True, True]  # 0 and 2 at two hops
+
+
+def random_graph(seed: int) -> HeteroData:
+    """60 merchants and 200 consumers with random payments (repeated pairs, unsorted,
+    some merchants paid by no one), with reverses."""
+    g = torch.Generator().manual_seed(seed)
+    data = HeteroData()
+    data["Merchant"].x = torch.randn(60, 5, generator=g)
+    data["Consumer"].x = torch.randn(200, 2, generator=g)
+    paid = torch.stack([torch.randint(0, 200, (900,), generator=g),
+                        torch.randint(0, 50, (900,), generator=g)])
+    line = torch.randint(0, 60, (2, 120), generator=g)
+    for key, index in ((("Consumer", "PAID", "Merchant"), paid),
+                       (("Merchant", "PAID", "Merchant"), line)):
+        data[key].edge_index = index
+        data[key[2], f"rev_{key[1]}", key[0]].edge_index = index.flip(0)
+    return data
+
+
+def test_adjacency_gives_the_outputs_edge_indices_give_bit_for_bit() -> None:
+    torch.manual_seed(1)
+    data = random_graph(2)
+    model = HeteroGNN.from_data(data, hidden=16)
+    model.eval()
+    assert model.aggregates_by_product
+
+    with torch.no_grad():
+        scattered, product = model.run(data), model.run(data, adjacency(data))
+
+    for a, b in zip(scattered, product, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_adjacency_lists_each_targets_sources_in_edge_order() -> None:
+    data = random_graph(3)
+    key = ("Consumer", "PAID", "Merchant")
+    src, dst = data[key].edge_index
+
+    adj = adjacency(data)[key]
+
+    assert adj.shape == (60, 200)
+    rows = adj.crow_indices()
+    for target in (0, 7, 49, 55):  # 55: paid by no one
+        assert adj.col_indices()[rows[target]:rows[target + 1]].tolist() \
+            == src[dst == target].tolist()
+
+
+def test_adjacency_refuses_an_edge_to_a_node_that_does_not_exist() -> None:
+    data = random_graph(4)
+    data["Merchant", "PAID", "Merchant"].edge_index[1, 5] = 60
+
+    with pytest.raises(ValueError, match="Merchant-PAID-Merchant has an edge to a node"):
+        adjacency(data)
+
+
+@pytest.mark.parametrize(("conv", "aggr"), [("edge", "mean"), ("graph", "mean"),
+                                            ("sage", ("mean", "max")), ("sage", "sum")])
+def test_only_sage_with_sum_or_mean_aggregates_by_product(conv: str, aggr) -> None:
+    assert not HeteroGNN.from_data(four_merchants(), conv=conv, aggr=aggr
+                                   ).aggregates_by_product
 
 
 @pytest.mark.parametrize("conv", ["sage", "edge"])
