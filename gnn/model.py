@@ -35,7 +35,8 @@ from torch_geometric.nn.module_dict import ModuleDict
 
 from guanxi.gnn.hetero import MERCHANT, as_mapping, feature_dims
 
-__all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN", "adjacency"]
+__all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN", "adjacency",
+           "reads_edge_values"]
 
 # Identifier and consumer nodes only send messages (the last layer updates merchants
 # only): by design, not the mistake PyG warns of. A filter for the process, not
@@ -78,6 +79,16 @@ ConvKind = Literal["sage", "edge", "graph"]
 """``sage``: :class:`~torch_geometric.nn.SAGEConv`, edges unweighted; ``edge``:
 :class:`EdgeSAGEConv`, messages shaped by the edge attributes; ``graph``:
 :class:`~torch_geometric.nn.GraphConv` with mean aggregation weighted by log(1 + count)."""
+
+
+def reads_edge_values(conv: ConvKind) -> bool:
+    """Whether a network of convolution ``conv`` reads ``edge_attr`` (``edge``) or
+    ``edge_weight`` (``graph``); SAGE reads neither.
+
+    >>> reads_edge_values("sage"), reads_edge_values("edge")
+    (False, True)
+    """
+    return conv != "sage"
 
 
 class GNNOutput(NamedTuple):

@@ -197,7 +197,8 @@ class Scorer:
         x, s0 = first.x, first.s0
         g_ring = g_pd = emb = None
         if self.gnn is not None:
-            data = model_input(prep.ex, x, standardiser=self.gnn.standardiser)
+            data = model_input(prep.ex, x, standardiser=self.gnn.standardiser,
+                               edge_values=self.gnn.reads_edge_values)
             g_ring, g_pd, emb = self.gnn.predict(data)
         z, z_names = graph_inputs(prep, x, self.feature_names, s0, g_ring, g_pd,
                                   self.settings.use_gnn)

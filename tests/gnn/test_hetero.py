@@ -177,6 +177,30 @@ def test_a_type_the_standardiser_never_saw_is_left_out() -> None:
                                        ("Merchant", "rev_PAID", "Merchant")]
 
 
+@pytest.mark.parametrize("trained_on", [small_export, payments_only])
+def test_without_edge_values_the_input_has_the_same_nodes_and_edges(trained_on) -> None:
+    ex = trained_on()
+    s = model_input(ex, np.ones((ex.data["Merchant"].num_nodes, 1))).standardiser
+    x = np.arange(5.0)[:, None]
+    full = model_input(small_export(), x, standardiser=s)
+
+    bare = model_input(small_export(), x, standardiser=s, edge_values=False)
+
+    assert bare.node_types == full.node_types
+    for t in full.node_types:
+        assert torch.equal(bare[t].x, full[t].x)
+    assert sorted(bare.edge_types) == sorted(full.edge_types)
+    for key in full.edge_types:
+        assert torch.equal(bare[key].edge_index, full[key].edge_index)
+        assert "edge_attr" not in bare[key] and "edge_weight" not in bare[key]
+    assert any("edge_attr" in full[key] for key in full.edge_types)
+
+
+def test_learning_scales_needs_the_edge_values() -> None:
+    with pytest.raises(ValueError, match="needs the standardiser"):
+        model_input(small_export(), np.ones((5, 1)), edge_values=False)
+
+
 def test_standardiser_round_trips() -> None:
     rng = np.random.default_rng(0)
     x = rng.lognormal(size=(50, 4))
