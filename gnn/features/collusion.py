@@ -13,11 +13,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from guanxi.gnn.features.inputs import Inputs
-from guanxi.gnn.features.structure import STRUCTURE, structure_features
+from guanxi.gnn.features.structure import STRUCTURE
 from guanxi.gnn.features.weekly import burst, first_active, ratio, top_share
 from guanxi.gnn.projection import incidence
 
-__all__ = ["COLLUSION", "collusion_features"]
+__all__ = ["COLLUSION", "PAYMENTS", "payment_features"]
 
 _BURST_FLOWS = ("paid_in_count", "paid_in_amount", "paid_out_amount", "sold_amount",
                 "bought_amount")
@@ -39,10 +39,11 @@ COLLUSION: tuple[str, ...] = (*PAYMENTS, *STRUCTURE)
 """Every collusion feature, in column order (fixed whatever the graph holds)."""
 
 
-def collusion_features(inp: Inputs) -> dict[str, np.ndarray]:
-    """All of ``COLLUSION``: ``{name: (M,) float64}``."""
-    out = {**_payments(inp), **_overlap(inp), **_time(inp), **structure_features(inp)}
-    assert set(out) == set(COLLUSION), set(out) ^ set(COLLUSION)
+def payment_features(inp: Inputs) -> dict[str, np.ndarray]:
+    """The ``PAYMENTS`` columns, ``{name: (M,) float64}``; ``structure_features`` gives
+    the rest of ``COLLUSION``."""
+    out = {**_payments(inp), **_overlap(inp), **_time(inp)}
+    assert set(out) == set(PAYMENTS), set(out) ^ set(PAYMENTS)
     return out
 
 
