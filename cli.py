@@ -7,6 +7,7 @@ and a non-zero exit (see ``errors.py``); ``--json`` prints machine-readable outp
 from __future__ import annotations
 
 import contextlib
+import errno
 import faulthandler
 import json
 import logging
@@ -790,6 +791,10 @@ def ui_cmd(
     raise typer.Exit(code)
 
 
+# A write to stdout fails with these: a full disk or device, a broken pipe, an I/O error.
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG)
+
+
 def main() -> None:
     """Console-script entry point: library errors become one line and exit code; the
     exit skips the interpreter's teardown (``interrupts.leave``)."""
@@ -834,3 +839,13 @@ def _main() -> None:
         if "--json" in sys.argv[1:] and not json_emitted():
             emit_json({"error": exc.as_dict()})  # machines reading stdout get an object too
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # The output itself could not be written (``--help > /dev/full``): one line, and
+        # Python's exit status for output lost, as a success whose buffer cannot be
+        # flushed gets. Every other OSError is guanxi's to turn into a GuanxiError.
+        if exc.filename is not None or exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            print(f"error: the output could not be written: {exc.strerror}",
+                  file=sys.stderr, flush=True)
+        sys.exit(120)

@@ -190,6 +190,21 @@ def test_output_that_cannot_be_written_fails_the_command() -> None:
     assert done.returncode == 120, done.stderr
 
 
+@pytest.mark.parametrize("args", [["--help"], ["refresh", "--help"]])
+def test_help_into_a_full_device_is_one_line(args: list[str]) -> None:
+    """``guanxi --help > /dev/full``: the help cannot be written; one line says so, and
+    the exit is 120 (output lost), not a traceback."""
+    import subprocess
+
+    from helpers import GUANXI, cli_env
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([*GUANXI, *args], stdout=full, stderr=subprocess.PIPE,
+                              text=True, env=cli_env(None), timeout=120)
+    assert done.returncode == 120, done.stderr
+    assert done.stderr == "error: the output could not be written: No space left on device\n"
+
+
 def test_a_closed_stdout_is_no_crash(tmp_path: Path) -> None:
     """With stdout closed (``>&-``) a ``--json`` command still does its work and exits 0:
     the JSON goes nowhere, as ``print`` sends it."""
