@@ -380,8 +380,9 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     first = scorer.first_stage(prep, carried if delta is not None
                                and delta.base.endswith(f"/{artefact.version}") else None)
     if first.predicted is not None:
-        log.info("stage 0 scored the %d merchants whose features changed; the other %d "
-                 "kept their scores", first.predicted, prep.m - first.predicted,
+        log.info("stage 0 scored the %d merchants whose features changed across a split "
+                 "of its trees (or are new); the other %d kept their scores",
+                 first.predicted, prep.m - first.predicted,
                  extra={"event": "first_stage", "predicted": first.predicted})
     # What the next incremental run brings up to date instead of reading it all:
     # written while this run scores and writes, kept once its scores are current.

@@ -165,10 +165,12 @@ class Scorer:
         """The trained feature columns of ``prep`` and their stage-0 scores.
 
         With ``carried`` from a run of this scorer (``carried.computed`` holds its
-        :meth:`FirstStage.kept`), a merchant whose features are bit for bit those it
-        had there keeps its stage-0 score: trees score each row alone, so only the rows
-        that changed are predicted, and the scores are those a prediction of every row
-        gives (after 1% new payments at 100,000 merchants, 16% of the rows).
+        :meth:`FirstStage.kept`), a merchant keeps its stage-0 score when its features
+        are bit for bit those it had there, or moved without crossing any split of
+        the trees (:meth:`Ensemble.same_leaves`): trees score each row alone, so only
+        the other rows are predicted, and the scores are those a prediction of every
+        row gives. After 1% new payments at 100,000 merchants, 48,215 rows had moved
+        (most through the category's typical ticket) and 1,083 crossed a split.
         """
         x = prep.features[self.feature_names].to_numpy(np.float32)
         if self.stage_0 is None:
@@ -182,6 +184,8 @@ class Scorer:
         # Bit for bit (a NaN equals itself, -0.0 does not equal 0.0).
         same[same] = (old["x"][where[same]].view(np.uint32)
                       == x[same].view(np.uint32)).all(axis=1)
+        moved = np.flatnonzero((where >= 0) & ~same)
+        same[moved] = self.stage_0.same_leaves(old["x"][where[moved]], x[moved])
         s0 = np.empty(prep.m)
         s0[same] = old["s0"][where[same]]
         if not same.all():

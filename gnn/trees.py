@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import lightgbm as lgb
@@ -54,6 +54,9 @@ thread trains on one thread makes that training index buffers sized for one thre
 with two, and the process dies (SIGSEGV; tests/gnn/test_trees.py reproduces it)."""
 
 _EARLY_STOP = 50
+_ZERO = 1e-35
+"""LightGBM's ``kZeroThreshold``: a value this close to zero may take a split's default
+direction instead of comparing with its threshold."""
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -98,6 +101,79 @@ class Ensemble:
         out = np.mean(in_threads([partial(b.predict, X, pred_contrib=True, **_ONE_THREAD)
                                   for b in self.boosters]), axis=0)
         return out[:, :-1]  # the last column is the expected value
+
+    def same_leaves(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """``(N,)`` bool: whether row ``new[i]`` reaches, in every tree, the leaf row
+        ``old[i]`` reaches (``old`` and ``new`` ``(N, F)``), so that its scores are the
+        same bit for bit.
+
+        A value that moved decides the same way at every split on its feature when no
+        threshold ``t`` of that feature lies between the two (LightGBM sends ``x <= t``
+        left). A value that is or was missing (NaN) or zero (LightGBM may send both
+        their own way), or on a categorical split, counts as deciding otherwise; so
+        does every moved row when the models' splits cannot be read.
+
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(400, 2)); y = (X[:, 0] > 0.5).astype(float)
+        >>> e = fit_folds(X, y, np.ones(400, bool), ["a", "b"], seed=0, folds=2)
+        >>> moved = X + 1e-9
+        >>> same = e.same_leaves(X, moved)
+        >>> bool(same.mean() > 0.9), bool((e.raw(X[same]) == e.raw(moved[same])).all())
+        (True, True)
+        """
+        old = np.asarray(old, dtype=np.float64)
+        new = np.asarray(new, dtype=np.float64)
+        differ = ~((old == new) | (np.isnan(old) & np.isnan(new)))
+        same = ~differ.any(axis=1)
+        splits = self._splits
+        if splits is None:
+            return same
+        thresholds, categorical = splits
+        affected = np.zeros(len(old), dtype=bool)
+        for j in np.flatnonzero(differ.any(axis=0)):
+            rows = np.flatnonzero(differ[:, j])
+            a, b = old[rows, j], new[rows, j]
+            hit = (np.isnan(a) | np.isnan(b) | (np.abs(a) <= _ZERO) | (np.abs(b) <= _ZERO)
+                   | (j < len(categorical) and categorical[j]))
+            if j < len(thresholds) and len(thresholds[j]):
+                hit |= (np.searchsorted(thresholds[j], a, "left")
+                        != np.searchsorted(thresholds[j], b, "left"))
+            affected[rows] |= hit
+        return ~affected
+
+    @cached_property
+    def _splits(self) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """Per feature, the sorted thresholds of its numerical splits over every tree,
+        and whether it has a categorical split; None when the model text is not as
+        expected. Read from LightGBM's model text (one section per tree)."""
+        found: dict[int, list[float]] = {}
+        categorical: set[int] = set()
+        try:
+            for booster in self.boosters:
+                tree: dict[str, list[str]] = {}
+                for line in booster.model_to_string().splitlines():
+                    key, sep, value = line.partition("=")
+                    if key == "Tree" and sep:
+                        tree = {}
+                    elif key in ("split_feature", "threshold", "decision_type"):
+                        tree[key] = value.split()
+                        if key != "decision_type":
+                            continue
+                        features, cuts, kinds = (tree.get(k, ()) for k in
+                                                 ("split_feature", "threshold", "decision_type"))
+                        if not len(features) == len(cuts) == len(kinds):
+                            return None
+                        for f, t, d in zip(features, cuts, kinds, strict=True):
+                            if int(d) & 1:  # LightGBM's categorical-split bit
+                                categorical.add(int(f))
+                            else:
+                                found.setdefault(int(f), []).append(float(t))
+        except ValueError:
+            return None
+        width = max([*found, *categorical], default=-1) + 1
+        thresholds = [np.unique(np.asarray(found.get(j, []), dtype=np.float64))
+                      for j in range(width)]
+        return thresholds, np.isin(np.arange(width), sorted(categorical))
 
     def state(self) -> dict[str, Any]:
         """Plain data for the artefact (model text, names, calibration)."""

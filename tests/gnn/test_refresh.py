@@ -203,8 +203,9 @@ def test_new_payments_are_rescored_incrementally_and_match_a_full_refresh(
     assert any(n.startswith("read only what changed since run ")
                and "its communities and FastRP embeddings, came from its snapshot" in n
                for n in report["notes"])
-    # Stage 0 scored again only the merchants whose features changed (the trees score
-    # row by row: the others' scores are the --full run's, kept in its snapshot).
+    # Stage 0 scored again only the merchants whose features changed across a split
+    # (the trees score row by row: the others' scores are the --full run's, kept in
+    # its snapshot).
     first = [json.loads(line) for line in result.stderr.splitlines()
              if json.loads(line).get("event") == "first_stage"]
     assert len(first) == 1 and 0 < first[0]["predicted"] < 400

@@ -152,39 +152,48 @@ def test_first_stage_predicts_only_the_rows_whose_features_changed(make_export) 
     first = model.first_stage(prep)
     assert first.predicted is None and np.array_equal(first.s0, everything)
     # What a run before kept: merchants in another order, one not in this graph, the
-    # features of two changed since, and a sentinel score where the row is the same.
+    # features of two changed since across the splits of feature a (from below the
+    # lowest to the largest values: every split lies between), two moved by a hair
+    # (across none), and a sentinel score where the trees decide as they did.
     order = rng.permutation(n)[: n - 1]  # one merchant is new here
     old_x = x[order].copy()
-    changed = order[[3, 10]]
-    old_x[[3, 10], 1] += 1.0
+    crossed = np.argsort(x[order, 0])[-2:]
+    old_x[crossed, 0] = x[:, 0].min() - 1.0
+    hair = np.setdiff1d(np.arange(len(order)), crossed)[:2]
+    old_x[hair, 1] = np.nextafter(old_x[hair, 1], np.float32(np.inf))
     old_s0 = np.full(len(order), 0.5)
     carried = Carried(ex.ids["Merchant"][order], np.zeros(len(order), np.int64), None,
                       {"x": old_x, "s0": old_s0})
     first = model.first_stage(prep, carried)
     new = np.setdiff1d(np.arange(n), order)
-    predicted = np.r_[changed, new]
+    predicted = np.r_[order[crossed], new]
     assert first.predicted == len(predicted)
     assert np.array_equal(first.s0[predicted], everything[predicted])
     rest = np.setdiff1d(np.arange(n), predicted)
     assert (first.s0[rest] == 0.5).all()  # carried, not predicted
+    # The hair's breadth changed no leaf: the carried score is the prediction.
+    assert np.array_equal(trees.raw(old_x[hair]), everything[order[hair]])
+    assert not trees.same_leaves(old_x[crossed], x[order[crossed]]).any()
     # Kept for the next run: exactly this run's inputs and scores.
     assert set(first.kept()) == {"x", "s0"} and first.kept()["x"] is first.x
     # Carried with the scores of the same rows, the result is the prediction of all.
     carried = Carried(ex.ids["Merchant"][order], np.zeros(len(order), np.int64), None,
                       {"x": x[order], "s0": everything[order]})
     assert np.array_equal(model.first_stage(prep, carried).s0, everything)
-    # A feature that is NaN in both runs is the same; -0.0 against 0.0 is predicted.
+    # A feature that is NaN in both runs is the same, and so is -0.0 against 0.0 (the
+    # trees decide alike); one that became NaN is predicted.
     x_odd = x.copy()
-    x_odd[0, 2], x_odd[1, 2] = np.nan, -0.0
+    x_odd[0, 2], x_odd[1, 2], x_odd[2, 0] = np.nan, -0.0, np.nan
     old_odd = x_odd.copy()
-    old_odd[1, 2] = 0.0
+    old_odd[1, 2], old_odd[2, 0] = 0.0, 0.25
     prep_odd = Prepared(ex, prep.links, pd.DataFrame(x_odd, columns=names), prep.communities,
                         prep.labels)
     carried = Carried(ex.ids["Merchant"], np.zeros(n, np.int64), None,
                       {"x": old_odd, "s0": np.full(n, 0.5)})
     first = model.first_stage(prep_odd, carried)
-    assert first.predicted == 1 and first.s0[0] == 0.5
-    assert first.s0[1] == trees.raw(x_odd[1:2])[0]
+    assert first.predicted == 1 and first.s0[0] == first.s0[1] == 0.5
+    assert trees.raw(old_odd[1:2])[0] == trees.raw(x_odd[1:2])[0]
+    assert first.s0[2] == trees.raw(x_odd[2:3])[0]
     # Kept by a scorer of other features: not used.
     carried = Carried(ex.ids["Merchant"], np.zeros(n, np.int64), None,
                       {"x": np.zeros((n, 4), np.float32), "s0": np.zeros(n)})

@@ -84,3 +84,46 @@ def test_training_survives_a_prediction_in_another_thread() -> None:
                           capture_output=True, text=True, timeout=600,
                           env={**os.environ, "GUANXI_WORKERS": "1"})
     assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]
+
+
+def _moving_rows() -> tuple:
+    """Trees on four features (the last pure noise) and rows moved by every size, from
+    a hair to across the whole range, with zeros and missing values among them."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 4))
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=600) * 0.3 > 0.8).astype(float)
+    x[:40, 2] = 0.0
+    e = fit_folds(x, y, np.ones(600, bool), ["a", "b", "c", "d"], seed=0, folds=2,
+                  params={"n_estimators": 40})
+    new = x.copy()
+    scale = 10.0 ** rng.integers(-9, 1, size=x.shape)
+    new += rng.normal(size=x.shape) * scale * (rng.random(size=x.shape) < 0.5)
+    new[40:60, 2] = 1e-40  # from exactly zero to LightGBM's zero
+    new[60:70, 1] = np.nan
+    new[70:80] = x[70:80]  # unmoved
+    return e, x, new
+
+
+def test_same_leaves_means_every_tree_sends_the_row_to_the_same_leaf() -> None:
+    e, old, new = _moving_rows()
+
+    same = e.same_leaves(old, new)
+
+    leaves = [np.array_equal(b.predict(old[i:i + 1], pred_leaf=True),
+                             b.predict(new[i:i + 1], pred_leaf=True))
+              for i in range(len(old)) for b in e.boosters]
+    truly = np.array(leaves).reshape(len(old), len(e.boosters)).all(axis=1)
+    assert not (same & ~truly).any()  # never a row whose leaves changed
+    assert np.array_equal(e.raw(old[same]), e.raw(new[same]))
+    assert same[70:80].all()
+    assert not same[40:70].any()  # zero to almost zero, and a value become missing
+    moved = ~np.all(old == new, axis=1)
+    assert (same & moved).sum() > 100  # most small moves cross no split
+    assert (~same & moved).sum() > 100
+
+
+def test_same_leaves_without_readable_splits_is_bit_for_bit() -> None:
+    e, old, new = _moving_rows()
+    e.__dict__["_splits"] = None  # as when the model text is not as expected
+
+    assert np.array_equal(e.same_leaves(old, new), np.all(old == new, axis=1))
