@@ -307,7 +307,8 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
         if kept is None:  # removed since it was looked for
             return None, None, missing
         read = reading.result()
-    carried = Carried(kept.ex.ids["Merchant"], kept.communities, kept.fastrp, kept.computed)
+    carried = Carried(kept.ex.ids["Merchant"], kept.communities, kept.fastrp, kept.computed,
+                      np.asarray(read.ids, dtype=object))
     try:
         ex = brought_up_to_date(graph, kept.ex, read)
     except Stale as exc:
@@ -388,7 +389,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     # written while this run scores and writes, kept once its scores are current.
     with (staged_meanwhile(snapshots, graph, run_id(artefact.version, scored_at),
                            Snapshot(prep.ex, prep.communities, prep.fastrp,
-                                    first.kept()))
+                                    {**first.kept(),
+                                     **(prep.trends.kept() if prep.trends else {})}))
           if write else nullcontext()) as keep:
         nodes = scorer.score(prep, first=first)
         try:

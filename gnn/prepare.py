@@ -29,7 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from guanxi.gnn.features import merchant_features
+from guanxi.gnn.features import TRENDS, Trends, merchant_table
 from guanxi.gnn.labels import Labels, case_decisions, training_labels
 from guanxi.gnn.projection import Links, edges, merchant_links
 from guanxi.graph import gds, model
@@ -51,6 +51,27 @@ class Carried:
     communities: np.ndarray
     fastrp: np.ndarray | None = None
     computed: Mapping[str, np.ndarray] = field(default_factory=dict)
+    reread: np.ndarray | None = None
+    """Ids of the merchants read again since (ingest touched them): every other
+    merchant's weekly rows are the run's (``graph/delta.py``). None: not known, and
+    no trend is carried."""
+
+    def trends_for(self, ids: np.ndarray) -> Trends | None:
+        """The run's :class:`~guanxi.gnn.features.Trends` of ``ids`` for
+        ``merchant_table``: of the merchants it had and nobody touched since (the
+        others' window ``(-1, -1)``, to compute); None when it kept none or
+        ``reread`` is not known."""
+        values, window = self.computed.get("trends"), self.computed.get("trends_window")
+        if self.reread is None or values is None or window is None or values.ndim != 2 \
+                or values.shape[1] != len(TRENDS) or window.shape != (len(values), 2):
+            return None
+        index = pd.Index(ids)
+        where = pd.Index(self.ids).get_indexer(index)
+        same = (where >= 0) & ~index.isin(self.reread)
+        out = Trends(np.zeros((len(ids), len(TRENDS))), np.full((len(ids), 2), -1, np.int64))
+        out.values[same] = values[where[same]]
+        out.window[same] = window[where[same]]
+        return out
 
     def communities_for(self, ids: np.ndarray, adjacency: sp.csr_matrix) -> np.ndarray:
         """(M,) the communities of ``ids``: a merchant carried keeps its own; a new one
@@ -115,6 +136,9 @@ class Prepared:
     fastrp: np.ndarray | None = None
     """(M, D) float32 FastRP embeddings (zeros for a merchant the algorithm did not
     see), when :func:`prepare` was asked for them."""
+    trends: Trends | None = None
+    """The merchants' own trends behind the credit features, kept by a run for the
+    next (:meth:`Carried.trends_for`)."""
 
     @property
     def ids(self) -> np.ndarray:
@@ -213,7 +237,8 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
             gds.whole_graph, graph, use_gds=use_gds, seed=seed, fastrp_dim=fastrp_dim,
             notice=note)
         links = merchant_links(ex)
-        features = merchant_features(ex, links)
+        features, trends = merchant_table(
+            ex, links, None if carried is None else carried.trends_for(ids))
         whole = None if running is None else running.result()
     if whole is None:
         comp = components(ex, links)
@@ -230,7 +255,7 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
     features["log_component_size"] = np.log1p(
         np.where(comp >= 0, sizes[np.maximum(comp, 0)], 1)).astype(np.float32)
     labels = training_labels(ex.merchants, case_decisions(graph))
-    return Prepared(ex, links, features, communities, labels, notes, embedded)
+    return Prepared(ex, links, features, communities, labels, notes, embedded, trends)
 
 
 def _aligned(frame: pd.DataFrame, ids: np.ndarray, column: str) -> np.ndarray:

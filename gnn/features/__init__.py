@@ -33,14 +33,15 @@ import numpy as np
 import pandas as pd
 
 from guanxi.gnn.features.collusion import COLLUSION, payment_features
-from guanxi.gnn.features.credit import CREDIT, credit_features
+from guanxi.gnn.features.credit import CREDIT, TRENDS, Trends, credit_features
 from guanxi.gnn.features.inputs import Inputs
 from guanxi.gnn.features.structure import structure_features
 from guanxi.gnn.projection import Links
 from guanxi.gnn.workers import in_threads
 from guanxi.graph.export import Exported
 
-__all__ = ["COLLUSION", "CREDIT", "FEATURES", "merchant_features"]
+__all__ = ["COLLUSION", "CREDIT", "FEATURES", "TRENDS", "Trends", "merchant_features",
+           "merchant_table"]
 
 FEATURES: tuple[str, ...] = tuple(dict.fromkeys((*COLLUSION, *CREDIT)))
 """Every column of :func:`merchant_features`, in order: ``COLLUSION`` then the credit
@@ -48,7 +49,14 @@ columns not already there."""
 
 
 def merchant_features(ex: Exported, links: Links) -> pd.DataFrame:
-    """The feature table of every merchant.
+    """The feature table of every merchant (:func:`merchant_table`)."""
+    return merchant_table(ex, links)[0]
+
+
+def merchant_table(ex: Exported, links: Links, kept: Trends | None = None
+                   ) -> tuple[pd.DataFrame, Trends]:
+    """The feature table of every merchant, and their :class:`Trends` (kept by a run
+    for the next).
 
     Parameters
     ----------
@@ -57,6 +65,10 @@ def merchant_features(ex: Exported, links: Links) -> pd.DataFrame:
         missing). ``merchants.label`` and ``merchants.defaulted`` are never read.
     links : Links
         ``merchant_links(ex)``.
+    kept : Trends, optional
+        The trends of a run before, per merchant of ``ex``, for those whose weekly
+        rows are the same as then (``credit_features``): the table is the same, bit for
+        bit, without computing them again.
 
     Returns
     -------
@@ -64,6 +76,8 @@ def merchant_features(ex: Exported, links: Links) -> pd.DataFrame:
         ``(M, len(FEATURES))`` float32, index ``0..M-1`` (merchant positions), columns
         ``FEATURES``; every value finite (anything not finite becomes 0, the neutral
         value). Deterministic: the same graph gives the same table.
+    Trends
+        The merchants' own trends, float64, and the window they were fit over.
     """
     inp = Inputs(ex, links)
     # Side by side: numpy and pandas free the interpreter for most of each (3.7 s ->
@@ -71,11 +85,15 @@ def merchant_features(ex: Exported, links: Links) -> pd.DataFrame:
     # Three jobs on two threads: the structure (0.8 s) follows whichever of the other
     # two (1.2 s and 1.6 s) ends first.
     values = {}
-    for part in in_threads([partial(payment_features, inp), partial(credit_features, inp),
+    for part in in_threads([partial(payment_features, inp),
+                            partial(credit_features, inp, kept),
                             partial(structure_features, inp)]):
         values.update(part)
     table = np.empty((links.n, len(FEATURES)), dtype=np.float32)
     for j, name in enumerate(FEATURES):
         table[:, j] = values[name]
     table[~np.isfinite(table)] = 0.0
-    return pd.DataFrame(table, columns=list(FEATURES), index=pd.RangeIndex(links.n))
+    trends = Trends(np.column_stack([values[name] for name in TRENDS]).reshape(links.n, -1),
+                    np.tile(np.asarray(inp.window, dtype=np.int64), (links.n, 1)))
+    return (pd.DataFrame(table, columns=list(FEATURES), index=pd.RangeIndex(links.n)),
+            trends)

@@ -9,6 +9,8 @@ active week to the end of the data, in log units per year (``weekly.robust_trend
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -22,16 +24,21 @@ from guanxi.gnn.features.weekly import (
     weeks_since_active,
 )
 
-__all__ = ["CREDIT", "credit_features"]
+__all__ = ["CREDIT", "TRENDS", "Trends", "credit_features"]
 
 _GROUPS = ("district", "category", "city")
 _BLOCK = 4  # weeks summed before fitting a trend
 _NEIGHBOURS = ("address", "owner")
 
-OWN: tuple[str, ...] = (
+TRENDS: tuple[str, ...] = (
     "trend_paid_in", "trend_paid_in_count", "trend_sold", "trend_inflow", "volatility_paid_in",
     "volatility_inflow", "recent_vs_early_paid_in", "recent_vs_early_inflow",
     "weeks_since_inflow",
+)
+"""The columns of a merchant's own weekly series alone (``_own``): a run can carry
+them from the last for a merchant whose weekly rows and window are the same."""
+OWN: tuple[str, ...] = (
+    *TRENDS,
     "contagion_supplier_trend", "contagion_buyer_trend", "contagion_supplier_decline_share",
     "contagion_buyer_decline_share", "contagion_log_purchases", "contagion_log_sales",
     *(f"group_{g}_trend" for g in (*_NEIGHBOURS, *_GROUPS)),
@@ -46,9 +53,37 @@ CREDIT: tuple[str, ...] = (*OWN, *BORROWED)
 """Every credit feature, in column order (fixed whatever the graph holds)."""
 
 
-def credit_features(inp: Inputs) -> dict[str, np.ndarray]:
-    """The ``OWN`` columns: ``{name: (M,) float64}``."""
-    out = _own(inp)
+@dataclass(frozen=True)
+class Trends:
+    """Each merchant's ``TRENDS`` columns ``values`` (M, T) float64, and the ``window``
+    (M, 2) int64 they were fit over (:attr:`Inputs.window`); what a run keeps for the
+    next one's :func:`credit_features`."""
+
+    values: np.ndarray
+    window: np.ndarray
+
+    def kept(self) -> dict[str, np.ndarray]:
+        """The arrays a snapshot keeps, by name (``Snapshot.computed``)."""
+        return {"trends": self.values, "trends_window": self.window}
+
+
+def credit_features(inp: Inputs, kept: Trends | None = None) -> dict[str, np.ndarray]:
+    """The ``OWN`` columns: ``{name: (M,) float64}``.
+
+    ``kept``: the :class:`Trends` of a run before, per merchant of this graph, for the
+    merchants whose weekly rows are the same as then (the others' window ``(-1, -1)``):
+    where its window is this graph's, a merchant keeps its values, the numbers
+    computing them gives (each row's come from its own series alone).
+    """
+    rows = None
+    if kept is not None:
+        rows = np.flatnonzero((kept.window != np.asarray(inp.window)).any(axis=1))
+    out = _own(inp, rows)
+    if kept is not None:
+        for j, name in enumerate(TRENDS):
+            column = kept.values[:, j].astype(np.float64)
+            column[rows] = out[name]
+            out[name] = column
     trend = out["trend_inflow"]
     out.update(_contagion(inp, trend))
     out.update(_groups(inp, trend))
@@ -57,7 +92,7 @@ def credit_features(inp: Inputs) -> dict[str, np.ndarray]:
     return out
 
 
-def _own(inp: Inputs) -> dict[str, np.ndarray]:
+def _own(inp: Inputs, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Trend and volatility (RMS of the log amounts around the trend) of four-week
     blocks (single weeks when the data has fewer than 16), recent against early (weekly
     mean log amount of the span's last quarter minus its first), and the weeks since
@@ -67,12 +102,15 @@ def _own(inp: Inputs) -> dict[str, np.ndarray]:
     week is active by definition (and often partial), so counting it would tilt every
     thin merchant's slope downwards. ``trend_paid_in_count`` is the trend of the number
     of payments, less noisy than amounts for a shop whose tickets vary a lot.
+
+    ``rows``: the merchant positions to compute (default: all); each row's values come
+    from its own series alone.
     """
     out: dict[str, np.ndarray] = {}
     size = _BLOCK if inp.week_count >= 4 * _BLOCK else 1
-    series = {"paid_in": inp.series("paid_in_amount"),
-              "paid_in_count": inp.series("paid_in_count"),
-              "sold": inp.series("sold_amount"), "inflow": inp.inflow}
+    paid_in, sold = inp.series("paid_in_amount", rows), inp.series("sold_amount", rows)
+    series = {"paid_in": paid_in, "paid_in_count": inp.series("paid_in_count", rows),
+              "sold": sold, "inflow": paid_in + sold}
     for name, x in series.items():
         start = first_active(x)
         blocks, first = to_blocks(x, start, size)
@@ -81,7 +119,7 @@ def _own(inp: Inputs) -> dict[str, np.ndarray]:
         if name in ("paid_in", "inflow"):
             out[f"volatility_{name}"] = rms
             out[f"recent_vs_early_{name}"] = _recent_vs_early(np.log1p(x), start)
-    out["weeks_since_inflow"] = weeks_since_active(inp.inflow)
+    out["weeks_since_inflow"] = weeks_since_active(series["inflow"])
     return out
 
 

@@ -94,23 +94,35 @@ class Inputs:
         weeks, keep = self._weeks
         return len(range(*keep.indices(weeks.shape[1])))
 
-    def series(self, name: str) -> np.ndarray:
+    def series(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
         """``(M, W)`` float64 weekly flow ``name`` (``paid_in_count``, ...) over the
-        complete weeks; zeros when the export has no such flow."""
+        complete weeks (of the merchant positions ``rows`` only, when given); zeros
+        when the export has no such flow."""
         weeks, keep = self._weeks
+        count = self.n if rows is None else len(rows)
         if name not in self.ex.week_names:
-            return np.zeros((self.n, self.week_count))
-        return weeks[:, keep, self.ex.week_names.index(name)].astype(np.float64)
+            return np.zeros((count, self.week_count))
+        column = self.ex.week_names.index(name)
+        if rows is None:
+            return weeks[:, keep, column].astype(np.float64)
+        return weeks[rows][:, keep, column].astype(np.float64)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The complete weeks: the day number (days since 1970-01-01) of the first,
+        and how many; ``(-1, 0)`` without any. Two exports whose merchant has the same
+        weekly rows over the same window give it the same series."""
+        weeks, keep = self._weeks
+        first = range(*keep.indices(weeks.shape[1]))
+        if not len(first) or self.ex.week_dates is None:
+            return -1, 0
+        day = np.asarray(self.ex.week_dates[first[0]], "datetime64[D]").astype(np.int64)
+        return int(day), len(first)
 
     @cached_property
     def promotion(self) -> np.ndarray:
         """``(W,)`` bool promotion weeks, from the population's payments received."""
         return promotion_weeks(self.series("paid_in_count").sum(axis=0))
-
-    @cached_property
-    def inflow(self) -> np.ndarray:
-        """``(M, W)`` money and invoices coming in: ``paid_in_amount + sold_amount``."""
-        return self.series("paid_in_amount") + self.series("sold_amount")
 
     @cached_property
     def activity_span(self) -> tuple[np.ndarray, np.ndarray, float]:

@@ -10,7 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guanxi.gnn.features import COLLUSION, CREDIT, FEATURES, merchant_features, weekly
+from guanxi.gnn.features import (
+    COLLUSION,
+    CREDIT,
+    FEATURES,
+    TRENDS,
+    Trends,
+    merchant_features,
+    merchant_table,
+    weekly,
+)
 from guanxi.gnn.features.structure import cycles
 from guanxi.gnn.projection import merchant_links
 from guanxi.graph.connection import Graph
@@ -241,6 +250,33 @@ def test_deterministic_and_relabelling_permutes_rows(make_export, make_weeks) ->
                           for k, v in parts["merchants"].items()}
     b = features(make_export(12, **moved))
     np.testing.assert_allclose(b.to_numpy()[perm], a.to_numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_trends_kept_from_a_run_before_give_the_same_table(make_export, make_weeks) -> None:
+    ex = make_export(12, **graph_fixture(make_export, make_weeks))
+    links = merchant_links(ex)
+    table, trends = merchant_table(ex, links)
+    assert trends.values.shape == (12, len(TRENDS)) and trends.values.dtype == np.float64
+    assert (trends.window == trends.window[0]).all() and trends.window[0, 1] > 0
+
+    # Half carried, half computed again (their own rows only): the same table, bit
+    # for bit, and the same trends.
+    window = trends.window.copy()
+    window[::2] = -1
+    again, kept = merchant_table(ex, links, Trends(trends.values, window))
+    assert np.array_equal(again.to_numpy().view(np.uint32), table.to_numpy().view(np.uint32))
+    assert np.array_equal(kept.values, trends.values)
+
+    # Carried means taken, not computed: a value planted where the window matches
+    # shows; nothing is taken from another window.
+    planted = trends.values.copy()
+    planted[:, TRENDS.index("volatility_paid_in")] = 123.0
+    taken, _ = merchant_table(ex, links, Trends(planted, window))
+    volatility = taken["volatility_paid_in"].to_numpy()
+    assert (volatility[1::2] == 123.0).all()
+    assert np.array_equal(volatility[::2], table["volatility_paid_in"].to_numpy()[::2])
+    other = Trends(planted, trends.window + np.array([7, 0]))
+    assert np.array_equal(merchant_table(ex, links, other)[0].to_numpy(), table.to_numpy())
 
 
 def test_weekly_statistics() -> None:

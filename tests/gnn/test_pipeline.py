@@ -31,6 +31,7 @@ from guanxi.gnn import pipeline, trees
 from guanxi.gnn.artefact import list_artefacts, load_artefact
 from guanxi.gnn.credit_scale import credit_score
 from guanxi.gnn.evaluate import evaluate
+from guanxi.gnn.features import TRENDS
 from guanxi.gnn.labels import ring_labels
 from guanxi.gnn.prepare import Carried, business_links, prepare
 from guanxi.gnn.scorer import CONTEXT, RING_STAGES, ScorerSettings
@@ -466,6 +467,30 @@ def test_carried_results_stand_in_for_the_whole_graph_algorithms(synth: Graph) -
     again = prepare(synth, seed=0, fastrp_dim=4, carried=carried)
     assert again.fastrp.shape == (full.m, 4)
     assert again.communities.tolist() == full.communities.tolist()
+
+
+def test_carried_trends_are_taken_for_the_merchants_nobody_touched(synth: Graph) -> None:
+    full = prepare(synth, seed=0, fastrp_dim=8)
+    old = full.m - 2
+    kept = {name: values[:old].copy() for name, values in full.trends.kept().items()}
+    column = TRENDS.index("volatility_paid_in")
+    kept["trends"][:, column] = 9.5  # planted: shows where taken, not computed
+    touched = full.ids[:3]
+    carried = Carried(full.ids[:old], full.communities[:old], full.fastrp[:old], kept,
+                      reread=touched)
+    inc = prepare(synth, seed=0, fastrp_dim=8, carried=carried)
+    volatility = inc.features["volatility_paid_in"].to_numpy()
+    assert (volatility[3:old] == 9.5).all()
+    # Touched or new: computed, as a full run does.
+    computed = np.r_[0:3, old:full.m]
+    assert np.array_equal(volatility[computed],
+                          full.features["volatility_paid_in"].to_numpy()[computed])
+    # What it keeps for the next run: the trends of this graph, the taken ones too.
+    assert inc.trends.values[3, column] == 9.5 and inc.trends.values.shape == (full.m, len(TRENDS))
+    # Without knowing what was read again, nothing is taken.
+    blind = Carried(full.ids[:old], full.communities[:old], full.fastrp[:old], kept)
+    pd.testing.assert_frame_equal(prepare(synth, seed=0, fastrp_dim=8, carried=blind).features,
+                                  full.features)
 
 
 def clear_communities(folder: Path, groups: int = 5, size: int = 6) -> np.ndarray:
