@@ -791,8 +791,9 @@ def ui_cmd(
     raise typer.Exit(code)
 
 
-# A write to stdout fails with these: a full disk or device, a broken pipe, an I/O error.
-_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG)
+# A write fails with these: a full disk or device, an I/O error, a quota or size limit.
+# (A closed pipe is typer's: it exits 1 quietly.)
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG)
 
 
 def main() -> None:
@@ -840,12 +841,12 @@ def _main() -> None:
             emit_json({"error": exc.as_dict()})  # machines reading stdout get an object too
         sys.exit(exc.exit_code)
     except OSError as exc:
-        # The output itself could not be written (``--help > /dev/full``): one line, and
-        # Python's exit status for output lost, as a success whose buffer cannot be
-        # flushed gets. Every other OSError is guanxi's to turn into a GuanxiError.
-        if exc.filename is not None or exc.errno not in _OUTPUT_ERRNOS:
+        # A write that failed, the output's (``--help > /dev/full``) or, should one
+        # escape, a file's (a failed write names no file): one line, and Python's exit
+        # status for output lost, as a success whose buffer cannot be flushed gets.
+        # Every other OSError is guanxi's to turn into a GuanxiError.
+        if exc.filename is not None or exc.errno not in _WRITE_ERRNOS:
             raise
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            print(f"error: the output could not be written: {exc.strerror}",
-                  file=sys.stderr, flush=True)
+            print(f"error: could not write: {exc.strerror}", file=sys.stderr, flush=True)
         sys.exit(120)

@@ -316,8 +316,8 @@ def model_input(ex: Exported, merchant_x: np.ndarray, *,
         node with an edge.
     edge_values : bool
         False: no ``edge_attr`` or ``edge_weight``, for a network that reads neither
-        (SAGE: about 0.5 s at 100,000 merchants); the same edges either way. Only with
-        a ``standardiser``.
+        (SAGE: about 0.5 s at 100,000 merchants), nor their columns checked against
+        the ``standardiser``'s; the same edges either way. Only with a ``standardiser``.
 
     Returns
     -------

@@ -47,7 +47,7 @@ warnings.filterwarnings("ignore", message="There exist node types", category=Use
 
 # torch's notice on every sparse CSR matrix (:func:`adjacency`); nothing to act on.
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta",
-                        category=UserWarning)
+                        category=UserWarning, module=r"guanxi\.gnn\.model$")
 
 
 def _remove_generated_sources() -> None:
@@ -342,8 +342,9 @@ def adjacency(data: HeteroData) -> dict[EdgeType, Tensor]:
     matrix :math:`(|\mathcal{V}_t|, |\mathcal{V}_s|)` of ones whose row :math:`i`
     lists the sources of the edges into :math:`i` in their ``edge_index`` order.
 
-    The order is kept so that a sum over a row adds the messages in the order PyG's
-    scatter does. For inference only: it carries no edge attributes or weights.
+    The order is kept so that a mean over a row (``torch.sparse.mm`` with
+    ``reduce="mean"``, what PyG's ``spmm`` runs on CPU) adds the messages in the order
+    PyG's scatter does. For inference only: it carries no edge attributes or weights.
 
     >>> data = HeteroData()
     >>> data["Merchant"].x = torch.zeros(3, 1)

@@ -52,23 +52,24 @@ class Carried:
     fastrp: np.ndarray | None = None
     computed: Mapping[str, np.ndarray] = field(default_factory=dict)
     reread: np.ndarray | None = None
-    """Ids of the merchants read again since (ingest touched them): every other
-    merchant's weekly rows are the run's (``graph/delta.py``). None: not known, and
-    no trend is carried."""
+    """Ids of the merchants read again since (ingest touched them) when the export
+    given to :func:`prepare` is the run's brought up to date (``graph/delta.py``):
+    every other merchant's weekly rows are then the run's. None: not known, and no
+    trend is carried."""
 
     def trends_for(self, ids: np.ndarray) -> Trends | None:
         """The run's :class:`~guanxi.gnn.features.Trends` of ``ids`` for
         ``merchant_table``: of the merchants it had and nobody touched since (the
-        others' window ``(-1, -1)``, to compute); None when it kept none or
-        ``reread`` is not known."""
+        others' window ``-1``, to compute); None when it kept none or ``reread`` is
+        not known."""
         values, window = self.computed.get("trends"), self.computed.get("trends_window")
         if self.reread is None or values is None or window is None or values.ndim != 2 \
-                or values.shape[1] != len(TRENDS) or window.shape != (len(values), 2):
+                or values.shape[1] != len(TRENDS) or window.shape != (len(values), 3):
             return None
         index = pd.Index(ids)
         where = pd.Index(self.ids).get_indexer(index)
         same = (where >= 0) & ~index.isin(self.reread)
-        out = Trends(np.zeros((len(ids), len(TRENDS))), np.full((len(ids), 2), -1, np.int64))
+        out = Trends(np.zeros((len(ids), len(TRENDS))), np.full((len(ids), 3), -1, np.int64))
         out.values[same] = values[where[same]]
         out.window[same] = window[where[same]]
         return out

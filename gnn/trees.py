@@ -54,9 +54,10 @@ thread trains on one thread makes that training index buffers sized for one thre
 with two, and the process dies (SIGSEGV; tests/gnn/test_trees.py reproduces it)."""
 
 _EARLY_STOP = 50
-_ZERO = 1e-35
-"""LightGBM's ``kZeroThreshold``: a value this close to zero may take a split's default
-direction instead of comparing with its threshold."""
+_ZERO = float(np.float32(1e-35))
+"""LightGBM's ``kZeroThreshold`` (the float ``1e-35f``, a hair above the double 1e-35):
+a value this close to zero may take a split's default direction instead of comparing
+with its threshold."""
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -116,13 +117,14 @@ class Ensemble:
         >>> rng = np.random.default_rng(0)
         >>> X = rng.normal(size=(400, 2)); y = (X[:, 0] > 0.5).astype(float)
         >>> e = fit_folds(X, y, np.ones(400, bool), ["a", "b"], seed=0, folds=2)
-        >>> moved = X + 1e-9
+        >>> X = X.astype(np.float32); moved = X + np.float32(1e-6)
         >>> same = e.same_leaves(X, moved)
         >>> bool(same.mean() > 0.9), bool((e.raw(X[same]) == e.raw(moved[same])).all())
         (True, True)
         """
-        old = np.asarray(old, dtype=np.float64)
-        new = np.asarray(new, dtype=np.float64)
+        # As the trees see them (raw() predicts float32), compared as LightGBM does.
+        old = np.asarray(old, dtype=np.float32).astype(np.float64)
+        new = np.asarray(new, dtype=np.float32).astype(np.float64)
         differ = ~((old == new) | (np.isnan(old) & np.isnan(new)))
         same = ~differ.any(axis=1)
         splits = self._splits
@@ -155,6 +157,8 @@ class Ensemble:
                     key, sep, value = line.partition("=")
                     if key == "Tree" and sep:
                         tree = {}
+                    elif key == "is_linear" and value.strip() != "0":
+                        return None  # a leaf's value depends on the features: not here
                     elif key in ("split_feature", "threshold", "decision_type"):
                         tree[key] = value.split()
                         if key != "decision_type":

@@ -202,7 +202,7 @@ def test_help_into_a_full_device_is_one_line(args: list[str]) -> None:
         done = subprocess.run([*GUANXI, *args], stdout=full, stderr=subprocess.PIPE,
                               text=True, env=cli_env(None), timeout=120)
     assert done.returncode == 120, done.stderr
-    assert done.stderr == "error: the output could not be written: No space left on device\n"
+    assert done.stderr == "error: could not write: No space left on device\n"
 
 
 def test_a_closed_stdout_is_no_crash(tmp_path: Path) -> None:

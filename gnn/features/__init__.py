@@ -33,7 +33,13 @@ import numpy as np
 import pandas as pd
 
 from guanxi.gnn.features.collusion import COLLUSION, payment_features
-from guanxi.gnn.features.credit import CREDIT, TRENDS, Trends, credit_features
+from guanxi.gnn.features.credit import (
+    CREDIT,
+    TRENDS,
+    Trends,
+    credit_features,
+    trend_window,
+)
 from guanxi.gnn.features.inputs import Inputs
 from guanxi.gnn.features.structure import structure_features
 from guanxi.gnn.projection import Links
@@ -93,7 +99,7 @@ def merchant_table(ex: Exported, links: Links, kept: Trends | None = None
     for j, name in enumerate(FEATURES):
         table[:, j] = values[name]
     table[~np.isfinite(table)] = 0.0
-    trends = Trends(np.column_stack([values[name] for name in TRENDS]).reshape(links.n, -1),
-                    np.tile(np.asarray(inp.window, dtype=np.int64), (links.n, 1)))
+    trends = Trends(np.column_stack([values[name] for name in TRENDS]),
+                    np.tile(trend_window(inp), (links.n, 1)))
     return (pd.DataFrame(table, columns=list(FEATURES), index=pd.RangeIndex(links.n)),
             trends)

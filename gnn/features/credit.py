@@ -24,7 +24,8 @@ from guanxi.gnn.features.weekly import (
     weeks_since_active,
 )
 
-__all__ = ["CREDIT", "TRENDS", "Trends", "credit_features"]
+__all__ = ["CREDIT", "TRENDS", "TRENDS_VERSION", "Trends", "credit_features",
+           "trend_window"]
 
 _GROUPS = ("district", "category", "city")
 _BLOCK = 4  # weeks summed before fitting a trend
@@ -37,6 +38,9 @@ TRENDS: tuple[str, ...] = (
 )
 """The columns of a merchant's own weekly series alone (``_own``): a run can carry
 them from the last for a merchant whose weekly rows and window are the same."""
+TRENDS_VERSION = 1
+"""The definition of ``TRENDS`` (their order, ``_own`` and what it calls): change it
+with them, and a run carries none computed under another."""
 OWN: tuple[str, ...] = (
     *TRENDS,
     "contagion_supplier_trend", "contagion_buyer_trend", "contagion_supplier_decline_share",
@@ -55,9 +59,10 @@ CREDIT: tuple[str, ...] = (*OWN, *BORROWED)
 
 @dataclass(frozen=True)
 class Trends:
-    """Each merchant's ``TRENDS`` columns ``values`` (M, T) float64, and the ``window``
-    (M, 2) int64 they were fit over (:attr:`Inputs.window`); what a run keeps for the
-    next one's :func:`credit_features`."""
+    """Each merchant's ``TRENDS`` columns ``values`` (M, T) float64, and ``window``
+    (M, 3) int64: the ``TRENDS_VERSION`` and the :attr:`Inputs.window` (first week's
+    day number, weeks) they were computed with; what a run keeps for the next one's
+    :func:`credit_features`."""
 
     values: np.ndarray
     window: np.ndarray
@@ -71,15 +76,17 @@ def credit_features(inp: Inputs, kept: Trends | None = None) -> dict[str, np.nda
     """The ``OWN`` columns: ``{name: (M,) float64}``.
 
     ``kept``: the :class:`Trends` of a run before, per merchant of this graph, for the
-    merchants whose weekly rows are the same as then (the others' window ``(-1, -1)``):
-    where its window is this graph's, a merchant keeps its values, the numbers
-    computing them gives (each row's come from its own series alone).
+    merchants whose weekly rows are the same as then (the others' window ``-1``):
+    where its window is this graph's (:func:`trend_window`), a merchant keeps its
+    values, the numbers computing them gives (each row's come from its own series).
     """
     rows = None
-    if kept is not None:
-        rows = np.flatnonzero((kept.window != np.asarray(inp.window)).any(axis=1))
+    if kept is not None and inp.window[0] >= 0:
+        rows = np.flatnonzero((kept.window != trend_window(inp)).any(axis=1))
+        if len(rows) == inp.n:
+            rows = None
     out = _own(inp, rows)
-    if kept is not None:
+    if rows is not None:
         for j, name in enumerate(TRENDS):
             column = kept.values[:, j].astype(np.float64)
             column[rows] = out[name]
@@ -90,6 +97,12 @@ def credit_features(inp: Inputs, kept: Trends | None = None) -> dict[str, np.nda
     out.update(_where(inp))
     assert set(out) == set(OWN), set(out) ^ set(OWN)
     return out
+
+
+def trend_window(inp: Inputs) -> np.ndarray:
+    """``(3,)`` int64: ``TRENDS_VERSION`` and :attr:`Inputs.window`, what a merchant's
+    ``TRENDS`` depend on beside its own weekly rows."""
+    return np.array([TRENDS_VERSION, *inp.window], dtype=np.int64)
 
 
 def _own(inp: Inputs, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:

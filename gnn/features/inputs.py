@@ -103,15 +103,15 @@ class Inputs:
         if name not in self.ex.week_names:
             return np.zeros((count, self.week_count))
         column = self.ex.week_names.index(name)
-        if rows is None:
-            return weeks[:, keep, column].astype(np.float64)
-        return weeks[rows][:, keep, column].astype(np.float64)
+        flow = weeks[:, keep, column]  # a view: only the rows asked for are copied
+        return (flow if rows is None else flow[rows]).astype(np.float64)
 
     @property
     def window(self) -> tuple[int, int]:
         """The complete weeks: the day number (days since 1970-01-01) of the first,
-        and how many; ``(-1, 0)`` without any. Two exports whose merchant has the same
-        weekly rows over the same window give it the same series."""
+        and how many; ``(-1, 0)`` without any (or without their dates). Two exports
+        whose merchant has the same weekly rows over the same window give it the same
+        series."""
         weeks, keep = self._weeks
         first = range(*keep.indices(weeks.shape[1]))
         if not len(first) or self.ex.week_dates is None:

@@ -20,6 +20,7 @@ from guanxi.gnn.features import (
     merchant_table,
     weekly,
 )
+from guanxi.gnn.features.credit import TRENDS_VERSION
 from guanxi.gnn.features.structure import cycles
 from guanxi.gnn.projection import merchant_links
 from guanxi.graph.connection import Graph
@@ -257,7 +258,8 @@ def test_trends_kept_from_a_run_before_give_the_same_table(make_export, make_wee
     links = merchant_links(ex)
     table, trends = merchant_table(ex, links)
     assert trends.values.shape == (12, len(TRENDS)) and trends.values.dtype == np.float64
-    assert (trends.window == trends.window[0]).all() and trends.window[0, 1] > 0
+    assert (trends.window == trends.window[0]).all()
+    assert trends.window[0, 0] == TRENDS_VERSION and trends.window[0, 2] > 0
 
     # Half carried, half computed again (their own rows only): the same table, bit
     # for bit, and the same trends.
@@ -275,8 +277,9 @@ def test_trends_kept_from_a_run_before_give_the_same_table(make_export, make_wee
     volatility = taken["volatility_paid_in"].to_numpy()
     assert (volatility[1::2] == 123.0).all()
     assert np.array_equal(volatility[::2], table["volatility_paid_in"].to_numpy()[::2])
-    other = Trends(planted, trends.window + np.array([7, 0]))
-    assert np.array_equal(merchant_table(ex, links, other)[0].to_numpy(), table.to_numpy())
+    for shift in ([0, 7, 0], [0, 0, -1], [1, 0, 0]):  # another window, or definition
+        other = Trends(planted, trends.window + np.array(shift))
+        assert np.array_equal(merchant_table(ex, links, other)[0].to_numpy(), table.to_numpy())
 
 
 def test_weekly_statistics() -> None:

@@ -101,7 +101,7 @@ def _moving_rows() -> tuple:
     new[40:60, 2] = 1e-40  # from exactly zero to LightGBM's zero
     new[60:70, 1] = np.nan
     new[70:80] = x[70:80]  # unmoved
-    return e, x, new
+    return e, x.astype(np.float32), new.astype(np.float32)  # what the scorer passes
 
 
 def test_same_leaves_means_every_tree_sends_the_row_to_the_same_leaf() -> None:
