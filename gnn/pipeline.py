@@ -321,6 +321,17 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
                          f"touched); {rest}")
 
 
+def _weeks_moved(carried: Carried | None, prep: Prepared) -> bool:
+    """Whether the complete weeks the features span (``Inputs.window``) are others than
+    the carried run's: every merchant's weekly features then move, far beyond the
+    merchants an incremental run re-scores. False when the run kept no window."""
+    before = None if carried is None else carried.computed.get("trends_window")
+    if before is None or prep.trends is None or not len(before) \
+            or not len(prep.trends.window):
+        return False
+    return not np.array_equal(before[0, 1:], prep.trends.window[0, 1:])
+
+
 def _since_training(graph: Graph, artefact: Artefact, root: Path
                     ) -> tuple[Exported | None, str | None]:
     """A full run's read: what the training of ``artefact`` read, brought up to date,
@@ -409,6 +420,11 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                  seen=list(delta.seen))[0]["merchants"]
             hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
             moving = to_rescore(prep, labels, previous or {}, touched, hops)
+            if _weeks_moved(carried, prep):
+                moving[:] = True
+                prep.notes.append("the complete weeks the features span moved since the "
+                                  "run this one builds on (a new week, or one before "
+                                  "the data): every merchant re-scored")
             with ThreadPoolExecutor(1, thread_name_prefix="guanxi-stored") as pool:
                 # Neo4j reads what is stored of them while this process builds their
                 # clusters.
