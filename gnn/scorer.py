@@ -44,7 +44,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
@@ -179,7 +178,7 @@ class Scorer:
         if "x" not in old or "s0" not in old or old["x"].shape[1:] != x.shape[1:] \
                 or old["x"].dtype != x.dtype:
             return FirstStage(x, self.stage_0.raw(x))
-        where = pd.Index(carried.ids).get_indexer(pd.Index(prep.ids))
+        where = carried.positions(prep.ids)
         same = where >= 0
         # Bit for bit (a NaN equals itself, -0.0 does not equal 0.0).
         same[same] = (old["x"][where[same]].view(np.uint32)

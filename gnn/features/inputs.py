@@ -113,11 +113,11 @@ class Inputs:
         whose merchant has the same weekly rows over the same window give it the same
         series."""
         weeks, keep = self._weeks
-        first = range(*keep.indices(weeks.shape[1]))
-        if not len(first) or self.ex.week_dates is None:
+        if not self.week_count or self.ex.week_dates is None:
             return -1, 0
-        day = np.asarray(self.ex.week_dates[first[0]], "datetime64[D]").astype(np.int64)
-        return int(day), len(first)
+        first = keep.indices(weeks.shape[1])[0]
+        day = np.asarray(self.ex.week_dates[first], "datetime64[D]").astype(np.int64)
+        return int(day), self.week_count
 
     @cached_property
     def promotion(self) -> np.ndarray:
