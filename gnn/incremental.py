@@ -31,7 +31,9 @@ the merchants each batch touched (``IngestBatch.merchants``); from those ``T``:
    them touched: about 4,600 of 21,000 were written), and each score written is two
    insertions into vector indexes.
 
-Everything outside ``S`` keeps the previous run's scores. What it misses: changes
+Everything outside ``S`` keeps the previous run's scores, unless what every merchant's
+features share moved (the complete weeks, the promotion weeks: ``Table.shared``): the
+run then re-scores every merchant (``gnn/pipeline.py``). What it misses: changes
 below ``tolerance`` (a hub's many neighbours each move it a little), a maximum over
 neighbours that a touched merchant now tops, and what no neighbourhood bounds (the
 share of merchants the grouping step considers, how far its weighted core peels along

@@ -73,6 +73,10 @@ GNN's in docs/results.md)."""
 SCORES_LOCK = "scores"
 """The job lock every writer of scores holds (``guanxi score``, ``guanxi refresh``)."""
 
+_SHARED = "shared_weeks"
+"""The snapshot's copy of ``Prepared.shared`` (one row per merchant, as every array a
+snapshot keeps)."""
+
 WHOLE_WRITE_ROWS = 50_000
 """Moved scores above which (and above half the merchants) an incremental run writes
 every score as a new run, unless ``GUANXI_WHOLE_WRITE_OVER`` gives the number. The
@@ -321,15 +325,18 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
                          f"touched); {rest}")
 
 
-def _weeks_moved(carried: Carried | None, prep: Prepared) -> bool:
-    """Whether the complete weeks the features span (``Inputs.window``) are others than
-    the carried run's: every merchant's weekly features then move, far beyond the
-    merchants an incremental run re-scores. False when the run kept no window."""
-    before = None if carried is None else carried.computed.get("trends_window")
-    if before is None or prep.trends is None or not len(before) \
-            or not len(prep.trends.window):
+def _shared_moved(carried: Carried | None, prep: Prepared) -> bool:
+    """Whether what every merchant's features read of the whole population
+    (``Prepared.shared``: the complete weeks, the promotion weeks) is other than the
+    carried run's: every merchant's features then move, far beyond the merchants an
+    incremental run re-scores. True when the carried run kept none (an older guanxi):
+    re-scoring everyone is the safe way round."""
+    if prep.shared is None:
         return False
-    return not np.array_equal(before[0, 1:], prep.trends.window[0, 1:])
+    before = None if carried is None else carried.computed.get(_SHARED)
+    if before is None or before.ndim != 2 or not len(before):
+        return True
+    return not np.array_equal(before[0], prep.shared)
 
 
 def _since_training(graph: Graph, artefact: Artefact, root: Path
@@ -401,7 +408,9 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
     with (staged_meanwhile(snapshots, graph, run_id(artefact.version, scored_at),
                            Snapshot(prep.ex, prep.communities, prep.fastrp,
                                     {**first.kept(),
-                                     **(prep.trends.kept() if prep.trends else {})}))
+                                     **(prep.trends.kept() if prep.trends else {}),
+                                     **({} if prep.shared is None else
+                                        {_SHARED: np.tile(prep.shared, (prep.m, 1))})}))
           if write else nullcontext()) as keep:
         nodes = scorer.score(prep, first=first)
         try:
@@ -420,11 +429,12 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                  seen=list(delta.seen))[0]["merchants"]
             hops = reach(scorer.settings.gnn.layers if scorer.gnn is not None else 0)
             moving = to_rescore(prep, labels, previous or {}, touched, hops)
-            if _weeks_moved(carried, prep):
+            if _shared_moved(carried, prep):
                 moving[:] = True
-                prep.notes.append("the complete weeks the features span moved since the "
-                                  "run this one builds on (a new week, or one before "
-                                  "the data): every merchant re-scored")
+                prep.notes.append("the weeks every merchant's features share moved since "
+                                  "the run this one builds on (a new complete week, one "
+                                  "before the data, or a week that became or ceased to "
+                                  "be a promotion week): every merchant re-scored")
             with ThreadPoolExecutor(1, thread_name_prefix="guanxi-stored") as pool:
                 # Neo4j reads what is stored of them while this process builds their
                 # clusters.

@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,23 +47,33 @@ from guanxi.gnn.projection import Links
 from guanxi.gnn.workers import in_threads
 from guanxi.graph.export import Exported
 
-__all__ = ["COLLUSION", "CREDIT", "FEATURES", "TRENDS", "Trends", "merchant_features",
-           "merchant_table"]
+__all__ = ["COLLUSION", "CREDIT", "FEATURES", "TRENDS", "Table", "Trends",
+           "merchant_features", "merchant_table"]
 
 FEATURES: tuple[str, ...] = tuple(dict.fromkeys((*COLLUSION, *CREDIT)))
 """Every column of :func:`merchant_features`, in order: ``COLLUSION`` then the credit
 columns not already there."""
 
 
+class Table(NamedTuple):
+    """What :func:`merchant_table` computes."""
+
+    features: pd.DataFrame
+    trends: Trends
+    shared: np.ndarray
+    """``(3,)`` int64: what every merchant's features read of the whole population and
+    can tip over (the complete weeks, the promotion weeks): an incremental run whose
+    base computed others re-scores every merchant."""
+
+
 def merchant_features(ex: Exported, links: Links) -> pd.DataFrame:
     """The feature table of every merchant (:func:`merchant_table`)."""
-    return merchant_table(ex, links)[0]
+    return merchant_table(ex, links).features
 
 
-def merchant_table(ex: Exported, links: Links, kept: Trends | None = None
-                   ) -> tuple[pd.DataFrame, Trends]:
-    """The feature table of every merchant, and their :class:`Trends` (kept by a run
-    for the next).
+def merchant_table(ex: Exported, links: Links, kept: Trends | None = None) -> Table:
+    """The feature table of every merchant, their :class:`Trends` (kept by a run for
+    the next) and what they share (:attr:`Table.shared`).
 
     Parameters
     ----------
@@ -84,6 +95,8 @@ def merchant_table(ex: Exported, links: Links, kept: Trends | None = None
         value). Deterministic: the same graph gives the same table.
     Trends
         The merchants' own trends, float64, and the window they were fit over.
+    numpy.ndarray
+        ``(3,)`` int64: the complete weeks and a fingerprint of the promotion weeks.
     """
     inp = Inputs(ex, links)
     # Side by side: numpy and pandas free the interpreter for most of each (3.7 s ->
@@ -101,5 +114,5 @@ def merchant_table(ex: Exported, links: Links, kept: Trends | None = None
     table[~np.isfinite(table)] = 0.0
     trends = Trends(np.column_stack([values[name] for name in TRENDS]),
                     np.tile(trend_window(inp), (links.n, 1)))
-    return (pd.DataFrame(table, columns=list(FEATURES), index=pd.RangeIndex(links.n)),
-            trends)
+    return Table(pd.DataFrame(table, columns=list(FEATURES), index=pd.RangeIndex(links.n)),
+                 trends, inp.shared)

@@ -4,6 +4,7 @@ float64 over merchant positions, zeros where the graph lacks a relation."""
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 
 import numpy as np
@@ -123,6 +124,18 @@ class Inputs:
     def promotion(self) -> np.ndarray:
         """``(W,)`` bool promotion weeks, from the population's payments received."""
         return promotion_weeks(self.series("paid_in_count").sum(axis=0))
+
+    @property
+    def shared(self) -> np.ndarray:
+        """``(3,)`` int64: what every merchant's weekly features read of the whole
+        population, beyond any neighbourhood: the complete weeks (:attr:`window`) and a
+        fingerprint of which of them are promotion weeks (:attr:`promotion`). When it
+        changes (a new week; a week that tips over the promotion cut), every merchant's
+        features move."""
+        promotion = np.packbits(self.promotion).tobytes()
+        fingerprint = hashlib.blake2b(promotion, digest_size=8).digest()
+        return np.array([*self.window, int.from_bytes(fingerprint, "little", signed=True)],
+                        dtype=np.int64)
 
     @cached_property
     def activity_span(self) -> tuple[np.ndarray, np.ndarray, float]:

@@ -256,7 +256,7 @@ def test_deterministic_and_relabelling_permutes_rows(make_export, make_weeks) ->
 def test_trends_kept_from_a_run_before_give_the_same_table(make_export, make_weeks) -> None:
     ex = make_export(12, **graph_fixture(make_export, make_weeks))
     links = merchant_links(ex)
-    table, trends = merchant_table(ex, links)
+    table, trends, _ = merchant_table(ex, links)
     assert trends.values.shape == (12, len(TRENDS)) and trends.values.dtype == np.float64
     assert (trends.window == trends.window[0]).all()
     assert trends.window[0, 0] == TRENDS_VERSION and trends.window[0, 2] > 0
@@ -265,7 +265,7 @@ def test_trends_kept_from_a_run_before_give_the_same_table(make_export, make_wee
     # for bit, and the same trends.
     window = trends.window.copy()
     window[::2] = -1
-    again, kept = merchant_table(ex, links, Trends(trends.values, window))
+    again, kept, _ = merchant_table(ex, links, Trends(trends.values, window))
     assert np.array_equal(again.to_numpy().view(np.uint32), table.to_numpy().view(np.uint32))
     assert np.array_equal(kept.values, trends.values)
 
@@ -273,7 +273,7 @@ def test_trends_kept_from_a_run_before_give_the_same_table(make_export, make_wee
     # shows; nothing is taken from another window.
     planted = trends.values.copy()
     planted[:, TRENDS.index("volatility_paid_in")] = 123.0
-    taken, _ = merchant_table(ex, links, Trends(planted, window))
+    taken = merchant_table(ex, links, Trends(planted, window)).features
     volatility = taken["volatility_paid_in"].to_numpy()
     assert (volatility[1::2] == 123.0).all()
     assert np.array_equal(volatility[::2], table["volatility_paid_in"].to_numpy()[::2])

@@ -25,6 +25,7 @@ from helpers import GUANXI, as_in_a_terminal, cli_env, free_port, run_cli
 
 from guanxi.errors import InputError
 from guanxi.gnn import pipeline
+from guanxi.gnn.features.weekly import promotion_weeks
 from guanxi.gnn.refresh import refresh as refresh_job
 from guanxi.gnn.scorer import ScorerSettings
 from guanxi.gnn.train import TrainSettings
@@ -266,7 +267,44 @@ def test_a_new_week_rescores_every_merchant(job: dict, scoring_folder: Path,
     report = json.loads(refresh(job, "--json").stdout)
 
     assert report["kind"] == "incremental" and report["rescored"] == 400
-    assert any(n.startswith("the complete weeks the features span moved") for n in
+    assert any(n.startswith("the weeks every merchant's features share moved") for n in
+               report["notes"])
+    new = read_scores(g).merchants.set_index("merchant_id")
+    assert json.loads(refresh(job, "--json", "--full").stdout)["kind"] == "full"
+    scored = read_scores(g).merchants.set_index("merchant_id").loc[new.index]
+    for column in ("ring_score", "pd"):
+        gap = (scored[column] - new[column]).abs().max()
+        assert gap <= INCREMENTAL_TOLERANCE, (column, gap)
+
+
+def test_a_week_that_tips_into_a_promotion_rescores_every_merchant(
+        job: dict, scoring_folder: Path, tmp_path: Path) -> None:
+    """Payments to three merchants that triple a quiet week inside the data make it a
+    promotion week: every merchant's promotion features move, far beyond those three,
+    so an incremental run re-scores everyone, and matches a full one."""
+    g = job["graph"]
+    assert refresh(job, "--json", "--full").returncode == 0
+    payments = pd.read_csv(scoring_folder / "payments.csv", dtype=str)
+    week = pd.to_datetime(payments["ts"]).dt.to_period("W")
+    counts = week.value_counts().sort_index()
+    quiet = counts.index[~promotion_weeks(counts.to_numpy())][len(counts) // 2]
+    busy = payments[week == quiet]
+    few = busy[busy["payee_id"].isin(busy["payee_id"].drop_duplicates().head(3))]
+    copies = pd.concat([few] * (2 * counts[quiet] // len(few) + 1), ignore_index=True)
+    copies["payment_id"] = [f"tip-{tmp_path.name}-{i}" for i in range(len(copies))]
+    lifted = counts.copy()
+    lifted[quiet] += len(copies)
+    assert promotion_weeks(lifted.to_numpy())[counts.index.get_loc(quiet)]
+    folder = tmp_path / "tip"
+    folder.mkdir()
+    copies.to_csv(folder / "payments.csv", index=False)
+    loaded = ingest_folder(g, folder, IngestOptions(rejects=tmp_path / "rejects.csv"))
+    assert loaded.error is None
+
+    report = json.loads(refresh(job, "--json").stdout)
+
+    assert report["kind"] == "incremental" and report["rescored"] == 400
+    assert any(n.startswith("the weeks every merchant's features share moved") for n in
                report["notes"])
     new = read_scores(g).merchants.set_index("merchant_id")
     assert json.loads(refresh(job, "--json", "--full").stdout)["kind"] == "full"
