@@ -373,15 +373,20 @@ def _say(as_json: bool):
     return None if as_json else (lambda line: console.print(line, markup=False))
 
 
-def _fitting_job() -> None:
+def _fitting_job(*, scoring: bool = False) -> None:
     """Start a command that fits or scores models: a bad ``GUANXI_WORKERS`` fails now,
     not after a minute's read; SIGTERM (a deadline, ``kill``) stops it as Ctrl-C does,
     its worker processes with it; then the model stack (torch, PyG, LightGBM) is
     loaded with stop signals held (a ``KeyboardInterrupt`` raised inside torch's native
-    start-up aborted the process): one that came meanwhile is raised when it is loaded."""
+    start-up aborted the process): one that came meanwhile is raised when it is loaded.
+    ``scoring``: a run that scores and ends (``score``, ``refresh``) keeps the memory it
+    frees for its next arrays (``gnn/memory.py``)."""
+    from guanxi.gnn.memory import keep_freed_memory
     from guanxi.gnn.workers import workers
 
     workers()
+    if scoring:
+        keep_freed_memory()
     stop_on(signal.SIGTERM)
     with uninterrupted():
         import guanxi.gnn.pipeline  # noqa: F401
@@ -464,7 +469,7 @@ def score_cmd(
     Example: guanxi score --json
     """
     try:
-        _fitting_job()
+        _fitting_job(scoring=True)
         from guanxi.gnn.pipeline import score
 
         with RichProgress(enabled=not (quiet or as_json)) as progress:
@@ -551,7 +556,7 @@ def refresh_cmd(
     try:
         # SIGTERM (a Kubernetes deadline, kill) stops the run like Ctrl-C: the lock is
         # released at once instead of going stale, and the log says so.
-        _fitting_job()
+        _fitting_job(scoring=True)
         from guanxi.gnn.refresh import refresh
 
         after = None if since is None else _timestamp(since, "--since")
