@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from guanxi.gnn import group
 from guanxi.gnn.clusters import assemble, cluster_ids, members, parts
 from guanxi.gnn.credit_scale import credit_score
-from guanxi.gnn.prepare import Prepared, business_links
+from guanxi.gnn.prepare import Prepared
 from guanxi.gnn.scorer import NodeScores
 from guanxi.gnn.scores import CLUSTER_COLUMNS
 
@@ -44,7 +44,7 @@ def top_factors(contrib: np.ndarray, values: np.ndarray, names: Sequence[str], s
 def cluster_labels(prep: Prepared, nodes: NodeScores) -> np.ndarray:
     """``(M,)`` int64 cluster of each merchant, numbered from 0 (-1: none): the
     suspicious groups, then the business communities (``gnn/clusters.py``)."""
-    return assemble(nodes.groups, prep.communities, adjacency=business_links(prep.links))
+    return assemble(nodes.groups, prep.communities, adjacency=prep.business)
 
 
 def cluster_table(prep: Prepared, nodes: NodeScores,
@@ -62,7 +62,7 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     ids = prep.ids
     groups = members(labels, ids)
     names = cluster_ids(groups, previous)
-    strength = prep.links.combined()
+    strength = prep.strength
     internal = _internal_strength(strength, labels)
     collusion = group.cluster_means(labels, nodes.ring, internal)
     pd_all = nodes.pd

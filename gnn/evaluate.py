@@ -122,7 +122,7 @@ def evaluate_prepared(prep: Prepared, scores: ScoreSet, truth: Truth, *, seed: i
     fr = fraudar_baseline(prep.ex)
     out["models"]["fraudar"] = ring_block(fr.scores, fr.clusters)
     report("baselines", 2, 4)
-    lr: BaselineResult = louvain_rules(prep.links.combined(), prep.features, seed=seed, ids=ids)
+    lr: BaselineResult = louvain_rules(prep.strength, prep.features, seed=seed, ids=ids)
     out["models"]["louvain_rules"] = ring_block(lr.scores, lr.clusters)
     report("baselines", 3, 4)
     observed = np.isfinite(prep.labels.defaulted)
@@ -151,7 +151,7 @@ def _groups_of(prep: Prepared, score: np.ndarray, candidates: int, seed: int) ->
     merchants, ranked by their mean score."""
     candidates = max(candidates, 2)
     threshold = np.sort(score)[-min(candidates, score.size)]
-    groups = suspicious_groups(prep.links.combined(), (score >= threshold).astype(float),
+    groups = suspicious_groups(prep.strength, (score >= threshold).astype(float),
                                min_score=0.5, seed=seed,
                                min_strength=ScorerSettings().min_link_strength)
     return ranked_groups(prep.ids, score, groups)

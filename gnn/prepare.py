@@ -170,6 +170,18 @@ class Prepared:
         and the evaluation all aggregate over it."""
         return link_kinds(self.links)
 
+    @cached_property
+    def strength(self) -> sp.csr_matrix:
+        """``links.combined()``, computed once (0.25 s at 100,000 merchants): grouping
+        and the cluster table both read it. Read it, do not change it."""
+        return self.links.combined()
+
+    @cached_property
+    def business(self) -> sp.csr_matrix:
+        """:func:`business_links` of ``links``, computed once: the credit inputs and
+        the clusters both read it. Read it, do not change it."""
+        return business_links(self.links)
+
     @property
     def m(self) -> int:
         return len(self.ex.ids["Merchant"])

@@ -43,7 +43,7 @@ array([[0. , 0.5, 0.5],
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,19 +147,46 @@ class Links:
 
 
 def edges(ex: Exported, key: tuple[str, str, str]
-          ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None:
+          ) -> tuple[np.ndarray, np.ndarray, Mapping[str, np.ndarray]] | None:
     """Sources ``(|E|,)``, targets ``(|E|,)`` int64 and ``{aggregate: (|E|,) float64}``
-    of edge type ``key``, NaN aggregates as 0; None when the export lacks it."""
+    of edge type ``key``, NaN aggregates as 0; None when the export lacks it. Each
+    aggregate is converted when first read (:class:`Aggregates`)."""
     if key not in ex.data.edge_types or "edge_index" not in ex.data[key]:
         return None
     store = ex.data[key]
     src, dst = store.edge_index.numpy().astype(np.int64, copy=False)
-    attrs: dict[str, np.ndarray] = {}
-    if "edge_attr" in store:
-        values = store.edge_attr.numpy().astype(np.float64)
-        for j, name in enumerate(ex.edge_attr_names.get(key, ())):
-            attrs[name] = np.nan_to_num(values[:, j], nan=0.0, posinf=0.0, neginf=0.0)
-    return src, dst, attrs
+    names = ex.edge_attr_names.get(key, ()) if "edge_attr" in store else ()
+    return src, dst, Aggregates(store.edge_attr.numpy() if names else None, names)
+
+
+class Aggregates(Mapping[str, np.ndarray]):
+    """An edge type's aggregates by name: column ``j`` of ``values`` ``(|E|, A)`` is
+    ``names[j]``, read as ``(|E|,)`` float64 with NaN and infinities as 0, converted
+    when first read. Most readers want a few of them, some none: converting all eight
+    of 1.1 million payment pairs took 0.4 s, for each of three readers.
+
+    >>> agg = Aggregates(np.array([[1.0, np.nan], [2.0, 3.0]], np.float32), ("a", "b"))
+    >>> agg["b"].tolist(), sorted(agg), "c" in agg
+    ([0.0, 3.0], ['a', 'b'], False)
+    """
+
+    def __init__(self, values: np.ndarray | None, names: Sequence[str]) -> None:
+        self._values = values
+        self._at = {name: j for j, name in enumerate(names)}
+        self._read: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._read:
+            column = self._values[:, self._at[name]].astype(np.float64)
+            self._read[name] = np.nan_to_num(column, copy=False, nan=0.0, posinf=0.0,
+                                             neginf=0.0)
+        return self._read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._at)
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 def merchant_links(ex: Exported, *, max_share: int = 50,

@@ -49,7 +49,7 @@ import scipy.sparse as sp
 from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.hetero import model_input
-from guanxi.gnn.prepare import Carried, Prepared, business_links
+from guanxi.gnn.prepare import Carried, Prepared
 from guanxi.gnn.train import (
     CrossFit,
     Trained,
@@ -271,11 +271,6 @@ def _stacked(blocks: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _strength(prep: Prepared) -> sp.csr_matrix:
-    """Link strength for grouping: every kind of link, each normalised to at most 1."""
-    return prep.links.combined()
-
-
 def _with_context(prep: Prepared, z: np.ndarray, names: list[str], score: np.ndarray,
                   groups: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return np.hstack([z, _context(prep, score, groups)]), [*names, *CONTEXT]
@@ -288,7 +283,7 @@ def _context(prep: Prepared, score: np.ndarray, groups: np.ndarray) -> np.ndarra
     mean_other = np.zeros(m)
     max_other = np.zeros(m)
     strength = np.zeros(m)
-    a = _strength(prep)
+    a = prep.strength
     for g in np.unique(groups[groups >= 0]):
         idx = np.flatnonzero(groups == g)
         s = score[idx]
@@ -308,7 +303,7 @@ def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndar
     in the merchant's cluster (suspicious group, else its business community)."""
     from guanxi.gnn.clusters import assemble
 
-    labels = assemble(groups, prep.communities, adjacency=business_links(prep.links))
+    labels = assemble(groups, prep.communities, adjacency=prep.business)
     f = x.shape[1]
     out = _stacked([z, ring[:, None], others_mean(x, labels)])
     ctx_names = [f"cluster_mean_{n}" for n in prep.features.columns[:f]]
@@ -390,7 +385,7 @@ def unsupervised_ring(prep: Prepared, x: np.ndarray, names: list[str]
 def _groups(prep: Prepared, ring: np.ndarray, settings: ScorerSettings) -> np.ndarray:
     """Suspicious groups among the ``candidate_share`` most suspicious merchants."""
     threshold = float(np.quantile(ring, 1 - settings.candidate_share))
-    return suspicious_groups(_strength(prep), ring, min_score=max(threshold, 1e-9),
+    return suspicious_groups(prep.strength, ring, min_score=max(threshold, 1e-9),
                              min_strength=settings.min_link_strength,
                              max_size=settings.max_cluster_size, seed=settings.seed)
 
