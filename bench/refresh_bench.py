@@ -126,7 +126,7 @@ def new_payments(folder: Path, out: Path, share: float, seed: int, tag: str = ""
 
     Drawn, not the first in the file: the synthetic file is in time order, so the
     first payments piled a third of every load into the data's first week (140 loads
-    lifted it by 71%, into a promotion week)."""
+    lifted it by 71%, to the edge of the promotion cut, where loads tipped it)."""
     payments = pd.read_csv(folder / "payments.csv", dtype=str)
     payees = payments["payee_id"].drop_duplicates()
     chosen = payees.sample(max(1, round(share * len(payees))), random_state=seed)

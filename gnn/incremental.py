@@ -32,7 +32,7 @@ the merchants each batch touched (``IngestBatch.merchants``); from those ``T``:
    insertions into vector indexes.
 
 Everything outside ``S`` keeps the previous run's scores, unless what every merchant's
-features share moved (the complete weeks, the promotion weeks: ``Table.shared``): the
+features share moved (the complete weeks, the promotion weeks: ``Table.shared_weeks``): the
 run then re-scores every merchant (``gnn/pipeline.py``). What it misses: changes
 below ``tolerance`` (a hub's many neighbours each move it a little), a maximum over
 neighbours that a touched merchant now tops, and what no neighbourhood bounds (the

@@ -31,7 +31,7 @@ __all__ = ["keep_freed_memory"]
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _KEEP = 2**31 - 1
-"""The most ``mallopt`` takes (an ``int``): free heap top kept up to 2 GiB."""
+"""Free heap top kept, in bytes: the largest ``int`` (``mallopt``'s value), 2 GiB."""
 
 
 def keep_freed_memory() -> bool:
@@ -47,4 +47,5 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, _KEEP))
+    unmapped, untrimmed = mallopt(_M_MMAP_MAX, 0), mallopt(_M_TRIM_THRESHOLD, _KEEP)
+    return bool(unmapped) and bool(untrimmed)

@@ -74,7 +74,7 @@ SCORES_LOCK = "scores"
 """The job lock every writer of scores holds (``guanxi score``, ``guanxi refresh``)."""
 
 _SHARED = "shared_weeks"
-"""The snapshot's copy of ``Prepared.shared`` (one row per merchant, as every array a
+"""The snapshot's copy of ``Prepared.shared_weeks`` (one row per merchant, as every array a
 snapshot keeps)."""
 
 WHOLE_WRITE_ROWS = 50_000
@@ -327,16 +327,18 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
 
 def _shared_moved(carried: Carried | None, prep: Prepared) -> bool:
     """Whether what every merchant's features read of the whole population
-    (``Prepared.shared``: the complete weeks, the promotion weeks) is other than the
-    carried run's: every merchant's features then move, far beyond the merchants an
-    incremental run re-scores. True when the carried run kept none (an older guanxi):
-    re-scoring everyone is the safe way round."""
-    if prep.shared is None:
+    (``Prepared.shared_weeks``: the complete weeks, the promotion weeks) is other than
+    the carried run's: every merchant's features then move, far beyond the merchants
+    an incremental run re-scores. True when the carried run kept none (a snapshot of an
+    older guanxi): re-scoring everyone once is the safe way round. False without a
+    carried run (no snapshot: the run read the whole graph, and what its base computed
+    is not known; docs/operations.md)."""
+    if prep.shared_weeks is None or carried is None:
         return False
-    before = None if carried is None else carried.computed.get(_SHARED)
+    before = carried.computed.get(_SHARED)
     if before is None or before.ndim != 2 or not len(before):
         return True
-    return not np.array_equal(before[0], prep.shared)
+    return not np.array_equal(before[0], prep.shared_weeks)
 
 
 def _since_training(graph: Graph, artefact: Artefact, root: Path
@@ -409,8 +411,9 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                            Snapshot(prep.ex, prep.communities, prep.fastrp,
                                     {**first.kept(),
                                      **(prep.trends.kept() if prep.trends else {}),
-                                     **({} if prep.shared is None else
-                                        {_SHARED: np.tile(prep.shared, (prep.m, 1))})}))
+                                     **({} if prep.shared_weeks is None else
+                                        {_SHARED: np.tile(prep.shared_weeks,
+                                                          (prep.m, 1))})}))
           if write else nullcontext()) as keep:
         nodes = scorer.score(prep, first=first)
         try:

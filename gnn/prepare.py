@@ -157,8 +157,8 @@ class Prepared:
     trends: Trends | None = None
     """The merchants' own trends behind the credit features, kept by a run for the
     next (:meth:`Carried.trends_for`)."""
-    shared: np.ndarray | None = None
-    """(3,) int64: what every merchant's features share (``Table.shared``)."""
+    shared_weeks: np.ndarray | None = None
+    """(3,) int64: what every merchant's features share (``Table.shared_weeks``)."""
 
     @property
     def ids(self) -> np.ndarray:
@@ -178,8 +178,8 @@ class Prepared:
 
     @cached_property
     def business(self) -> sp.csr_matrix:
-        """:func:`business_links` of ``links``, computed once: the credit inputs and
-        the clusters both read it. Read it, do not change it."""
+        """:func:`business_links` of ``links``, computed once here: the credit inputs
+        and the clusters both read it. Read it, do not change it."""
         return business_links(self.links)
 
     @property
@@ -269,7 +269,7 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
             gds.whole_graph, graph, use_gds=use_gds, seed=seed, fastrp_dim=fastrp_dim,
             notice=note)
         links = merchant_links(ex)
-        features, trends, shared = merchant_table(
+        features, trends, shared_weeks = merchant_table(
             ex, links, None if carried is None else carried.trends_for(ids))
         whole = None if running is None else running.result()
     if whole is None:
@@ -288,7 +288,7 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
         np.where(comp >= 0, sizes[np.maximum(comp, 0)], 1)).astype(np.float32)
     labels = training_labels(ex.merchants, case_decisions(graph))
     return Prepared(ex, links, features, communities, labels, notes, embedded, trends,
-                    shared)
+                    shared_weeks)
 
 
 def _aligned(frame: pd.DataFrame, ids: np.ndarray, column: str) -> np.ndarray:

@@ -182,6 +182,9 @@ class Aggregates(Mapping[str, np.ndarray]):
                                              neginf=0.0)
         return self._read[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._at  # without converting it
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._at)
 

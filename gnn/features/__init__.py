@@ -60,7 +60,7 @@ class Table(NamedTuple):
 
     features: pd.DataFrame
     trends: Trends
-    shared: np.ndarray
+    shared_weeks: np.ndarray
     """``(3,)`` int64: what every merchant's features read of the whole population and
     can tip over (the complete weeks, the promotion weeks): an incremental run whose
     base computed others re-scores every merchant."""
@@ -73,7 +73,7 @@ def merchant_features(ex: Exported, links: Links) -> pd.DataFrame:
 
 def merchant_table(ex: Exported, links: Links, kept: Trends | None = None) -> Table:
     """The feature table of every merchant, their :class:`Trends` (kept by a run for
-    the next) and what they share (:attr:`Table.shared`).
+    the next) and what they share (:attr:`Table.shared_weeks`).
 
     Parameters
     ----------
@@ -115,4 +115,4 @@ def merchant_table(ex: Exported, links: Links, kept: Trends | None = None) -> Ta
     trends = Trends(np.column_stack([values[name] for name in TRENDS]),
                     np.tile(trend_window(inp), (links.n, 1)))
     return Table(pd.DataFrame(table, columns=list(FEATURES), index=pd.RangeIndex(links.n)),
-                 trends, inp.shared)
+                 trends, inp.shared_weeks)

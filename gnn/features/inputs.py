@@ -126,14 +126,16 @@ class Inputs:
         return promotion_weeks(self.series("paid_in_count").sum(axis=0))
 
     @property
-    def shared(self) -> np.ndarray:
+    def shared_weeks(self) -> np.ndarray:
         """``(3,)`` int64: what every merchant's weekly features read of the whole
         population, beyond any neighbourhood: the complete weeks (:attr:`window`) and a
         fingerprint of which of them are promotion weeks (:attr:`promotion`). When it
         changes (a new week; a week that tips over the promotion cut), every merchant's
         features move."""
-        promotion = np.packbits(self.promotion).tobytes()
-        fingerprint = hashlib.blake2b(promotion, digest_size=8).digest()
+        promotion = self.promotion
+        fingerprint = hashlib.blake2b(len(promotion).to_bytes(8, "little")
+                                      + np.packbits(promotion).tobytes(),
+                                      digest_size=8).digest()
         return np.array([*self.window, int.from_bytes(fingerprint, "little", signed=True)],
                         dtype=np.int64)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
 
@@ -35,7 +36,7 @@ def _faults(mode: str) -> tuple[str, int]:
     return out[0], int(out[1])
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
 def test_freed_blocks_are_reused_instead_of_faulted_in_again() -> None:
     # Ten 64 MB blocks, one after another: by default each is mapped afresh and
     # faults in its 16,384 pages; kept, the first one's pages serve the other ten.
