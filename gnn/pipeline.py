@@ -153,7 +153,16 @@ def train(graph: Graph, settings: ScorerSettings | None = None, *, models: str |
     prep = prepare(graph, use_gds=None, seed=settings.seed, progress=progress, notice=say)
     clock["prepare"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
-    scorer, nodes = fit_scorer(prep, settings, progress=progress, say=say)
+    # What fitting says (no labels to learn from, ...) goes in the report's notes too:
+    # with --json nothing is printed, and a script must still be told.
+    heard: list[str] = []
+
+    def tell(line: str) -> None:
+        heard.append(line)
+        if say is not None:
+            say(line)
+
+    scorer, nodes = fit_scorer(prep, settings, progress=progress, say=tell)
     clock["fit"] = round(time.perf_counter() - t, 1)
     metrics = {**scorer.metrics, **_metrics(prep, nodes)}
     state, extra = _state(scorer)
@@ -168,7 +177,7 @@ def train(graph: Graph, settings: ScorerSettings | None = None, *, models: str |
     except SnapshotError as exc:
         log.warning("no snapshot kept for scoring: %s", exc)
     return TrainReport(artefact.version, scorer.supervised, prep.labels.counts(), metrics,
-                       clock, prep.notes)
+                       clock, [*prep.notes, *heard])
 
 
 def _trained_on(version: str) -> str:

@@ -394,8 +394,13 @@ END AS text
 
 
 def translate(exc: Exception, name: str, settings: Settings) -> GuanxiError:
-    """Turn a driver error into one actionable line; log which query failed."""
-    log.warning("query %s failed: %s", name, exc)
+    """Turn a driver error into one actionable line; log which query failed (at debug
+    level when the server could not be reached: the line names the server, and which
+    query found it gone says nothing more)."""
+    unreachable = isinstance(exc, (ServiceUnavailable, SessionExpired)) or (
+        isinstance(exc, DriverError) and not isinstance(exc, Neo4jError))
+    log.log(logging.DEBUG if unreachable else logging.WARNING, "query %s failed: %s",
+            name, exc)
     if isinstance(exc, BrokenRecordError):
         return QueryError(
             f"query {name} returned a value Python cannot hold ({exc}: {exc.__cause__})",
@@ -409,9 +414,7 @@ def translate(exc: Exception, name: str, settings: Settings) -> GuanxiError:
             else f"the password in {settings.data_dir}/password does not match; "
             "restart the server with `guanxi db stop && guanxi db start`",
         )
-    if isinstance(exc, (ServiceUnavailable, SessionExpired)) or (
-        isinstance(exc, DriverError) and not isinstance(exc, Neo4jError)
-    ):
+    if unreachable:
         fix = (
             "check that the server named by NEO4J_URI is up and reachable"
             if settings.external

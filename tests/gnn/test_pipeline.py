@@ -392,6 +392,8 @@ def test_no_labels_at_all_trains_unsupervised(synth: Graph, tmp_path: Path) -> N
     assert not [k for k in report.metrics if k.startswith("oof_")]
     assert any("no ring labels" in line and "unsupervised" in line for line in said)
     assert any("no observed loan outcomes" in line for line in said)
+    # The report carries them too (train --json prints nothing else).
+    assert any("no observed loan outcomes" in line for line in report.notes)
     scorer = pipeline.load_scorer(load_artefact(tmp_path))
     assert scorer.stage_a is None and scorer.credit is None
     ring = scores.merchants["ring_score"].to_numpy(float)

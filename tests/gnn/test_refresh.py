@@ -421,6 +421,10 @@ def test_a_stopped_local_server_is_one_line_at_once(job: dict, tmp_path: Path) -
     assert "trying again" not in result.stderr
     assert cause(result.stderr).startswith("error: cannot reach Neo4j")
     assert "guanxi db start" in result.stderr
+    # Quiet, that line is all: no warning naming the query, no driver message.
+    quiet = run_cli("refresh", "-q", env=env)
+    assert quiet.returncode == result.returncode
+    assert quiet.stderr.strip().splitlines() == [cause(result.stderr)], quiet.stderr
 
 
 def test_a_batch_ingested_after_the_run_read_the_graph_is_not_skipped(job: dict) -> None:
