@@ -247,21 +247,13 @@ def test_new_payments_are_rescored_incrementally_and_match_a_full_refresh(
     assert agree >= 0.95
 
 
-def test_a_new_week_rescores_every_merchant(job: dict, scoring_folder: Path,
-                                             tmp_path: Path) -> None:
-    """Payments a week after the data's end move the weeks every merchant's weekly
-    features span: an incremental run re-scores everyone, and matches a full one."""
+def rescores_everyone_after(job: dict, payments: pd.DataFrame, folder: Path) -> None:
+    """Ingest ``payments`` (from ``folder``) after a full run: the incremental run
+    re-scores every merchant, says why, and matches a full run."""
     g = job["graph"]
-    assert refresh(job, "--json", "--full").returncode == 0
-    payments = pd.read_csv(scoring_folder / "payments.csv", dtype=str)
-    end = pd.to_datetime(payments["ts"]).max()
-    later = payments.head(60).copy()
-    later["payment_id"] = [f"later-{tmp_path.name}-{i}" for i in range(len(later))]
-    later["ts"] = [(end + pd.Timedelta(days=8 + i % 6)).isoformat() for i in range(len(later))]
-    folder = tmp_path / "later"
     folder.mkdir()
-    later.to_csv(folder / "payments.csv", index=False)
-    loaded = ingest_folder(g, folder, IngestOptions(rejects=tmp_path / "rejects.csv"))
+    payments.to_csv(folder / "payments.csv", index=False)
+    loaded = ingest_folder(g, folder, IngestOptions(rejects=folder.parent / "rejects.csv"))
     assert loaded.error is None
 
     report = json.loads(refresh(job, "--json").stdout)
@@ -277,12 +269,24 @@ def test_a_new_week_rescores_every_merchant(job: dict, scoring_folder: Path,
         assert gap <= INCREMENTAL_TOLERANCE, (column, gap)
 
 
+def test_a_new_week_rescores_every_merchant(job: dict, scoring_folder: Path,
+                                             tmp_path: Path) -> None:
+    """Payments a week after the data's end move the weeks every merchant's weekly
+    features span: an incremental run re-scores everyone, and matches a full one."""
+    assert refresh(job, "--json", "--full").returncode == 0
+    payments = pd.read_csv(scoring_folder / "payments.csv", dtype=str)
+    end = pd.to_datetime(payments["ts"]).max()
+    later = payments.head(60).copy()
+    later["payment_id"] = [f"later-{tmp_path.name}-{i}" for i in range(len(later))]
+    later["ts"] = [(end + pd.Timedelta(days=8 + i % 6)).isoformat() for i in range(len(later))]
+    rescores_everyone_after(job, later, tmp_path / "later")
+
+
 def test_a_week_that_tips_into_a_promotion_rescores_every_merchant(
         job: dict, scoring_folder: Path, tmp_path: Path) -> None:
     """Payments to three merchants that triple a quiet week inside the data make it a
     promotion week: every merchant's promotion features move, far beyond those three,
     so an incremental run re-scores everyone, and matches a full one."""
-    g = job["graph"]
     assert refresh(job, "--json", "--full").returncode == 0
     payments = pd.read_csv(scoring_folder / "payments.csv", dtype=str)
     week = pd.to_datetime(payments["ts"]).dt.to_period("W")
@@ -295,23 +299,7 @@ def test_a_week_that_tips_into_a_promotion_rescores_every_merchant(
     lifted = counts.copy()
     lifted[quiet] += len(copies)
     assert promotion_weeks(lifted.to_numpy())[counts.index.get_loc(quiet)]
-    folder = tmp_path / "tip"
-    folder.mkdir()
-    copies.to_csv(folder / "payments.csv", index=False)
-    loaded = ingest_folder(g, folder, IngestOptions(rejects=tmp_path / "rejects.csv"))
-    assert loaded.error is None
-
-    report = json.loads(refresh(job, "--json").stdout)
-
-    assert report["kind"] == "incremental" and report["rescored"] == 400
-    assert any(n.startswith("the weeks every merchant's features share moved") for n in
-               report["notes"])
-    new = read_scores(g).merchants.set_index("merchant_id")
-    assert json.loads(refresh(job, "--json", "--full").stdout)["kind"] == "full"
-    scored = read_scores(g).merchants.set_index("merchant_id").loc[new.index]
-    for column in ("ring_score", "pd"):
-        gap = (scored[column] - new[column]).abs().max()
-        assert gap <= INCREMENTAL_TOLERANCE, (column, gap)
+    rescores_everyone_after(job, copies, tmp_path / "tip")
 
 
 def test_since_rescored_around_everything_ingested_after_it(job: dict) -> None:
