@@ -272,9 +272,11 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
         features, trends, shared_weeks = merchant_table(
             ex, links, None if carried is None else carried.trends_for(ids))
         whole = None if running is None else running.result()
+    business = None
     if whole is None:
         comp = components(ex, links)
-        communities = carried.communities_for(ids, business_links(links))
+        business = business_links(links)
+        communities = carried.communities_for(ids, business)
         embedded = carried.fastrp_for(ids) if fastrp_dim is not None else None
     else:
         comp = _aligned(whole.components, ids, "component")
@@ -287,8 +289,11 @@ def prepare(graph: Graph, *, use_gds: bool | None = None, seed: int = 0,
     features["log_component_size"] = np.log1p(
         np.where(comp >= 0, sizes[np.maximum(comp, 0)], 1)).astype(np.float32)
     labels = training_labels(ex.merchants, case_decisions(graph))
-    return Prepared(ex, links, features, communities, labels, notes, embedded, trends,
+    prep = Prepared(ex, links, features, communities, labels, notes, embedded, trends,
                     shared_weeks)
+    if business is not None:
+        prep.business = business  # computed already: the cached property takes it
+    return prep
 
 
 def _aligned(frame: pd.DataFrame, ids: np.ndarray, column: str) -> np.ndarray:
