@@ -41,10 +41,11 @@ def top_factors(contrib: np.ndarray, values: np.ndarray, names: Sequence[str], s
              "weight": round(float(mean_c[f] * sign), 4)} for f in order if mean_c[f] > 0]
 
 
-def cluster_labels(prep: Prepared, nodes: NodeScores) -> np.ndarray:
+def cluster_labels(prep: Prepared, groups: np.ndarray) -> np.ndarray:
     """``(M,)`` int64 cluster of each merchant, numbered from 0 (-1: none): the
-    suspicious groups, then the business communities (``gnn/clusters.py``)."""
-    return assemble(nodes.groups, prep.communities, adjacency=prep.business)
+    suspicious ``groups`` (``NodeScores.groups``), then the business communities
+    (``gnn/clusters.py``)."""
+    return assemble(groups, prep.communities, adjacency=prep.business)
 
 
 def cluster_table(prep: Prepared, nodes: NodeScores,
@@ -58,7 +59,7 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     bool; when given, rows only for the clusters that hold one of these merchants (an
     incremental run writes no other): the explanations behind the rest are the costly
     part, not computed."""
-    labels = cluster_labels(prep, nodes) if labels is None else labels
+    labels = cluster_labels(prep, nodes.groups) if labels is None else labels
     ids = prep.ids
     groups = members(labels, ids)
     names = cluster_ids(groups, previous)

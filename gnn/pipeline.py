@@ -243,12 +243,15 @@ def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,
     clusters, merchant_cluster = cluster_table(prep, nodes, previous, labels=labels,
                                                only=only)
     pd_ = nodes.pd
+    credit, unknown = np.zeros(prep.m, dtype=np.int64), np.ones(prep.m, dtype=bool)
+    if pd_ is not None:
+        unknown = np.isnan(pd_)  # not computed (``Scorer.score``'s ``rows``)
+        credit[~unknown] = credit_score(pd_[~unknown])
     merchants = pd.DataFrame({
         "merchant_id": prep.ids.astype(object), "cluster_id": merchant_cluster,
         "ring_score": nodes.ring.astype(float),
         "pd": pd_.astype(float) if pd_ is not None else np.nan,
-        "credit_score": (pd.array(credit_score(pd_), dtype="Int64") if pd_ is not None
-                         else pd.array([None] * prep.m, dtype="Int64")),
+        "credit_score": pd.arrays.IntegerArray(credit, unknown),
     })
     emb = None if nodes.embedding is None else nodes.embedding.astype(np.float32)
     return ScoreSet(merchants, clusters, model_version,
@@ -424,15 +427,16 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                         {_SHARED: np.tile(prep.shared_weeks,
                                                           (prep.m, 1))})}))
           if write else nullcontext()) as keep:
-        nodes = scorer.score(prep, first=first)
+        ranked = scorer.rank(prep, first)
         try:
             old = read_scores(graph, merchants=False)
             previous = {r.cluster_id: list(r.members) for r in old.clusters.itertuples()}
         except NoScores:
             previous = None
-        labels = cluster_labels(prep, nodes)
+        labels = cluster_labels(prep, ranked.groups)
         moving = stored = None
         if delta is None:
+            nodes = scorer.score(prep, ranked=ranked)
             scores = scores_of(prep, nodes, artefact.version, previous, scored_at,
                                labels=labels)
         else:
@@ -448,9 +452,11 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                   "before the data, or a week that became or ceased to "
                                   "be a promotion week): every merchant re-scored")
             with ThreadPoolExecutor(1, thread_name_prefix="guanxi-stored") as pool:
-                # Neo4j reads what is stored of them while this process builds their
-                # clusters.
+                # Neo4j reads what is stored of them while this process scores them and
+                # builds their clusters.
                 reading = pool.submit(stored_scores, graph, delta.base, prep.ids[moving])
+                # The others' PD and embeddings are not written: not computed.
+                nodes = scorer.score(prep, ranked=ranked, rows=moving)
                 scores = scores_of(prep, nodes, artefact.version, previous, scored_at,
                                    labels=labels, only=moving)
                 stored = reading.result()
@@ -467,6 +473,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                     f"{len(scores.merchants)} of the {rescored} merchants re-scored moved: "
                     "every score was written as a new run, faster than replacing that "
                     "many (GUANXI_WHOLE_WRITE_OVER)")
+                if not moving.all():
+                    nodes = scorer.score(prep, ranked=ranked)
                 scores = scores_of(prep, nodes, artefact.version, previous, scored_at,
                                    labels=labels)
                 scores.fastrp = prep.fastrp

@@ -62,8 +62,11 @@ from guanxi.gnn.trees import Ensemble, fit_folds
 from guanxi.gnn.workers import in_threads
 from guanxi.progress import ProgressFn
 
-__all__ = ["RING_STAGES", "FirstStage", "NodeScores", "Scorer", "ScorerSettings",
+__all__ = ["RING_STAGES", "FirstStage", "NodeScores", "Ranked", "Scorer", "ScorerSettings",
            "chosen_stage", "fit_scorer", "others_mean"]
+
+GNN_INPUTS = ("gnn_ring", "gnn_pd")
+"""The columns of ``z`` that hold the GNN's scores."""
 
 CONTEXT = ("group_size", "group_mean_other", "group_max_other", "group_link_strength")
 
@@ -122,6 +125,35 @@ class NodeScores:
         ring = (self.ring_contrib[rows] if self.ring_contrib is not None
                 else computed(self.ring_model, self.ring_inputs))
         return ring, computed(self.credit_model, self.credit_inputs)
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """What :meth:`Scorer.rank` computes: every merchant's ring score and suspicious
+    group, and the inputs the rest of the scoring reads."""
+
+    x: np.ndarray
+    """(M, F) float32 own features."""
+    z: np.ndarray
+    """(M, Z) float32 graph inputs (:func:`graph_inputs`); their GNN columns are 0
+    where ``gnn`` is None."""
+    z_names: list[str]
+    ring: np.ndarray
+    """(M,) the shipped ring score."""
+    groups: np.ndarray
+    """(M,) suspicious-group labels, -1: none."""
+    model: Ensemble | None
+    """The trees behind ``ring`` (None: the unsupervised score)."""
+    zb: np.ndarray
+    """(M, B) the inputs of ``model``."""
+    zb_names: list[str]
+    gnn: tuple[np.ndarray | None, np.ndarray | None, np.ndarray] | None
+    """The GNN's ring and default scores and embeddings, when the ring score read
+    them (:attr:`Scorer.ring_reads_gnn`)."""
+    unusual: np.ndarray | None = None
+    """(M, F) the unsupervised score's per-feature terms, else None."""
+    dense: np.ndarray | None = None
+    """(M,) the unsupervised score's dense-block term, else None."""
 
 
 @dataclass(frozen=True)
@@ -191,19 +223,24 @@ class Scorer:
             s0[~same] = self.stage_0.raw(x[~same])
         return FirstStage(x, s0, int((~same).sum()))
 
-    def score(self, prep: Prepared, *, explain: bool = True,
-              first: FirstStage | None = None) -> NodeScores:
-        """Scores of every merchant of ``prep`` (its features must have the trained
-        columns: ``gnn/features`` keeps them fixed); ``first``: its
-        :meth:`first_stage`, when already computed."""
+    @property
+    def ring_reads_gnn(self) -> bool:
+        """Whether the shipped ring score (so the clusters) reads the GNN's outputs:
+        stage 0 and the unsupervised score do not."""
+        return (self.gnn is not None and self.settings.use_gnn and self.stage_a is not None
+                and not (self.ring_stage == "0" and self.stage_0 is not None))
+
+    def rank(self, prep: Prepared, first: FirstStage | None = None) -> Ranked:
+        """The ring scores and suspicious groups of every merchant of ``prep`` (its
+        features must have the trained columns: ``gnn/features`` keeps them fixed), and
+        what :meth:`score` reads after them; ``first``: :meth:`first_stage`, when
+        already computed. The GNN runs here only when the ring score reads it
+        (:attr:`ring_reads_gnn`)."""
         first = first if first is not None else self.first_stage(prep)
         x, s0 = first.x, first.s0
-        g_ring = g_pd = emb = None
-        if self.gnn is not None:
-            data = model_input(prep.ex, x, standardiser=self.gnn.standardiser,
-                               edge_values=self.gnn.reads_edge_values)
-            g_ring, g_pd, emb = self.gnn.predict(data)
-        z, z_names = graph_inputs(prep, x, self.feature_names, s0, g_ring, g_pd,
+        gnn = self._gnn(prep, x) if self.ring_reads_gnn else None
+        z, z_names = graph_inputs(prep, x, self.feature_names, s0,
+                                  *((None, None) if gnn is None else gnn[:2]),
                                   self.settings.use_gnn)
         unusual = dense = None
         model = None
@@ -220,25 +257,84 @@ class Scorer:
             zb, zb_names = _with_context(prep, z, z_names, ring, groups)
             model, ring = self.stage_b, self.stage_b.predict(zb)
             groups = _groups(prep, ring, self.settings)
-        out = NodeScores(ring, None, groups, emb, zb, zb_names, None, [])
+        return Ranked(x, z, z_names, ring, groups, model, zb, zb_names, gnn, unusual, dense)
+
+    def score(self, prep: Prepared, *, explain: bool = True,
+              first: FirstStage | None = None, ranked: Ranked | None = None,
+              rows: np.ndarray | None = None) -> NodeScores:
+        """Scores of every merchant of ``prep`` (as :meth:`rank`); ``ranked``: its
+        :meth:`rank`, when already computed.
+
+        ``rows``: ``(M,)`` bool, the merchants whose PD and embedding are needed; the
+        others' are NaN (with their credit inputs). Where the ring score does not read
+        the GNN, the network then runs on what those merchants' outputs read only
+        (``gnn/receptive.py``): an incremental refresh re-scores a fifth of the
+        merchants or less.
+        """
+        ranked = ranked if ranked is not None else self.rank(prep, first)
+        rows = None if rows is None or np.all(rows) else np.asarray(rows, dtype=bool)
+        gnn = ranked.gnn
+        z = ranked.z
+        if self.gnn is not None and gnn is None:
+            gnn = self._gnn(prep, ranked.x, rows)
+            if self.settings.use_gnn:
+                z = z.copy()
+                for at, g in zip((ranked.z_names.index(n) for n in GNN_INPUTS), gnn[:2],
+                                 strict=True):
+                    z[:, at] = np.nan_to_num(g, nan=0.0) if g is not None else 0.0
+                    if rows is not None:
+                        z[~rows, at] = np.nan
+        embedding = None if gnn is None else gnn[2]
+        if embedding is not None and rows is not None and ranked.gnn is not None:
+            embedding = embedding.copy()
+            embedding[~rows] = np.nan
+        out = NodeScores(ranked.ring, None, ranked.groups, embedding,
+                         ranked.zb, ranked.zb_names, None, [])
         if self.credit is not None:
-            zc, zc_names = credit_inputs(prep, z, z_names, ring, groups, x)
-            out.pd = self.credit.predict(zc)
+            zc, zc_names = credit_inputs(prep, z, ranked.z_names, ranked.ring, ranked.groups,
+                                         ranked.x)
+            if rows is None:
+                out.pd = self.credit.predict(zc)
+            else:
+                zc[~rows] = np.nan
+                out.pd = np.full(prep.m, np.nan)
+                out.pd[rows] = self.credit.predict(zc[rows])
             out.credit_inputs, out.credit_names = zc, zc_names
         if explain:
-            if model is not None:
-                out.ring_model = model
-            elif unusual is not None:
+            if ranked.model is not None:
+                out.ring_model = ranked.model
+            elif ranked.unusual is not None:
                 # Unsupervised: the factors are the relative density of the merchant's
                 # dense block, and how unusual each feature is (0 at the median, 1 at
                 # either extreme), the terms the tie-break averages.
-                out.ring_inputs = np.hstack([zb, dense[:, None]]).astype(np.float32)
-                out.ring_names = [*zb_names, DENSE_BLOCK]
+                out.ring_inputs = np.hstack([ranked.zb, ranked.dense[:, None]]
+                                            ).astype(np.float32)
+                out.ring_names = [*ranked.zb_names, DENSE_BLOCK]
                 out.ring_contrib = np.zeros_like(out.ring_inputs, dtype=np.float64)
-                out.ring_contrib[:, :x.shape[1]] = unusual
-                out.ring_contrib[:, -1] = dense
+                out.ring_contrib[:, :ranked.x.shape[1]] = ranked.unusual
+                out.ring_contrib[:, -1] = ranked.dense
             out.credit_model = self.credit
         return out
+
+    def _gnn(self, prep: Prepared, x: np.ndarray, rows: np.ndarray | None = None
+             ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
+        """The GNN's ring and default scores and embeddings of every merchant, NaN
+        outside ``rows`` (``(M,)`` bool) when given."""
+        data = model_input(prep.ex, x, standardiser=self.gnn.standardiser,
+                           edge_values=self.gnn.reads_edge_values)
+        if rows is None:
+            return self.gnn.predict(data)
+        at = np.flatnonzero(rows)
+        some = self.gnn.predict(data, at)
+        full = []
+        for part in some:
+            if part is None:
+                full.append(None)
+                continue
+            whole = np.full((prep.m, *part.shape[1:]), np.nan, dtype=part.dtype)
+            whole[at] = part
+            full.append(whole)
+        return full[0], full[1], full[2]
 
 
 def graph_inputs(prep: Prepared, x: np.ndarray, names: list[str], s0: np.ndarray | None,
@@ -253,7 +349,7 @@ def graph_inputs(prep: Prepared, x: np.ndarray, names: list[str], s0: np.ndarray
         blocks.append(neighbour_aggregate(s0[:, None], kinds))
         out_names += aggregate_names(["ring_s0"], list(kinds))
     if use_gnn:
-        for name, g in (("gnn_ring", g_ring), ("gnn_pd", g_pd)):
+        for name, g in zip(GNN_INPUTS, (g_ring, g_pd), strict=True):
             col = np.zeros(prep.m) if g is None else np.nan_to_num(g, nan=0.0)
             blocks.append(col[:, None])
             out_names.append(name)

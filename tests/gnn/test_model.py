@@ -231,3 +231,37 @@ def test_generated_sources_are_removed_at_exit(tmp_path) -> None:
     left = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
     assert [name for name in left if "_propagate_" in name or "_edge_updater_" in name] == []
     assert own.exists()
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("static", [(), ("Consumer",)])
+def test_a_few_merchants_outputs_are_those_of_the_whole_pass(layers: int,
+                                                             static: tuple[str, ...]) -> None:
+    torch.manual_seed(5)
+    data = random_graph(6)
+    model = HeteroGNN.from_data(data, hidden=16, layers=layers, static=static)
+    model.eval()
+    edges = adjacency(data)
+    merchants = torch.tensor([41, 3, 3, 57, 10])  # unsorted, repeated; 57: no payer
+
+    with torch.no_grad():
+        whole, some = model.run(data, edges), model.run(data, edges, merchants)
+
+    for a, b in zip(whole, some, strict=True):
+        assert b.shape[0] == 5
+        # The messages are the same; a linear layer over fewer rows may round its last
+        # bit otherwise.
+        assert torch.allclose(a[merchants], b, rtol=0, atol=1e-6)
+
+
+def test_without_a_product_a_few_merchants_are_cut_from_the_whole_pass() -> None:
+    data = four_merchants()
+    model = HeteroGNN.from_data(data, hidden=8, conv="edge")
+    model.eval()
+    with torch.no_grad():
+        whole, some = model.run(data), model.run(data, merchants=torch.tensor([3, 1]))
+
+    for a, b in zip(whole, some, strict=True):
+        assert torch.equal(a[[3, 1]], b)
+    with pytest.raises(ValueError, match="inference with SAGE and mean"):
+        model.encode_rows(data.x_dict, adjacency(data), torch.tensor([1]))

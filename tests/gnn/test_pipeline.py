@@ -167,6 +167,28 @@ def test_the_ring_score_ships_from_the_stage_the_held_out_rings_chose(trained: t
     assert pipeline.load_scorer(older).ring_stage == "b"
 
 
+@pytest.mark.parametrize("stage", ["0", "b"])
+def test_scoring_some_merchants_gives_them_the_scores_of_scoring_all(trained: tuple,
+                                                                     loaded: Graph,
+                                                                     stage: str) -> None:
+    scorer = replace(pipeline.load_scorer(load_artefact(trained[0])), ring_stage=stage)
+    prep = prepare(loaded, seed=FAST.seed)
+    rows = np.zeros(prep.m, dtype=bool)
+    rows[::7] = True
+
+    whole, some = scorer.score(prep), scorer.score(prep, rows=rows)
+
+    # Stage 0's ring score reads no GNN: the network then runs for the rows only.
+    assert scorer.ring_reads_gnn == (stage == "b")
+    assert np.array_equal(whole.ring, some.ring)
+    assert np.array_equal(whole.groups, some.groups)
+    for a, b in ((whole.pd, some.pd), (whole.embedding, some.embedding)):
+        assert np.allclose(a[rows], b[rows], rtol=0, atol=1e-6)
+        assert np.isnan(b[~rows]).all()
+    scores = pipeline.scores_of(prep, some, "v", only=rows)
+    assert scores.merchants["credit_score"].isna().to_numpy().tolist() == (~rows).tolist()
+
+
 def test_a_model_saved_before_the_weighted_core_groups_as_it_was_trained(
         trained: tuple) -> None:
     artefact = load_artefact(trained[0])
