@@ -190,20 +190,33 @@ class Prepared:
 def link_kinds(links: Links) -> dict[str, sp.csr_matrix]:
     """Three symmetric 0/1 neighbourhoods for aggregation: ``flow`` (payments, supply,
     shipments between merchants, either way), ``shared`` (any shared identifier),
-    ``co_payer`` (a consumer paying both); absent kinds are empty."""
+    ``co_payer`` (a consumer paying both); absent kinds are empty. Each has sorted
+    indices and no diagonal."""
     n = links.n
-    out: dict[str, sp.csr_matrix] = {}
-    groups = {"flow": list(links.directed.values()), "shared": list(links.shared.values()),
+    # The shared and co-payer links are symmetric with positive weights (``Links``):
+    # their sum has the pattern of the union, with no transpose to add (0.2-0.3 s of
+    # the 0.5-0.7 s at 100,000 merchants, where 2.4 million co-payer links dominate).
+    groups = {"flow": [abs(a) + abs(a).T for a in links.directed.values()],
+              "shared": list(links.shared.values()),
               "co_payer": [links.co_payer] if links.co_payer is not None else []}
-    for name, mats in groups.items():
-        total = sp.csr_matrix((n, n))
-        for a in mats:
-            total = total + abs(a) + abs(a).T
-        pattern = (total > 0).astype(np.float64)
-        pattern.setdiag(0)
-        pattern.eliminate_zeros()
-        out[name] = sp.csr_matrix(pattern)
-    return out
+    return {name: _pattern(n, mats) for name, mats in groups.items()}
+
+
+def _pattern(n: int, mats: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """``(n, n)`` float64 ones where any of the non-negative ``mats`` is non-zero, off
+    the diagonal, indices sorted."""
+    total = sp.csr_matrix((n, n))
+    for a in mats:
+        total = total + a
+    total = sp.csr_matrix(total)  # the sum keeps no stored zero
+    rows = np.repeat(np.arange(n), np.diff(total.indptr))
+    off = total.indices != rows
+    if not off.all():
+        total = sp.csr_matrix((total.data[off], (rows[off], total.indices[off])),
+                              shape=(n, n))
+    total.sort_indices()
+    total.data = np.ones(total.nnz)
+    return total
 
 
 def business_links(links: Links) -> sp.csr_matrix:

@@ -108,3 +108,25 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="at least 2"):
         merchant_links(None, max_share=1)  # type: ignore[arg-type]
     assert Links(2).kinds() == ()
+
+
+def test_link_kinds_are_the_symmetric_patterns_of_each_family() -> None:
+    from guanxi.gnn.prepare import link_kinds
+
+    # One way each, a merchant paying itself (no link), a pair linked twice.
+    paid = sp.csr_matrix(([5.0, 4.0, 3.0], ([0, 1, 3], [1, 1, 2])), shape=(4, 4))
+    supply = sp.csr_matrix(([7.0], ([2], [3])), shape=(4, 4))
+    phone = sp.csr_matrix(([0.5, 0.5, 0.0, 0.0], ([0, 3, 1, 2], [3, 0, 2, 1])), shape=(4, 4))
+    links = Links(4, directed={"paid": paid, "supply": supply}, shared={"phone": phone})
+
+    kinds = link_kinds(links)
+
+    assert list(kinds) == ["flow", "shared", "co_payer"]
+    assert dense(kinds["flow"]).tolist() == [[0, 1, 0, 0], [1, 0, 0, 0],
+                                             [0, 0, 0, 1], [0, 0, 1, 0]]
+    # A stored zero is no link.
+    assert dense(kinds["shared"]).tolist() == [[0, 0, 0, 1], [0, 0, 0, 0],
+                                               [0, 0, 0, 0], [1, 0, 0, 0]]
+    assert kinds["co_payer"].nnz == 0
+    for a in kinds.values():
+        assert a.has_sorted_indices and set(a.data) <= {1.0}
