@@ -143,6 +143,21 @@ def test_adjacency_lists_each_targets_sources_in_edge_order() -> None:
             == src[dst == target].tolist()
 
 
+def test_adjacency_of_edges_already_in_target_order_keeps_their_order() -> None:
+    data = random_graph(5)
+    key = ("Merchant", "rev_PAID", "Consumer")
+    src, dst = data[key].edge_index
+    order = torch.argsort(dst, stable=True)
+    data[key].edge_index = torch.stack([src[order], dst[order]])  # as an export gives it
+
+    adj = adjacency(data)[key]
+
+    rows = adj.crow_indices()
+    for target in (0, 3, 150, 199):
+        assert adj.col_indices()[rows[target]:rows[target + 1]].tolist() \
+            == src[dst == target].tolist()
+
+
 def test_adjacency_refuses_an_edge_to_a_node_that_does_not_exist() -> None:
     data = random_graph(4)
     data["Merchant", "PAID", "Merchant"].edge_index[1, 5] = 60
