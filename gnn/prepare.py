@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 
 from guanxi.gnn.features import TRENDS, Trends, merchant_table
 from guanxi.gnn.labels import Labels, case_decisions, training_labels
-from guanxi.gnn.projection import Links, edges, merchant_links
+from guanxi.gnn.projection import Links, edges, merchant_links, no_diagonal
 from guanxi.graph import gds, model
 from guanxi.graph.connection import Graph
 from guanxi.graph.export import Exported, export_graph
@@ -208,13 +208,7 @@ def _pattern(n: int, mats: list[sp.csr_matrix]) -> sp.csr_matrix:
     total = sp.csr_matrix((n, n))
     for a in mats:
         total = total + a
-    total = sp.csr_matrix(total)  # the sum keeps no stored zero
-    rows = np.repeat(np.arange(n), np.diff(total.indptr))
-    off = total.indices != rows
-    if not off.all():
-        total = sp.csr_matrix((total.data[off], (rows[off], total.indices[off])),
-                              shape=(n, n))
-    total.sort_indices()
+    total = no_diagonal(total)
     total.data = np.ones(total.nnz)
     return total
 

@@ -52,7 +52,7 @@ import scipy.sparse as sp
 from guanxi.graph import model
 from guanxi.graph.export import Exported
 
-__all__ = ["Links", "merchant_links", "DIRECTED", "SHARED", "IDENTIFIERS", "edges",
+__all__ = ["Links", "merchant_links", "no_diagonal", "DIRECTED", "SHARED", "IDENTIFIERS", "edges",
            "incidence"]
 
 # Merchant-to-merchant flow relations and the aggregate each is weighted by.
@@ -143,7 +143,7 @@ class Links:
                 total = total + w[kind] * s
         if self.co_payer is not None and w["co_payer"]:
             total = total + w["co_payer"] * self.co_payer
-        return _no_diagonal(sp.csr_matrix(total))
+        return no_diagonal(total)
 
 
 def edges(ex: Exported, key: tuple[str, str, str]
@@ -263,12 +263,25 @@ def _co_incidence(hub: np.ndarray, merchant: np.ndarray, hubs: int, n: int,
     rows = np.flatnonzero((k >= 2) & (k <= max_k))
     b = b[rows]
     out = sp.csr_matrix(b.T @ sp.diags(1.0 / (k[rows] - 1.0)) @ b)
-    return _no_diagonal(out)
+    return no_diagonal(out)
 
 
-def _no_diagonal(a: sp.csr_matrix) -> sp.csr_matrix:
-    """``a`` without its diagonal and explicit zeros, indices sorted."""
-    a = sp.csr_matrix(a - sp.diags(a.diagonal()))
-    a.eliminate_zeros()
+def no_diagonal(a: sp.spmatrix) -> sp.csr_matrix:
+    """``a`` as CSR without its diagonal and stored zeros, indices sorted; the other
+    values as they are.
+
+    >>> no_diagonal(sp.csr_matrix(np.array([[1.0, 2.0], [0.0, 3.0]]))).toarray()
+    array([[0., 2.],
+           [0., 0.]])
+    """
+    a = sp.csr_matrix(a)
+    rows = np.repeat(np.arange(a.shape[0]), np.diff(a.indptr))
+    # A mask of the stored values, not ``a - diag(a)``: subtracting 2.4 million
+    # co-payer links took 0.1 s.
+    keep = (a.indices != rows) & (a.data != 0)
+    if not keep.all():
+        indptr = np.zeros(a.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows[keep], minlength=a.shape[0]), out=indptr[1:])
+        a = sp.csr_matrix((a.data[keep], a.indices[keep], indptr), shape=a.shape)
     a.sort_indices()
     return a
