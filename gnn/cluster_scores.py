@@ -56,9 +56,9 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     (``(M,)`` object array, None outside any cluster).
 
     ``labels``: :func:`cluster_labels`, when the caller has them. ``only``: ``(M,)``
-    bool; when given, rows only for the clusters that hold one of these merchants (an
-    incremental run writes no other): the explanations behind the rest are the costly
-    part, not computed."""
+    bool, whole clusters (an incremental run scores their members' PD only); when
+    given, rows only for those clusters (an incremental run writes no other): the
+    explanations behind the rest are the costly part, not computed."""
     labels = cluster_labels(prep, nodes.groups) if labels is None else labels
     ids = prep.ids
     groups = members(labels, ids)
@@ -80,6 +80,9 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     shown = labels >= 0
     if only is not None:
         shown &= np.isin(labels, labels[np.asarray(only, dtype=bool) & shown])
+        if pd_all is not None and np.isnan(pd_all[shown]).any():
+            raise ValueError("only must hold whole clusters: a cluster's PD reads every "
+                             "member's (gnn.incremental.closed)")
     links = group.top_links(np.where(shown, labels, -1), nodes.ring, kinds)
     clustered = np.flatnonzero(shown)
     ring_contrib, credit_contrib = nodes.contributions(clustered)

@@ -53,12 +53,11 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 
-from guanxi.graph.export import Exported
+from guanxi.graph.export import EdgeType, Exported
 
 __all__ = ["Standardiser", "as_mapping", "edge_features", "feature_dims", "model_input",
            "node_features", "parse_type_key", "reverse_type", "type_key"]
 
-EdgeType = tuple[str, str, str]
 MERCHANT = "Merchant"
 REV = "rev_"
 _DAY = 86_400.0

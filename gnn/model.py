@@ -36,6 +36,7 @@ from torch_geometric.nn.module_dict import ModuleDict
 
 from guanxi.gnn.hetero import MERCHANT, as_mapping, feature_dims
 from guanxi.gnn.receptive import ReceptiveField
+from guanxi.graph.export import EdgeType
 
 __all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN", "adjacency",
            "reads_edge_values"]
@@ -76,7 +77,6 @@ def _remove_generated_sources() -> None:
 
 atexit.register(_remove_generated_sources)
 
-EdgeType = tuple[str, str, str]
 ConvKind = Literal["sage", "edge", "graph"]
 """``sage``: :class:`~torch_geometric.nn.SAGEConv`, edges unweighted; ``edge``:
 :class:`EdgeSAGEConv`, messages shaped by the edge attributes; ``graph``:

@@ -268,11 +268,13 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     the holder) unless the caller holds it already and passes its ``lease``, which is
     then checked between stages (``LockLost`` once another run took it over).
 
-    With ``delta`` the run is incremental (``gnn/incremental.py``): every merchant is
-    scored, but only those the ingested changes can reach, and the clusters they form,
-    are re-scored, and of those only the scores that moved are written; the rest is
-    taken over from ``delta.base``; or, when more than :data:`WHOLE_WRITE_ROWS` moved,
-    every score is written as a new run. The returned ScoreSet is what was written.
+    With ``delta`` the run is incremental (``gnn/incremental.py``): every merchant's
+    ring score and cluster are computed, but only the merchants the ingested changes
+    can reach, and the clusters they form, are re-scored (their PD and embedding the
+    only ones computed), and of those only the scores that moved are written; the rest
+    is taken over from ``delta.base``; or, when more than :data:`WHOLE_WRITE_ROWS`
+    moved, every score is computed and written as a new run (the GNN then runs a second
+    time, over every merchant). The returned ScoreSet is what was written.
     Without it, the first scoring after training reads only what changed since the
     training read the graph, unless ``whole`` (``refresh --full``: a hand edit that left
     the counts alone is read then).
@@ -290,7 +292,8 @@ def _whole_write_over() -> int | None:
     if not value:
         return None
     if not re.fullmatch(r"[0-9]+", value):
-        raise InputError(f"GUANXI_WHOLE_WRITE_OVER must be a whole number, not {value!r}",
+        raise InputError("GUANXI_WHOLE_WRITE_OVER must be a whole number, 0 or more, "
+                         f"not {value!r}",
                          "unset it to write every score only when over "
                          f"{WHOLE_WRITE_ROWS} and half the merchants moved")
     return int(value)
@@ -451,6 +454,10 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                   "the run this one builds on (a new complete week, one "
                                   "before the data, or a week that became or ceased to "
                                   "be a promotion week): every merchant re-scored")
+            if ranked.gnn is None and scorer.gnn is not None and not moving.all():
+                log.info("the GNN scored the %d merchants re-scored on what their scores "
+                         "read only", int(moving.sum()),
+                         extra={"event": "gnn_rows", "merchants": int(moving.sum())})
             with ThreadPoolExecutor(1, thread_name_prefix="guanxi-stored") as pool:
                 # Neo4j reads what is stored of them while this process scores them and
                 # builds their clusters.

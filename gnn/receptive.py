@@ -29,10 +29,10 @@ import torch
 from torch import Tensor
 
 from guanxi.gnn.hetero import MERCHANT
+from guanxi.graph.export import EdgeType
 
 __all__ = ["ReceptiveField"]
 
-EdgeType = tuple[str, str, str]
 
 
 def _cut(adjacency: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
@@ -74,15 +74,21 @@ class ReceptiveField:
             read = {t: torch.zeros(n, dtype=torch.bool) for t, n in num_nodes.items()}
             for t, r in after.items():
                 read[t][r] = True
+            # A type stays, with no rows, when an edge type from it is cut to none: a
+            # SAGE layer's output over no edges is still its root term.
+            kept = set(after)
             for key in layer_types[layer]:
                 if key in edges and key[2] in after and key[0] in read:
                     crow, col = _cut(edges[key], after[key[2]])
                     self._cuts[layer][key] = (crow, col)
                     read[key[0]][col] = True
-            self.rows[layer] = {t: r.nonzero().ravel() for t, r in read.items() if r.any()}
+                    kept.add(key[0])
+            self.rows[layer] = {t: read[t].nonzero().ravel() for t in kept}
 
     def positions(self, layer: int, node_type: str, subset: Tensor) -> Tensor:
-        """Positions in ``rows[layer][node_type]`` of ``subset`` (each one of them)."""
+        """Positions in ``rows[layer][node_type]`` of ``subset``, each one of which
+        must be among those rows (a node outside them maps to -1, unchecked: the
+        callers only ask for rows the field put there)."""
         key = (layer, node_type)
         if key not in self._where:
             rows = self.rows[layer][node_type]

@@ -282,8 +282,6 @@ class Scorer:
                 for at, g in zip((ranked.z_names.index(n) for n in GNN_INPUTS), gnn[:2],
                                  strict=True):
                     z[:, at] = np.nan_to_num(g, nan=0.0) if g is not None else 0.0
-                    if rows is not None:
-                        z[~rows, at] = np.nan
         embedding = None if gnn is None else gnn[2]
         if embedding is not None and rows is not None and ranked.gnn is not None:
             embedding = embedding.copy()

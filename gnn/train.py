@@ -186,18 +186,21 @@ class Trained:
     def predict(self, data: HeteroData, merchants: np.ndarray | None = None
                 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray]:
         """Scores of ``data``'s merchants; ``merchants``: ``(K,)`` positions, to score
-        only those (on what their scores read: ``HeteroGNN.run``), the outputs then
-        ``(K,)`` and ``(K, H)``.
+        only those (on what their scores read: ``HeteroGNN.run``).
 
         Returns
         -------
-        ring_prob : (M,) float64 or None
+        ring_prob : (M,) or (K,) float64, or None
             Ring-membership score in [0, 1] (None: trained without ring labels).
-        pd_prob : (M,) float64 or None
+        pd_prob : (M,) or (K,) float64, or None
             Probability of default (None: trained without default labels).
-        embedding : (M, H) float32
+        embedding : (M, H) or (K, H) float32
             The merchant embeddings (of the ring head's weights when there is one).
         """
+        if merchants is not None and len(merchants) == 0:
+            return (np.empty(0) if "ring" in self.states else None,
+                    np.empty(0) if "pd" in self.states else None,
+                    np.empty((0, self.config["hidden"]), dtype=np.float32))
         self._check_scales(data)
         # Heads whose weights are those of one epoch share one pass; the others run in
         # threads side by side (grad mode is per thread, hence no_grad in each).

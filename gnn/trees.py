@@ -81,6 +81,8 @@ class Ensemble:
     def raw(self, X: np.ndarray) -> np.ndarray:
         """(N,) mean of the fold models' probabilities."""
         X = np.asarray(X, dtype=np.float32)
+        if not len(X):  # LightGBM divides by the row count
+            return np.empty(0)
         return np.mean(in_threads([partial(b.predict, X, **_ONE_THREAD) for b in self.boosters]),
                        axis=0)
 
@@ -99,6 +101,8 @@ class Ensemble:
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """(N, F) mean SHAP values (log-odds) of each feature over the fold models."""
         X = np.asarray(X, dtype=np.float32)
+        if not len(X):
+            return np.empty((0, X.shape[1]))
         out = np.mean(in_threads([partial(b.predict, X, pred_contrib=True, **_ONE_THREAD)
                                   for b in self.boosters]), axis=0)
         return out[:, :-1]  # the last column is the expected value

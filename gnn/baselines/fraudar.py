@@ -35,11 +35,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from guanxi.gnn.baselines import BaselineResult
-from guanxi.graph.export import Exported
+from guanxi.graph.export import EdgeType, Exported
 
 __all__ = ["Block", "column_weights", "fraudar", "fraudar_baseline", "payer_matrix", "peel"]
 
-EdgeType = tuple[str, str, str]
 
 _UNIT = float(2**32)
 """Peeling weights are whole multiples of ``1 / _UNIT`` (see :func:`peel`)."""

@@ -269,6 +269,49 @@ def test_a_few_merchants_outputs_are_those_of_the_whole_pass(layers: int,
         assert torch.allclose(a[merchants], b, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize(("graph", "merchants"), [
+    (four_merchants, [3]), (four_merchants, [2, 3]),  # 2, 3: no phone
+    (lambda: random_graph(6), [57]), (lambda: random_graph(6), [55, 57]),  # no payer
+    (lambda: random_graph(6), [59]),
+    (lambda: random_graph(6), []),
+])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_merchants_without_edges_of_a_type_have_the_outputs_of_the_whole_pass(
+        graph, merchants: list[int], layers: int) -> None:
+    # A relation into them cut to no edges still adds its root term, so its source
+    # type stays, with no rows (review finding: a KeyError on such a type).
+    torch.manual_seed(2)
+    data = graph()
+    model = HeteroGNN.from_data(data, hidden=8, layers=layers)
+    model.eval()
+    edges = adjacency(data)
+    index = torch.tensor(merchants, dtype=torch.int64)
+
+    with torch.no_grad():
+        whole, some = model.run(data, edges), model.run(data, edges, index)
+
+    assert some.embedding.shape == (len(merchants), 8)
+    for a, b in zip(whole, some, strict=True):
+        assert torch.allclose(a[index], b, rtol=0, atol=1e-6)
+
+
+def test_a_node_type_with_no_nodes_is_read_as_no_rows() -> None:
+    torch.manual_seed(3)
+    data = four_merchants()
+    data["Phone"].x = torch.randn(0, 1)
+    for key in (("Merchant", "USES", "Phone"), ("Phone", "rev_USES", "Merchant")):
+        data[key].edge_index = torch.empty(2, 0, dtype=torch.int64)
+    model = HeteroGNN.from_data(data, hidden=8, layers=2)
+    model.eval()
+    edges = adjacency(data)
+
+    with torch.no_grad():
+        whole, some = model.run(data, edges), model.run(data, edges, torch.tensor([0, 3]))
+
+    for a, b in zip(whole, some, strict=True):
+        assert torch.allclose(a[[0, 3]], b, rtol=0, atol=1e-6)
+
+
 def test_without_a_product_a_few_merchants_are_cut_from_the_whole_pass() -> None:
     data = four_merchants()
     model = HeteroGNN.from_data(data, hidden=8, conv="edge")

@@ -29,9 +29,11 @@ from sklearn.metrics import adjusted_rand_score
 
 from guanxi.gnn import pipeline, trees
 from guanxi.gnn.artefact import list_artefacts, load_artefact
+from guanxi.gnn.cluster_scores import cluster_labels
 from guanxi.gnn.credit_scale import credit_score
 from guanxi.gnn.evaluate import evaluate
 from guanxi.gnn.features import TRENDS
+from guanxi.gnn.incremental import closed
 from guanxi.gnn.labels import ring_labels
 from guanxi.gnn.prepare import Carried, business_links, prepare
 from guanxi.gnn.scorer import CONTEXT, RING_STAGES, ScorerSettings
@@ -173,20 +175,29 @@ def test_scoring_some_merchants_gives_them_the_scores_of_scoring_all(trained: tu
                                                                      stage: str) -> None:
     scorer = replace(pipeline.load_scorer(load_artefact(trained[0])), ring_stage=stage)
     prep = prepare(loaded, seed=FAST.seed)
-    rows = np.zeros(prep.m, dtype=bool)
-    rows[::7] = True
+    whole = scorer.score(prep)
+    labels = cluster_labels(prep, whole.groups)
+    # As an incremental run re-scores them: whole clusters (a cluster's PD reads all).
+    some_rows = np.zeros(prep.m, dtype=bool)
+    some_rows[::7] = True
+    some_rows = closed(some_rows, {}, {c: np.flatnonzero(labels == c)
+                                       for c in np.unique(labels[labels >= 0])})
+    assert 0 < some_rows.sum() < prep.m
 
-    whole, some = scorer.score(prep), scorer.score(prep, rows=rows)
+    # No rows: an incremental run that re-scores no merchant (review finding: a crash).
+    for rows in (some_rows, np.zeros(prep.m, dtype=bool)):
+        some = scorer.score(prep, rows=rows)
 
-    # Stage 0's ring score reads no GNN: the network then runs for the rows only.
-    assert scorer.ring_reads_gnn == (stage == "b")
-    assert np.array_equal(whole.ring, some.ring)
-    assert np.array_equal(whole.groups, some.groups)
-    for a, b in ((whole.pd, some.pd), (whole.embedding, some.embedding)):
-        assert np.allclose(a[rows], b[rows], rtol=0, atol=1e-6)
-        assert np.isnan(b[~rows]).all()
-    scores = pipeline.scores_of(prep, some, "v", only=rows)
-    assert scores.merchants["credit_score"].isna().to_numpy().tolist() == (~rows).tolist()
+        # Stage 0's ring score reads no GNN: the network then runs for the rows only.
+        assert scorer.ring_reads_gnn == (stage == "b")
+        assert np.array_equal(whole.ring, some.ring)
+        assert np.array_equal(whole.groups, some.groups)
+        for a, b in ((whole.pd, some.pd), (whole.embedding, some.embedding)):
+            assert np.allclose(a[rows], b[rows], rtol=0, atol=1e-6)
+            assert np.isnan(b[~rows]).all()
+        scores = pipeline.scores_of(prep, some, "v", only=rows)
+        assert scores.merchants["credit_score"].isna().to_numpy().tolist() == \
+            (~rows).tolist()
 
 
 def test_a_model_saved_before_the_weighted_core_groups_as_it_was_trained(

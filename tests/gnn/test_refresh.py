@@ -19,12 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import GUANXI, as_in_a_terminal, cli_env, free_port, run_cli
 
 from guanxi.errors import InputError
 from guanxi.gnn import pipeline
+from guanxi.gnn.artefact import load_artefact, save_artefact
 from guanxi.gnn.features.weekly import promotion_weeks
 from guanxi.gnn.refresh import refresh as refresh_job
 from guanxi.gnn.scorer import ScorerSettings
@@ -166,7 +168,7 @@ def test_an_incremental_run_that_moved_many_scores_writes_every_score_as_a_new_r
     bad = refresh({**job, "env": {**job["env"], "GUANXI_WHOLE_WRITE_OVER": "many"}},
                   "--json")
     assert bad.returncode == 1
-    assert "GUANXI_WHOLE_WRITE_OVER must be a whole number, not 'many'" in bad.stderr
+    assert "GUANXI_WHOLE_WRITE_OVER must be a whole number, 0 or more, not 'many'" in bad.stderr
     assert current_run(g).run == before.run
     # Over the limit (here: any moved score), the run writes every score as its own,
     # as a full run does, instead of replacing the moved ones in the flip.
@@ -544,6 +546,45 @@ def test_full_reads_the_whole_graph_even_right_after_training(job: dict,
         assert report["kind"] == "full"
         assert any(n.startswith("read only what changed since the training of model "
                                 f"{version}") for n in report["notes"])
+    finally:  # the module's own model current again, for the test after
+        assert refresh(job, "--json", "--full").returncode == 0
+
+
+def test_a_ring_score_without_the_gnn_runs_it_for_the_rescored_merchants_only(
+        job: dict, scoring_folder: Path, tmp_path: Path) -> None:
+    # Stage 0's ring score reads no GNN: an incremental run computes the GNN of the
+    # re-scored merchants only, on their receptive field (gnn/receptive.py), and must
+    # still match a full run. The module's model is saved again choosing stage 0.
+    trained = load_artefact(Path(job["env"]["GUANXI_MODELS_DIR"]), job["version"])
+    models = tmp_path / "models"
+    stage_0 = save_artefact(models, model_state=trained.model_state,
+                            settings=trained.settings, metrics=trained.metrics,
+                            snapshot=trained.snapshot,
+                            extra={**trained.extra, "ring_stage": "0"})
+    assert not pipeline.load_scorer(stage_0).ring_reads_gnn
+    own = {**job, "env": {**job["env"], "GUANXI_MODELS_DIR": str(models)}}
+    g = job["graph"]
+    try:
+        assert refresh(own, "--json", "--full").returncode == 0
+        _more_payments(job, scoring_folder, tmp_path)
+        result = refresh(own, "--json", "--log-json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["kind"] == "incremental" and 0 < report["rescored"] < 400
+        ran = [json.loads(line) for line in result.stderr.splitlines()
+               if json.loads(line).get("event") == "gnn_rows"]
+        assert [r["merchants"] for r in ran] == [report["rescored"]]
+        new = read_scores(g, embeddings=True)
+        assert not new.merchants[["ring_score", "pd", "credit_score"]].isna().any().any()
+        assert np.isfinite(new.embeddings).all()
+
+        assert json.loads(refresh(own, "--json", "--full").stdout)["kind"] == "full"
+
+        full = read_scores(g).merchants.set_index("merchant_id")
+        new = new.merchants.set_index("merchant_id").loc[full.index]
+        for column in ("ring_score", "pd"):
+            gap = (full[column] - new[column]).abs().max()
+            assert gap <= INCREMENTAL_TOLERANCE, (column, gap)
     finally:  # the module's own model current again, for the test after
         assert refresh(job, "--json", "--full").returncode == 0
 
