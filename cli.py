@@ -18,7 +18,7 @@ import warnings
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
@@ -551,7 +551,9 @@ def refresh_cmd(
 
     bars = bool(sys.stderr and sys.stderr.isatty()) and not (quiet or as_json or log_json)
     # --quiet: warnings and the result only (no bars, no progress or stage lines).
-    joblog.configure(log_json, level=logging.WARNING if quiet else logging.INFO)
+    # With --log-json the done line is the result: it comes out even then.
+    joblog.configure(log_json, level=logging.WARNING if quiet else logging.INFO,
+                     always=("done",) if log_json else ())
     log = logging.getLogger("guanxi.refresh")
     try:
         # SIGTERM (a Kubernetes deadline, kill) stops the run like Ctrl-C: the lock is
@@ -567,15 +569,11 @@ def refresh_cmd(
                              None if quiet else log_progress(log))
         finished()
     except StoppedAfterCommit as exc:
-        log.error("refresh stopped after its scores were written: %s, and readers see it",
-                  exc.done, extra={"event": "failed", "exit_code": EXIT_CODE,
-                                   "committed": True})
-        sys.exit(EXIT_CODE)
+        _refresh_stopped(log, f"refresh stopped after its scores were written: {exc.done}, "
+                         "and readers see it", as_json, committed=True)
     except KeyboardInterrupt:
-        log.error("refresh interrupted: readers see the last complete run; the next "
-                  "refresh cleans up what this one wrote", extra={"event": "failed",
-                                                                  "exit_code": EXIT_CODE})
-        sys.exit(EXIT_CODE)
+        _refresh_stopped(log, "refresh interrupted: readers see the last complete run; "
+                         "the next refresh cleans up what this one wrote", as_json)
     except GuanxiError as exc:
         if not log_json:
             raise  # main() prints the one line
@@ -598,6 +596,19 @@ def refresh_cmd(
                     title=f"guanxi refresh ({report.kind})")
         for note in report.notes:
             console.print(f"note: {note}", markup=False)
+
+
+def _refresh_stopped(log: logging.Logger, message: str, as_json: bool, *,
+                     committed: bool = False) -> NoReturn:
+    """A refresh stopped by a signal: the log line, ``--json``'s error object (stdout is
+    never left empty), exit :data:`EXIT_CODE`."""
+    log.error("%s", message, extra={"event": "failed", "exit_code": EXIT_CODE,
+                                    **({"committed": True} if committed else {})})
+    if as_json:
+        emit_json({"error": {"type": "Stopped", "message": message,
+                             "fix": "run guanxi refresh again", "exit_code": EXIT_CODE,
+                             "committed": committed}})
+    sys.exit(EXIT_CODE)
 
 
 @app.command("evaluate")

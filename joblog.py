@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -37,9 +38,10 @@ class JsonLines(logging.Formatter):
 
 
 def configure(json_lines: bool, *, stream: TextIO | None = None,
-              level: int = logging.INFO) -> None:
+              level: int = logging.INFO, always: Collection[str] = ()) -> None:
     """Send every log record to ``stream`` (default stderr) as JSON lines or as ``time
-    level logger message`` text, ``guanxi.*`` records from ``level`` up. The handler
+    level logger message`` text, ``guanxi.*`` records from ``level`` up, and those of
+    INFO and up whose ``event`` is one of ``always`` (a job's outcome). The handler
     sits on the root logger, so the driver's records (``GUANXI_LOG_LEVEL``) come out in
     the same format; handlers an earlier call or ``basicConfig`` installed are replaced.
     """
@@ -47,4 +49,10 @@ def configure(json_lines: bool, *, stream: TextIO | None = None,
     handler.setFormatter(JsonLines() if json_lines else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
     logging.getLogger().handlers = [handler]
+    shown = level
+    if always and level > logging.INFO:
+        events = frozenset(always)
+        handler.addFilter(lambda r: r.levelno >= shown or not r.name.startswith("guanxi")
+                          or getattr(r, "event", None) in events)
+        level = logging.INFO
     logging.getLogger("guanxi").setLevel(level)

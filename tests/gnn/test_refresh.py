@@ -114,6 +114,16 @@ def test_a_refresh_makes_a_new_current_run_and_logs_json_lines(job: dict) -> Non
     assert len(similar(g, some, k=3, by=GNN)) == len(similar(g, some, k=3, by=FASTRP)) == 3
 
 
+def test_quiet_log_json_still_logs_the_done_line(job: dict) -> None:
+    a_current_run(job)
+    result = refresh(job, "--quiet", "--log-json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line)["event"] for line in result.stderr.splitlines()]
+    # No progress or stage lines, but the outcome (the only output: stdout is empty).
+    assert events[-1] == "done" and not {"start", "stage", "progress"} & set(events)
+    assert result.stdout == ""
+
+
 def test_nothing_ingested_means_nothing_done_unless_full(job: dict) -> None:
     first = json.loads(refresh(job, "--json").stdout)
     again = refresh(job, "--json")
@@ -465,27 +475,31 @@ def test_a_damaged_model_file_is_one_line(job: dict, tmp_path: Path) -> None:
 
 
 def stopped_once_it_holds_the_lock(job: dict, sig: signal.Signals, *args: str,
-                                   **popen: Any) -> tuple[int, str]:
+                                   **popen: Any) -> tuple[int, str, str]:
     """Run ``guanxi args``, send it ``sig`` once it holds the scores lock; its exit
-    status and stderr."""
+    status, stdout and stderr."""
     child = subprocess.Popen([*GUANXI, *args], env=cli_env(job["env"]),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     try:
         wait_until_it_holds_the_lock(job["graph"], child)
         child.send_signal(sig)
-        _, err = child.communicate(timeout=120)
+        out, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
-    return child.returncode, err
+    return child.returncode, out, err
 
 
 def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
-    code, err = stopped_once_it_holds_the_lock(job, signal.SIGTERM, "refresh", "--full",
-                                               "--log-json")
+    code, out, err = stopped_once_it_holds_the_lock(job, signal.SIGTERM, "refresh", "--full",
+                                                    "--log-json", "--json")
     assert code == 130
     last = json.loads(err.strip().splitlines()[-1])
     assert last["event"] == "failed" and "interrupted" in last["message"]
+    # A machine reading stdout gets an object there too.
+    assert json.loads(out)["error"] == {
+        "type": "Stopped", "message": last["message"], "fix": "run guanxi refresh again",
+        "exit_code": 130, "committed": False}
     # Released at once: the next refresh takes no lock over.
     again = refresh(job, "--json", "--full")
     assert again.returncode == 0, again.stderr
@@ -496,7 +510,7 @@ def test_sigterm_stops_the_refresh_and_frees_the_lock(job: dict) -> None:
 def test_ctrl_c_stops_a_score_with_one_line_and_the_current_run_stays(job: dict) -> None:
     a_current_run(job)
     before = current_run(job["graph"]).run
-    code, err = stopped_once_it_holds_the_lock(job, signal.SIGINT, "score", "--quiet",
+    code, _, err = stopped_once_it_holds_the_lock(job, signal.SIGINT, "score", "--quiet",
                                                preexec_fn=as_in_a_terminal)
     assert code == 130
     assert err.strip().splitlines()[-1].startswith("interrupted: readers see the last "
