@@ -31,7 +31,6 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import GraphConv, HeteroConv, MessagePassing, SAGEConv
-from torch_geometric.nn.conv.hetero_conv import group
 from torch_geometric.nn.module_dict import ModuleDict
 
 from guanxi.gnn.hetero import MERCHANT, as_mapping, feature_dims
@@ -302,20 +301,30 @@ class HeteroGNN(torch.nn.Module):
             merchant.append(h[MERCHANT])
         return F.relu(self.jk(torch.cat(merchant, dim=-1)))
 
+    def receptive_field(self, x_dict: dict[str, Tensor], edges: dict[EdgeType, Tensor],
+                        merchants: Tensor) -> ReceptiveField:
+        """What the outputs of ``merchants`` ``(K,)`` (sorted, unique positions) read,
+        layer by layer (``gnn/receptive.py``): the same for every network of one
+        configuration, so two heads' networks can share it."""
+        return ReceptiveField({k: v for k, v in edges.items() if k in self.edge_dims},
+                              self.layer_types,
+                              {t: x.size(0) for t, x in x_dict.items() if t in self.node_dims},
+                              merchants)
+
     def encode_rows(self, x_dict: dict[str, Tensor], edges: dict[EdgeType, Tensor],
-                    merchants: Tensor) -> Tensor:
+                    merchants: Tensor, field: ReceptiveField | None = None) -> Tensor:
         """:meth:`encode` of ``merchants`` ``(K,)`` (sorted, unique positions) only,
         ``(K, H)``: each layer computed on the rows the next one reads
-        (``gnn/receptive.py``). ``edges``: :func:`adjacency`; for a network whose
-        aggregation is a product (:attr:`aggregates_by_product`), in inference. The
-        messages are the same bit for bit; linear layers over fewer rows may round
-        their last bit otherwise."""
+        (:meth:`receptive_field`, or ``field`` when the caller has it). ``edges``:
+        :func:`adjacency`; for a network whose aggregation is a product
+        (:attr:`aggregates_by_product`), in inference. The messages are the same bit for
+        bit; linear layers over fewer rows may round their last bit otherwise."""
         if self.training or not self.aggregates_by_product:
             raise ValueError("encode_rows is for inference with SAGE and mean aggregation")
-        x_dict = {t: x for t, x in x_dict.items() if t in self.node_dims}
-        field = ReceptiveField({k: v for k, v in edges.items() if k in self.edge_dims},
-                               self.layer_types, {t: x.size(0) for t, x in x_dict.items()},
-                               merchants)
+        if field is None:
+            field = self.receptive_field(x_dict, edges, merchants)
+        elif not torch.equal(field.rows[-1][MERCHANT], merchants):
+            raise ValueError("field is the receptive field of other merchants")
         h = {t: F.relu(self.inputs[t](x_dict[t][r])) for t, r in field.rows[0].items()}
         merchant = [x_dict[MERCHANT][merchants],
                     h[MERCHANT][field.positions(0, MERCHANT, merchants)]]
@@ -323,12 +332,16 @@ class HeteroGNN(torch.nn.Module):
             after = {}
             for t, rows in field.rows[layer + 1].items():
                 own = h[t][field.positions(layer, t, rows)]
-                messages = [conv.convs[key]((h[key[0]], own), cut)
-                            for key in self.layer_types[layer] if key[2] == t
-                            and (cut := field.edges(layer, key)) is not None]
-                if messages:
-                    # HeteroConv's sum over edge types, in its order.
-                    own = own + F.relu(norms[t](group(messages, "sum")))
+                # HeteroConv's sum over edge types, in its order, added as each comes:
+                # stacked first, the messages took a few hundred MB more at 100,000
+                # merchants, and fresh memory is the costly part (docs/performance.md).
+                total = None
+                for key in self.layer_types[layer]:
+                    if key[2] == t and (cut := field.edges(layer, key)) is not None:
+                        message = conv.convs[key]((h[key[0]], own), cut)
+                        total = message if total is None else total.add_(message)
+                if total is not None:
+                    own = own + F.relu(norms[t](total))
                 after[t] = own
             h = after
             merchant.append(h[MERCHANT][field.positions(layer + 1, MERCHANT, merchants)])
@@ -342,20 +355,22 @@ class HeteroGNN(torch.nn.Module):
         return GNNOutput(self.ring(dropped).squeeze(-1), self.pd(dropped).squeeze(-1), z)
 
     def run(self, data: HeteroData, edges: dict[EdgeType, Tensor] | None = None,
-            merchants: Tensor | None = None) -> GNNOutput:
+            merchants: Tensor | None = None, field: ReceptiveField | None = None
+            ) -> GNNOutput:
         """:meth:`forward` on a ``HeteroData`` built by ``gnn.hetero.model_input``;
         ``edges``: its :func:`adjacency`, to use instead of its edge indices.
 
         ``merchants``: ``(K,)`` positions; when given, the outputs of those merchants
         only (``(K,)``, ``(K,)``, ``(K, H)``), computed on their receptive field
-        (:meth:`encode_rows`) where ``edges`` are given, else cut from the whole pass.
+        (:meth:`encode_rows`; ``field``: that of their sorted unique positions, when
+        the caller has it) where ``edges`` are given, else cut from the whole pass.
         """
         x, edge_index, edge_attr, edge_weight = self.arguments(data)
         if merchants is None or edges is None:
             out = self(x, edge_index if edges is None else edges, edge_attr, edge_weight)
             return out if merchants is None else GNNOutput(*(o[merchants] for o in out))
         rows, back = torch.unique(merchants, sorted=True, return_inverse=True)
-        z = self.encode_rows(x, edges, rows)[back]
+        z = self.encode_rows(x, edges, rows, field)[back]
         return GNNOutput(self.ring(z).squeeze(-1), self.pd(z).squeeze(-1), z)
 
     @property

@@ -213,10 +213,14 @@ class Trained:
         edges = adjacency(data) if next(iter(nets.values())).aggregates_by_product else None
 
         rows = None if merchants is None else torch.as_tensor(merchants, dtype=torch.int64)
+        # Likewise what those merchants' outputs read (0.5 s and 80 MB each).
+        field = (next(iter(nets.values())).receptive_field(
+                     data.x_dict, edges, torch.unique(rows, sorted=True))
+                 if rows is not None and edges is not None else None)
 
         def run(head: str) -> object:
             with torch.no_grad():
-                return nets[head].run(data, edges, rows)
+                return nets[head].run(data, edges, rows, field)
 
         with _deterministic(None, self.settings.threads):
             ran = dict(zip(by_epoch.values(),

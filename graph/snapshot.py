@@ -257,7 +257,11 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
         # digest then rejects before anything reads what loaded.
         hashing = pool.submit(_digest, path)
         try:
-            kept, failed = torch.load(path, map_location="cpu", weights_only=True), None
+            # Mapped, not read: its pages come from the page cache as they are read,
+            # where fresh memory for 330 MB of tensors took 1-2 s (docs/performance.md).
+            # Privately: an array changed in place is the process's copy, never the file.
+            kept = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            failed = None
         except Exception as exc:  # said below, once the digest has its say
             kept, failed = None, exc
         try:
