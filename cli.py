@@ -606,8 +606,8 @@ def _refresh_stopped(log: logging.Logger, message: str, as_json: bool, *,
                                     **({"committed": True} if committed else {})})
     if as_json:
         emit_json({"error": {"type": "Stopped", "message": message,
-                             "fix": "run guanxi refresh again", "exit_code": EXIT_CODE,
-                             "committed": committed}})
+                             "fix": None if committed else "run guanxi refresh again",
+                             "exit_code": EXIT_CODE, "committed": committed}})
     sys.exit(EXIT_CODE)
 
 

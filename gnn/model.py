@@ -38,7 +38,7 @@ from guanxi.gnn.receptive import ReceptiveField
 from guanxi.graph.export import EdgeType
 
 __all__ = ["ConvKind", "EdgeSAGEConv", "GNNOutput", "HeteroGNN", "adjacency",
-           "reads_edge_values"]
+           "aggregates_by_product", "reads_edge_values"]
 
 # Identifier and consumer nodes only send messages (the last layer updates merchants
 # only): by design, not the mistake PyG warns of. A filter for the process, not
@@ -323,8 +323,9 @@ class HeteroGNN(torch.nn.Module):
             raise ValueError("encode_rows is for inference with SAGE and mean aggregation")
         if field is None:
             field = self.receptive_field(x_dict, edges, merchants)
-        elif not torch.equal(field.rows[-1][MERCHANT], merchants):
-            raise ValueError("field is the receptive field of other merchants")
+        elif field.layer_types != self.layer_types \
+                or not torch.equal(field.rows[-1][MERCHANT], merchants):
+            raise ValueError("field is the receptive field of other merchants or layers")
         h = {t: F.relu(self.inputs[t](x_dict[t][r])) for t, r in field.rows[0].items()}
         merchant = [x_dict[MERCHANT][merchants],
                     h[MERCHANT][field.positions(0, MERCHANT, merchants)]]
@@ -335,6 +336,8 @@ class HeteroGNN(torch.nn.Module):
                 # HeteroConv's sum over edge types, in its order, added as each comes:
                 # stacked first, the messages took a few hundred MB more at 100,000
                 # merchants, and fresh memory is the costly part (docs/performance.md).
+                # The same sums bit for bit at the shipped width (32); torch may add a
+                # stack of five or more in another order at other widths (last bit).
                 total = None
                 for key in self.layer_types[layer]:
                     if key[2] == t and (cut := field.edges(layer, key)) is not None:
@@ -380,7 +383,7 @@ class HeteroGNN(torch.nn.Module):
         one message per edge, three to four times faster on CPU. The mean's product
         adds each row's messages in the order the scatter does, so the outputs are
         the same bit for bit; a sum's product adds them in another order."""
-        return self.conv == "sage" and self.aggr == "mean"
+        return aggregates_by_product(self.conv, self.aggr)
 
     @staticmethod
     def arguments(data: HeteroData) -> tuple[dict, dict, dict, dict]:
@@ -394,6 +397,12 @@ class HeteroGNN(torch.nn.Module):
         return {"node_dims": self.node_dims, "edge_dims": self.edge_dims,
                 "hidden": self.hidden, "layers": self.layers, "conv": self.conv,
                 "aggr": self.aggr, "dropout": self.dropout, "static": self.static}
+
+
+def aggregates_by_product(conv: str, aggr: object) -> bool:
+    """:attr:`HeteroGNN.aggregates_by_product` of a network of this ``conv`` and
+    ``aggr``, without building it."""
+    return conv == "sage" and aggr == "mean"
 
 
 def adjacency(data: HeteroData) -> dict[EdgeType, Tensor]:

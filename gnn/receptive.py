@@ -62,6 +62,8 @@ class ReceptiveField:
     def __init__(self, edges: dict[EdgeType, Tensor], layer_types: list[list[EdgeType]],
                  num_nodes: dict[str, int], merchants: Tensor) -> None:
         depth = len(layer_types)
+        self.layer_types = [list(types) for types in layer_types]
+        """The edge types each layer computes, as given."""
         self._num_nodes = dict(num_nodes)
         self._where: dict[tuple[int, str], Tensor] = {}
         self.rows: list[dict[str, Tensor]] = [{} for _ in range(depth + 1)]

@@ -58,7 +58,13 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn import DeepGraphInfomax
 
 from guanxi.gnn.hetero import MERCHANT, REV, Standardiser, parse_type_key, type_key
-from guanxi.gnn.model import ConvKind, HeteroGNN, adjacency, reads_edge_values
+from guanxi.gnn.model import (
+    ConvKind,
+    HeteroGNN,
+    adjacency,
+    aggregates_by_product,
+    reads_edge_values,
+)
 from guanxi.gnn.workers import Step, in_processes, in_threads
 from guanxi.progress import ProgressFn
 
@@ -176,6 +182,12 @@ class Trained:
         net.load_state_dict(self.states[head])
         net.eval()
         return net
+
+    @property
+    def scores_rows_only(self) -> bool:
+        """Whether :meth:`predict` of some merchants computes what their outputs read
+        only (``HeteroGNN.encode_rows``); otherwise it cuts them from a whole pass."""
+        return aggregates_by_product(self.config["conv"], self.config["aggr"])
 
     @property
     def reads_edge_values(self) -> bool:

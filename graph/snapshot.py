@@ -255,6 +255,7 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
         # Hashed while it loads (hashing frees the interpreter; 0.2-0.3 s at 100,000
         # merchants): weights_only runs no code even for a damaged file, which the
         # digest then rejects before anything reads what loaded.
+        before = _identity(path)
         hashing = pool.submit(_digest, path)
         try:
             # Mapped, not read: its pages come from the page cache as they are read,
@@ -262,14 +263,22 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
             # Privately: an array changed in place is the process's copy, never the file.
             kept = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             failed = None
-        except Exception as exc:  # said below, once the digest has its say
-            kept, failed = None, exc
+        except Exception:
+            try:  # a file system that cannot map files: read, as before
+                kept = torch.load(path, map_location="cpu", weights_only=True)
+                failed = None
+            except Exception as exc:  # said below, once the digest has its say
+                kept, failed = None, exc
         try:
             actual = hashing.result()
         except OSError as exc:
             raise SnapshotError(f"it cannot be read ({exc.strerror or exc})") from None
     if actual != digest:
         raise SnapshotError("its content differs from its digest (damaged)")
+    # The digest is of the file the pages are mapped from only if nothing replaced or
+    # rewrote it meanwhile (snapshots are replaced by renaming: a new inode).
+    if _identity(path) != before:
+        raise SnapshotError("it was replaced while it was read")
     try:
         if failed is not None:
             raise failed
@@ -290,6 +299,12 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
         # what a file in a writable folder must never be loaded with.
         raise SnapshotError(f"it is not a snapshot guanxi can read "
                             f"({type(exc).__name__})") from None
+
+
+def _identity(path: Path) -> tuple[int, int, int, int]:
+    """What tells one file, and one version of its content, from another."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _digest(path: Path) -> str:
