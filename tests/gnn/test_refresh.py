@@ -358,6 +358,26 @@ def test_two_refreshes_started_together_one_runs_the_other_names_it(job: dict) -
                                  env=cli_env(job["env"]),
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for _ in range(2)]
+    # Whichever takes the lock first is paused while it holds it: a 400-merchant run
+    # holds it under a second, less than the other may take to import torch, and
+    # would otherwise end before the other asks (a CI run saw both exit 0).
+    deadline = time.monotonic() + 300
+    holder = None
+    try:
+        while holder is None and time.monotonic() < deadline:
+            held = job["graph"].read("MATCH (l:JobLock {id: 'scores'}) "
+                                     "RETURN l.owner_pid AS pid")
+            holder = next((c for c in children if held and held[0]["pid"] == c.pid), None)
+            if holder is None:
+                assert all(c.poll() is None for c in children), "a refresh ended unlocked"
+                time.sleep(0.05)
+        assert holder is not None
+        holder.send_signal(signal.SIGSTOP)
+        other = next(c for c in children if c is not holder)
+        other.wait(timeout=300)
+    finally:
+        if holder is not None:
+            holder.send_signal(signal.SIGCONT)
     results = [(c.pid, *c.communicate(timeout=600), c.returncode) for c in children]
     codes = sorted(code for *_, code in results)
     assert codes == [0, 75], [r[2][-500:] for r in results]
