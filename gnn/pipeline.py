@@ -454,8 +454,8 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
                                   "the run this one builds on (a new complete week, one "
                                   "before the data, or a week that became or ceased to "
                                   "be a promotion week): every merchant re-scored")
-            if (ranked.gnn is None and scorer.gnn is not None and scorer.gnn.scores_rows_only
-                    and 0 < moving.sum() < prep.m):
+            if (ranked.gnn is None and scorer.gnn is not None
+                    and scorer.gnn.aggregates_by_product and 0 < moving.sum() < prep.m):
                 log.info("the GNN scores the %d merchants re-scored on what their scores "
                          "read only", int(moving.sum()),
                          extra={"event": "gnn_rows", "merchants": int(moving.sum())})

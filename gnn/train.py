@@ -184,9 +184,10 @@ class Trained:
         return net
 
     @property
-    def scores_rows_only(self) -> bool:
-        """Whether :meth:`predict` of some merchants computes what their outputs read
-        only (``HeteroGNN.encode_rows``); otherwise it cuts them from a whole pass."""
+    def aggregates_by_product(self) -> bool:
+        """``HeteroGNN.aggregates_by_product`` of the network: :meth:`predict` then
+        aggregates over ``adjacency``, and for some merchants computes what their
+        outputs read only (``HeteroGNN.encode_rows``), not a whole pass cut to them."""
         return aggregates_by_product(self.config["conv"], self.config["aggr"])
 
     @property
@@ -222,7 +223,7 @@ class Trained:
 
         nets = {head: self.model(head) for head in by_epoch.values()}
         # Built once for both heads (0.1 s at 100,000 merchants).
-        edges = adjacency(data) if next(iter(nets.values())).aggregates_by_product else None
+        edges = adjacency(data) if self.aggregates_by_product else None
 
         rows = None if merchants is None else torch.as_tensor(merchants, dtype=torch.int64)
         # Likewise what those merchants' outputs read (0.5 s and 80 MB each).
