@@ -169,9 +169,13 @@ class Standardiser:
         if x.ndim != 2 or x.shape[1] != len(self.mean[key]):
             raise ValueError(f"{key}: expected {len(self.mean[key])} columns "
                              f"({', '.join(self.names[key])}), got shape {x.shape}")
-        z = (x - self.mean[key]) / self.std[key]
-        z = np.where(np.isfinite(z), z, 0.0)
-        return np.clip(z, -self.clip, self.clip).astype(np.float32)
+        # In place after the first step: one (N, F) float64 array, not five (a million
+        # consumers: 60 MB each, and fresh memory is what a refresh waits for).
+        z = x - self.mean[key]
+        z /= self.std[key]
+        z[~np.isfinite(z)] = 0.0
+        np.clip(z, -self.clip, self.clip, out=z)
+        return z.astype(np.float32)
 
     def fit_transform(self, key: str, x: np.ndarray,
                       names: tuple[str, ...] | None = None) -> np.ndarray:

@@ -13,8 +13,17 @@ what is freed there for the next block. At 100,000 merchants the forward pass th
 took 0.64-0.71 s instead of 1.13-1.18 s (in the main thread; threads allocate from
 heaps of their own, which keep less), and an incremental refresh 11.0-11.5 s instead
 of 11.6-12.6 s in the process, four runs of each in turn, with 0.3-0.4 GB more at its
-peak (3.7-3.95 GB). Allowing one heap for all threads (``M_ARENA_MAX``) took the page
-faults down further but cost as much in threads waiting for it (11.5-12.0 s).
+peak (3.7-3.95 GB).
+
+Threads share **two heaps** (``M_ARENA_MAX``): glibc gives each thread a heap of its own
+(up to eight per core), and what one frees the others cannot reuse, so each phase run in
+threads (the features, the two GNN heads, the snapshot written beside the scoring)
+faulted in memory the main thread had freed moments before; and a block over 64 MB in
+a thread's heap is mapped and unmapped all the same. On a machine whose fresh memory
+costs 4.7 s a gigabyte (docs/performance.md), an incremental refresh at 100,000
+merchants (interleaved runs, back to back) took 16.5-17.8 s with the default, 15.1-16.9 s
+with one heap for all, and 13.9-16.2 s (one run 19.6 s) with two: 300,000-370,000 page
+faults instead of 380,000-445,000, and 2.7 GB at the peak instead of 3.0 GB.
 
 It is for the commands that score and end (``score``, ``refresh``); not ``train``,
 whose peak memory at 100,000 merchants is bounded, nor long-lived processes such as
@@ -30,13 +39,18 @@ __all__ = ["keep_freed_memory"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
+_ARENAS = 2
+"""Heaps shared by every thread (module docstring)."""
 _KEEP = 2**31 - 1
 """Free heap top kept, in bytes: the largest ``int`` (``mallopt``'s value), 2 GiB."""
 
 
 def keep_freed_memory() -> bool:
     """Have ``malloc`` keep freed blocks for reuse (module docstring): no block is
-    mapped on its own, and a heap's free top is not trimmed. Returns whether it could:
+    mapped on its own, a heap's free top is not trimmed, and threads share
+    :data:`_ARENAS` heaps (call it before starting threads: one that has its own heap
+    keeps it). Returns whether it could:
     False where the C library is not glibc (macOS, musl), which then allocates as it
     always does."""
     if not sys.platform.startswith("linux"):
@@ -48,4 +62,5 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     unmapped, untrimmed = mallopt(_M_MMAP_MAX, 0), mallopt(_M_TRIM_THRESHOLD, _KEEP)
-    return bool(unmapped) and bool(untrimmed)
+    shared = mallopt(_M_ARENA_MAX, _ARENAS)
+    return bool(unmapped) and bool(untrimmed) and bool(shared)

@@ -126,9 +126,11 @@ class Ensemble:
         >>> bool(same.mean() > 0.9), bool((e.raw(X[same]) == e.raw(moved[same])).all())
         (True, True)
         """
-        # As the trees see them (raw() predicts float32), compared as LightGBM does.
-        old = np.asarray(old, dtype=np.float32).astype(np.float64)
-        new = np.asarray(new, dtype=np.float32).astype(np.float64)
+        # As the trees see them (raw() predicts float32), compared as LightGBM does: in
+        # float64, a column at a time (the whole of both, 48,000 rows at 100,000
+        # merchants, took 160 MB of fresh memory).
+        old = np.asarray(old, dtype=np.float32)
+        new = np.asarray(new, dtype=np.float32)
         differ = ~((old == new) | (np.isnan(old) & np.isnan(new)))
         same = ~differ.any(axis=1)
         splits = self._splits
@@ -138,7 +140,7 @@ class Ensemble:
         affected = np.zeros(len(old), dtype=bool)
         for j in np.flatnonzero(differ.any(axis=0)):
             rows = np.flatnonzero(differ[:, j])
-            a, b = old[rows, j], new[rows, j]
+            a, b = old[rows, j].astype(np.float64), new[rows, j].astype(np.float64)
             hit = (np.isnan(a) | np.isnan(b) | (np.abs(a) <= _ZERO) | (np.abs(b) <= _ZERO)
                    | (j < len(categorical) and categorical[j]))
             if j < len(thresholds) and len(thresholds[j]):

@@ -49,9 +49,10 @@ __all__ = ["Snapshot", "SnapshotError", "Staged", "is_kept", "load_snapshot",
 
 log = logging.getLogger("guanxi.snapshot")
 
-_FORMAT = 3
-"""3: text as UTF-8 tensors, only the weeks with a flow; 2: with the run's communities
-and FastRP; 1: the export only, text as lists."""
+_FORMAT = 4
+"""4: the weeks dense, as the export holds them (mapped when loaded, not rebuilt); 3: text
+as UTF-8 tensors, only the weeks with a flow; 2: with the run's communities and FastRP;
+1: the export only, text as lists."""
 
 _STALE_PART = 3600.0
 """Seconds after which a part file left in the folder is a dead run's: a live run
@@ -327,13 +328,15 @@ def _checked(ex: Exported) -> Exported:
             wrong.append(f"{'-'.join(key)} has {attr.shape[0]} attribute rows for "
                          f"{index.shape[1]} edges")
     merchants = sizes.get("Merchant", 0)
-    if len(ex.merchants) != merchants or ex.weeks.shape[0] != merchants \
+    if ex.weeks.dtype != torch.float32 or ex.weeks.dim() != 3:
+        wrong.append("its weeks are not a (merchants, weeks, flows) float32 tensor")
+    elif len(ex.merchants) != merchants or ex.weeks.shape[0] != merchants \
             or ex.weeks.shape[1] != len(ex.week_dates):
         wrong.append("its merchants, rows and weeks disagree")
     # Written by a guanxi whose graph model had other weekly flows or aggregates.
     aggregates = {r.key: tuple(a.name for a in r.aggregates) for r in model.RELATIONS}
     if tuple(ex.week_names) != model.week_property_names() \
-            or ex.weeks.shape[2] != len(model.week_property_names()) \
+            or (ex.weeks.dim() == 3 and ex.weeks.shape[2] != len(model.week_property_names())) \
             or any(aggregates.get(k) != v for k, v in ex.edge_attr_names.items()):
         wrong.append("its weekly flows or edge aggregates are not this graph model's")
     if wrong:
@@ -373,23 +376,6 @@ def _strings(kept: dict[str, torch.Tensor]) -> np.ndarray:
                                            strict=True)], dtype=object)
 
 
-def _sparse_weeks(weeks: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The ``(M, W, F)`` weeks as their shape, the ``(n, 2)`` merchant and week of each
-    week with a flow (a quarter of them on the synthetic graphs) and its ``(n, F)``
-    flows."""
-    at = (weeks != 0).any(dim=-1).nonzero()
-    return {"shape": torch.tensor(weeks.shape, dtype=torch.int64),
-            "at": at.to(torch.int32), "values": weeks[at[:, 0], at[:, 1]]}
-
-
-def _dense_weeks(kept: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The weeks :func:`_sparse_weeks` kept."""
-    weeks = torch.zeros(tuple(kept["shape"].tolist()), dtype=torch.float32)
-    at = kept["at"].to(torch.int64)
-    weeks[at[:, 0], at[:, 1]] = kept["values"]
-    return weeks
-
-
 def _plain(ex: Exported) -> dict[str, Any]:
     merchants = ex.merchants.copy()
     merchants["registered_on"] = merchants["registered_on"].dt.strftime("%Y-%m-%d")
@@ -407,7 +393,11 @@ def _plain(ex: Exported) -> dict[str, Any]:
             "merchants": {**text, "defaulted": defaulted},
             "edges": edges,
             "edge_attr_names": {"|".join(k): list(v) for k, v in ex.edge_attr_names.items()},
-            "weeks": _sparse_weeks(ex.weeks), "week_dates": torch.from_numpy(
+            # Dense, as the export holds them: loaded, they are the file's pages (mapped),
+            # where the flows alone (a quarter of the weeks, 100,000 merchants: 0.4 of
+            # the size) were made dense again in 254 MB of fresh memory, and made sparse
+            # again to be kept (docs/performance.md).
+            "weeks": ex.weeks, "week_dates": torch.from_numpy(
                 ex.week_dates.astype("datetime64[D]").astype(np.int64)),
             "week_names": list(ex.week_names)}
 
@@ -430,6 +420,6 @@ def _exported(kept: dict[str, Any]) -> Exported:
     merchants["defaulted"] = defaulted.mask(defaulted < 0)
     return Exported(data, ids,
                     {tuple(k.split("|")): tuple(v) for k, v in kept["edge_attr_names"].items()},
-                    merchants, _dense_weeks(kept["weeks"]),
+                    merchants, kept["weeks"],
                     kept["week_dates"].numpy().astype("datetime64[D]"),
                     tuple(kept["week_names"]))
