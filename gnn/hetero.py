@@ -62,6 +62,9 @@ MERCHANT = "Merchant"
 REV = "rev_"
 _DAY = 86_400.0
 
+_BLOCK_ROWS = 16_384
+"""Rows standardised at a time (:meth:`Standardiser.transform`)."""
+
 
 def type_key(key: str | EdgeType) -> str:
     """The string a node or edge type is known by in a :class:`Standardiser`.
@@ -165,17 +168,20 @@ class Standardiser:
         """``(N, F)`` float32 z-scores of ``x`` on the scale learnt for ``key``."""
         if key not in self.mean:
             raise KeyError(f"no standardisation learnt for {key!r}; known: {sorted(self.mean)}")
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != len(self.mean[key]):
             raise ValueError(f"{key}: expected {len(self.mean[key])} columns "
                              f"({', '.join(self.names[key])}), got shape {x.shape}")
-        # In place after the first step: one (N, F) float64 array, not five (a million
-        # consumers: 60 MB each, and fresh memory is what a refresh waits for).
-        z = x - self.mean[key]
-        z /= self.std[key]
-        z[~np.isfinite(z)] = 0.0
-        np.clip(z, -self.clip, self.clip, out=z)
-        return z.astype(np.float32)
+        # In float64 (as fitted), a block of rows at a time, into the float32 result:
+        # whole, the float64 copies of 100,000 merchants' features or a million
+        # consumers' were 60-80 MB each, and fresh memory is what a refresh waits for.
+        out = np.empty(x.shape, dtype=np.float32)
+        for start in range(0, len(x), _BLOCK_ROWS):
+            z = np.asarray(x[start:start + _BLOCK_ROWS], dtype=np.float64) - self.mean[key]
+            z /= self.std[key]
+            z[~np.isfinite(z)] = 0.0
+            out[start:start + _BLOCK_ROWS] = np.clip(z, -self.clip, self.clip, out=z)
+        return out
 
     def fit_transform(self, key: str, x: np.ndarray,
                       names: tuple[str, ...] | None = None) -> np.ndarray:
@@ -238,19 +244,28 @@ def edge_features(attr: np.ndarray, names: tuple[str, ...], *, now: float | None
     return np.column_stack(out), tuple(out_names)
 
 
-def node_features(ex: Exported, label: str) -> tuple[np.ndarray, tuple[str, ...]]:
+def node_features(ex: Exported, label: str, rows: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, tuple[str, ...]]:
     """Structural features of a non-merchant node type, from the relations touching it.
 
     Per relation ``R`` with an end of type ``label``: ``R_log_degree``; where ``R`` has
     aggregates, also ``R_log_count``, ``R_log_amount`` (sums over the node's edges),
     ``R_round_share``, ``R_night_share`` (of the summed count) and ``R_log_span_days``
     (first to last payment). For an identifier, the degree is the number of merchants
-    sharing it. Returns ``(|V_label|, F)`` float64 and the column names.
+    sharing it. Returns ``(|V_label|, F)`` float64 and the column names; with ``rows``
+    (a ``(|V_label|,)`` bool mask), those rows only.
     """
     data = ex.data
     n = data[label].num_nodes
-    columns: list[np.ndarray] = []
     names: list[str] = []
+    columns: list[np.ndarray] = []
+
+    def add(column: np.ndarray, name: str) -> None:
+        # Cut to ``rows`` as it comes: a million consumers' whole columns, stacked, then
+        # cut, were two arrays of 46 MB.
+        columns.append(column if rows is None else column[rows])
+        names.append(name)
+
     for key in data.edge_types:
         src, rel, dst = key
         for end, side in ((0, src), (1, dst)):
@@ -258,8 +273,7 @@ def node_features(ex: Exported, label: str) -> tuple[np.ndarray, tuple[str, ...]
                 continue
             index = data[key].edge_index[end].numpy()
             prefix = f"{rel}_{'out' if end == 0 else 'in'}" if src == dst else rel
-            columns.append(np.log1p(np.bincount(index, minlength=n)))
-            names.append(f"{prefix}_log_degree")
+            add(np.log1p(np.bincount(index, minlength=n)), f"{prefix}_log_degree")
             attr = data[key].get("edge_attr")
             attr_names = ex.edge_attr_names.get(key, ())
             if attr is None or not attr_names:
@@ -268,25 +282,23 @@ def node_features(ex: Exported, label: str) -> tuple[np.ndarray, tuple[str, ...]
             count = np.bincount(index, a["count"], minlength=n) if "count" in a else None
             for amount in ("amount", "weight_kg"):
                 if amount in a:
-                    columns.append(np.log1p(np.maximum(np.bincount(index, a[amount], n), 0)))
-                    names.append(f"{prefix}_log_{amount}")
+                    add(np.log1p(np.maximum(np.bincount(index, a[amount], n), 0)),
+                        f"{prefix}_log_{amount}")
             if count is not None:
-                columns.append(np.log1p(count))
-                names.append(f"{prefix}_log_count")
+                add(np.log1p(count), f"{prefix}_log_count")
                 for share in ("round_count", "night_count"):
                     if share in a:
-                        columns.append(np.bincount(index, a[share], n) / np.maximum(count, 1))
-                        names.append(f"{prefix}_{share.replace('_count', '_share')}")
+                        add(np.bincount(index, a[share], n) / np.maximum(count, 1),
+                            f"{prefix}_{share.replace('_count', '_share')}")
             if "first_ts" in a and "last_ts" in a:
                 first = np.full(n, np.inf)
                 last = np.full(n, -np.inf)
                 np.minimum.at(first, index, a["first_ts"])
                 np.maximum.at(last, index, a["last_ts"])
                 span = np.where(np.isfinite(first) & np.isfinite(last), last - first, 0.0)
-                columns.append(np.log1p(np.maximum(span, 0.0) / _DAY))
-                names.append(f"{prefix}_log_span_days")
+                add(np.log1p(np.maximum(span, 0.0) / _DAY), f"{prefix}_log_span_days")
     if not columns:  # a node type without edges: a constant column keeps it well formed
-        return np.zeros((n, 1)), ("none",)
+        return np.zeros((n if rows is None else int(np.count_nonzero(rows)), 1)), ("none",)
     return np.column_stack(columns), tuple(names)
 
 
@@ -336,7 +348,7 @@ def model_input(ex: Exported, merchant_x: np.ndarray, *,
     if MERCHANT not in raw.node_types:
         raise ValueError("the export has no Merchant nodes; nothing to score")
     m = raw[MERCHANT].num_nodes
-    merchant_x = np.asarray(merchant_x, dtype=np.float64)
+    merchant_x = np.asarray(merchant_x)  # float64 where fitted or scaled, a block at a time
     if merchant_x.ndim != 2 or merchant_x.shape[0] != m:
         raise ValueError(f"merchant_x must be ({m}, F) for the export's {m} merchants, "
                          f"not shape {merchant_x.shape}")
@@ -362,8 +374,8 @@ def model_input(ex: Exported, merchant_x: np.ndarray, *,
         keep = _merchant_degree(raw, label) >= min_merchants
         if not keep.any():
             continue
-        features, feature_names = node_features(ex, label)
-        x = scaled(label, features[keep], feature_names)
+        features, feature_names = node_features(ex, label, keep)
+        x = scaled(label, features, feature_names)
         if x is not None:
             out[label].x = x
             out[label].n_id = torch.from_numpy(np.flatnonzero(keep))

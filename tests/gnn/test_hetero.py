@@ -105,6 +105,15 @@ def test_structural_features_count_what_the_edges_say() -> None:
     assert col["PAID_log_span_days"][0] == pytest.approx(np.log1p(4))
 
 
+def test_structural_features_of_some_rows_are_those_rows() -> None:
+    ex = small_export()
+    rows = np.array([True, False, True])
+    whole, names = node_features(ex, "Consumer")
+    some, some_names = node_features(ex, "Consumer", rows)
+    assert some_names == names
+    assert np.array_equal(some, whole[rows])
+
+
 def test_edge_features_are_logs_and_shares() -> None:
     attr = _paid([(2, 200, 1, 0, 0)]).numpy()
     values, names = edge_features(attr, PAID_NAMES, now=10 * DAY)
@@ -220,6 +229,20 @@ def test_standardiser_clips_outliers() -> None:
     s = Standardiser(clip=3.0)
     s.fit("t", np.r_[np.zeros(99), 1.0][:, None])
     assert s.transform("t", np.array([[1e6], [-1e6]]))[:, 0].tolist() == [3.0, -3.0]
+
+
+def test_standardising_in_blocks_is_the_formula_bit_for_bit() -> None:
+    # More rows than one block (hetero._BLOCK_ROWS), float32 in as a run gives them.
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(40_000, 3)) * 5 + 2).astype(np.float32)
+    x[::9, 1] = np.nan
+    x[7, 2] = np.inf
+    s = Standardiser()
+    s.fit("t", x)
+    z = (x.astype(np.float64) - s.mean["t"]) / s.std["t"]
+    expected = np.clip(np.where(np.isfinite(z), z, 0.0), -s.clip, s.clip).astype(np.float32)
+    assert np.array_equal(s.transform("t", x), expected)
+    assert s.transform("t", x[:0]).shape == (0, 3)
 
 
 def test_wrong_feature_rows_are_an_error() -> None:
