@@ -253,9 +253,10 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
     except OSError:
         raise SnapshotError("it has no digest beside it") from None
     with ThreadPoolExecutor(1, thread_name_prefix="guanxi-digest") as pool:
-        # Hashed while it loads (hashing frees the interpreter; 0.2-0.3 s at 100,000
-        # merchants): weights_only runs no code even for a damaged file, which the
-        # digest then rejects before anything reads what loaded.
+        # Hashed while it loads and is unpacked (hashing frees the interpreter; 0.5 s at
+        # 100,000 merchants, as long as the unpacking): weights_only runs no code even
+        # for a damaged file, and what the unpacking makes of one (an error, or
+        # nonsense) is dropped once the digest rejects it.
         before = _identity(path)
         hashing = pool.submit(_digest, path)
         try:
@@ -263,13 +264,15 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
             # where fresh memory for 330 MB of tensors took 1-2 s (docs/performance.md).
             # Privately: an array changed in place is the process's copy, never the file.
             kept = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            failed = None
         except Exception:
             try:  # a file system that cannot map files: read, as before
                 kept = torch.load(path, map_location="cpu", weights_only=True)
-                failed = None
             except Exception as exc:  # said below, once the digest has its say
-                kept, failed = None, exc
+                kept = exc
+        try:
+            snapshot = _unpacked(kept, run)
+        except SnapshotError as exc:
+            snapshot = exc
         try:
             actual = hashing.result()
         except OSError as exc:
@@ -280,9 +283,17 @@ def load_snapshot(root: Path, graph: Graph, run: str) -> Snapshot | None:
     # rewrote it meanwhile (snapshots are replaced by renaming: a new inode).
     if _identity(path) != before:
         raise SnapshotError("it was replaced while it was read")
+    if isinstance(snapshot, SnapshotError):
+        raise snapshot
+    return snapshot
+
+
+def _unpacked(kept: dict[str, Any] | Exception, run: str) -> Snapshot:
+    """The :class:`Snapshot` in what ``torch.load`` gave (or the error it raised);
+    :class:`SnapshotError` when that is not a usable snapshot of run ``run``."""
     try:
-        if failed is not None:
-            raise failed
+        if isinstance(kept, Exception):
+            raise kept
         if kept.get("format") != _FORMAT or kept.get("run") != run:
             raise SnapshotError(f"it is not format {_FORMAT} of run {run}")
         snapshot = Snapshot(_checked(_exported(kept)), kept["communities"].numpy(),

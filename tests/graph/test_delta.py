@@ -218,6 +218,11 @@ def test_one_snapshot_per_database_the_latest_run(graph: Graph, tmp_path: Path,
     save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v2", kept)
     with pytest.raises(SnapshotError, match="not this graph model's"):
         load_snapshot(tmp_path, graph, "20260103T000000.000000Z/v2")
+    ex.week_names = ex.week_names[:-1]
+    ex.weeks = ex.weeks.double()  # kept dense and mapped as it is: its type is checked
+    save_snapshot(tmp_path, graph, "20260103T000000.000000Z/v3", kept)
+    with pytest.raises(SnapshotError, match="float32 tensor"):
+        load_snapshot(tmp_path, graph, "20260103T000000.000000Z/v3")
     ex.skipped = {"weeks": 1}  # an export an ingest wrote into is not kept
     assert save_snapshot(tmp_path, graph, "20260104T000000.000000Z/v1", kept) is None
     # A folder that cannot be written: one line saying so.
