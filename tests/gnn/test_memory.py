@@ -30,8 +30,10 @@ print(kept, faults() - before)
 """
 
 
-def _faults(mode: str) -> tuple[str, int]:
-    out = subprocess.run([sys.executable, "-c", _CYCLES, mode], capture_output=True,
+def _child(script: str, mode: str) -> tuple[str, int]:
+    """What ``script`` prints in a process of its own: what ``keep_freed_memory`` said
+    (``mode`` "keep"; "None" otherwise) and a count."""
+    out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
                          text=True, check=True).stdout.split()
     return out[0], int(out[1])
 
@@ -40,8 +42,8 @@ def _faults(mode: str) -> tuple[str, int]:
 def test_freed_blocks_are_reused_instead_of_faulted_in_again() -> None:
     # Ten 64 MB blocks, one after another: by default each is mapped afresh and
     # faults in its 16,384 pages; kept, the first one's pages serve the other ten.
-    said, kept = _faults("keep")
-    _, default = _faults("default")
+    said, kept = _child(_CYCLES, "keep")
+    _, default = _child(_CYCLES, "default")
     assert said == "True"
     assert default >= 10 * 16_000, default
     assert kept < 1_000, kept
@@ -78,13 +80,8 @@ with tempfile.TemporaryDirectory() as folder:
 def test_threads_share_two_heaps() -> None:
     # Six threads allocating at once: by default glibc gives most their own heap,
     # whose freed memory the others cannot reuse; kept, they share two.
-    def heaps(mode: str) -> tuple[str, int]:
-        out = subprocess.run([sys.executable, "-c", _HEAPS, mode], capture_output=True,
-                             text=True, check=True).stdout.split()
-        return out[0], int(out[1])
-
-    said, kept = heaps("keep")
-    _, default = heaps("default")
+    said, kept = _child(_HEAPS, "keep")
+    _, default = _child(_HEAPS, "default")
     assert said == "True"
     assert kept <= 2, kept
     assert default >= 3, default
