@@ -379,16 +379,18 @@ def _fitting_job(*, scoring: bool = False) -> None:
     its worker processes with it; then the model stack (torch, PyG, LightGBM) is
     loaded with stop signals held (a ``KeyboardInterrupt`` raised inside torch's native
     start-up aborted the process): one that came meanwhile is raised when it is loaded.
+    The stack is imported with the garbage collector off (``gnn/memory.py``);
     ``scoring``: a run that scores and ends (``score``, ``refresh``) keeps the memory it
-    frees for its next arrays (``gnn/memory.py``)."""
-    from guanxi.gnn.memory import keep_freed_memory
+    frees for its next arrays, and what the imports made is frozen, out of every later
+    collection's way (``gnn/memory.py``)."""
+    from guanxi.gnn.memory import imported_untracked, keep_freed_memory
     from guanxi.gnn.workers import workers
 
     workers()
     if scoring:
         keep_freed_memory()
     stop_on(signal.SIGTERM)
-    with uninterrupted():
+    with uninterrupted(), imported_untracked(freeze=scoring):
         import guanxi.gnn.pipeline  # noqa: F401
 
 

@@ -167,6 +167,32 @@ def test_the_exit_skips_the_teardown_but_not_the_exit_handlers_or_a_thread(
     assert done.stdout.endswith("handler ran\n") and "teardown ran" not in done.stderr
 
 
+def test_a_teardown_that_cannot_be_skipped_collects_what_was_frozen() -> None:
+    """A scoring command freezes what it imported (``gnn/memory.py``); when its exit
+    cannot skip the teardown (a thread still runs), ``leave`` unfreezes first, so the
+    teardown collects as Python's own does (a native module that counts its objects at
+    exit, triton's, would otherwise print that some leaked)."""
+    import subprocess
+    import sys
+
+    script = ("import gc, sys, threading, time\n"
+              "from guanxi.cli import main\n"
+              "class Cycle:\n"
+              "    def __del__(self):\n"
+              "        sys.stderr.write('collected')\n"
+              "kept = Cycle()\n"
+              "kept.me = kept\n"
+              "del kept\n"  # only a collection frees it
+              "gc.freeze()\n"
+              "threading.Thread(target=lambda: time.sleep(0.5)).start()\n"
+              "sys.argv = ['guanxi', '--help']\n"
+              "main()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "collected" in done.stderr
+
+
 def test_output_that_cannot_be_written_fails_the_command() -> None:
     """Skipping the teardown keeps Python's rule: a success whose output is lost (here a
     result still buffered when the command ends, into a pipe nobody reads) exits 120,

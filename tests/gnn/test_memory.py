@@ -85,3 +85,21 @@ def test_threads_share_two_heaps() -> None:
     assert said == "True"
     assert kept <= 2, kept
     assert default >= 3, default
+
+
+_IMPORTS = """
+import gc, sys
+from guanxi.gnn.memory import imported_untracked
+with imported_untracked(freeze=sys.argv[1] == "keep"):
+    during = gc.isenabled()
+    import decimal, json  # noqa: F401
+print(during, gc.isenabled(), gc.get_freeze_count() > 0)
+"""
+
+
+@pytest.mark.parametrize("mode, frozen", [("keep", "True"), ("default", "False")])
+def test_imports_run_without_the_collector_and_what_they_made_is_frozen(
+        mode: str, frozen: str) -> None:
+    out = subprocess.run([sys.executable, "-c", _IMPORTS, mode], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["False", "True", frozen]
