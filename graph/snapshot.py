@@ -18,6 +18,8 @@ four times slower than the unsafe one (6 s for the 1.5 million ids of a
 >>> kept = _text(["M1", None, "", "C22"])
 >>> kept["offsets"].tolist(), _strings(kept).tolist()
 ([0, 2, 2, 2, 5], ['M1', None, '', 'C22'])
+>>> _strings(_text(["a\\0b", "", "商"])).tolist()
+['a\\x00b', '', '商']
 """
 
 from __future__ import annotations
@@ -378,13 +380,21 @@ def _text(values: Sequence[str | None]) -> dict[str, torch.Tensor]:
 
 def _strings(kept: dict[str, torch.Tensor]) -> np.ndarray:
     """The object array :func:`_text` kept."""
-    raw = kept["utf8"].numpy().tobytes()
-    bounds = kept["offsets"].tolist()
-    # ASCII: byte offsets are character offsets, so one decode, then slices.
-    text = raw.decode("ascii") if raw.isascii() else None
-    return np.array([None if gone else text[a:b] if text is not None else raw[a:b].decode()
-                     for a, b, gone in zip(bounds[:-1], bounds[1:], kept["missing"].tolist(),
-                                           strict=True)], dtype=object)
+    utf8, offsets = kept["utf8"].numpy(), kept["offsets"].numpy()
+    if len(offsets) < 2:
+        return np.empty(0, dtype=object)
+    if not (utf8 == 0).any():
+        # A NUL between values, then one decode and one split, in C: the 1.5 million
+        # ids of a 100,000-merchant graph took 0.6 s sliced one by one.
+        values = np.insert(utf8, offsets[1:-1], 0).tobytes().decode().split("\0")
+    else:  # a NUL inside a value: sliced
+        raw = utf8.tobytes()
+        values = [raw[a:b].decode() for a, b in zip(offsets[:-1].tolist(),
+                                                    offsets[1:].tolist(), strict=True)]
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    out[kept["missing"].numpy()] = None
+    return out
 
 
 def _plain(ex: Exported) -> dict[str, Any]:
