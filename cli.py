@@ -479,14 +479,12 @@ def score_cmd(
                               progress=progress, say=_say(as_json))
         finished()
     except StoppedAfterCommit as exc:
-        console.print(f"stopped after the scores were written: {exc.done}, and readers "
-                      "see it", markup=False)
-        raise typer.Exit(EXIT_CODE) from None
+        _score_stopped(f"stopped after the scores were written: {exc.done}, and readers "
+                       "see it", as_json, committed=True)
     except KeyboardInterrupt:
-        console.print("interrupted: readers see the last complete scoring run; the next "
-                      "`guanxi score` or `guanxi refresh` cleans up what this one wrote",
-                      markup=False)
-        raise typer.Exit(EXIT_CODE) from None
+        _score_stopped("interrupted: readers see the last complete scoring run; the next "
+                       "`guanxi score` or `guanxi refresh` cleans up what this one wrote",
+                       as_json)
     if as_json:
         emit_record(report.as_dict(), True)
         return
@@ -607,10 +605,23 @@ def _refresh_stopped(log: logging.Logger, message: str, as_json: bool, *,
     log.error("%s", message, extra={"event": "failed", "exit_code": EXIT_CODE,
                                     **({"committed": True} if committed else {})})
     if as_json:
-        emit_json({"error": {"type": "Stopped", "message": message,
-                             "fix": None if committed else "run guanxi refresh again",
-                             "exit_code": EXIT_CODE, "committed": committed}})
+        _emit_stopped(message, "refresh", committed)
     sys.exit(EXIT_CODE)
+
+
+def _score_stopped(message: str, as_json: bool, *, committed: bool = False) -> NoReturn:
+    """A score stopped by a signal: the line, ``--json``'s error object (stdout is never
+    left empty), exit :data:`EXIT_CODE`."""
+    console.print(message, markup=False)
+    if as_json:
+        _emit_stopped(message, "score", committed)
+    sys.exit(EXIT_CODE)
+
+
+def _emit_stopped(message: str, command: str, committed: bool) -> None:
+    emit_json({"error": {"type": "Stopped", "message": message,
+                         "fix": None if committed else f"run guanxi {command} again",
+                         "exit_code": EXIT_CODE, "committed": committed}})
 
 
 @app.command("evaluate")

@@ -539,6 +539,17 @@ def test_ctrl_c_stops_a_score_with_one_line_and_the_current_run_stays(job: dict)
     assert current_run(job["graph"]).run == before
 
 
+def test_sigterm_stops_a_score_with_json_on_stdout(job: dict) -> None:
+    a_current_run(job)
+    code, out, err = stopped_once_it_holds_the_lock(job, signal.SIGTERM, "score", "--json")
+    assert code == 130
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("interrupted: readers see the last complete scoring run"), err
+    assert json.loads(out)["error"] == {
+        "type": "Stopped", "message": line, "fix": "run guanxi score again",
+        "exit_code": 130, "committed": False}
+
+
 def test_scores_that_are_not_where_the_run_says_mean_a_full_run(job: dict) -> None:
     # An incremental run's merchant scores carry the id of the full run it built on;
     # a run that lost that pointer (edited by hand, or by an older guanxi) must not be
