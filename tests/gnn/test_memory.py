@@ -30,20 +30,25 @@ print(kept, faults() - before)
 """
 
 
-def _child(script: str, mode: str) -> tuple[str, int]:
-    """What ``script`` prints in a process of its own: what ``keep_freed_memory`` said
-    (``mode`` "keep"; "None" otherwise) and a count."""
-    out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
-                         text=True, check=True).stdout.split()
-    return out[0], int(out[1])
+def _child(script: str, mode: str) -> list[str]:
+    """The words ``script`` prints in a process of its own, given ``mode``."""
+    return subprocess.run([sys.executable, "-c", script, mode], capture_output=True,
+                          text=True, check=True).stdout.split()
+
+
+def _said_and_count(script: str, mode: str) -> tuple[str, int]:
+    """What ``keep_freed_memory`` said in ``script`` (``mode`` "keep"; "None"
+    otherwise) and the count it printed."""
+    said, count = _child(script, mode)
+    return said, int(count)
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
 def test_freed_blocks_are_reused_instead_of_faulted_in_again() -> None:
     # Ten 64 MB blocks, one after another: by default each is mapped afresh and
     # faults in its 16,384 pages; kept, the first one's pages serve the other ten.
-    said, kept = _child(_CYCLES, "keep")
-    _, default = _child(_CYCLES, "default")
+    said, kept = _said_and_count(_CYCLES, "keep")
+    _, default = _said_and_count(_CYCLES, "default")
     assert said == "True"
     assert default >= 10 * 16_000, default
     assert kept < 1_000, kept
@@ -80,8 +85,8 @@ with tempfile.TemporaryDirectory() as folder:
 def test_threads_share_two_heaps() -> None:
     # Six threads allocating at once: by default glibc gives most their own heap,
     # whose freed memory the others cannot reuse; kept, they share two.
-    said, kept = _child(_HEAPS, "keep")
-    _, default = _child(_HEAPS, "default")
+    said, kept = _said_and_count(_HEAPS, "keep")
+    _, default = _said_and_count(_HEAPS, "default")
     assert said == "True"
     assert kept <= 2, kept
     assert default >= 3, default
@@ -100,6 +105,4 @@ print(during, gc.isenabled(), gc.get_freeze_count() > 0)
 @pytest.mark.parametrize("mode, frozen", [("keep", "True"), ("default", "False")])
 def test_imports_run_without_the_collector_and_what_they_made_is_frozen(
         mode: str, frozen: str) -> None:
-    out = subprocess.run([sys.executable, "-c", _IMPORTS, mode], capture_output=True,
-                         text=True, check=True).stdout.split()
-    assert out == ["False", "True", frozen]
+    assert _child(_IMPORTS, mode) == ["False", "True", frozen]
