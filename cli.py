@@ -382,8 +382,10 @@ def _fitting_job(*, scoring: bool = False) -> None:
     The stack is imported with the garbage collector off (``gnn/memory.py``);
     ``scoring``: a run that scores and ends (``score``, ``refresh``) keeps the memory it
     frees for its next arrays, and what the imports made is frozen, out of every later
-    collection's way (``gnn/memory.py``)."""
+    collection's way (``gnn/memory.py``); and PyG without torch's compiler
+    (``gnn/no_compiler.py``)."""
     from guanxi.gnn.memory import imported_untracked, keep_freed_memory
+    from guanxi.gnn.no_compiler import import_pyg
     from guanxi.gnn.workers import workers
 
     workers()
@@ -391,6 +393,7 @@ def _fitting_job(*, scoring: bool = False) -> None:
         keep_freed_memory()
     stop_on(signal.SIGTERM)
     with uninterrupted(), imported_untracked(freeze=scoring):
+        import_pyg()
         import guanxi.gnn.pipeline  # noqa: F401
 
 

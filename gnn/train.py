@@ -65,6 +65,7 @@ from guanxi.gnn.model import (
     aggregates_by_product,
     reads_edge_values,
 )
+from guanxi.gnn.no_compiler import use_deterministic_algorithms
 from guanxi.gnn.workers import Step, in_processes, in_threads
 from guanxi.progress import ProgressFn
 
@@ -766,7 +767,7 @@ def _deterministic(seed: int | None, threads: int) -> Iterator[None]:
     old_mode = torch.are_deterministic_algorithms_enabled()
     old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    use_deterministic_algorithms(True, warn_only=True)
     try:
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
@@ -774,4 +775,4 @@ def _deterministic(seed: int | None, threads: int) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_mode, warn_only=old_warn)
+        use_deterministic_algorithms(old_mode, warn_only=old_warn)
