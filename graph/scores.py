@@ -215,7 +215,7 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
     graph.write(load("scores_begin_run"), kind=kind, as_of=as_of, seen=sorted(seen_batches),
                 **stamp)
     totals = write_batches(graph, _batches(merchants, clusters, vectors, moves, stamp,
-                                           batch_size),
+                                           batch_size, staged=base is not None),
                            workers=workers, progress=progress, task="write scores",
                            total_rows=len(merchants) + len(clusters), check=check)
     summary = WriteSummary(run, scores.model_version, scored_at, totals=totals)
@@ -356,9 +356,11 @@ def _checked(scores: ScoreSet) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, np
 
 
 def _batches(m: pd.DataFrame, c: pd.DataFrame, vectors: dict[str, np.ndarray],
-             moves: dict[str, history.Change], stamp: dict[str, Any], size: int
-             ) -> Iterator[Batch]:
-    """Whole clusters with their members (so batches share no node), then the rest."""
+             moves: dict[str, history.Change], stamp: dict[str, Any], size: int, *,
+             staged: bool) -> Iterator[Batch]:
+    """Whole clusters with their members (so batches share no node), then the rest;
+    ``staged``: the embeddings are written where the incremental flip takes them from
+    (``queries/scores_write_merchants.cypher``)."""
     clustered = int(m["cluster_id"].notna().sum())
     keys = m["cluster_id"].iloc[:clustered].to_numpy(dtype=object)
     ids = c["cluster_id"].to_numpy(dtype=object)
@@ -371,18 +373,18 @@ def _batches(m: pd.DataFrame, c: pd.DataFrame, vectors: dict[str, np.ndarray],
             stop = int(ends[i])
             yield _batch(n, m.iloc[first_merchant:stop], c.iloc[first_cluster:i + 1],
                          {k: v[first_merchant:stop] for k, v in vectors.items()},
-                         moves, stamp)
+                         moves, stamp, staged)
             n += 1
             first_cluster, first_merchant = i + 1, stop
     for start in range(clustered, len(m), size):
         stop = min(start + size, len(m))
         yield _batch(n, m.iloc[start:stop], c.iloc[0:0],
-                     {k: v[start:stop] for k, v in vectors.items()}, moves, stamp)
+                     {k: v[start:stop] for k, v in vectors.items()}, moves, stamp, staged)
         n += 1
 
 
 def _batch(n: int, m: pd.DataFrame, c: pd.DataFrame, vectors: dict[str, np.ndarray],
-           moves: dict[str, history.Change], stamp: dict[str, Any]) -> Batch:
+           moves: dict[str, history.Change], stamp: dict[str, Any], staged: bool) -> Batch:
     # pandas may hold a missing cluster_id as NaN (a str column): None for Neo4j.
     cluster_of = [None if _missing(cid) else cid for cid in m["cluster_id"]]
     merchant_rows = [
@@ -409,7 +411,8 @@ def _batch(n: int, m: pd.DataFrame, c: pd.DataFrame, vectors: dict[str, np.ndarr
     if cluster_rows:
         statements.append((load("scores_write_clusters"), {"rows": cluster_rows, **stamp}))
     if merchant_rows:
-        statements.append((load("scores_write_merchants"), {"rows": merchant_rows, **stamp}))
+        statements.append((load("scores_write_merchants"), {"rows": merchant_rows,
+                                                            "staged": staged, **stamp}))
     return Batch(n, statements, len(merchant_rows) + len(cluster_rows))
 
 

@@ -93,7 +93,7 @@ PARAMS: dict[str, dict] = {
         "event": "new", "joined": ["M1"], "left": [], "merged_from": [], "split_into": []}]},
     "scores_write_merchants": _RUN | {"rows": [{
         "id": "M1", "cluster_id": "C1", "ring_score": 0.5, "pd": 0.1, "credit_score": 700,
-        "embedding": [0.1, 0.2], "fastrp": [0.3, 0.4]}]},
+        "embedding": [0.1, 0.2], "fastrp": [0.3, 0.4]}], "staged": False},
     "scores_begin_run": _RUN | {"kind": "full", "as_of": _RUN["scored_at"], "seen": []},
     "scores_previous_members": {"run": _RUN["run"]},
     "scores_flip": {"run": _RUN["run"], "scored_at": _RUN["scored_at"],

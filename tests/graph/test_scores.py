@@ -32,6 +32,7 @@ from guanxi.graph.scores import (
     scoring_runs,
     write_scores,
 )
+from guanxi.graph.similar import INDEX_NAME, ensure_vector_index
 from guanxi.queries import load
 from guanxi.ui import views
 
@@ -247,6 +248,7 @@ def test_an_incremental_run_keeps_what_it_did_not_rescore(graph: Graph) -> None:
 def test_a_chain_of_incremental_runs_moves_only_what_each_rescored(graph: Graph) -> None:
     _merchants_graph(graph)
     write_scores(graph, run_a())
+    ensure_vector_index(graph, 4)  # in place before the incremental runs, as a refresh has it
     a, b = run_id("v1", AT_A), run_id("v1", AT_B)
     write_scores(graph, _incremental(), base=a)
     # A second incremental run re-scores M6 only; a merchant deleted by hand (M5)
@@ -265,7 +267,19 @@ def test_a_chain_of_incremental_runs_moves_only_what_each_rescored(graph: Graph)
                       "s.scored_at AS at ORDER BY m")
     assert [(r["run"], r["m"], r["at"].to_native()) for r in rows] == [
         (a, "M1", AT_B), (a, "M2", AT_B), (a, "M3", AT_B), (a, "M4", AT_A), (a, "M6", at_c)]
-    back = read_scores(graph, embeddings=True).merchants.set_index("merchant_id")
+    back = read_scores(graph, embeddings=True)
+    # M6 had no score: the run's own copy was kept, its staged embedding moved in place.
+    assert back.embeddings[-1].tolist() == [1.0] * 4
+    assert back.embeddings[0].tolist() == [9.0] * 4  # replaced in place by run b's
+    assert graph.read("MATCH (s:MerchantScore) WHERE s.staged_embedding IS NOT NULL "
+                      "OR s.staged_fastrp IS NOT NULL RETURN count(s) AS n") == [{"n": 0}]
+    # The vector index holds every current score's embedding, those moved in included,
+    # and nothing else (the runs' copies are gone).
+    indexed = graph.read("CALL db.index.vector.queryNodes($index, 10, [1.0, 1.0, 1.0, 1.0]) "
+                         "YIELD node RETURN node.merchant AS m, node.run AS run ORDER BY m",
+                         index=INDEX_NAME)
+    assert indexed == [{"m": f"M{i}", "run": a} for i in (1, 2, 3, 4, 6)]
+    back = back.merchants.set_index("merchant_id")
     assert list(back.index) == ["M1", "M2", "M3", "M4", "M6"]
     assert back.loc["M6", "ring_score"] == 0.5 and back.loc["M4", "ring_score"] == 0.12
     # The app reads the same scores by the run's id (its queries find merchant_run).
