@@ -77,6 +77,13 @@ _SHARED = "shared_weeks"
 """The snapshot's copy of ``Prepared.shared_weeks`` (one row per merchant, as every array a
 snapshot keeps)."""
 
+TOUCHED_READ_SHARE = 0.5
+"""Share of the graph's merchants past which a run reads the whole graph rather than
+the merchants ingest touched into a snapshot: at 100,000 merchants reading and merging
+them took 3.0 s for 1,000, 13.2 s for 30,000, 24 s for 60,000 and 37 s for all, where
+the export took 19-30 s (docs/performance.md). The first scoring after training on
+another graph, or after the graph was loaded again, is that case."""
+
 WHOLE_WRITE_ROWS = 50_000
 """Moved scores above which (and above half the merchants) an incremental run writes
 every score as a new run, unless ``GUANXI_WHOLE_WRITE_OVER`` gives the number. The
@@ -310,8 +317,12 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
     missing = None if name else f"no snapshot of {base} in {root}: read the whole graph"
     if not is_kept(root, graph, delta.base):
         return None, None, missing
-    touched = graph.read(load("ingest_touched"), since=delta.since,
-                         seen=list(delta.seen))[0]["merchants"]
+    changed = graph.read(load("ingest_touched"), since=delta.since, seen=list(delta.seen))[0]
+    touched = changed["merchants"]
+    if len(touched) > TOUCHED_READ_SHARE * changed["in_graph"]:
+        return None, None, (f"{len(touched)} merchants touched since {base}, over "
+                            f"{TOUCHED_READ_SHARE:.0%} of the {changed['in_graph']} in the "
+                            "graph: read the whole graph (faster than reading them one by one)")
     with ThreadPoolExecutor(1, thread_name_prefix="guanxi-delta") as pool:
         # Neo4j reads what ingest touched while this process loads the snapshot (1 s
         # of the 3.8 s both took one after the other at 100,000 merchants). Leaving

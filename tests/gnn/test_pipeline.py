@@ -16,6 +16,7 @@ spin against each other and a five-fold fit takes minutes instead of seconds).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -376,6 +377,31 @@ def test_the_first_score_after_training_reads_only_what_changed_since(
                                    f"{version} (")
         assert "(0 merchants touched)" not in notes[0]
         pd.testing.assert_frame_equal(kept, whole)
+    finally:
+        load_folder(synth, scoring_folder, tmp_path / "rejects.csv")
+
+
+def test_a_score_reads_the_whole_graph_when_most_merchants_were_touched(
+        synth: Graph, scoring_folder: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    version = pipeline.train(synth, FAST, models=str(models)).version
+    # A payment to over half of the merchants: reading each of them into training's
+    # snapshot would cost more than reading the graph.
+    payments = pd.read_csv(scoring_folder / "payments.csv", dtype=str)
+    payees = payments.drop_duplicates("payee_id")
+    share = len(payees) / synth.read("MATCH (m:Merchant) RETURN count(m) AS n")[0]["n"]
+    assert share > pipeline.TOUCHED_READ_SHARE
+    payees = payees.assign(payment_id=[f"most-{i}" for i in range(len(payees))])
+    (tmp_path / "more").mkdir()
+    payees.to_csv(tmp_path / "more" / "payments.csv", index=False)
+    try:
+        assert ingest_folder(synth, tmp_path / "more",
+                             IngestOptions(rejects=tmp_path / "rejects.csv")).error is None
+        _, report = pipeline.score(synth, models=str(models), write=False)
+        assert re.fullmatch(rf"\d+ merchants touched since the training of model "
+                            rf"{version}, over 50% of the \d+ in the graph: read the whole "
+                            r"graph \(faster than reading them one by one\)",
+                            report.notes[0]), report.notes[0]
     finally:
         load_folder(synth, scoring_folder, tmp_path / "rejects.csv")
 
