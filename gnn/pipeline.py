@@ -293,7 +293,7 @@ def score(graph: Graph, *, version: str | None = None, models: str | None = None
     return _score(graph, version, models, write, progress, say, lease, delta, whole)
 
 
-def _whole_write_over() -> int | None:
+def whole_write_over() -> int | None:
     """``GUANXI_WHOLE_WRITE_OVER`` (None: unset, :data:`WHOLE_WRITE_ROWS` applies)."""
     value = os.environ.get("GUANXI_WHOLE_WRITE_OVER", "").strip()
     if not value:
@@ -320,7 +320,7 @@ def _changes_only(graph: Graph, delta: Delta, root: Path, name: str | None = Non
     changed = graph.read(load("ingest_touched"), since=delta.since, seen=list(delta.seen))[0]
     touched = changed["merchants"]
     if len(touched) > TOUCHED_READ_SHARE * changed["in_graph"]:
-        return None, None, (f"{len(touched)} merchants touched since {base}, over "
+        return None, None, (f"{len(touched)} merchants touched, over "
                             f"{TOUCHED_READ_SHARE:.0%} of the {changed['in_graph']} in the "
                             "graph: read the whole graph (faster than reading them one by one)")
     with ThreadPoolExecutor(1, thread_name_prefix="guanxi-delta") as pool:
@@ -395,7 +395,7 @@ def _score(graph: Graph, version: str | None, models: str | None, write: bool,
 
     clock: dict[str, float] = {}
     # A mistake said now, not after the scoring; only incremental runs read it.
-    whole_over = _whole_write_over() if delta is not None else None
+    whole_over = whole_write_over() if delta is not None else None
     artefact = load_artefact(models, version)
     scorer = load_scorer(artefact)
     t = time.perf_counter()

@@ -40,7 +40,7 @@ from guanxi.gnn.incremental import Delta
 from guanxi.graph.connection import Graph
 from guanxi.graph.ledger import BATCH_TIMEOUT
 from guanxi.graph.lock import held
-from guanxi.graph.scores import NoScores, ScoringRun, current_run, drop_failed_runs
+from guanxi.graph.scores import NoScores, Pruned, ScoringRun, current_run, prune
 from guanxi.interrupts import StoppedAfterCommit
 from guanxi.progress import ProgressFn
 from guanxi.queries import load
@@ -97,6 +97,7 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
         raise InputError("--since and --full ask for different refreshes",
                          "use one: --full re-scores every merchant anyway")
     started = time.perf_counter()
+    pipeline.whole_write_over()  # a bad value is said now, not after the read
     # The model first: a version that does not exist is a mistake to say at once (exit
     # 1), not after waiting for the lock (exit 75, "try later"). The run then uses this
     # version even when a newer one is saved meanwhile.
@@ -110,20 +111,21 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
         plan = _Plan(None, None, []) if full else _plan(graph, version, since)
         if plan.fresh is not None:
             fresh = plan.fresh
+            # With the lock held no run is being written: one left 'writing' died, and
+            # what it wrote (up to a whole run of indexed embeddings) goes now, not at
+            # the next run that writes.
+            pruned = prune(graph, fresh.run, fresh.merchant_run)
             seconds = {"total": round(time.perf_counter() - started, 1)}
             log.info("nothing to do: run %s is current, made with model %s, and nothing "
                      "was ingested since %s", fresh.run, fresh.model_version,
                      since or "it read the graph",
                      extra={"event": "done", "run": fresh.run, "kind": "unchanged",
                             "seconds": seconds["total"]})
-            # With the lock held no run is being written: one left 'writing' died.
-            failed = drop_failed_runs(graph, fresh.run)
             return RefreshReport(fresh.run, fresh.model_version, "unchanged", fresh.merchants,
                                  fresh.clusters, None, 0, {}, seconds, took_over,
                                  ["nothing ingested since the current run: no new run "
                                   "(--full to score again anyway)"]
-                                 + ([f"{failed} run(s) that died half-written cleaned up"]
-                                    if failed else []))
+                                 + _pruned_notes(pruned))
         for line in plan.notes:
             log.info(line, extra={"event": "plan"})
         _, report = pipeline.score(graph, version=version, models=models,
@@ -133,6 +135,18 @@ def refresh(graph: Graph, *, version: str | None = None, models: str | None = No
             return _done(report, plan, started, took_over)
         except KeyboardInterrupt:
             raise StoppedAfterCommit(f"run {report.written['run']} is current") from None
+
+
+def _pruned_notes(pruned: Pruned) -> list[str]:
+    """What a run that wrote nothing removed, in words (nothing: no note)."""
+    notes = []
+    if pruned.failed_runs:
+        notes.append(f"{pruned.failed_runs} run(s) that died half-written marked failed")
+    if pruned.merchant_scores or pruned.memberships:
+        notes.append(f"removed {pruned.merchant_scores} merchant scores and "
+                     f"{pruned.memberships} memberships that runs other than the current "
+                     "one left")
+    return notes
 
 
 def _done(report: pipeline.ScoreReport, plan: _Plan, started: float,

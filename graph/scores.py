@@ -68,7 +68,7 @@ from guanxi.queries import Query, load
 
 __all__ = ["NoScores", "ScoringRun", "WriteSummary", "run_id", "write_scores",
            "scoring_runs", "current_run", "read_scores", "stored_scores", "cluster_history",
-           "drop_failed_runs",
+           "drop_failed_runs", "prune", "Pruned",
            "export_folder",
            "export_scores", "format_factors", "MERCHANT_FILE_COLUMNS", "CLUSTER_FILE_COLUMNS"]
 
@@ -249,7 +249,10 @@ def write_scores(graph: Graph, scores: ScoreSet, *, workers: int = 2, batch_size
         summary.clusters_retired = flipped["retired"]
         for change in moves.values():
             summary.events[change.event] = summary.events.get(change.event, 0) + 1
-        _prune(graph, run, merchant_run, summary)
+        pruned = prune(graph, run, merchant_run)
+        summary.merchant_scores_pruned = pruned.merchant_scores
+        summary.memberships_pruned = pruned.memberships
+        summary.failed_runs = pruned.failed_runs
     except KeyboardInterrupt:
         raise StoppedAfterCommit(f"run {run} is current") from None
     summary.seconds = round(time.monotonic() - started, 3)
@@ -278,18 +281,32 @@ def _previous_members(graph: Graph, run: str) -> dict[str, list[str]]:
             for r in graph.read(load("scores_previous_members"), run=run)}
 
 
-def _prune(graph: Graph, run: str, merchant_run: str, summary: WriteSummary) -> None:
-    """Remove older runs' merchant scores and memberships, ``_PRUNE_LIMIT`` of each per
-    transaction, and clean runs that died half-written; ``merchant_run``: the id the
-    current merchant scores carry."""
+@dataclass
+class Pruned:
+    """What :func:`prune` removed: ``merchant_scores`` and ``memberships`` of runs other
+    than the current one; ``failed_runs`` runs newly found dead half-written."""
+
+    merchant_scores: int = 0
+    memberships: int = 0
+    failed_runs: int = 0
+
+
+def prune(graph: Graph, run: str, merchant_run: str) -> Pruned:
+    """Remove the merchant scores and memberships of runs other than the current one
+    ``run`` (replaced runs, runs that died half-written), ``_PRUNE_LIMIT`` of each per
+    transaction, and mark the dead runs failed (:func:`drop_failed_runs`);
+    ``merchant_run``: the id the current merchant scores carry. Only a holder of the
+    scores lock calls it: then no other run is being written."""
+    pruned = Pruned()
     while True:
         row = graph.write(load("scores_prune"), run=run, merchant_run=merchant_run,
                           limit=_PRUNE_LIMIT)[0]
-        summary.merchant_scores_pruned += row["scores"]
-        summary.memberships_pruned += row["memberships"]
+        pruned.merchant_scores += row["scores"]
+        pruned.memberships += row["memberships"]
         if max(row["scores"], row["memberships"]) < _PRUNE_LIMIT:
             break
-    summary.failed_runs = drop_failed_runs(graph, run)
+    pruned.failed_runs = drop_failed_runs(graph, run)
+    return pruned
 
 
 def drop_failed_runs(graph: Graph, current: str) -> int:

@@ -384,7 +384,7 @@ def test_the_first_score_after_training_reads_only_what_changed_since(
 def test_a_score_reads_the_whole_graph_when_most_merchants_were_touched(
         synth: Graph, scoring_folder: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
-    version = pipeline.train(synth, FAST, models=str(models)).version
+    pipeline.train(synth, FAST, models=str(models))
     # A payment to over half of the merchants: reading each of them into training's
     # snapshot would cost more than reading the graph.
     payments = pd.read_csv(scoring_folder / "payments.csv", dtype=str)
@@ -398,8 +398,8 @@ def test_a_score_reads_the_whole_graph_when_most_merchants_were_touched(
         assert ingest_folder(synth, tmp_path / "more",
                              IngestOptions(rejects=tmp_path / "rejects.csv")).error is None
         _, report = pipeline.score(synth, models=str(models), write=False)
-        assert re.fullmatch(rf"\d+ merchants touched since the training of model "
-                            rf"{version}, over 50% of the \d+ in the graph: read the whole "
+        assert re.fullmatch(r"\d+ merchants touched, over 50% of the \d+ in the graph: "
+                            r"read the whole "
                             r"graph \(faster than reading them one by one\)",
                             report.notes[0]), report.notes[0]
     finally:

@@ -174,11 +174,12 @@ def test_an_incremental_run_that_moved_many_scores_writes_every_score_as_a_new_r
     a_current_run(job)
     before = current_run(g)
     _more_payments(job, scoring_folder, tmp_path)
-    # A setting that is not a number stops the run before it scores, writing nothing.
+    # A setting that is not a number stops the run before it plans or reads anything.
     bad = refresh({**job, "env": {**job["env"], "GUANXI_WHOLE_WRITE_OVER": "many"}},
                   "--json")
     assert bad.returncode == 1
     assert "GUANXI_WHOLE_WRITE_OVER must be a whole number, 0 or more, not 'many'" in bad.stderr
+    assert "refresh started" not in bad.stderr and "merchants touched" not in bad.stderr
     assert current_run(g).run == before.run
     # Over the limit (here: any moved score), the run writes every score as its own,
     # as a full run does, instead of replacing the moved ones in the flip.
@@ -316,12 +317,26 @@ def test_a_week_that_tips_into_a_promotion_rescores_every_merchant(
 
 def test_since_rescored_around_everything_ingested_after_it(job: dict) -> None:
     a_current_run(job)
-    # The current run's snapshot damaged on disk: the whole graph is read, and said so.
-    for kept in (Path(job["env"]["GUANXI_MODELS_DIR"]) / "snapshots").rglob("*.pt"):
-        kept.write_bytes(kept.read_bytes()[:-100])
-    # Every ingest batch came after 2000: every merchant is touched.
+    # Every ingest batch came after 2000: every merchant is touched, so the whole graph
+    # is read rather than each merchant into the snapshot.
     report = json.loads(refresh(job, "--json", "--since", "2000-01-01").stdout)
     assert report["kind"] == "incremental" and report["rescored"] == 400
+    assert any(n.startswith("400 merchants touched")
+               and n.endswith("over 50% of the 400 in the graph: read the whole graph "
+                              "(faster than reading them one by one)")
+               for n in report["notes"]), report["notes"]
+
+
+def test_a_damaged_snapshot_means_the_whole_graph_is_read(job: dict, scoring_folder: Path,
+                                                          tmp_path: Path) -> None:
+    a_current_run(job)
+    for kept in (Path(job["env"]["GUANXI_MODELS_DIR"]) / "snapshots").rglob("*.pt"):
+        kept.write_bytes(kept.read_bytes()[:-100])
+    _more_payments(job, scoring_folder, tmp_path)
+    result = refresh(job, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["kind"] == "incremental"
     assert any(n.endswith("cannot be used (its content differs from its digest (damaged)): "
                           "read the whole graph") for n in report["notes"]), report["notes"]
 

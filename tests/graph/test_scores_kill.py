@@ -17,7 +17,7 @@ from helpers import cli_env
 
 from guanxi.gnn.scores import ScoreSet
 from guanxi.graph.connection import Graph
-from guanxi.graph.scores import read_scores, run_id, scoring_runs, write_scores
+from guanxi.graph.scores import prune, read_scores, run_id, scoring_runs, write_scores
 
 N = 10_000
 AT_OLD = datetime(2026, 11, 1, tzinfo=UTC)
@@ -93,6 +93,17 @@ def test_kill_9_while_writing_leaves_the_previous_run_whole(graph: Graph, neo4j_
     pd.testing.assert_frame_equal(after.merchants, expected.merchants)
     pd.testing.assert_frame_equal(after.clusters, expected.clusters)
     np.testing.assert_array_equal(after.embeddings, expected.embeddings)
+    # A refresh that finds nothing to write still removes what the dead run wrote (its
+    # indexed embeddings too), and leaves the current run whole.
+    left = graph.read("MATCH (s:MerchantScore) WHERE s.run = $run RETURN count(s) AS n",
+                      run=new_run)[0]["n"]
+    assert left >= written
+    current = scoring_runs(graph)[0]
+    pruned = prune(graph, current.run, current.merchant_run)
+    assert (pruned.merchant_scores, pruned.failed_runs) == (left, 1)
+    assert graph.read("MATCH (s:MerchantScore) RETURN count(s) AS n") == [{"n": N}]
+    assert [r.state for r in scoring_runs(graph)] == ["current", "failed"]
+    pd.testing.assert_frame_equal(read_scores(graph).merchants, expected.merchants)
     # The next run completes, and what the dead one wrote is gone.
     summary = write_scores(graph, scores("new"))
     assert summary.merchants == N
