@@ -73,6 +73,10 @@ def where_lost(*, found: bool, candidates: int, size: int, best_j: float,
 
 def ring_loss(truth_dir: str, models: str | None = None, variants: bool = False
               ) -> dict[str, Any]:
+    """Recall at K, where each held-out ring was lost (``rings``: typology, size,
+    members among the candidates and in a group, best Jaccard and that group's rank,
+    the members' ranks among held-out merchants) and, with ``variants``, the recall of
+    the same scores regrouped."""
     prep = prepare(open_graph(), seed=0)
     scorer = load_scorer(load_artefact(models))
     truth = read_truth(truth_dir)
