@@ -22,20 +22,15 @@ Against the server and models the environment names, after ``guanxi train``:
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
 import numpy as np
+from stage_audit import arguments, trained
 
 from guanxi.gnn import metrics as mt
-from guanxi.gnn.artefact import load_artefact
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.evaluate import ranked_groups
-from guanxi.gnn.pipeline import load_scorer
-from guanxi.gnn.prepare import prepare
-from guanxi.gnn.truth import read_truth
-from guanxi.graph.connection import open_graph
 
 SHARES = (0.01, 0.02, 0.03, 0.05)
 STRENGTHS = (0.5, 1.0)
@@ -77,15 +72,8 @@ def ring_loss(truth_dir: str, models: str | None = None, variants: bool = False
     members among the candidates and in a group, best Jaccard and that group's rank,
     the members' ranks among held-out merchants) and, with ``variants``, the recall of
     the same scores regrouped."""
-    prep = prepare(open_graph(), seed=0)
-    scorer = load_scorer(load_artefact(models))
-    truth = read_truth(truth_dir)
-    held = prep.labels.ring < 0
-    trained_on = set(prep.ids[~held].tolist())
-    rings_all, types_all = truth.ring_list()
-    kept = [(set(r) - trained_on, t) for r, t in zip(rings_all, types_all, strict=True)]
-    kept = [(r, t) for r, t in kept if r]
-    rings = [r for r, _ in kept]
+    prep, scorer, truth, held, trained_on = trained(truth_dir, models)
+    rings, typologies = truth.held_out_rings(trained_on)
     k = len(rings)
     nodes = scorer.score(prep, explain=False)
     score = nodes.ring
@@ -95,7 +83,7 @@ def ring_loss(truth_dir: str, models: str | None = None, variants: bool = False
     groups = mt.held_out_sets(ranked_groups(prep.ids, score, nodes.groups), trained_on)
     held_rank = np.argsort(np.argsort(-np.where(held, score, -np.inf)))
     rows = []
-    for ring, typology in kept:
+    for ring, typology in zip(rings, typologies, strict=True):
         at = np.array([where[m] for m in ring])
         j, rank = _best(ring, groups)
         hit = _best(ring, groups[:k])[0] >= 0.5 - 1e-9
@@ -127,10 +115,7 @@ def ring_loss(truth_dir: str, models: str | None = None, variants: bool = False
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--truth", required=True, help="the synthetic folder (its truth/)")
-    parser.add_argument("--models", help="models folder (default: GUANXI_MODELS_DIR)")
+    parser = arguments(__doc__)
     parser.add_argument("--variants", action="store_true",
                         help="also regroup the scores with other candidate shares and "
                              "least link strengths")

@@ -18,27 +18,54 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
+from typing import NamedTuple
+
+import numpy as np
 
 from guanxi.gnn import metrics as mt
 from guanxi.gnn.artefact import load_artefact
 from guanxi.gnn.evaluate import ranked_groups
 from guanxi.gnn.pipeline import load_scorer
-from guanxi.gnn.prepare import prepare
-from guanxi.gnn.scorer import RING_STAGES
-from guanxi.gnn.truth import read_truth
+from guanxi.gnn.prepare import Prepared, prepare
+from guanxi.gnn.scorer import RING_STAGES, Scorer
+from guanxi.gnn.truth import Truth, read_truth
 from guanxi.graph.connection import open_graph
+
+
+class Trained(NamedTuple):
+    """The graph, the latest trained model and the truth, split as ``guanxi evaluate``
+    splits them: ``held`` ``(M,)`` bool, merchants that were not training labels."""
+
+    prep: Prepared
+    scorer: Scorer
+    truth: Truth
+    held: np.ndarray
+    trained_on: set[str]
+
+
+def trained(truth_dir: str, models: str | None = None) -> Trained:
+    """Read the graph the environment names, its latest model and ``truth_dir``."""
+    prep = prepare(open_graph(), seed=0)
+    held = prep.labels.ring < 0
+    return Trained(prep, load_scorer(load_artefact(models)), read_truth(truth_dir), held,
+                   set(prep.ids[~held].tolist()))
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The options every audit of a trained model takes: ``--truth`` and ``--models``."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--truth", required=True, help="the synthetic folder (its truth/)")
+    parser.add_argument("--models", help="models folder (default: GUANXI_MODELS_DIR)")
+    return parser
 
 
 def stage_audit(truth_dir: str, models: str | None = None) -> dict[str, dict[str, float]]:
     """``{"stage_0": {...}, "stage_a": {...}, "stage_b": {...}}`` metrics, and which
     stage the model ships under ``"chosen"``."""
-    prep = prepare(open_graph(), seed=0)
-    scorer = load_scorer(load_artefact(models))
-    truth = read_truth(truth_dir)
+    prep, scorer, truth, held, trained_on = trained(truth_dir, models)
     is_ring, _ = truth.align(prep.ids)
-    held = prep.labels.ring < 0
-    trained_on = set(prep.ids[~held].tolist())
-    rings = mt.held_out_sets(truth.ring_list()[0], trained_on)
+    rings, _ = truth.held_out_rings(trained_on)
     out: dict = {"chosen": scorer.ring_stage}
     for stage in RING_STAGES:
         nodes = replace(scorer, ring_stage=stage).score(prep, explain=False)
@@ -53,11 +80,7 @@ def stage_audit(truth_dir: str, models: str | None = None) -> dict[str, dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--truth", required=True, help="the synthetic folder (its truth/)")
-    parser.add_argument("--models", help="models folder (default: GUANXI_MODELS_DIR)")
-    args = parser.parse_args()
+    args = arguments(__doc__).parse_args()
     print(json.dumps(stage_audit(args.truth, args.models), indent=2))
 
 

@@ -63,11 +63,7 @@ def evaluate_prepared(prep: Prepared, scores: ScoreSet, truth: Truth, *, seed: i
     is_ring, defaulted = truth.align(ids)
     known = ~np.isnan(defaulted)
     trained_on = set(ids[~held].tolist())
-    rings, typologies = truth.ring_list()
-    kept = [(set(r) - trained_on, t) for r, t in zip(rings, typologies, strict=True)]
-    kept = [(r, t) for r, t in kept if r]
-    eval_rings = [r for r, _ in kept]
-    eval_types = [t for _, t in kept]
+    eval_rings, eval_types = truth.held_out_rings(trained_on)
 
     shipped = _shipped(scores, ids)
     out: dict[str, Any] = {

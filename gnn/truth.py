@@ -129,6 +129,20 @@ class Truth:
         order = sorted(self.rings)
         return [set(self.rings[r]) for r in order], [self.typology[r] for r in order]
 
+    def held_out_rings(self, exclude: Iterable[str]) -> tuple[list[set[str]], list[str]]:
+        """:meth:`ring_list` without the ``exclude`` ids (training labels), rings left
+        empty dropped with their typologies: the rings ``guanxi evaluate`` judges.
+
+        >>> Truth({"R1": {"M1", "M2"}, "R2": {"M3"}}, {"R1": "cash_out", "R2": "shell"},
+        ...       {}, pd.Series(dtype=float), pd.Series(dtype=object)
+        ...       ).held_out_rings(["M1", "M3"])
+        ([{'M2'}], ['cash_out'])
+        """
+        gone = set(exclude)
+        kept = [(ring - gone, t) for ring, t in zip(*self.ring_list(), strict=True)]
+        kept = [(ring, t) for ring, t in kept if ring]
+        return [ring for ring, _ in kept], [t for _, t in kept]
+
 
 def read_truth(folder: str | Path) -> Truth:
     """Read ``rings.csv`` and ``merchants.csv`` from ``folder/truth`` or ``folder``.
