@@ -8,6 +8,8 @@ Every function maps :class:`Inputs` to ``{name: (M,) float64}``; docs/scoring.md
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -15,7 +17,7 @@ import scipy.sparse as sp
 from guanxi.gnn.features.inputs import Inputs
 from guanxi.gnn.features.structure import STRUCTURE
 from guanxi.gnn.features.weekly import burst, first_active, ratio, top_share
-from guanxi.gnn.projection import incidence
+from guanxi.gnn.projection import edges, incidence
 
 __all__ = ["COLLUSION", "PAYMENTS", "payment_features"]
 
@@ -25,6 +27,10 @@ _TOP_FLOWS = ("paid_in_amount", "paid_out_amount", "sold_amount", "bought_amount
 _TOP_WEEKS = 6
 _STRONG_PAIR = 3  # common payers that make two shops' crowds "the same crowd"
 _MAX_PAYER_MERCHANTS = 30  # as merchant_links: consumers paying more are not a crowd
+_DAY = 86_400.0
+_BRIEF_DAYS = 30  # a payer's dealings with a shop all within a month: a visit, a campaign
+_SYNC_DAYS = 30  # two such visits to two shops within a month of each other
+_SYNC_PAIR = 2  # shops sharing two such payers: a crew's work more than chance
 
 PAYMENTS: tuple[str, ...] = (
     "in_log_count", "in_log_amount", "in_log_payers", "in_repeat_payer_share",
@@ -32,6 +38,7 @@ PAYMENTS: tuple[str, ...] = (
     "in_night_share", "in_round_share", "in_top_payer_share", "ticket_vs_category",
     "copayer_weight_max", "copayer_weight_sum", "copayer_log_partners",
     "copayer_top_share", "copayer_crew_share",
+    "crew_sync_max", "crew_sync_partners", "crew_sync_share", "crew_sync_ratio",
     *(f"burst_{f}" for f in _BURST_FLOWS), *(f"top{_TOP_WEEKS}_{f}" for f in _TOP_FLOWS),
     "promo_share", "promo_log_lift", "active_week_share",
 )
@@ -100,13 +107,13 @@ def _overlap(inp: Inputs) -> dict[str, np.ndarray]:
     """
     zero = np.zeros(inp.n)
     names = ("copayer_weight_max", "copayer_weight_sum", "copayer_log_partners",
-             "copayer_top_share", "copayer_crew_share")
+             "copayer_top_share", "copayer_crew_share", *_SYNC)
     co = inp.links.co_payer
-    found = inp.ex.data.edge_types
     key = ("Consumer", "PAID", "Merchant")
-    if co is None or key not in found:
+    found = edges(inp.ex, key)
+    if co is None or found is None:
         return dict.fromkeys(names, zero)
-    src, dst = inp.ex.data[key].edge_index.numpy()
+    src, dst, attrs = found
     x = incidence(src, dst, int(inp.ex.data["Consumer"].num_nodes), inp.n)
     payers = np.asarray(x.sum(axis=0)).ravel()
     k = np.diff(x.indptr)
@@ -124,6 +131,79 @@ def _overlap(inp: Inputs) -> dict[str, np.ndarray]:
         "copayer_log_partners": np.log1p(np.diff(co.indptr)),
         "copayer_top_share": ratio(_row_max(common), payers),
         "copayer_crew_share": ratio(crew, payers),
+        **_crew_sync(src, dst, attrs, k, common, payers),
+    }
+
+
+_SYNC = ("crew_sync_max", "crew_sync_partners", "crew_sync_share", "crew_sync_ratio")
+
+
+def _crew_sync(src: np.ndarray, dst: np.ndarray, attrs: Mapping[str, np.ndarray],
+               k: np.ndarray, common: sp.csr_matrix, payers: np.ndarray
+               ) -> dict[str, np.ndarray]:
+    """Payers whose short dealings with two shops fall in the same month: a crew.
+
+    A consumer pair is *brief* when ``last_ts - first_ts <= 30`` days; two brief pairs of
+    one consumer (paying 2..30 merchants) to merchants ``i`` and ``j`` are *in step*
+    when their ``first_ts`` are within 30 days. ``S_ij`` counts the consumers in step
+    with ``i`` and ``j``; with ``N = common`` (all common payers):
+    ``crew_sync_max = log(1 + max_j S_ij)``, ``crew_sync_partners = log(1 + |{j: S_ij
+    >= 2}|)``, ``crew_sync_share`` the share of ``i``'s consumers in step with some
+    ``j`` where ``S_ij >= 2``, ``crew_sync_ratio = max_{j: N_ij >= 2} S_ij / N_ij``.
+    Honest customers' visits to two shops fall in the same month about one time in
+    six; a crew activating new shells or farming a campaign pays the ring's shops in
+    the same weeks, and comes to each only then. Pairs without times count as neither
+    brief nor in step (all 0 in a graph without them).
+
+    >>> day = 86_400.0
+    >>> src, dst = np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 0, 1, 0, 1])
+    >>> first = np.array([1, 5, 2, 9, 1, 200]) * day
+    >>> out = _crew_sync(src, dst, {"first_ts": first, "last_ts": first}, np.array([2, 2, 2]),
+    ...                  sp.csr_matrix(np.array([[0, 3], [3, 0]])), np.array([3.0, 3.0]))
+    >>> np.expm1(out["crew_sync_max"]).round(3).tolist()  # consumers 0 and 1, not 2
+    [2.0, 2.0]
+    >>> out["crew_sync_share"].round(3).tolist(), out["crew_sync_ratio"].round(3).tolist()
+    ([0.667, 0.667], [0.667, 0.667])
+    """
+    n = len(payers)
+    if "first_ts" not in attrs or "last_ts" not in attrs:
+        return dict.fromkeys(_SYNC, np.zeros(n))
+    first, last = attrs["first_ts"], attrs["last_ts"]
+    keep = ((k[src] >= 2) & (k[src] <= _MAX_PAYER_MERCHANTS) & (first > 0)
+            & (last - first <= _BRIEF_DAYS * _DAY))
+    e = np.flatnonzero(keep)
+    e = e[np.lexsort((first[e], src[e]))]
+    c, t, m = src[e], first[e], dst[e]
+    # Sorted by consumer, then time: if positions p and p + lag are in step, so is every
+    # shorter lag from p, so the first lag with no pair ends the search.
+    left, right = [], []
+    for lag in range(1, _MAX_PAYER_MERCHANTS):
+        step = np.flatnonzero((c[lag:] == c[:-lag]) & (t[lag:] - t[:-lag] <= _SYNC_DAYS * _DAY))
+        if step.size == 0:
+            break
+        left.append(step)
+        right.append(step + lag)
+    a = np.concatenate(left) if left else np.zeros(0, np.int64)
+    b = np.concatenate(right) if right else np.zeros(0, np.int64)
+    lo, hi = np.minimum(m[a], m[b]), np.maximum(m[a], m[b])
+    pair, inverse, size = np.unique(lo * n + hi, return_inverse=True, return_counts=True)
+    u, v = pair // n, pair % n
+    together = sp.coo_matrix((np.r_[size, size], (np.r_[u, v], np.r_[v, u])),
+                             shape=(n, n)).tocsr().astype(np.float64)
+    strong = size[inverse] >= _SYNC_PAIR
+    crew = np.zeros(n)
+    seen = np.unique(np.r_[e[a[strong]], e[b[strong]]])
+    np.add.at(crew, dst[seen], 1.0)
+    both = np.asarray(common[u, v], dtype=np.float64).ravel() if len(pair) else np.zeros(0)
+    share = np.where(both >= _SYNC_PAIR, size / np.maximum(both, 1.0), 0.0)
+    top = np.zeros(n)
+    np.maximum.at(top, u, share)
+    np.maximum.at(top, v, share)
+    return {
+        "crew_sync_max": np.log1p(_row_max(together)),
+        "crew_sync_partners": np.log1p(np.diff(sp.csr_matrix(together >= _SYNC_PAIR).indptr)),
+        "crew_sync_share": ratio(crew, payers),
+        "crew_sync_ratio": top,
     }
 
 

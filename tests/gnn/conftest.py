@@ -26,7 +26,8 @@ def build_export(n: int, *, paid: Sequence[Row] = (), consumer_paid: Sequence[Ro
                  merchants: Mapping[str, Sequence] | None = None) -> Exported:
     """An :class:`Exported` of ``n`` merchants (ids ``m0``, ``m1``, ...).
 
-    ``paid`` / ``consumer_paid``: ``(payer, payee, count, amount[, round, night])``
+    ``paid`` / ``consumer_paid``: ``(payer, payee, count, amount[, round, night[,
+    first_ts, last_ts]]])`` (times in epoch seconds, default a year apart)
     (payer a merchant or a consumer position; every payment of a pair the same size,
     so ``amount_sq = amount**2 / count``); ``supply``: ``(supplier, buyer, count,
     amount)``; ``shipped``: ``(shipper, receiver, count)``; ``identifiers``: per target
@@ -53,9 +54,9 @@ def build_export(n: int, *, paid: Sequence[Row] = (), consumer_paid: Sequence[Ro
         out = []
         for r in rows:
             s, t, count, amount, *rest = r
-            rnd, night = (list(rest) + [0, 0])[:2]
+            rnd, night, first, last = (list(rest) + [0, 0, 1.72e9, 1.75e9][len(rest):])[:4]
             out.append([s, t, count, amount, amount**2 / count, amount / count, rnd, night,
-                        1.72e9, 1.75e9])
+                        first, last])
         return out
 
     if paid:

@@ -158,6 +158,27 @@ def test_tickets_payers_and_shares(make_export) -> None:
     assert f["in_ticket_cv"] == pytest.approx(np.sqrt(squares - mean**2) / mean, rel=1e-5)
 
 
+def test_a_crew_paying_two_shops_in_the_same_weeks(make_export) -> None:
+    # c0-c2 each pay m0 and m1 once, days apart: a crew. c3 and c4 pay m1 and m2 all
+    # year round (regulars, not brief). c5 pays m2 once and m3 once, 200 days apart.
+    day, t0 = 86_400.0, 1.72e9
+    once = [(0, 0, 1), (0, 1, 3), (1, 0, 2), (1, 1, 2), (2, 0, 5), (2, 1, 9),
+            (5, 2, 1), (5, 3, 200)]
+    rows = [(c, m, 1, 10.0, 0, 0, t0 + d * day, t0 + d * day) for c, m, d in once]
+    rows += [(c, m, 12, 120.0, 0, 0, t0, t0 + 300 * day) for c in (3, 4) for m in (1, 2)]
+    f = features(make_export(4, consumer_paid=rows))
+    np.testing.assert_allclose(f["crew_sync_max"], np.log1p([3, 3, 0, 0]), rtol=1e-6)
+    np.testing.assert_allclose(f["crew_sync_partners"], np.log1p([1, 1, 0, 0]), rtol=1e-6)
+    np.testing.assert_allclose(f["crew_sync_share"], [1, 3 / 5, 0, 0], rtol=1e-6)
+    # m1 and m2 share two payers, but neither is brief: no crew between them.
+    np.testing.assert_allclose(f["crew_sync_ratio"], [1, 1, 0, 0], rtol=1e-6)
+    # The same payments without times: nothing is brief or in step.
+    untimed = [(*r[:6], 0.0, 0.0) for r in rows]
+    g = features(make_export(4, consumer_paid=untimed))
+    assert (g[["crew_sync_max", "crew_sync_partners", "crew_sync_share",
+               "crew_sync_ratio"]].to_numpy() == 0).all()
+
+
 def test_registration_cohort_and_age(make_export) -> None:
     dates = ["2024-01-01", "2024-01-05", "2024-01-08", "2024-06-01", None]
     agents = [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0)]
