@@ -67,7 +67,9 @@ def cluster_table(prep: Prepared, nodes: NodeScores,
     internal = _internal_strength(strength, labels)
     collusion = group.cluster_means(labels, nodes.ring, internal)
     pd_all = nodes.pd
-    group_pd = group.cluster_means(labels, pd_all) if pd_all is not None else None
+    group_pd = (group.credible_group_pd(labels, pd_all, prep.labels.defaulted,
+                                        nodes.group_pd_kappa)
+                if pd_all is not None else None)
     dep = group.dependency([prep.links.directed[k] for k in ("supply", "paid")
                             if k in prep.links.directed],
                            _ties(prep)) if prep.links.directed or prep.links.shared else None

@@ -8,8 +8,12 @@ correlated failure enters the members' PDs; here they are combined per cluster:
   the probability that a member drawn by its weight in the group's internal links is
   a ring member. Rings are all-or-nothing, so this is the probability that the group
   is a ring; it is as calibrated as the member probabilities are.
-- ``group_pd`` = the expected share of members that default over the horizon,
-  ``mean_i pd_i``, the quantity the evaluation ranks against the realised rate.
+- ``group_pd`` = the expected share of members that default over the horizon, the
+  quantity the evaluation ranks against the realised rate: ``mean_i pd_i``, moved by
+  what the members with an observed loan did (:func:`credible_group_pd`). A ring's
+  bust-out or a shared supplier's failure takes members down together; the members'
+  PDs, each fitted on its own merchant, see little of that, and the outcomes of the
+  cluster's observed loans see it directly.
 - ``key_members``: the members whose failure hurts the others most. With ``D[j, k]``
   the share of ``j``'s trade carried by ``k`` (``dependency``), the harm of ``k``
   failing is ``sum_j (1 - pd_j) D[j, k]`` (how much healthy business depends on it),
@@ -30,7 +34,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["cluster_means", "dependency", "key_members", "top_links", "what_if"]
+__all__ = ["cluster_means", "credibility", "credible_group_pd", "dependency", "key_members",
+           "top_links", "what_if"]
 
 
 def cluster_means(labels: np.ndarray, values: np.ndarray,
@@ -56,6 +61,75 @@ def cluster_means(labels: np.ndarray, values: np.ndarray,
     out = np.zeros((n_clusters, vals.shape[1]))
     np.add.at(out, lab, w[:, None] * vals)
     return out / np.maximum(totals, 1e-12)[:, None]
+
+
+def credibility(labels: np.ndarray, pd: np.ndarray, outcome: np.ndarray) -> float | None:
+    r"""How many observed loans a cluster's own outcomes are worth against its members'
+    PDs: Bühlmann-Straub's ``kappa = s^2 / tau^2``, or None where the clusters show
+    no failure in common (the group PD is then the plain mean).
+
+    Over the clusters (``labels`` 0..C-1, -1 none) with members whose ``outcome`` is
+    known (0/1, NaN unknown), ``e_i = y_i - pd_i`` and ``r_c`` its mean over cluster
+    ``c``'s ``n_c`` such members (``N = sum n_c``, ``r`` the mean of all ``e_i``):
+
+    .. math::
+        s^2 = \frac{\sum_c \sum_{i \in c} (e_i - r_c)^2}{\sum_c (n_c - 1)}, \qquad
+        \tau^2 = \frac{\sum_c n_c (r_c - r)^2 - (C - 1) s^2}{N - \sum_c n_c^2 / N}
+
+    ``tau^2`` is how much clusters differ in what their members' PDs miss, beyond
+    chance. Fit it with out-of-fold PDs: a model scoring the loans it learnt leaves
+    them nothing to miss.
+
+    >>> labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    >>> pd = np.full(9, 0.2)
+    >>> credibility(labels, pd, np.array([1, 1, 1, 0, 0, 0, 0, 1, 0.0])) > 0
+    True
+    >>> credibility(labels, pd, np.array([1, 0, 0, 0, 1, 0, 0, 0, 1.0])) is None
+    True
+    """
+    known = (labels >= 0) & np.isfinite(outcome) & np.isfinite(pd)
+    lab = labels[known]
+    e = outcome[known] - pd[known]
+    n = np.bincount(lab).astype(np.float64)
+    used = n > 0
+    if used.sum() < 2 or (n[used] - 1).sum() <= 0:
+        return None
+    r = np.bincount(lab, weights=e) / np.maximum(n, 1)
+    within = float(((e - r[lab]) ** 2).sum() / (n[used] - 1).sum())
+    total = n.sum()
+    between = float((n * (r - e.mean()) ** 2).sum()) - (used.sum() - 1) * within
+    tau2 = between / (total - float((n**2).sum()) / total)
+    if not tau2 > 0:
+        return None
+    return float(within / tau2) if within > 0 else 0.0
+
+
+def credible_group_pd(labels: np.ndarray, pd: np.ndarray, outcome: np.ndarray,
+                      kappa: float | None) -> np.ndarray:
+    r"""(C,) group PD: the mean PD of each cluster's members, moved by how far its members
+    with a known ``outcome`` fell from their PDs, as much as their number ``n_c``
+    against ``kappa`` (:func:`credibility`) allows, on [0, 1]:
+
+    .. math::
+        \text{group PD}_c = \frac{1}{|c|} \sum_{i \in c} pd_i
+          + \frac{\sum_{i \in c, y_i \text{ known}} (y_i - pd_i)}{n_c + \kappa}
+
+    ``kappa`` None: the plain mean.
+
+    >>> labels, pd = np.array([0, 0, 1, 1]), np.array([0.1, 0.1, 0.1, 0.1])
+    >>> credible_group_pd(labels, pd, np.array([1.0, np.nan, 0.0, np.nan]), 1.0).round(3).tolist()
+    [0.55, 0.05]
+    >>> credible_group_pd(labels, pd, np.array([1.0, np.nan, 0.0, np.nan]), None).tolist()
+    [0.1, 0.1]
+    """
+    mean = cluster_means(labels, pd)
+    if kappa is None:
+        return mean
+    known = (labels >= 0) & np.isfinite(outcome)
+    lab = labels[known]
+    n = np.bincount(lab, minlength=mean.size)
+    miss = np.bincount(lab, weights=outcome[known] - pd[known], minlength=mean.size)
+    return np.clip(mean + miss / (n + kappa), 0.0, 1.0)
 
 
 def dependency(trade: list[sp.spmatrix], ties: sp.spmatrix | None = None,

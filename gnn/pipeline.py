@@ -200,7 +200,8 @@ def _state(scorer: Scorer) -> tuple[dict[str, Any], dict[str, Any]]:
     """The scorer as an artefact: GNN weights in ``model_state``, the rest in ``extra``."""
     state: dict[str, Any] = {}
     extra: dict[str, Any] = {"feature_names": scorer.feature_names,
-                             "ring_stage": scorer.ring_stage}
+                             "ring_stage": scorer.ring_stage,
+                             "group_pd_kappa": scorer.group_pd_kappa}
     if scorer.gnn is not None:
         for head, weights in scorer.gnn.states.items():
             state[f"gnn.{head}"] = weights
@@ -234,10 +235,12 @@ def load_scorer(artefact: Artefact) -> Scorer:
                       g["best_epoch"])
     models = {n: Ensemble.from_state(extra[n]) if n in extra else None
               for n in ("stage_0", "stage_a", "stage_b", "credit")}
-    # Saved before the stage was chosen: the full stack was shipped.
+    # Saved before the stage was chosen: the full stack was shipped. Before the group
+    # PD read observed loans: the plain mean of the members' PDs (None).
     return Scorer(settings, list(extra["feature_names"]), gnn, models["stage_0"],
                   models["stage_a"], models["stage_b"], models["credit"],
-                  dict(artefact.metrics), extra.get("ring_stage", "b"))
+                  dict(artefact.metrics), extra.get("ring_stage", "b"),
+                  extra.get("group_pd_kappa"))
 
 
 def scores_of(prep: Prepared, nodes: NodeScores, model_version: str,

@@ -47,7 +47,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
-from guanxi.gnn.clusters import suspicious_groups
+from guanxi.gnn.clusters import assemble, suspicious_groups
+from guanxi.gnn.group import credibility
 from guanxi.gnn.hetero import model_input
 from guanxi.gnn.prepare import Carried, Prepared
 from guanxi.gnn.train import (
@@ -110,6 +111,9 @@ class NodeScores:
     for the rows asked for (None: ``ring_contrib`` holds them, or nothing explains)."""
     credit_model: Ensemble | None = None
     """The trees behind ``pd``, likewise."""
+    group_pd_kappa: float | None = None
+    """What a cluster's observed loans are worth against its members' PDs in its group
+    PD (``Scorer.group_pd_kappa``)."""
 
     def contributions(self, rows: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """``(len(rows), F)`` contributions behind ``ring`` and ``pd`` of ``rows`` (or
@@ -187,6 +191,10 @@ class Scorer:
     """The stage whose trees give the shipped ring score (:data:`RING_STAGES`): the
     simplest within one standard error of the best on the caught rings held out when
     trained (:func:`chosen_stage`)."""
+    group_pd_kappa: float | None = None
+    """``gnn.group.credibility`` of the training clusters' out-of-fold PDs: how many
+    observed loans a cluster's own outcomes count for in its group PD (None: they do
+    not count, the group PD is the members' mean PD)."""
 
     @property
     def supervised(self) -> bool:
@@ -287,7 +295,8 @@ class Scorer:
             embedding = embedding.copy()
             embedding[~rows] = np.nan
         out = NodeScores(ranked.ring, None, ranked.groups, embedding,
-                         ranked.zb, ranked.zb_names, None, [])
+                         ranked.zb, ranked.zb_names, None, [],
+                         group_pd_kappa=self.group_pd_kappa)
         if self.credit is not None:
             zc, zc_names = credit_inputs(prep, z, ranked.z_names, ranked.ring, ranked.groups,
                                          ranked.x)
@@ -395,8 +404,6 @@ def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndar
                   groups: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Credit inputs: ``z``, the ring probability, and the other members' mean features
     in the merchant's cluster (suspicious group, else its business community)."""
-    from guanxi.gnn.clusters import assemble
-
     labels = assemble(groups, prep.communities, adjacency=prep.business)
     f = x.shape[1]
     out = _stacked([z, ring[:, None], others_mean(x, labels)])
@@ -586,6 +593,10 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
                                   seed=settings.seed, balanced=False, folds=settings.folds,
                                   metric="binary_logloss")
         pd_oof = scorer.credit.calibrate(scorer.credit.oof)
+        clusters = assemble(groups, prep.communities, adjacency=prep.business)
+        scorer.group_pd_kappa = credibility(clusters, np.where(observed, pd_oof, np.nan),
+                                            prep.labels.defaulted)
+        metrics["group_pd_kappa"] = scorer.group_pd_kappa
     elif say:
         say("no observed loan outcomes (defaulted) to learn from: no PD or credit scores")
     report("train trees", 4, 4)

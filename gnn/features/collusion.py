@@ -150,10 +150,11 @@ def _crew_sync(src: np.ndarray, dst: np.ndarray, attrs: Mapping[str, np.ndarray]
     ``crew_sync_max = log(1 + max_j S_ij)``, ``crew_sync_partners = log(1 + |{j: S_ij
     >= 2}|)``, ``crew_sync_share`` the share of ``i``'s consumers in step with some
     ``j`` where ``S_ij >= 2``, ``crew_sync_ratio = max_{j: N_ij >= 2} S_ij / N_ij``.
-    Honest customers' visits to two shops fall in the same month about one time in
-    six; a crew activating new shells or farming a campaign pays the ring's shops in
-    the same weeks, and comes to each only then. Pairs without times count as neither
-    brief nor in step (all 0 in a graph without them).
+    One-off visits to two shops at random times of a year fall within a month of each
+    other about one time in six, and regulars are not brief; a crew activating new
+    shells or farming a campaign pays the ring's shops in the same weeks, and comes to
+    each only then. Pairs without times count as neither brief nor in step (all 0 in a
+    graph without them).
 
     >>> day = 86_400.0
     >>> src, dst = np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 0, 1, 0, 1])

@@ -10,7 +10,15 @@ import pytest
 import scipy.sparse as sp
 
 from guanxi.gnn.credit_scale import MAX_SCORE, MIN_SCORE, credit_score, pd_of_score
-from guanxi.gnn.group import cluster_means, dependency, key_members, top_links, what_if
+from guanxi.gnn.group import (
+    cluster_means,
+    credibility,
+    credible_group_pd,
+    dependency,
+    key_members,
+    top_links,
+    what_if,
+)
 
 
 def dense(matrix: sp.spmatrix) -> np.ndarray:
@@ -85,6 +93,56 @@ def test_dependency_rows_sum_to_at_most_one(seed: int) -> None:
 def test_dependency_needs_something_to_depend_on() -> None:
     with pytest.raises(ValueError, match="at least one"):
         dependency([])
+
+
+# --- credibility and the group PD -------------------------------------------------------
+
+
+def test_clusters_that_fail_together_make_their_outcomes_count() -> None:
+    # 40 clusters of 5 observed loans, every PD 0.1. Failing together: each cluster's
+    # members all default or none do (4 clusters of 40 default). Independently: 20
+    # defaults spread one per cluster over 20 clusters.
+    labels = np.repeat(np.arange(40), 5)
+    pd = np.full(200, 0.1)
+    together = np.repeat((np.arange(40) < 4).astype(float), 5)
+    apart = np.zeros(200)
+    apart[np.arange(20) * 5] = 1.0
+    kappa = credibility(labels, pd, together)
+    assert kappa is not None and 0 <= kappa < 1  # one loan outweighs the PDs
+    assert credibility(labels, pd, apart) is None  # no more spread than chance
+    # Unknown outcomes, merchants in no cluster and a lone cluster tell nothing.
+    assert credibility(labels, pd, np.full(200, np.nan)) is None
+    assert credibility(np.full(200, -1), pd, together) is None
+    assert credibility(np.zeros(200, dtype=int), pd, together) is None
+
+
+def test_a_stronger_shared_failure_gives_a_smaller_kappa() -> None:
+    # 200 clusters of 6 whose default rates scatter around the PD 0.2 by 0.15 or 0.35.
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(200), 6)
+    pd = np.full(labels.size, 0.2)
+    kappas = []
+    for spread in (0.15, 0.35):
+        rate = np.clip(0.2 + spread * rng.standard_normal(200), 0, 1)[labels]
+        kappas.append(credibility(labels, pd, (rng.random(labels.size) < rate).astype(float)))
+    assert kappas[0] is not None and kappas[1] is not None and kappas[1] < kappas[0]
+
+
+def test_the_group_pd_moves_toward_what_the_observed_loans_did() -> None:
+    # Two clusters of four, every PD 0.2, two loans observed in each: both defaulted in
+    # cluster 0, neither in cluster 1. Merchant 8 is in no cluster.
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, -1])
+    pd = np.full(9, 0.2)
+    outcome = np.array([1, 1, np.nan, np.nan, 0, 0, np.nan, np.nan, 1])
+    plain = credible_group_pd(labels, pd, outcome, None)
+    assert np.allclose(plain, cluster_means(labels, pd))
+    moved = credible_group_pd(labels, pd, outcome, 2.0)
+    # 0.2 + (2 - 0.4) / (2 + 2) and 0.2 + (0 - 0.4) / 4.
+    assert np.allclose(moved, [0.6, 0.1])
+    # kappa 0: the observed loans alone, around the PDs; never outside [0, 1].
+    assert np.allclose(credible_group_pd(labels, pd, outcome, 0.0), [1.0, 0.0])
+    # No observed loan: the mean PD, whatever kappa.
+    assert np.allclose(credible_group_pd(labels, pd, np.full(9, np.nan), 0.5), [0.2, 0.2])
 
 
 # --- key_members and what_if -----------------------------------------------------------

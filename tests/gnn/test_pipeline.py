@@ -30,10 +30,11 @@ from sklearn.metrics import adjusted_rand_score
 
 from guanxi.gnn import pipeline, trees
 from guanxi.gnn.artefact import list_artefacts, load_artefact
-from guanxi.gnn.cluster_scores import cluster_labels
+from guanxi.gnn.cluster_scores import cluster_labels, cluster_table
 from guanxi.gnn.credit_scale import credit_score
 from guanxi.gnn.evaluate import evaluate
 from guanxi.gnn.features import TRENDS
+from guanxi.gnn.group import cluster_means, credible_group_pd
 from guanxi.gnn.incremental import closed
 from guanxi.gnn.labels import ring_labels
 from guanxi.gnn.prepare import Carried, business_links, prepare
@@ -168,6 +169,35 @@ def test_the_ring_score_ships_from_the_stage_the_held_out_rings_chose(trained: t
     older = replace(artefact, extra={k: v for k, v in artefact.extra.items()
                                      if k != "ring_stage"})
     assert pipeline.load_scorer(older).ring_stage == "b"
+
+
+def test_the_group_pd_counts_observed_loans_as_training_measured(trained: tuple,
+                                                                  loaded: Graph) -> None:
+    artefact = load_artefact(trained[0])
+    scorer = pipeline.load_scorer(artefact)
+    assert scorer.group_pd_kappa == artefact.metrics["group_pd_kappa"]
+    prep = prepare(loaded, seed=FAST.seed)
+    outcome = prep.labels.defaulted
+    assert np.isfinite(outcome).sum() > 0
+    tables = {}
+    for kappa in (scorer.group_pd_kappa, 0.5, None):
+        nodes = replace(scorer, group_pd_kappa=kappa).score(prep, explain=False)
+        labels = cluster_labels(prep, nodes.groups)
+        table, _ = cluster_table(prep, nodes, labels=labels)
+        where = dict(zip(prep.ids.tolist(), labels.tolist(), strict=True))
+        at = [where[row.members[0]] for row in table.itertuples()]
+        expected = credible_group_pd(labels, nodes.pd, outcome, kappa)[at]
+        assert np.allclose(table["group_pd"].to_numpy(float), expected)
+        tables[kappa] = (table["group_pd"].to_numpy(float), at, labels, nodes.pd)
+    plain, at, labels, pd_ = tables[None]
+    assert np.allclose(plain, cluster_means(labels, pd_)[at])
+    observed = np.bincount(labels[(labels >= 0) & np.isfinite(outcome)],
+                           minlength=labels.max() + 1)[at] > 0
+    assert observed.any() and not np.allclose(tables[0.5][0][observed], plain[observed])
+    # A model saved before the group PD read observed loans keeps the plain mean.
+    older = replace(artefact, extra={k: v for k, v in artefact.extra.items()
+                                     if k != "group_pd_kappa"})
+    assert pipeline.load_scorer(older).group_pd_kappa is None
 
 
 @pytest.mark.parametrize("stage", ["0", "b"])
