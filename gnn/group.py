@@ -129,7 +129,8 @@ def credible_group_pd(labels: np.ndarray, pd: np.ndarray, outcome: np.ndarray,
     lab = labels[known]
     n = np.bincount(lab, minlength=mean.size)
     miss = np.bincount(lab, weights=outcome[known] - pd[known], minlength=mean.size)
-    return np.clip(mean + miss / (n + kappa), 0.0, 1.0)
+    move = np.divide(miss, n + kappa, out=np.zeros(mean.size), where=n > 0)
+    return np.clip(mean + move, 0.0, 1.0)
 
 
 def dependency(trade: list[sp.spmatrix], ties: sp.spmatrix | None = None,

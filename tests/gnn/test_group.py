@@ -141,8 +141,10 @@ def test_the_group_pd_moves_toward_what_the_observed_loans_did() -> None:
     assert np.allclose(moved, [0.6, 0.1])
     # kappa 0: the observed loans alone, around the PDs; never outside [0, 1].
     assert np.allclose(credible_group_pd(labels, pd, outcome, 0.0), [1.0, 0.0])
-    # No observed loan: the mean PD, whatever kappa.
-    assert np.allclose(credible_group_pd(labels, pd, np.full(9, np.nan), 0.5), [0.2, 0.2])
+    # No observed loan: the mean PD, whatever kappa (0 included).
+    for kappa in (0.0, 0.5):
+        assert np.allclose(credible_group_pd(labels, pd, np.full(9, np.nan), kappa),
+                           [0.2, 0.2])
 
 
 # --- key_members and what_if -----------------------------------------------------------
