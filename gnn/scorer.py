@@ -51,6 +51,7 @@ from guanxi.gnn.clusters import assemble, suspicious_groups
 from guanxi.gnn.group import credibility
 from guanxi.gnn.hetero import model_input
 from guanxi.gnn.prepare import Carried, Prepared
+from guanxi.gnn.projection import DIRECTED, SHARED
 from guanxi.gnn.train import (
     CrossFit,
     Trained,
@@ -300,6 +301,11 @@ class Scorer:
         if self.credit is not None:
             zc, zc_names = credit_inputs(prep, z, ranked.z_names, ranked.ring, ranked.groups,
                                          ranked.x)
+            if zc_names != self.credit.names:
+                # Trees trained before an input existed (the partners' outcomes) read
+                # the inputs they learnt, by name.
+                keep = [zc_names.index(name) for name in self.credit.names]
+                zc, zc_names = zc[:, keep], list(self.credit.names)
             if rows is None:
                 out.pd = self.credit.predict(zc)
             else:
@@ -406,9 +412,62 @@ def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndar
     in the merchant's cluster (suspicious group, else its business community)."""
     labels = assemble(groups, prep.communities, adjacency=prep.business)
     f = x.shape[1]
-    out = _stacked([z, ring[:, None], others_mean(x, labels)])
+    partners, partner_names = partner_outcomes(prep)
+    out = _stacked([z, ring[:, None], others_mean(x, labels), partners])
     ctx_names = [f"cluster_mean_{n}" for n in prep.features.columns[:f]]
-    return out, [*names, "ring_probability", *ctx_names]
+    return out, [*names, "ring_probability", *ctx_names, *partner_names]
+
+
+PARTNER_KINDS: tuple[str, ...] = (*DIRECTED, *SHARED, "business")
+"""The links whose partners' loan outcomes a merchant's PD reads: each flow (either
+way), each shared identifier, and all of them together (``Prepared.business``).
+Customers in common are left out: two shops of one street share customers, not a
+fate."""
+
+
+def partner_outcomes(prep: Prepared) -> tuple[np.ndarray, list[str]]:
+    r"""``(M, 2 K)`` float32 and the names: per kind ``k`` of :data:`PARTNER_KINDS`, the
+    default rate of the merchant's partners with an observed loan and how many there
+    are,
+
+    .. math::
+        \text{rate}_{ik} = \frac{\sum_j A^k_{ij} y_j}{\sum_j A^k_{ij} o_j}, \qquad
+        \text{observed}_{ik} = \log\left(1 + \sum_j A^k_{ij} o_j\right)
+
+    (``o_j`` 1 where ``j``'s loan outcome ``y_j`` is known; ``A^k`` the kind's weights,
+    a flow 1 per linked pair; rate 0 without such partners). A merchant's own outcome
+    never enters its row. Suppliers, buyers and merchants of one owner, phone or
+    account fail together (a supplier's collapse, a bust-out, a family business); the
+    loans already observed around a merchant show it where its own takings do not yet.
+    A kind the graph lacks gives zeros.
+
+    >>> from guanxi.gnn.projection import Links
+    >>> import types
+    >>> supply = sp.csr_matrix(np.array([[0, 1, 1], [0, 0, 0], [0, 0, 0.0]]))
+    >>> links = Links(3, directed={"supply": supply})
+    >>> prep = types.SimpleNamespace(links=links, business=links.combined(),
+    ...     labels=types.SimpleNamespace(defaulted=np.array([np.nan, 1.0, 0.0])))
+    >>> table, names = partner_outcomes(prep)
+    >>> table[:, names.index("partners_supply_default_rate")].tolist()
+    [0.5, 0.0, 0.0]
+    >>> np.expm1(table[:, names.index("partners_supply_observed")]).round(3).tolist()
+    [2.0, 0.0, 0.0]
+    """
+    outcome = np.asarray(prep.labels.defaulted, dtype=np.float64)
+    known = np.isfinite(outcome).astype(np.float64)
+    failed = np.nan_to_num(outcome)
+    links = prep.links
+    mats = {**{k: ((a + a.T) > 0).astype(np.float64) for k, a in links.directed.items()},
+            **links.shared, "business": prep.business}
+    columns, names = [], []
+    for kind in PARTNER_KINDS:
+        a = mats.get(kind)
+        observed = np.zeros(links.n) if a is None else np.asarray(a @ known).ravel()
+        defaults = np.zeros(links.n) if a is None else np.asarray(a @ failed).ravel()
+        columns += [np.divide(defaults, observed, out=np.zeros(links.n), where=observed > 0),
+                    np.log1p(observed)]
+        names += [f"partners_{kind}_default_rate", f"partners_{kind}_observed"]
+    return np.column_stack(columns).astype(np.float32), names
 
 
 def others_mean(x: np.ndarray, labels: np.ndarray) -> np.ndarray:

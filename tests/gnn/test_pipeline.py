@@ -200,6 +200,24 @@ def test_the_group_pd_counts_observed_loans_as_training_measured(trained: tuple,
     assert pipeline.load_scorer(older).group_pd_kappa is None
 
 
+def test_credit_trees_from_before_the_partners_outcomes_read_what_they_learnt(
+        trained: tuple, loaded: Graph) -> None:
+    scorer = pipeline.load_scorer(load_artefact(trained[0]))
+    prep = prepare(loaded, seed=FAST.seed)
+    whole = scorer.score(prep, explain=False)
+    assert any(n.startswith("partners_") for n in whole.credit_names)
+    # Trees fitted on the inputs without the partners' outcomes, as an older model's.
+    older = [i for i, n in enumerate(whole.credit_names) if not n.startswith("partners_")]
+    names = [whole.credit_names[i] for i in older]
+    observed = np.isfinite(prep.labels.defaulted)
+    credit = trees.fit_folds(whole.credit_inputs[:, older], np.nan_to_num(prep.labels.defaulted),
+                             observed, names, seed=0, balanced=False, folds=2,
+                             metric="binary_logloss")
+    scored = replace(scorer, credit=credit).score(prep, explain=False)
+    assert scored.credit_names == names
+    assert np.allclose(scored.pd, credit.predict(whole.credit_inputs[:, older]))
+
+
 @pytest.mark.parametrize("stage", ["0", "b"])
 def test_scoring_some_merchants_gives_them_the_scores_of_scoring_all(trained: tuple,
                                                                      loaded: Graph,

@@ -135,6 +135,34 @@ def test_others_mean_is_the_mean_over_the_other_members_of_the_cluster() -> None
     assert not scorer.others_mean(x, np.full(60, -1)).any()
 
 
+def test_partner_outcomes_read_each_link_kinds_observed_loans(make_export) -> None:
+    # m0 supplies m1, m2 and m3; m1 and m4 share a phone; m5 is alone. Loans observed:
+    # m1 defaulted, m2 repaid, m4 defaulted; m0, m3, m5 have none.
+    ex = make_export(6, supply=[(0, 1, 1, 10.0), (0, 2, 1, 10.0), (0, 3, 1, 10.0)],
+                     identifiers={"Phone": [(1, 0), (4, 0)]})
+    links = merchant_links(ex)
+    outcome = np.array([np.nan, 1, 0, np.nan, 1, np.nan])
+    prep = Prepared(ex, links, pd.DataFrame({"a": np.zeros(6)}), np.zeros(6, dtype=np.int64),
+                    Labels(np.full(6, -1, dtype=np.int8), outcome))
+    table, names = scorer.partner_outcomes(prep)
+    assert table.shape == (6, 2 * len(scorer.PARTNER_KINDS)) and table.dtype == np.float32
+    col = {name: table[:, i] for i, name in enumerate(names)}
+    # Suppliers and buyers, either way; never the merchant's own outcome.
+    assert col["partners_supply_default_rate"].tolist() == [0.5, 0, 0, 0, 0, 0]
+    np.testing.assert_allclose(np.expm1(col["partners_supply_observed"]), [2, 0, 0, 0, 0, 0],
+                               atol=1e-6)
+    assert col["partners_phone_default_rate"].tolist() == [0, 1, 0, 0, 1, 0]
+    # All kinds together: m1 sees m0 (no loan) and m4 (defaulted).
+    assert col["partners_business_default_rate"].tolist() == [0.5, 1, 0, 0, 1, 0]
+    # Kinds the graph lacks, and the merchant alone, read zeros.
+    assert not col["partners_paid_observed"].any() and not table[5].any()
+    # Nobody's loan observed: all zeros, the same columns.
+    bare = Prepared(ex, links, prep.features, prep.communities,
+                    Labels(prep.labels.ring, np.full(6, np.nan)))
+    empty, same = scorer.partner_outcomes(bare)
+    assert same == names and not empty.any()
+
+
 def test_first_stage_predicts_only_the_rows_whose_features_changed(make_export) -> None:
     rng = np.random.default_rng(7)
     n = 120
