@@ -5,7 +5,8 @@ the merchants each batch touched (``IngestBatch.merchants``); from those ``T``:
 
 1. **Reach.** A merchant's scores read its own features (which already look one
    merchant link away: payers, suppliers, shared identifiers, customers in common),
-   its neighbours' first-stage scores (one more link) and the GNN's ``L`` layers: new
+   its neighbours' first-stage scores and the loans of merchants sharing a
+   counterparty with it (one more link) and the GNN's ``L`` layers: new
    data can move the scores of merchants up to ``reach = 1 + max(1, L)`` links from
    ``T`` (``L`` = 0 without the GNN), over every kind of link the scorer aggregates
    (``prepare.link_kinds``: flows, shared identifiers, shared payers).

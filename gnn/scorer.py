@@ -299,7 +299,8 @@ class Scorer:
                          ranked.zb, ranked.zb_names, None, [],
                          group_pd_kappa=self.group_pd_kappa)
         if self.credit is not None:
-            zc, zc_names = credit_inputs(prep, z, ranked.z_names, ranked.ring, ranked.groups,
+            clusters = assemble(ranked.groups, prep.communities, adjacency=prep.business)
+            zc, zc_names = credit_inputs(prep, z, ranked.z_names, ranked.ring, clusters,
                                          ranked.x)
             if zc_names != self.credit.names:
                 # Trees trained before an input existed (the partners' outcomes) read
@@ -407,13 +408,13 @@ def _context(prep: Prepared, score: np.ndarray, groups: np.ndarray) -> np.ndarra
 
 
 def credit_inputs(prep: Prepared, z: np.ndarray, names: list[str], ring: np.ndarray,
-                  groups: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Credit inputs: ``z``, the ring probability, and the other members' mean features
-    in the merchant's cluster (suspicious group, else its business community)."""
-    labels = assemble(groups, prep.communities, adjacency=prep.business)
+                  clusters: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Credit inputs: ``z``, the ring probability, the other members' mean features in
+    the merchant's cluster (``clusters``: ``clusters.assemble`` of the suspicious
+    groups and business communities) and the partners' observed loans."""
     f = x.shape[1]
     partners, partner_names = partner_outcomes(prep)
-    out = _stacked([z, ring[:, None], others_mean(x, labels), partners])
+    out = _stacked([z, ring[:, None], others_mean(x, clusters), partners])
     ctx_names = [f"cluster_mean_{n}" for n in prep.features.columns[:f]]
     return out, [*names, "ring_probability", *ctx_names, *partner_names]
 
@@ -424,22 +425,34 @@ way), each shared identifier, and all of them together (``Prepared.business``).
 Customers in common are left out: two shops of one street share customers, not a
 fate."""
 
+COUNTERPARTY_KINDS: tuple[str, ...] = tuple(f"{kind}_{side}" for kind in DIRECTED
+                                            for side in ("same_source", "same_target"))
+"""The merchants that share a counterparty with a merchant, per flow: ``same_source``
+receive from a merchant it receives from (the other buyers of its suppliers),
+``same_target`` send to a merchant it sends to (the other suppliers of its buyers)."""
+
 
 def partner_outcomes(prep: Prepared) -> tuple[np.ndarray, list[str]]:
-    r"""``(M, 2 K)`` float32 and the names: per kind ``k`` of :data:`PARTNER_KINDS`, the
-    default rate of the merchant's partners with an observed loan and how many there
-    are,
+    r"""``(M, 2 K)`` float32 and the names: per kind ``k`` of :data:`PARTNER_KINDS` and
+    :data:`COUNTERPARTY_KINDS`, the default rate of the merchant's partners with an
+    observed loan and how many there are,
 
     .. math::
         \text{rate}_{ik} = \frac{\sum_j A^k_{ij} y_j}{\sum_j A^k_{ij} o_j}, \qquad
         \text{observed}_{ik} = \log\left(1 + \sum_j A^k_{ij} o_j\right)
 
     (``o_j`` 1 where ``j``'s loan outcome ``y_j`` is known; ``A^k`` the kind's weights,
-    a flow 1 per linked pair; rate 0 without such partners). A merchant's own outcome
-    never enters its row. Suppliers, buyers and merchants of one owner, phone or
-    account fail together (a supplier's collapse, a bust-out, a family business); the
-    loans already observed around a merchant show it where its own takings do not yet.
-    A kind the graph lacks gives zeros.
+    a flow 1 per linked pair; rate 0 without such partners). For a counterparty kind
+    :math:`A^k = F F^\top` without its diagonal, ``F`` the flow's 0/1 pattern (sources
+    of ``same_target``, receivers of ``same_source`` in rows): a merchant two suppliers
+    share counts twice. A merchant's own outcome never enters its row.
+
+    Suppliers, buyers and merchants of one owner, phone or account fail together (a
+    supplier's collapse, a bust-out, a family business); the loans already observed
+    around a merchant show it where its own takings do not yet. Half the partners
+    carry no observed loan, and a supplier's collapse then shows in its *other*
+    buyers' loans: the counterparty kinds read them. A kind the graph lacks gives
+    zeros.
 
     >>> from guanxi.gnn.projection import Links
     >>> import types
@@ -452,6 +465,8 @@ def partner_outcomes(prep: Prepared) -> tuple[np.ndarray, list[str]]:
     [0.5, 0.0, 0.0]
     >>> np.expm1(table[:, names.index("partners_supply_observed")]).round(3).tolist()
     [2.0, 0.0, 0.0]
+    >>> table[:, names.index("partners_supply_same_source_default_rate")].tolist()
+    [0.0, 0.0, 1.0]
     """
     outcome = np.asarray(prep.labels.defaulted, dtype=np.float64)
     known = np.isfinite(outcome).astype(np.float64)
@@ -460,13 +475,32 @@ def partner_outcomes(prep: Prepared) -> tuple[np.ndarray, list[str]]:
     mats = {**{k: ((a + a.T) > 0).astype(np.float64) for k, a in links.directed.items()},
             **links.shared, "business": prep.business}
     columns, names = [], []
+
+    def add(kind: str, observed: np.ndarray, defaults: np.ndarray) -> None:
+        columns.extend([np.divide(defaults, observed, out=np.zeros(links.n),
+                                  where=observed > 1e-9), np.log1p(observed)])
+        names.extend([f"partners_{kind}_default_rate", f"partners_{kind}_observed"])
+
     for kind in PARTNER_KINDS:
         a = mats.get(kind)
-        observed = np.zeros(links.n) if a is None else np.asarray(a @ known).ravel()
-        defaults = np.zeros(links.n) if a is None else np.asarray(a @ failed).ravel()
-        columns += [np.divide(defaults, observed, out=np.zeros(links.n), where=observed > 0),
-                    np.log1p(observed)]
-        names += [f"partners_{kind}_default_rate", f"partners_{kind}_observed"]
+        if a is None:
+            add(kind, np.zeros(links.n), np.zeros(links.n))
+        else:
+            add(kind, np.asarray(a @ known).ravel(), np.asarray(a @ failed).ravel())
+    for kind in DIRECTED:
+        a = links.directed.get(kind)
+        flow = None if a is None else (a > 0).astype(np.float64).tocsr()
+        for side, f in (("same_source", None if flow is None else flow.T.tocsr()),
+                        ("same_target", flow)):
+            if f is None:
+                add(f"{kind}_{side}", np.zeros(links.n), np.zeros(links.n))
+                continue
+            # F F^T y without forming F F^T (a wholesaler with k buyers would add k^2
+            # pairs); the diagonal, the merchant itself once per counterparty, comes off.
+            counterparties = np.asarray(f.sum(axis=1)).ravel()
+            add(f"{kind}_{side}",
+                np.maximum(f @ (f.T @ known) - counterparties * known, 0),
+                np.maximum(f @ (f.T @ failed) - counterparties * failed, 0))
     return np.column_stack(columns).astype(np.float32), names
 
 
@@ -647,12 +681,12 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
         groups = a_groups if scorer.ring_stage == "a" else _groups(prep, ring, settings)
     pd_oof = None
     if has_pd:
-        zc, zc_names = credit_inputs(prep, z, z_names, ring, groups, x)
+        clusters = assemble(groups, prep.communities, adjacency=prep.business)
+        zc, zc_names = credit_inputs(prep, z, z_names, ring, clusters, x)
         scorer.credit = fit_folds(zc, np.nan_to_num(prep.labels.defaulted), observed, zc_names,
                                   seed=settings.seed, balanced=False, folds=settings.folds,
                                   metric="binary_logloss")
         pd_oof = scorer.credit.calibrate(scorer.credit.oof)
-        clusters = assemble(groups, prep.communities, adjacency=prep.business)
         scorer.group_pd_kappa = credibility(clusters, np.where(observed, pd_oof, np.nan),
                                             prep.labels.defaulted)
         metrics["group_pd_kappa"] = scorer.group_pd_kappa

@@ -136,26 +136,39 @@ def test_others_mean_is_the_mean_over_the_other_members_of_the_cluster() -> None
 
 
 def test_partner_outcomes_read_each_link_kinds_observed_loans(make_export) -> None:
-    # m0 supplies m1, m2 and m3; m1 and m4 share a phone; m5 is alone. Loans observed:
-    # m1 defaulted, m2 repaid, m4 defaulted; m0, m3, m5 have none.
-    ex = make_export(6, supply=[(0, 1, 1, 10.0), (0, 2, 1, 10.0), (0, 3, 1, 10.0)],
+    # m0 supplies m1, m2 and m3; m4 supplies m3 too; m1 and m4 share a phone; m5 is
+    # alone. Loans observed: m1 defaulted, m2 repaid, m4 defaulted; m0, m3, m5 have none.
+    ex = make_export(6, supply=[(0, 1, 1, 10.0), (0, 2, 1, 10.0), (0, 3, 1, 10.0),
+                                (4, 3, 1, 10.0)],
                      identifiers={"Phone": [(1, 0), (4, 0)]})
     links = merchant_links(ex)
     outcome = np.array([np.nan, 1, 0, np.nan, 1, np.nan])
     prep = Prepared(ex, links, pd.DataFrame({"a": np.zeros(6)}), np.zeros(6, dtype=np.int64),
                     Labels(np.full(6, -1, dtype=np.int8), outcome))
     table, names = scorer.partner_outcomes(prep)
-    assert table.shape == (6, 2 * len(scorer.PARTNER_KINDS)) and table.dtype == np.float32
+    kinds = len(scorer.PARTNER_KINDS) + len(scorer.COUNTERPARTY_KINDS)
+    assert table.shape == (6, 2 * kinds) and table.dtype == np.float32
     col = {name: table[:, i] for i, name in enumerate(names)}
     # Suppliers and buyers, either way; never the merchant's own outcome.
-    assert col["partners_supply_default_rate"].tolist() == [0.5, 0, 0, 0, 0, 0]
-    np.testing.assert_allclose(np.expm1(col["partners_supply_observed"]), [2, 0, 0, 0, 0, 0],
+    assert col["partners_supply_default_rate"].tolist() == [0.5, 0, 0, 1, 0, 0]
+    np.testing.assert_allclose(np.expm1(col["partners_supply_observed"]), [2, 0, 0, 1, 0, 0],
                                atol=1e-6)
     assert col["partners_phone_default_rate"].tolist() == [0, 1, 0, 0, 1, 0]
     # All kinds together: m1 sees m0 (no loan) and m4 (defaulted).
-    assert col["partners_business_default_rate"].tolist() == [0.5, 1, 0, 0, 1, 0]
+    assert col["partners_business_default_rate"].tolist() == [0.5, 1, 0, 1, 1, 0]
+    # The other buyers of one's suppliers: m1 sees m2 (and m3, no loan); m3 sees m1
+    # and m2 through m0, nobody through m4.
+    assert col["partners_supply_same_source_default_rate"].tolist() == [0, 0, 1, 0.5, 0, 0]
+    np.testing.assert_allclose(np.expm1(col["partners_supply_same_source_observed"]),
+                               [0, 1, 1, 2, 0, 0], atol=1e-6)
+    # The other suppliers of one's buyers: m0 shares m3 with m4 (defaulted); m4 sees m0,
+    # who has no loan.
+    assert col["partners_supply_same_target_default_rate"].tolist() == [1, 0, 0, 0, 0, 0]
+    np.testing.assert_allclose(np.expm1(col["partners_supply_same_target_observed"]),
+                               [1, 0, 0, 0, 0, 0], atol=1e-6)
     # Kinds the graph lacks, and the merchant alone, read zeros.
     assert not col["partners_paid_observed"].any() and not table[5].any()
+    assert not col["partners_paid_same_source_observed"].any()
     # Nobody's loan observed: all zeros, the same columns.
     bare = Prepared(ex, links, prep.features, prep.communities,
                     Labels(prep.labels.ring, np.full(6, np.nan)))
