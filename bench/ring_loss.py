@@ -5,15 +5,16 @@ A held-out ring (the members of a true ring that were not training labels, as ``
 evaluate`` counts them) is found when one of the K best groups has Jaccard >= 0.5 with
 it. It can be lost at three places, and this says which for each ring:
 
-- **score**: too few of its members are among the candidates (the ``candidate_share``
-  most suspicious merchants), so no group can hold half of it;
+- **score**: too few of its members are among the candidates (the largest of the
+  ``candidate_shares`` pools of the most suspicious merchants), so no group can hold
+  half of it;
 - **grouping**: the candidates are there but the groups leave them out (the weighted
   core drops weakly linked ones), split them, or add others;
 - **rank**: a matching group exists but ranks below K.
 
-``--variants`` regroups the same scores with other candidate shares and least link
-strengths (``gnn.clusters.suspicious_groups``), to show whether the grouping's
-settings are what holds recall back. Groups are ranked by their mean ring score, as
+``--variants`` regroups the same scores with one pool of candidates of each of several
+shares, and least link strengths (``gnn.clusters.suspicious_groups``), to show whether
+the grouping's settings are what holds recall back. Groups are ranked by their mean ring score, as
 ``bench/stage_audit.py`` ranks them (the shipped clusters use a link-weighted mean).
 Against the server and models the environment names, after ``guanxi train``:
 
@@ -32,7 +33,7 @@ from guanxi.gnn import metrics as mt
 from guanxi.gnn.clusters import suspicious_groups
 from guanxi.gnn.evaluate import ranked_groups
 
-SHARES = (0.01, 0.02, 0.03, 0.05)
+SHARES = (0.0075, 0.01, 0.0125, 0.015, 0.02, 0.03, 0.05)
 STRENGTHS = (0.5, 1.0)
 
 
@@ -77,7 +78,7 @@ def ring_loss(truth_dir: str, models: str | None = None, variants: bool = False
     k = len(rings)
     nodes = scorer.score(prep, explain=False)
     score = nodes.ring
-    share = scorer.settings.candidate_share
+    share = max(scorer.settings.candidate_shares)
     candidate = score >= float(np.quantile(score, 1 - share))
     where = {m: i for i, m in enumerate(prep.ids.tolist())}
     groups = mt.held_out_sets(ranked_groups(prep.ids, score, nodes.groups), trained_on)

@@ -4,10 +4,11 @@ Two kinds of group are wanted, and Louvain on the whole graph finds neither well
 groups towns):
 
 - **suspicious groups** (rings): merchants that the node scorer finds suspicious,
-  joined by the links between them, weighted by how suspicious both ends are. The
-  links (shared identifiers, merchant-to-merchant payments, supply, shared payers)
-  decide who belongs together; the scores decide which links to follow, so a ring is
-  cut out of the town around it.
+  joined by the links between them, and kept where they persist over pools of
+  candidates of several sizes (:func:`stable_groups`). The links (shared identifiers,
+  merchant-to-merchant payments, supply, shared payers) decide who belongs together;
+  the scores decide which links to follow, so a ring is cut out of the town around
+  it.
 - **business groups** (for group credit): the communities of the merchant projection
   (Louvain over flows and shared identifiers, in Neo4j with GDS where the server has
   it, ``graph/gds.py``), for the merchants no suspicious group took.
@@ -33,7 +34,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["assemble", "cluster_ids", "core", "members", "suspicious_groups"]
+__all__ = ["POOL_SHARES", "assemble", "cluster_ids", "core", "members", "stable_groups",
+           "suspicious_groups"]
+
+POOL_SHARES: tuple[float, ...] = tuple(round(float(s), 5) for s in np.geomspace(0.004, 0.05, 12))
+"""The candidate pools :func:`stable_groups` compares: 0.4% to 5% of merchants, most
+suspicious first, each about 1.26 times the one before."""
 
 
 def suspicious_groups(adjacency: sp.spmatrix, score: np.ndarray, *, min_score: float = 0.2,
@@ -84,6 +90,121 @@ def suspicious_groups(adjacency: sp.spmatrix, score: np.ndarray, *, min_score: f
             if 2 <= piece.size <= max_size:
                 labels[candidates[piece]] = next_label
                 next_label += 1
+    return labels
+
+
+def stable_groups(adjacency: sp.spmatrix, score: np.ndarray, *,
+                  shares: Sequence[float] = POOL_SHARES, min_strength: float = 1.0,
+                  max_size: int = 40) -> np.ndarray:
+    """Groups of suspicious merchants that persist as the pool of candidates grows.
+
+    One pool of candidates is a bet on how many merchants are in rings, and the best
+    bet differs from graph to graph and from ring to ring: a ring whose members all
+    score high is whole in a small pool and merged with its honest neighbours in a
+    large one; a ring with a weak member is whole only in a larger pool. So each pool
+    of ``shares`` (the ``share`` of merchants with the highest ``score``) is taken in
+    turn, and in each the weighted core (:func:`core`, ``min_strength``) and its
+    connected components, as in :func:`suspicious_groups`. Pools nest, so their
+    components do: from the largest pool to the smallest, a component either keeps
+    one part of two merchants or more (the same group, shrinking), splits into
+    several (each a new group), or vanishes. A group's *stability* is the sum over the
+    pools it lives in of its size times ``log(next share / share)``; a group is kept
+    when its stability is at least that of the groups kept below it, and it has at
+    most ``max_size`` members (excess of mass, as HDBSCAN chooses its clusters over
+    density levels: Campello, Moulavi and Sander, PAKDD 2013). A group's members are
+    the merchants in it in at least half of the pools it lives in (HDBSCAN's
+    membership strength of at least 0.5), so a shop that joins only the largest of
+    them, tied to the ring by trading with it, stays out.
+
+    Returns
+    -------
+    (M,) int64: group number 0, 1, ... (in order of first member) or -1.
+
+    >>> # A triangle of suspicious shops (0, 1, 2); shop 3 trades with two of them and
+    >>> # with two honest shops (4, 5). Pools of 3, 3 and 6 shops: 3 to 5 are in the
+    >>> # group in one pool of the three it lives in.
+    >>> a = sp.csr_matrix(np.array([[0, 1, 1, 1, 0, 0], [1, 0, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0],
+    ...                             [1, 1, 0, 0, 1, 1], [0, 0, 0, 1, 0, 1], [0, 0, 0, 1, 1, 0.]]))
+    >>> score = np.array([0.9, 0.9, 0.8, 0.3, 0.2, 0.2])
+    >>> stable_groups(a, score, shares=(0.5, 0.55, 1.0)).tolist()
+    [0, 0, 0, -1, -1, -1]
+    >>> suspicious_groups(a, score, min_score=0.1).tolist()  # the largest pool alone
+    [0, 0, 0, 0, 0, 0]
+    """
+    n = score.shape[0]
+    shares = sorted(shares)
+    order = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+    a = sp.csr_matrix(adjacency)
+    ratios = np.asarray(shares[1:]) / np.asarray(shares[:-1])
+    steps = np.log(np.r_[ratios, ratios[-1:]] if ratios.size else [np.e])
+    lives: list[dict[int, np.ndarray]] = []  # per group: level -> its members there
+    parent: list[int] = []
+    alive: dict[int, np.ndarray] = {}
+    for level in range(len(shares) - 1, -1, -1):
+        found = _pool_parts(a, order[:max(2, round(shares[level] * n))], min_strength)
+        owner = np.full(n, -1, dtype=np.int64)
+        for g, m in alive.items():
+            owner[m] = g
+        by_owner: dict[int, list[np.ndarray]] = {}
+        for m in found:
+            by_owner.setdefault(int(owner[m[0]]), []).append(m)
+        alive = {}
+        for g, pieces in by_owner.items():
+            if g >= 0 and len(pieces) == 1:
+                lives[g][level] = alive[g] = pieces[0]
+                continue
+            for m in pieces:
+                lives.append({level: m})
+                parent.append(g)
+                alive[len(lives) - 1] = m
+    return _excess_of_mass(lives, parent, steps, n, max_size)
+
+
+def _pool_parts(adjacency: sp.csr_matrix, pool: np.ndarray,
+                min_strength: float) -> list[np.ndarray]:
+    """The merchants (sorted positions) of each connected part of two or more of the
+    weighted core of ``pool``."""
+    pool = np.sort(pool)
+    sub = adjacency[pool][:, pool]
+    kept = core(sub, min_strength)
+    pool, sub = pool[kept], sub[kept][:, kept]
+    if pool.size < 2:
+        return []
+    _, component = connected_components(sub, directed=False)
+    return [pool[p] for p in parts(component) if p.size >= 2]
+
+
+def _excess_of_mass(lives: list[dict[int, np.ndarray]], parent: list[int],
+                    steps: np.ndarray, n: int, max_size: int) -> np.ndarray:
+    """Labels of the groups :func:`stable_groups` keeps (its docstring); a group's
+    children come after it in ``lives``."""
+    size = len(lives)
+    held: list[np.ndarray] = []
+    stability = np.zeros(size)
+    for g, levels in enumerate(lives):
+        seen, times = np.unique(np.concatenate(list(levels.values())), return_counts=True)
+        held.append(seen[2 * times >= len(levels)])
+        stability[g] = sum(m.size * steps[level] for level, m in levels.items())
+    below = np.zeros(size)  # what the best choice under each group holds
+    chosen = np.zeros(size, dtype=bool)
+    for g in range(size - 1, -1, -1):
+        fits = 2 <= held[g].size <= max_size
+        if fits and stability[g] >= below[g]:
+            chosen[g], best = True, stability[g]
+        else:
+            best = below[g]
+        if parent[g] >= 0:
+            below[parent[g]] += best
+    # A group chosen under a chosen group gives way to it.
+    covered = np.zeros(size, dtype=bool)
+    for g in range(size):
+        p = parent[g]
+        covered[g] = p >= 0 and (covered[p] or chosen[p])
+    labels = np.full(n, -1, dtype=np.int64)
+    kept = sorted((held[g] for g in range(size) if chosen[g] and not covered[g]),
+                  key=lambda m: int(m[0]))
+    for number, m in enumerate(kept):
+        labels[m] = number
     return labels
 
 

@@ -9,8 +9,8 @@ same training labels, in the same harness:
 
 - ``gbdt_own`` and ``gbdt_graph``: LightGBM (PU, like the shipped scorer) on own
   features, and on own + neighbour-aggregated features (GADBench), scored as the
-  shipped trees are (mean of the fold models); their groups formed by the same
-  grouping step as the shipped scorer, from as many candidates as it had;
+  shipped trees are (mean of the fold models); their groups formed by the shipped
+  grouping step with its default settings;
 - ``fraudar``: dense-subgraph peeling of payers x payees (Hooi et al. 2016);
 - ``louvain_rules``: Louvain communities scored by red-flag rules;
 - ``credit_gbdt_own``: LightGBM on each merchant's own features (credit only).
@@ -29,7 +29,7 @@ from guanxi.gnn.baselines import BaselineResult, pu_labels
 from guanxi.gnn.baselines.fraudar import fraudar_baseline
 from guanxi.gnn.baselines.gbdt import credit_gbdt, neighbour_aggregate
 from guanxi.gnn.baselines.louvain_rules import louvain_rules
-from guanxi.gnn.clusters import suspicious_groups
+from guanxi.gnn.clusters import stable_groups
 from guanxi.gnn.prepare import Prepared, prepare
 from guanxi.gnn.scorer import ScorerSettings
 from guanxi.gnn.scores import ScoreSet
@@ -103,7 +103,6 @@ def evaluate_prepared(prep: Prepared, scores: ScoreSet, truth: Truth, *, seed: i
     x = prep.features.to_numpy(np.float32)
     kinds = prep.kinds
     z = np.hstack([x, neighbour_aggregate(x, kinds)])
-    candidates = round(ScorerSettings().candidate_share * prep.m)
     if (prep.labels.ring == 1).sum() >= 5:
         y, train, w = pu_labels(prep.labels.ring, 0.05)
         labelled = prep.labels.ring >= 0
@@ -113,7 +112,7 @@ def evaluate_prepared(prep: Prepared, scores: ScoreSet, truth: Truth, *, seed: i
             # Deployed like the shipped scorer: the mean of the fold models, out of
             # fold only for the labels they learnt.
             g = np.where(labelled, model.oof, model.raw(features))
-            out["models"][name] = ring_block(g, _groups_of(prep, g, candidates, seed))
+            out["models"][name] = ring_block(g, _groups_of(prep, g))
     report("baselines", 1, 4)
     fr = fraudar_baseline(prep.ex)
     out["models"]["fraudar"] = ring_block(fr.scores, fr.clusters)
@@ -142,14 +141,13 @@ def _shipped(scores: ScoreSet, ids: np.ndarray) -> dict[str, Any]:
     return {"ring": ring, "pd": pd_, "clusters": [set(c) for c in table["members"]]}
 
 
-def _groups_of(prep: Prepared, score: np.ndarray, candidates: int, seed: int) -> list[set[str]]:
-    """A baseline's groups: the shipped grouping step on its top ``candidates``
-    merchants, ranked by their mean score."""
-    candidates = max(candidates, 2)
-    threshold = np.sort(score)[-min(candidates, score.size)]
-    groups = suspicious_groups(prep.strength, (score >= threshold).astype(float),
-                               min_score=0.5, seed=seed,
-                               min_strength=ScorerSettings().min_link_strength)
+def _groups_of(prep: Prepared, score: np.ndarray) -> list[set[str]]:
+    """A baseline's groups: the shipped grouping step, with its default settings, on
+    the baseline's scores, ranked by their mean score."""
+    settings = ScorerSettings()
+    groups = stable_groups(prep.strength, score, shares=settings.candidate_shares,
+                           min_strength=settings.min_link_strength,
+                           max_size=settings.max_cluster_size)
     return ranked_groups(prep.ids, score, groups)
 
 

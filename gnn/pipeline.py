@@ -223,8 +223,11 @@ def load_scorer(artefact: Artefact) -> Scorer:
     gnn_settings = TrainSettings(**{k: tuple(v) if isinstance(v, list) else v
                                     for k, v in settings_dict.pop("gnn").items()})
     # Saved before the weighted core existed: its stage-B trees learnt the context of
-    # groups made without it, so it keeps grouping that way.
+    # groups made without it, so it keeps grouping that way; the same for one pool of
+    # candidates before several.
     settings_dict.setdefault("min_link_strength", 0.0)
+    settings_dict["candidate_shares"] = tuple(settings_dict.pop("candidate_shares", None) or
+                                              (settings_dict.pop("candidate_share", 0.02),))
     settings = ScorerSettings(**settings_dict, gnn=gnn_settings)
     gnn = None
     if "gnn" in extra:

@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from guanxi.gnn.baselines.gbdt import aggregate_names, neighbour_aggregate
-from guanxi.gnn.clusters import assemble, suspicious_groups
+from guanxi.gnn.clusters import POOL_SHARES, assemble, stable_groups, suspicious_groups
 from guanxi.gnn.group import credibility
 from guanxi.gnn.hetero import model_input
 from guanxi.gnn.prepare import Carried, Prepared
@@ -81,12 +81,14 @@ class ScorerSettings:
     gnn: TrainSettings = field(default_factory=TrainSettings)
     unlabelled_weight: float = 0.05
     """Weight of an unlabelled merchant as a ring negative (PU learning)."""
-    candidate_share: float = 0.02
-    """Share of merchants, most suspicious first, that the grouping step considers (an
-    investigation team's reach, not a guess at how many are in rings)."""
+    candidate_shares: tuple[float, ...] = POOL_SHARES
+    """Shares of merchants, most suspicious first, that the grouping step considers:
+    groups that persist over these pools (``clusters.stable_groups``); with one share,
+    that pool alone (``clusters.suspicious_groups``), as models saved before the
+    pools existed group (their ``candidate_share``)."""
     min_link_strength: float = 1.0
     """Least sum of link strengths that keeps a candidate in a suspicious group
-    (``clusters.suspicious_groups``)."""
+    (``clusters.core``)."""
     max_cluster_size: int = 40
 
 
@@ -577,8 +579,14 @@ def unsupervised_ring(prep: Prepared, x: np.ndarray, names: list[str]
 
 
 def _groups(prep: Prepared, ring: np.ndarray, settings: ScorerSettings) -> np.ndarray:
-    """Suspicious groups among the ``candidate_share`` most suspicious merchants."""
-    threshold = float(np.quantile(ring, 1 - settings.candidate_share))
+    """Suspicious groups over the ``candidate_shares`` pools of the most suspicious
+    merchants."""
+    shares = settings.candidate_shares
+    if len(shares) > 1:
+        return stable_groups(prep.strength, ring, shares=shares,
+                             min_strength=settings.min_link_strength,
+                             max_size=settings.max_cluster_size)
+    threshold = float(np.quantile(ring, 1 - shares[0]))
     return suspicious_groups(prep.strength, ring, min_score=max(threshold, 1e-9),
                              min_strength=settings.min_link_strength,
                              max_size=settings.max_cluster_size, seed=settings.seed)

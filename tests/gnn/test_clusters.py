@@ -13,7 +13,14 @@ import pytest
 import scipy.sparse as sp
 
 from guanxi.gnn.cluster_scores import cluster_table
-from guanxi.gnn.clusters import assemble, cluster_ids, core, members, suspicious_groups
+from guanxi.gnn.clusters import (
+    assemble,
+    cluster_ids,
+    core,
+    members,
+    stable_groups,
+    suspicious_groups,
+)
 from guanxi.gnn.features import merchant_features
 from guanxi.gnn.incremental import changed_only
 from guanxi.gnn.labels import Labels
@@ -171,6 +178,80 @@ def test_groups_do_not_depend_on_merchant_order_or_repeat_calls() -> None:
     back = np.empty_like(permuted)
     back[perm] = permuted
     assert partition(back) == partition(first) == {frozenset(range(6)), frozenset(range(6, 12))}
+
+
+# --- stable_groups ---------------------------------------------------------------------
+
+# Pools of 3 to 7 of 100 merchants; merchants 7 to 99 are unlinked and score 0.01.
+POOLS = (0.03, 0.04, 0.05, 0.06, 0.07)
+
+
+def scores(*top: float) -> np.ndarray:
+    return np.r_[top, np.full(100 - len(top), 0.01)]
+
+
+def test_two_rings_that_the_largest_pool_bridges_stay_two() -> None:
+    # Ring A (0-2) is whole from the pool of 3 on, ring B (3-5) from the pool of 5 (two
+    # of it) and 6; the bridge 6 joins them in the pool of 7 only.
+    adjacency = sym(100, clique([0, 1, 2]) + clique([3, 4, 5]) + [(2, 6, 1.0), (6, 3, 1.0)])
+    score = scores(0.95, 0.94, 0.93, 0.92, 0.91, 0.90, 0.5)
+    labels = stable_groups(adjacency, score, shares=POOLS)
+    assert partition(labels) == {frozenset({0, 1, 2}), frozenset({3, 4, 5})}
+    # One pool of 7, the grouping of models saved before the pools: one group.
+    one = suspicious_groups(adjacency, score, min_score=0.4)
+    assert partition(one) == {frozenset(range(7))}
+
+
+def test_a_ring_keeps_out_the_town_its_trading_partner_brings() -> None:
+    # Ring 0-2; 3 trades with two of its members and with a town 4-6. Two suspicious
+    # loners (7, 8) fill the pools of 4 and 5, so 3 joins in the pools of 6 and 7 and
+    # the town in that of 7: two and one of the five pools the group lives in.
+    adjacency = sym(100, clique([0, 1, 2]) + [(3, 0, 1.0), (3, 1, 1.0)] + clique([3, 4, 5, 6]))
+    score = scores(0.9, 0.85, 0.8, 0.4, 0.3, 0.2, 0.15, 0.6, 0.5)
+    labels = stable_groups(adjacency, score, shares=POOLS)
+    assert partition(labels) == {frozenset({0, 1, 2})}
+    # Without the loners 3 is in four pools of five and 4 in three: they join; 5 and
+    # 6, in two and one, do not.
+    near = stable_groups(adjacency, scores(0.9, 0.85, 0.8, 0.4, 0.3, 0.2, 0.15), shares=POOLS)
+    assert partition(near) == {frozenset(range(5))}
+
+
+def test_a_ring_whole_only_in_the_largest_pools_is_found_there() -> None:
+    # Ring 0-4 whose members score 0.9 to 0.5, and nothing else linked: the pools of 3
+    # and 4 hold part of it, those of 5 to 7 all of it, so all five are members.
+    adjacency = sym(100, clique(range(5)))
+    labels = stable_groups(adjacency, scores(0.9, 0.8, 0.7, 0.6, 0.5), shares=POOLS)
+    assert partition(labels) == {frozenset(range(5))}
+    # A lone pair is a group; fewer than two linked candidates are none.
+    pair = stable_groups(sym(100, [(0, 1, 1.0)]), scores(0.9, 0.8), shares=POOLS)
+    assert partition(pair) == {frozenset({0, 1})}
+    assert (stable_groups(sym(100, []), scores(0.9, 0.8), shares=POOLS) == -1).all()
+
+
+def test_a_group_over_max_size_is_no_group() -> None:
+    # The ring of five above, with room for four: a town of mildly suspicious shops is
+    # not a ring, and no part of it split off in any pool.
+    adjacency = sym(100, clique(range(5)))
+    labels = stable_groups(adjacency, scores(0.9, 0.8, 0.7, 0.6, 0.5), shares=POOLS,
+                           max_size=4)
+    assert (labels == -1).all()
+
+
+def test_stable_groups_are_disjoint_bounded_and_independent_of_merchant_order() -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    edges = [(int(i), int(j), float(w)) for i, j, w in
+             zip(rng.integers(0, n, 900), rng.integers(0, n, 900), rng.uniform(0.3, 2, 900),
+                 strict=True) if i != j]
+    adjacency = sym(n, edges)
+    score = rng.permutation(n) / n  # distinct: no ties for the order to break
+    labels = stable_groups(adjacency, score, shares=(0.05, 0.1, 0.2, 0.3), max_size=12)
+    sizes = np.bincount(labels[labels >= 0])
+    assert labels.max() >= 2 and sizes.min() >= 2 and sizes.max() <= 12
+    perm = rng.permutation(n)
+    moved = stable_groups(adjacency[perm][:, perm], score[perm],
+                          shares=(0.05, 0.1, 0.2, 0.3), max_size=12)
+    assert partition(labels) == {frozenset(perm[list(g)].tolist()) for g in partition(moved)}
 
 
 # --- assemble --------------------------------------------------------------------------
