@@ -451,8 +451,8 @@ def partner_outcomes(prep: Prepared) -> tuple[np.ndarray, list[str]]:
 
     Suppliers, buyers and merchants of one owner, phone or account fail together (a
     supplier's collapse, a bust-out, a family business); the loans already observed
-    around a merchant show it where its own takings do not yet. Half the partners
-    carry no observed loan, and a supplier's collapse then shows in its *other*
+    around a merchant show it where its own takings do not yet. Many partners carry
+    no observed loan, and a supplier's collapse then shows in its *other*
     buyers' loans: the counterparty kinds read them. A kind the graph lacks gives
     zeros.
 

@@ -259,6 +259,15 @@ def test_a_model_saved_before_the_weighted_core_groups_as_it_was_trained(
     assert pipeline.load_scorer(older).settings.min_link_strength == 0.0
 
 
+def test_a_model_saved_with_one_candidate_pool_keeps_that_pool(trained: tuple) -> None:
+    artefact = load_artefact(trained[0])
+    shares = pipeline.load_scorer(artefact).settings.candidate_shares
+    assert shares == ScorerSettings().candidate_shares and len(shares) > 1
+    settings = {k: v for k, v in artefact.settings.items() if k != "candidate_shares"}
+    older = replace(artefact, settings={**settings, "candidate_share": 0.03})
+    assert pipeline.load_scorer(older).settings.candidate_shares == (0.03,)
+
+
 # --- score ----------------------------------------------------------------------------
 
 
