@@ -71,10 +71,8 @@ def suspicious_groups(adjacency: sp.spmatrix, score: np.ndarray, *, min_score: f
     """
     n = score.shape[0]
     labels = np.full(n, -1, dtype=np.int64)
-    candidates = np.flatnonzero(score >= min_score)
-    sub = sp.csr_matrix(adjacency)[candidates][:, candidates]
-    kept = core(sub, min_strength)
-    candidates, sub = candidates[kept], sub[kept][:, kept]
+    candidates, sub = _pool_core(sp.csr_matrix(adjacency), np.flatnonzero(score >= min_score),
+                                 min_strength)
     if candidates.size < 2:
         return labels
     root = np.sqrt(score[candidates])
@@ -160,14 +158,20 @@ def stable_groups(adjacency: sp.spmatrix, score: np.ndarray, *,
     return _excess_of_mass(lives, parent, steps, n, max_size)
 
 
+def _pool_core(adjacency: sp.csr_matrix, pool: np.ndarray,
+               min_strength: float) -> tuple[np.ndarray, sp.csr_matrix]:
+    """The weighted core (:func:`core`) of ``pool`` (sorted positions): its merchants
+    and the links among them."""
+    sub = adjacency[pool][:, pool]
+    kept = core(sub, min_strength)
+    return pool[kept], sub[kept][:, kept]
+
+
 def _pool_parts(adjacency: sp.csr_matrix, pool: np.ndarray,
                 min_strength: float) -> list[np.ndarray]:
     """The merchants (sorted positions) of each connected part of two or more of the
     weighted core of ``pool``."""
-    pool = np.sort(pool)
-    sub = adjacency[pool][:, pool]
-    kept = core(sub, min_strength)
-    pool, sub = pool[kept], sub[kept][:, kept]
+    pool, sub = _pool_core(adjacency, np.sort(pool), min_strength)
     if pool.size < 2:
         return []
     _, component = connected_components(sub, directed=False)
