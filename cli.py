@@ -22,6 +22,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from guanxi.errors import GuanxiError, InputError
 from guanxi.interrupts import (
@@ -36,7 +37,40 @@ from guanxi.interrupts import (
 )
 from guanxi.output import RichProgress, console, emit_json, emit_record, emit_rows, json_emitted
 
+
+class _Commands(TyperGroup):
+    """The top-level group: a command line that does not parse (an unknown option, a
+    value out of range) also gets the ``{"error": ...}`` object on stdout under
+    ``--json``, as every other failure does; the usual message still goes to stderr."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        # The click that parses this command line: typer >= 0.24 carries its own copy,
+        # older ones use click itself.
+        usage_error = sys.modules[type(ctx).__module__.rpartition(".")[0] + ".exceptions"
+                                  ].UsageError
+        try:
+            return super().invoke(ctx)
+        except usage_error as exc:
+            if "--json" in sys.argv[1:] and not json_emitted():
+                path = " ".join(["guanxi", *_sub_commands(exc.ctx)])
+                emit_json({"error": {"type": "UsageError", "message": exc.format_message(),
+                                     "fix": f"see `{path} --help`",
+                                     "exit_code": exc.exit_code}})
+            raise
+
+
+def _sub_commands(ctx: typer.Context | None) -> list[str]:
+    """``["scores", "export"]`` for ``guanxi scores export``, however guanxi was started
+    (``python -m guanxi`` names the root differently)."""
+    names = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    return names[::-1]
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="guanxi",
     help="Merchant networks in Neo4j, scored for collusion and group credit.\n\n"
     "Example: guanxi db start && guanxi synth --merchants 20000 --out data/demo "
@@ -399,7 +433,8 @@ def _fitting_job(*, scoring: bool = False) -> None:
 
 @app.command("train")
 def train_cmd(
-    seed: Annotated[int, typer.Option(help="Random seed: same graph and seed, same model.")
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1,
+                                      help="Random seed: same graph and seed, same model.")
                     ] = 0,
     gnn: Annotated[bool, typer.Option("--gnn/--no-gnn", help="Use the graph neural network "
                                       "(--no-gnn: trees on graph features only, faster).")
@@ -631,7 +666,8 @@ def _emit_stopped(message: str, command: str, committed: bool) -> None:
 def evaluate_cmd(
     truth: Annotated[Path, typer.Option("--truth", help="Folder with rings.csv and "
                                         "merchants.csv (or DIR/truth), e.g. from guanxi synth.")],
-    seed: Annotated[int, typer.Option(help="Seed of the baselines.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of the baselines.")
+                    ] = 0,
     baselines: Annotated[bool, typer.Option("--baselines/--no-baselines",
                                             help="Also fit and measure the baselines.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -685,7 +721,9 @@ app.add_typer(scores_app, name="scores")
 @scores_app.command("export")
 def scores_export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write merchants.csv and "
-                                      "clusters.csv into; created if missing, files replaced.")],
+                                      "clusters.csv into; created if missing. An earlier "
+                                      "export there is replaced; any other file of those "
+                                      "names is left alone and the export refused.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,

@@ -201,19 +201,7 @@ def save_artefact(folder: str | os.PathLike[str] | None = None, *,
 def list_artefacts(folder: str | os.PathLike[str] | None = None) -> list[ArtefactInfo]:
     """The saved versions under ``folder``, oldest first. Hidden folders (a save under
     way or one that died) and folders without a readable ``artefact.json`` are left out."""
-    root = models_dir(folder)
-    if not root.is_dir():
-        return []
-    found = []
-    for path in root.iterdir():
-        if not path.is_dir() or not _VERSION.match(path.name):
-            continue
-        try:
-            manifest = _manifest(path)
-        except (OSError, ValueError, KeyError):
-            continue
-        found.append(_info(path, manifest))
-    return sorted(found, key=lambda info: (info.created_at, info.version))
+    return _scan(models_dir(folder))[0]
 
 
 def find_artefact(folder: str | os.PathLike[str] | None = None,
@@ -221,11 +209,21 @@ def find_artefact(folder: str | os.PathLike[str] | None = None,
     """What is known of the saved model ``version`` (default: the newest) under
     ``folder``, without reading its binary parts.
 
-    Raises :class:`ModelNotFound` when none is saved, or when ``version`` is not one
-    of those saved (the message lists them).
+    Raises :class:`ModelNotFound` when none is saved, when ``version`` is not one of
+    those saved (the message lists them), or when the version asked for, or the newest
+    when none is, has an ``artefact.json`` that cannot be read: an older model is never
+    used in its place without a word.
     """
     root = models_dir(folder)
-    saved = list_artefacts(root)
+    saved, broken = _scan(root)
+    wanted = version if version is not None else max(
+        [*broken, *(i.version for i in saved[-1:])], default=None)
+    if wanted in broken:
+        raise ModelNotFound(f"model version {wanted} in {root} cannot be read "
+                            f"({broken[wanted]})",
+                            "train again, move that folder away, or choose another version "
+                            "with --model" + (f" (the newest readable: {saved[-1].version})"
+                                              if saved else ""))
     if not saved:
         raise ModelNotFound(f"no trained model in {root}", "run `guanxi train` first")
     if version is None:
@@ -278,6 +276,23 @@ def data_snapshot(graph: Graph) -> dict[str, Any]:
             "labels": {str(k): n for k, n in row["labels"]},
             "defaults": {str(k): n for k, n in row["defaults"]},
             "last_ingest_at": None if last is None else last.to_native().isoformat()}
+
+
+def _scan(root: Path) -> tuple[list[ArtefactInfo], dict[str, str]]:
+    """The readable versions under ``root``, oldest first, and ``{version: why}`` for
+    version folders whose ``artefact.json`` cannot be read."""
+    if not root.is_dir():
+        return [], {}
+    found, broken = [], {}
+    for path in root.iterdir():
+        if not path.is_dir() or not _VERSION.match(path.name):
+            continue
+        try:
+            found.append(_info(path, _manifest(path)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            broken[path.name] = f"artefact.json: {type(exc).__name__}: {str(detail)[:120]}"
+    return sorted(found, key=lambda info: (info.created_at, info.version)), broken
 
 
 def _manifest(path: Path) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from guanxi.errors import InputError
 from guanxi.gnn import metrics as mt
 from guanxi.gnn.baselines import BaselineResult, pu_labels
 from guanxi.gnn.baselines.fraudar import fraudar_baseline
@@ -48,6 +49,7 @@ def evaluate(graph: Graph, truth_dir: str | Path, *, seed: int = 0, baselines: b
 
     truth = read_truth(truth_dir)
     scores = read_scores(graph)
+    _check_overlap(truth, scores.merchants["merchant_id"], truth_dir)
     prep = prepare(graph, seed=seed, progress=progress, notice=say)
     return evaluate_prepared(prep, scores, truth, seed=seed, baselines=baselines,
                              progress=progress)
@@ -159,6 +161,17 @@ def ranked_groups(ids: np.ndarray, score: np.ndarray, groups: np.ndarray) -> lis
         idx = np.flatnonzero(groups == g)
         ranked.append((float(score[idx].mean()), set(ids[idx].tolist())))
     return [s for _, s in sorted(ranked, key=lambda t: -t[0])]
+
+
+def _check_overlap(truth: Truth, scored: pd.Series, truth_dir: str | Path) -> None:
+    """Refuse a truth folder that describes another graph: with no scored merchant in
+    it every metric would be computed on nothing, and printed as if it meant something."""
+    known = scored.isin(truth.defaulted.index)
+    if len(scored) and not known.any():
+        raise InputError(
+            f"the truth in {truth_dir} lists none of the {len(scored)} scored merchants "
+            f"(e.g. {scored.iloc[0]!r}): it comes from another dataset",
+            "pass the truth folder guanxi synth wrote beside the data that was ingested")
 
 
 def _group_pd_corr(scores: ScoreSet, ids: np.ndarray, defaulted: np.ndarray,

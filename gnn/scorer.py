@@ -699,7 +699,12 @@ def fit_scorer(prep: Prepared, settings: ScorerSettings | None = None,
                                             prep.labels.defaulted)
         metrics["group_pd_kappa"] = scorer.group_pd_kappa
     elif say:
-        say("no observed loan outcomes (defaulted) to learn from: no PD or credit scores")
+        seen, bad = int(observed.sum()), int(np.nansum(prep.labels.defaulted))
+        say("no observed loan outcomes (defaulted) to learn from: no PD or credit scores"
+            if not seen else
+            f"{seen} observed loan outcomes, {bad} of them defaults: learning a PD needs at "
+            f"least {2 * settings.folds} outcomes with both repaid and defaulted loans among "
+            "them; no PD or credit scores")
     report("train trees", 4, 4)
     if has_ring or scorer.credit is not None:
         # Stage B or the credit model is new since the scores above: score again. Without

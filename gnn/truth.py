@@ -166,5 +166,11 @@ def read_truth(folder: str | Path) -> Truth:
             raise InputError(f"no truth file {path}",
                              f"pass the folder guanxi synth wrote (it holds truth/{name})")
         # Ids stay text; empty cells stay "" (an honest merchant's ring_id).
-        frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
+        try:
+            frames.append(pd.read_csv(path, dtype=str, keep_default_na=False))
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            why = "it is empty" if isinstance(exc, pd.errors.EmptyDataError) else (
+                "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError)
+                else f"it is not CSV ({str(exc).splitlines()[0][:100]})")
+            raise InputError(f"truth file {path} cannot be read: {why}", _FIX) from None
     return Truth.from_frames(*frames, source=str(where))

@@ -418,7 +418,8 @@ def translate(exc: Exception, name: str, settings: Settings) -> GuanxiError:
         fix = (
             "check that the server named by NEO4J_URI is up and reachable"
             if settings.external
-            else "start it with `guanxi db start` (or set NEO4J_URI to a running server)"
+            else f"start it with `{settings.start_command()}` (or set NEO4J_URI to a "
+            "running server)"
         )
         return ServerError(f"cannot reach Neo4j at {settings.uri}", fix)
     message = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0]

@@ -33,6 +33,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 from guanxi import queries
+from guanxi.errors import InputError
 from guanxi.graph import model
 from guanxi.graph.connection import Graph
 from guanxi.progress import ProgressFn
@@ -298,8 +299,29 @@ def typed_merchants(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
         text = frame[column].astype(object)
         frame[column] = text.where(text.notna(), None)
     frame["registered_on"] = pd.to_datetime(frame["registered_on"], format="%Y-%m-%d")
-    frame["defaulted"] = pd.to_numeric(frame["defaulted"]).astype("Int8")
+    frame["defaulted"] = _outcomes(frame["id"], frame["defaulted"])
     return frame[list(MERCHANT_COLUMNS)]
+
+
+def _outcomes(ids: pd.Series, stored: pd.Series) -> pd.Series:
+    """``defaulted`` as nullable Int8 0/1; anything else stored there is an ``InputError``.
+
+    Ingest writes only 0 and 1, but a graph edited by hand (or by another tool) may hold
+    2, "yes" or 0.5, which would train and score as nonsense: name one such merchant.
+    """
+    as_number = pd.to_numeric(stored.astype(object), errors="coerce")
+    bad = stored.notna() & ~as_number.isin([0, 1])
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        value = stored.iloc[first]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise InputError(
+            f"merchant {ids.iloc[first]!r} has defaulted = {value!r} in the graph "
+            f"({int(bad.sum())} merchant(s) hold a value other than 0 or 1)",
+            "set it to 0 (repaid) or 1 (defaulted), or remove it, e.g. guanxi db query "
+            "\"MATCH (m:Merchant {id: $id}) SET m.defaulted = 1\" -p id=...; or ingest the "
+            "defaults file again")
+    return as_number.astype("Int8")
 
 
 def _read_ids(graph: Graph, label: str, chunk: int, report: ProgressFn) -> np.ndarray:

@@ -602,7 +602,27 @@ def export_folder(out: Path) -> Path:
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror or exc}",
                          "choose a folder you can write to") from None
+    for name, columns in (("merchants.csv", MERCHANT_FILE_COLUMNS),
+                          ("clusters.csv", CLUSTER_FILE_COLUMNS)):
+        _refuse_foreign(out / name, columns)
     return out
+
+
+def _refuse_foreign(path: Path, columns: tuple[str, ...]) -> None:
+    """An existing ``path`` is replaced only when it is an export: a folder of input
+    files also holds a ``merchants.csv``, and it must not be lost to a mistyped --out."""
+    try:
+        with open(path, "rb") as fh:
+            header = fh.readline(4096).rstrip(b"\r\n")
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"cannot read {path} to check it before replacing it: "
+                         f"{exc.strerror or exc}", "choose another --out folder") from None
+    if header != ",".join(columns).encode():
+        raise InputError(f"{path} exists and is not a scores export (its first line is not "
+                         f"{','.join(columns)}); it is left as it is",
+                         "choose another --out folder, or move that file away")
 
 
 def export_scores(scores: ScoreSet, out: Path) -> dict[str, Path]:

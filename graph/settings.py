@@ -58,6 +58,17 @@ class Settings:
         where = "NEO4J_URI" if self.external else f"local server, data in {self.data_dir}"
         return f"{self.uri} (database {self.database}; {where})"
 
+    def start_command(self) -> str:
+        """The ``guanxi db start`` that brings this local server back as it was: its
+        port and data folder when they are not the defaults."""
+        command = "guanxi db start"
+        port = urlsplit(self.uri).port
+        if port is not None and port != DEFAULT_PORT:
+            command += f" --port {port}"
+        if self.data_dir is not None and self.data_dir != default_data_dir():
+            command += f" --data-dir {self.data_dir}"
+        return command
+
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("GUANXI_DATA_DIR", ".guanxi/neo4j")).expanduser().absolute()

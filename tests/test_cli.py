@@ -99,6 +99,25 @@ def test_with_json_an_error_is_a_json_object_on_stdout(tmp_path: Path, args: tup
     assert result.stderr.strip() == f"error: {error['message']}. {error['fix']}"
 
 
+@pytest.mark.parametrize(("args", "message", "path"), [
+    (("train", "--seed", "-5", "--json"), "Invalid value for '--seed'", "guanxi train"),
+    (("evaluate", "--truth", "x", "--seed", "4294967296", "--json"), "Invalid value for '--seed'",
+     "guanxi evaluate"),
+    (("scores", "export", "--json"), "Missing option '--out'", "guanxi scores export"),
+    (("nosuch", "--json"), "No such command 'nosuch'", "guanxi"),
+])
+def test_a_command_line_that_does_not_parse_is_json_too(tmp_path: Path, args: tuple,
+                                                        message: str, path: str) -> None:
+    result = run_cli(*args, env={"GUANXI_DATA_DIR": str(tmp_path / "no-server")})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["type"] == "UsageError" and error["message"].startswith(message)
+    assert error["fix"] == f"see `{path} --help`" and error["exit_code"] == 2
+    assert message in result.stderr  # the usual message, for a person
+    plain = run_cli(*args[:-1], env={"GUANXI_DATA_DIR": str(tmp_path / "no-server")})
+    assert plain.returncode == 2 and plain.stdout == ""  # without --json: stderr only
+
+
 def test_an_ingest_that_fails_prints_one_json_document(tmp_path: Path, neo4j_env: dict) -> None:
     folder = tmp_path / "in"
     folder.mkdir()

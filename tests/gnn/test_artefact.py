@@ -143,11 +143,32 @@ def test_leftovers_of_a_save_that_died_are_ignored(tmp_path: Path) -> None:
     half = tmp_path / f".tmp-{new_version()}-123"
     (half / "extra").mkdir(parents=True)
     (half / "model_state.pt").write_bytes(b"half")
-    broken = tmp_path / new_version()  # a version folder without a readable artefact.json
+    assert [info.version for info in list_artefacts(tmp_path)] == [kept]
+    assert load_artefact(tmp_path).version == kept
+
+
+def test_a_newest_version_that_cannot_be_read_is_never_passed_over(tmp_path: Path) -> None:
+    # Saves are renamed into place whole, so a broken artefact.json was damaged later
+    # (a disk, a hand edit): scoring with the older model instead would go unnoticed.
+    kept = _save(tmp_path).version
+    broken = tmp_path / new_version(datetime(2100, 1, 1, tzinfo=UTC))
     broken.mkdir()
     (broken / "artefact.json").write_text("{")
     assert [info.version for info in list_artefacts(tmp_path)] == [kept]
-    assert load_artefact(tmp_path).version == kept
+    for version in (None, broken.name):
+        with pytest.raises(ModelNotFound, match=f"model version {broken.name} in .* cannot be "
+                           "read \\(artefact.json: JSONDecodeError") as info:
+            find_artefact(tmp_path, version)
+        assert info.value.fix.endswith(f"(the newest readable: {kept})")
+        with pytest.raises(ModelNotFound, match="cannot be read"):
+            load_artefact(tmp_path, version)
+    assert load_artefact(tmp_path, kept).version == kept  # asked for by name, it loads
+    (broken / "artefact.json").write_text("[]")  # JSON, but not a manifest
+    with pytest.raises(ModelNotFound, match="AttributeError"):
+        find_artefact(tmp_path)
+    older = tmp_path / new_version(datetime(2000, 1, 1, tzinfo=UTC))
+    broken.rename(older)  # a broken version older than the newest readable one is skipped
+    assert find_artefact(tmp_path).version == kept
 
 
 def test_a_save_killed_half_way_leaves_no_version(tmp_path: Path) -> None:

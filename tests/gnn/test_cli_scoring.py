@@ -223,6 +223,23 @@ def test_evaluating_against_a_missing_truth_folder_is_one_line(cli: dict) -> Non
     assert "guanxi synth" in line  # the fix names where the truth comes from
 
 
+def test_evaluating_against_the_truth_of_another_graph_is_refused(cli: dict, scored: dict,
+                                                                  tmp_path: Path) -> None:
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    (truth / "rings.csv").write_text("ring_id,typology,merchant_id\nR1,cash_out,Z1\n",
+                                     encoding="utf-8")
+    (truth / "merchants.csv").write_text(
+        "merchant_id,ring_id,defaulted,business_group_id\nZ1,R1,0,G1\nZ2,,1,G2\n",
+        encoding="utf-8")
+    result = run_cli("evaluate", "--truth", str(tmp_path), "--no-baselines", env=cli["env"])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert re.fullmatch(rf"error: the truth in {tmp_path} lists none of the \d+ scored "
+                        r"merchants \(e\.g\. '[^']+'\): it comes from another dataset\. pass "
+                        r"the truth folder guanxi synth wrote beside the data that was "
+                        r"ingested", result.stderr.strip()), result.stderr
+
+
 def test_a_scoring_error_is_the_only_line_on_stderr(
         unknown_version: subprocess.CompletedProcess) -> None:
     assert unknown_version.returncode == 1

@@ -93,6 +93,21 @@ def test_bad_outcome_is_refused(tmp_path: Path) -> None:
         read_truth(tmp_path)
 
 
+@pytest.mark.parametrize(("content", "why"), [
+    (b"", "it is empty"),
+    (b"ring_id,typology,merchant_id\nR1,\xff\xfe,M1\n", "it is not UTF-8 text"),
+    (b'ring_id,typology,merchant_id\nR1,"cash_out,M1\n', "it is not CSV")])
+def test_a_file_that_is_not_csv_text_is_one_line(tmp_path: Path, content: bytes,
+                                                 why: str) -> None:
+    _write(tmp_path)
+    (tmp_path / "truth" / "rings.csv").write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        read_truth(tmp_path)
+    line = caught.value.one_line()
+    assert line.startswith(f"truth file {tmp_path / 'truth' / 'rings.csv'} cannot be read: "
+                           f"{why}") and "\n" not in line
+
+
 def test_reads_what_the_generator_writes(tmp_path: Path) -> None:
     import json
 

@@ -91,7 +91,8 @@ def test_a_server_killed_mid_run_is_one_line_and_not_retried_twice(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("GUANXI_RETRY_SECONDS", "2")
     data_dir = tmp_path / "db"
-    started = server.start(server.ServerConfig(data_dir, port=free_port(), heap="512m",
+    port = free_port()
+    started = server.start(server.ServerConfig(data_dir, port=port, heap="512m",
                                                pagecache="128m"))
     try:
         graph = open_graph(resolve(data_dir))
@@ -112,8 +113,8 @@ def test_a_server_killed_mid_run_is_one_line_and_not_retried_twice(
         assert query.returncode == 1
         # Only the command's line: no driver log lines, no warnings.
         assert err.splitlines() == [
-            f"error: cannot reach Neo4j at {started.uri}. start it with `guanxi db start` "
-            "(or set NEO4J_URI to a running server)"]
+            f"error: cannot reach Neo4j at {started.uri}. start it with `guanxi db start "
+            f"--port {port}` (or set NEO4J_URI to a running server)"]
 
         with pytest.raises(ServerError, match=f"cannot reach Neo4j at {started.uri}"):
             graph.write("CREATE (:Probe)")  # retries for GUANXI_RETRY_SECONDS, then gives up

@@ -14,10 +14,16 @@ import pytest
 import torch
 from helpers import MERCHANTS, PAYMENTS, SHIPMENTS, SUPPLY
 
-from guanxi.errors import QueryError
+from guanxi.errors import InputError, QueryError
 from guanxi.graph import model
 from guanxi.graph.connection import Graph
-from guanxi.graph.export import MERCHANT_COLUMNS, Exported, export_graph, side_by_side
+from guanxi.graph.export import (
+    MERCHANT_COLUMNS,
+    Exported,
+    export_graph,
+    side_by_side,
+    typed_merchants,
+)
 from guanxi.ingest.load import IngestOptions, ingest_folder
 from guanxi.progress import ProgressFn
 
@@ -99,6 +105,30 @@ def test_merchants_frame_in_index_order(full: Graph) -> None:
     assert (m["label"].iat[1], m["label"].iat[4]) == ("fraud", "legit")
     assert m["defaulted"].tolist()[0] == 0 and m["defaulted"].tolist()[3] == 1
     assert m["defaulted"].isna().tolist() == [False, True, True, False, True]
+
+
+def _page(defaulted: list) -> pd.DataFrame:
+    n = len(defaulted)
+    return pd.DataFrame({"id": [f"M{i}" for i in range(n)], "name": ["x"] * n,
+                         "category": [None] * n, "city": [None] * n, "district": [None] * n,
+                         "registered_on": ["2025-01-01"] * n, "label": [None] * n,
+                         "defaulted": defaulted})
+
+
+def test_loan_outcomes_are_0_or_1_whatever_type_the_graph_stored() -> None:
+    frame = typed_merchants([_page([1, None, 0]), _page([True, False, 1.0])])
+    assert str(frame["defaulted"].dtype) == "Int8"
+    assert frame["defaulted"].tolist() == [1, pd.NA, 0, 1, 0, 1]
+
+
+@pytest.mark.parametrize(("value", "shown"), [(2, "2"), ("yes", "'yes'"), (0.5, "0.5")])
+def test_a_loan_outcome_that_is_not_0_or_1_names_the_merchant(value, shown: str) -> None:
+    # Ingest writes only 0/1; a value set by hand would train as nonsense.
+    with pytest.raises(InputError) as info:
+        typed_merchants([_page([0, None, value, value])])
+    line = info.value.one_line()
+    assert line.startswith(f"merchant 'M2' has defaulted = {shown}")
+    assert "(2 merchant(s) hold a value other than 0 or 1)" in line and "SET m.defaulted" in line
 
 
 def test_payments_both_triples_with_their_aggregates(full: Graph) -> None:

@@ -490,6 +490,23 @@ def test_export_refuses_a_folder_it_cannot_use(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]  # no check file left
 
 
+def test_export_never_replaces_a_file_that_is_not_an_export(tmp_path: Path) -> None:
+    # --out pointed at the input folder by mistake: its merchants.csv must survive.
+    inputs = tmp_path / "data"
+    inputs.mkdir()
+    (inputs / "merchants.csv").write_text("merchant_id,name\nM1,Tea\n", encoding="utf-8")
+    with pytest.raises(InputError, match="merchants.csv exists and is not a scores export"):
+        export_scores(run_a(), inputs)
+    assert (inputs / "merchants.csv").read_text(encoding="utf-8") == "merchant_id,name\nM1,Tea\n"
+    assert sorted(p.name for p in inputs.iterdir()) == ["merchants.csv"]
+    paths = export_scores(run_a(), tmp_path / "out")  # an export is replaced by the next
+    paths["clusters"].write_text("x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="clusters.csv exists and is not a scores export"):
+        export_scores(run_a(), tmp_path / "out")
+    paths["clusters"].unlink()
+    assert export_scores(run_a(), tmp_path / "out") == paths
+
+
 def test_the_cli_exports_the_stored_scores(graph: Graph, neo4j_env: dict[str, str],
                                            tmp_path: Path) -> None:
     _merchants_graph(graph)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from guanxi.errors import InputError, ServerError
-from guanxi.graph.settings import external_uri, resolve, retry_seconds
+from guanxi.graph.settings import Settings, default_data_dir, external_uri, resolve, retry_seconds
 
 FIX = "use bolt://HOST:7687 or neo4j://HOST:7687 (neo4j+s:// for Aura)"
 
@@ -71,3 +71,15 @@ def test_the_password_never_shows_in_a_repr(monkeypatch: pytest.MonkeyPatch) -> 
     settings = resolve()
     assert settings.password == "s3cret-Pa55"
     assert "s3cret-Pa55" not in repr(settings) and "s3cret-Pa55" not in settings.describe()
+
+
+def test_the_start_command_brings_back_the_port_and_folder_it_had(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.delenv("GUANXI_DATA_DIR", raising=False)
+    def local(port: int, data_dir) -> Settings:
+        return Settings(f"bolt://127.0.0.1:{port}", "neo4j", "pw", "neo4j", False, data_dir)
+    assert local(7687, default_data_dir()).start_command() == "guanxi db start"
+    assert local(7720, default_data_dir()).start_command() == "guanxi db start --port 7720"
+    assert local(7687, tmp_path).start_command() == f"guanxi db start --data-dir {tmp_path}"
+    monkeypatch.setenv("GUANXI_DATA_DIR", str(tmp_path))  # the folder the next start uses
+    assert local(7721, tmp_path).start_command() == "guanxi db start --port 7721"
